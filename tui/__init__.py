@@ -1,0 +1,1 @@
+"""The supervisor terminal UI (Textual): one line from its store, or the fleet over MQTT."""
