@@ -142,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         where = getattr(args, "config", None) or "config"
         for problem in exc.problems:
-            print(f"{where}: {problem}" if not problem.startswith(where) else problem,
-                  file=sys.stderr)
+            print(
+                f"{where}: {problem}" if not problem.startswith(where) else problem, file=sys.stderr
+            )
         return exc.exit_code
     except UserError as exc:
         print(f"oee-agent {args.command}: {exc}", file=sys.stderr)

@@ -247,9 +247,7 @@ class ShiftConfig(_Section):
             if b1 <= b0:
                 raise ValueError(f"break {start}-{end} ends before it starts")
             if b1 > length:
-                raise ValueError(
-                    f"break {start}-{end} is not inside shift {self.start}-{self.end}"
-                )
+                raise ValueError(f"break {start}-{end} is not inside shift {self.start}-{self.end}")
             if b0 < previous_end:
                 raise ValueError(f"break {start}-{end} overlaps the break before it")
             previous_end = b1
@@ -406,7 +404,7 @@ def parse_config(data: dict[str, Any], base_dir: Path = Path(".")) -> Config:
     try:
         return Config.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError([_format_error(e) for e in exc.errors()]) from None
+        raise ConfigError([_format_error(dict(e)) for e in exc.errors()]) from None
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -427,4 +425,3 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{file}: not valid TOML ({exc})"]) from None
     return parse_config(data, base_dir=file.resolve().parent)
-

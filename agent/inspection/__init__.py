@@ -1,0 +1,53 @@
+"""Inspection: a verdict for every counted part from the line's taught int8 model.
+
+Stage interface: an `Inspector` turns the crops of one part (several frames around
+its crossing) into a `Verdict`. `NoInspection` is what a line without a taught
+model uses: every part counts as good and the verdict says inspection is off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class PartCrop:
+    """One view of a counted part: BGR pixels around it and its foreground mask."""
+
+    image: np.ndarray  # H x W x 3 uint8, the part's bounding box plus a margin
+    mask: np.ndarray | None = None  # H x W bool/uint8, the part's pixels
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Good or not, how unusual (score), which defect, and where (heatmap 0..1)."""
+
+    good: bool
+    score: float | None = None
+    defect: str | None = None
+    heatmap: np.ndarray | None = None  # float32 in [0, 1], the size of the crop shown
+    crop: np.ndarray | None = None  # the view the heatmap belongs to
+
+
+class Inspector(Protocol):
+    """Gives each counted part a verdict."""
+
+    enabled: bool
+
+    def inspect(self, views: Sequence[PartCrop]) -> Verdict:
+        """The verdict for one part seen in `views` (one or more frames)."""
+        ...
+
+
+class NoInspection:
+    """The inspector of a line with no taught model: counts every part as good."""
+
+    enabled = False
+
+    def inspect(self, views: Sequence[PartCrop]) -> Verdict:
+        """Always good, no score."""
+        return Verdict(good=True)
