@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +78,11 @@ Event = StateEvent | PartEvent
 
 _COMMON = {"ts", "type", "id", "mono"}
 _KEYS = {"state": _COMMON | {"state", "reason"}, "part": _COMMON | {"good", "defect", "score"}}
+
+
+def new_id() -> str:
+    """A fresh event id: unique and stable, so consumers can de-duplicate by it."""
+    return uuid.uuid4().hex
 
 
 class EventLogError(UserError):
