@@ -15,13 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# mosquitto and protoc from Debian's packages, only when missing.
+# What the tests need from Debian's packages, installed only when missing: the
+# mosquitto broker, protoc (decodes Sparkplug payloads independently of our code) and
+# opencv-doc (real footage and images nobody here made).
+DEBS := mosquitto mosquitto-clients protobuf-compiler opencv-doc
 broker:
-	@if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] \
-	   || ! command -v protoc >/dev/null 2>&1; then \
-	  echo "installing mosquitto and protobuf-compiler from Debian's packages"; \
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian's packages:" $$missing; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto protobuf-compiler; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 lint: venv
