@@ -17,7 +17,7 @@ def problems(data: dict) -> list[str]:
     return info.value.problems
 
 
-@pytest.mark.parametrize("path", sorted(FIRMWARE.glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(FIRMWARE.rglob("*.toml")), ids=lambda p: p.name)
 def test_every_example_validates(path: Path) -> None:
     assert load_config(path).line.id
 
