@@ -2,6 +2,9 @@
 
 Stage interface: a `FrameSource` yields `Frame`s; `None` from `read` means no frame
 within the timeout (a stall the watchdog handles), `EndOfStream` that a file ended.
+
+A watched live source (`agent.capture.watchdog.WatchedSource`) also yields the markers
+`SourceDown` and `SourceUp`: the time between them is `no_data`, never downtime.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from typing import Protocol
 
 import numpy as np
 
+from agent.errors import UserError
+
 
 class EndOfStream(Exception):  # noqa: N818 - a signal, not an error
     """The source has no more frames (a recording ended)."""
+
+
+class SourceError(UserError):
+    """A source that cannot be used as configured (missing file, undecodable, bad string)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +34,26 @@ class Frame:
     mono: float
     wall: datetime
     image: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDown:
+    """The source stopped giving good frames at `mono`/`wall` (backdated), because `why`.
+
+    From here until the next `SourceUp` the pipeline has no data: report `no_data`.
+    """
+
+    mono: float
+    wall: datetime
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUp:
+    """Good frames again from `mono`/`wall` (the stamp of the first good frame)."""
+
+    mono: float
+    wall: datetime
 
 
 class FrameSource(Protocol):
@@ -41,3 +70,13 @@ class FrameSource(Protocol):
     def close(self) -> None:
         """Release the device, stream or file."""
         ...
+
+
+__all__ = [
+    "EndOfStream",
+    "Frame",
+    "FrameSource",
+    "SourceDown",
+    "SourceError",
+    "SourceUp",
+]
