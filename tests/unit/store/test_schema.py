@@ -1,0 +1,114 @@
+"""Opening a store: migrations once, WAL, synchronous, and clear errors for wrong files."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent.store import Store, StoreError, open_readonly, schema
+
+
+def test_migrations_run_once_and_are_recorded(db_path: Path) -> None:
+    assert not db_path.parent.exists()
+    with Store.open(db_path) as store:
+        names = store.migrations()
+    assert names == [name for name, _ in schema.MIGRATIONS]
+    raw = sqlite3.connect(db_path)
+    first = raw.execute("SELECT id, name, applied_at FROM _migrations").fetchall()
+    raw.close()
+    assert [row[1] for row in first] == names
+    with Store.open(db_path) as again:  # reopening applies nothing
+        assert again.migrations() == names
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT id, name, applied_at FROM _migrations").fetchall() == first
+    raw.close()
+
+
+def test_wal_synchronous_full_and_busy_timeout(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # 2 = FULL: every commit is fsynced (see docs/store.md, durability)
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_a_new_migration_applies_on_reopen_only_once(db_path: Path, monkeypatch) -> None:
+    Store.open(db_path).close()
+    calls = []
+
+    def m999_test_column(db):
+        calls.append(1)
+        db.execute("ALTER TABLE meta ADD COLUMN note TEXT")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, ("m999", m999_test_column)])
+    Store.open(db_path).close()
+    Store.open(db_path).close()
+    assert calls == [1]
+    raw = sqlite3.connect(db_path)
+    assert "note" in [row[1] for row in raw.execute("PRAGMA table_info(meta)")]
+    raw.close()
+
+
+def test_a_failing_migration_leaves_no_trace(db_path: Path, monkeypatch) -> None:
+    Store.open(db_path).close()
+
+    def m999_broken(db):
+        db.execute("CREATE TABLE half (x)")
+        raise RuntimeError("bug in migration")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, ("m999", m999_broken)])
+    with pytest.raises(RuntimeError):
+        Store.open(db_path)
+    raw = sqlite3.connect(db_path)
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    applied = [row[0] for row in raw.execute("SELECT name FROM _migrations")]
+    raw.close()
+    assert "half" not in tables
+    assert "m999" not in applied
+
+
+def test_not_a_sqlite_file_is_a_one_line_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("this is not a database\n" * 100)
+    with pytest.raises(StoreError, match=r"notes\.db: not a usable SQLite database"):
+        Store.open(bogus)
+    with pytest.raises(StoreError, match="not a usable SQLite database"):
+        open_readonly(bogus)
+    assert bogus.read_text().startswith("this is not")  # never touched
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    raw = sqlite3.connect(other)
+    raw.execute("CREATE TABLE customers (name TEXT)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="not an oee-agent store"):
+        Store.open(other)
+    with pytest.raises(StoreError, match="not an oee-agent store"):
+        open_readonly(other)
+
+
+def test_a_newer_schema_is_refused(db_path: Path) -> None:
+    Store.open(db_path).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m900_future', 'later')")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="newer oee-agent.*m900_future"):
+        Store.open(db_path)
+    with pytest.raises(StoreError, match="newer oee-agent"):
+        open_readonly(db_path)
+
+
+def test_missing_file_for_reader(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such store file"):
+        open_readonly(tmp_path / "nope.db")
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_uncreatable_folder_is_a_user_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create its folder"):
+        Store.open(blocker / "sub" / "line.db")
