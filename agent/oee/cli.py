@@ -1,0 +1,93 @@
+"""`oee-agent oee --events FILE --config FILE [--json]`: OEE from an event log."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from agent.config import load_config
+from agent.errors import UserError
+from agent.events import read_event_log
+from agent.oee.engine import compute_oee
+from agent.oee.report import OeeReport, ShiftOee
+
+logger = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "shift", "date", "planned", "run", "down", "small", "no data", "total", "good",
+    "A", "P", "Q", "OEE",
+)  # fmt: skip
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Read the event log and the line, print OEE per shift and in total.
+
+    Raises:
+        UserError: a bad event log (naming the line) or configuration.
+    """
+    config = load_config(args.config)
+    events = read_event_log(args.events)
+    try:
+        report = compute_oee(events, config)
+    except ValueError as exc:  # events out of order when they did not come from a file
+        raise UserError(f"{args.events}: {exc}") from None
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_table(report))
+    return 0
+
+
+def _hms(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _row(shift: ShiftOee) -> list[str]:
+    return [
+        shift.shift,
+        "" if shift.date is None else shift.date.isoformat(),
+        _hms(shift.planned_s),
+        _hms(shift.run_s),
+        _hms(shift.downtime_s),
+        _hms(shift.small_stop_s),
+        _hms(shift.no_data_s),
+        str(shift.total),
+        str(shift.good),
+        _pct(shift.availability),
+        _pct(shift.performance),
+        _pct(shift.quality),
+        _pct(shift.oee),
+    ]
+
+
+def render_table(report: OeeReport) -> str:
+    """A plain-text table: one row per shift, then the total, TEEP and warnings."""
+    rows = [list(_COLUMNS)] + [_row(s) for s in report.shifts] + [_row(report.total)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [line(rows[0]), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows[1:-1]]
+    out += ["  ".join("-" * w for w in widths), line(rows[-1])]
+    losses = report.total.losses
+    out.append("")
+    out.append(
+        "losses (h:mm:ss): "
+        + ", ".join(f"{name.replace('_', ' ')} {_hms(value)}" for name, value in losses.items())
+    )
+    out.append(f"TEEP {_pct(report.teep)} over {_hms(report.all_time_s)}")
+    if not report.shifts:
+        out.append("no shift is covered by the events")
+    out += [f"warning: {w}" for w in report.warnings]
+    return "\n".join(out)
