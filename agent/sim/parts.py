@@ -311,10 +311,10 @@ def _paint_defect(
     axes = (frame.length(rng.uniform(0.08, 0.13)), frame.length(rng.uniform(0.06, 0.1)))
     cv2.ellipse(big, frame.px((x, y)), axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
     small = _down(big).astype(np.float32)
-    strength = cv2.GaussianBlur(small, (0, 0), 1.5)[:, :, None] / 255.0
+    blot = np.asarray(cv2.GaussianBlur(small, (0, 0), 1.5), np.float32)[:, :, None] / 255.0
     brown = np.array([30.0, 50.0, 75.0], np.float32)
-    out = image * (1.0 - 0.6 * strength) + brown * 0.6 * strength
-    return out, (strength[:, :, 0] > 0.25) & body
+    out = image * (1.0 - 0.6 * blot) + brown * 0.6 * blot
+    return out, (blot[:, :, 0] > 0.25) & body
 
 
 def composite(canvas: np.ndarray, part: RenderedPart, centre: tuple[float, float]) -> None:
