@@ -1,0 +1,177 @@
+"""A capture read in its own thread, so a blocking `read()` never blocks the pipeline.
+
+The thread opens the capture, then reads it into a small bounded queue; when the queue is
+full the oldest frame is dropped and counted (a live camera's newest frame matters most).
+Everything it learns arrives through that queue: `Opened`, `Captured` frames, then at most
+one of `Failed` or `Ended`, after which the thread has released the capture and exited.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+
+from agent.clock import Clock
+
+logger = logging.getLogger(__name__)
+
+
+class Capture(Protocol):
+    """What is read: `cv2.VideoCapture` has this shape; tests pass their own."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        """`(True, image)` for a frame; `(False, None)` when none can be read."""
+        ...
+
+    def release(self) -> None:
+        """Free the device, stream or file."""
+        ...
+
+
+#: Opens a capture or raises (`SourceError` with a one-line reason) when it cannot.
+Opener = Callable[[], Capture]
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The capture opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """One image as it came off the capture, stamped when `read()` returned it."""
+
+    mono: float
+    wall: datetime
+    image: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The capture could not be opened or stopped giving frames; the thread has ended."""
+
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A recording reached its end; the thread has ended."""
+
+
+ReaderItem = Opened | Captured | Failed | Ended
+
+
+class ThreadedReader:
+    """Opens and reads one capture in a named daemon thread.
+
+    Args:
+        opener: opens the capture (called in the thread).
+        clock: stamps each frame as it is read.
+        name: the thread's name.
+        maxsize: frames held before the oldest is dropped.
+        pace_s: when set, at least this long between reads (a file played as a camera).
+        ends_at_eof: a failed read is the end of a recording, not a fault.
+    """
+
+    def __init__(
+        self,
+        opener: Opener,
+        clock: Clock,
+        *,
+        name: str = "capture-reader",
+        maxsize: int = 2,
+        pace_s: float | None = None,
+        ends_at_eof: bool = False,
+    ) -> None:
+        self._opener = opener
+        self._clock = clock
+        self._pace_s = pace_s
+        self._ends_at_eof = ends_at_eof
+        self._queue: queue.Queue[ReaderItem] = queue.Queue(maxsize=max(1, maxsize))
+        self._stop = threading.Event()
+        #: Frames read off the capture, and of those dropped because the queue was full.
+        self.frames_read = 0
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def get(self, timeout: float) -> ReaderItem | None:
+        """The next item, or None when nothing came within `timeout` seconds."""
+        try:
+            return self._queue.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+
+    def close(self, join_timeout: float = 1.0) -> None:
+        """Ask the thread to stop and wait up to `join_timeout` for it.
+
+        A thread stuck inside a blocking `read()` is left to finish on its own: it is a
+        daemon thread and releases the capture as soon as that read returns.
+        """
+        self._stop.set()
+        self._thread.join(timeout=join_timeout)
+        if self._thread.is_alive():
+            logger.warning("%s still blocked in read; left to exit", self._thread.name)
+
+    @property
+    def alive(self) -> bool:
+        """The thread is still running."""
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            capture = self._opener()
+        except Exception as exc:  # noqa: BLE001 - any failure to open is reported, not raised
+            self._put(Failed(_one_line(exc)))
+            return
+        try:
+            if not self._stop.is_set():
+                self._put(Opened())
+                self._read_loop(capture)
+        finally:
+            capture.release()
+
+    def _read_loop(self, capture: Capture) -> None:
+        while not self._stop.is_set():
+            started = self._clock.monotonic()
+            try:
+                ok, image = capture.read()
+            except Exception as exc:  # noqa: BLE001 - a broken read is reported, not raised
+                self._put(Failed(f"read failed: {_one_line(exc)}"))
+                return
+            if self._stop.is_set():
+                return
+            if not ok:
+                self._put(Ended() if self._ends_at_eof else Failed("the source gave no frame"))
+                return
+            self.frames_read += 1
+            self._put(Captured(self._clock.monotonic(), self._clock.wall(), image))
+            if self._pace_s is not None:
+                spent = self._clock.monotonic() - started
+                self._stop.wait(max(0.0, self._pace_s - spent))
+
+    def _put(self, item: ReaderItem) -> None:
+        """Queue `item`, dropping the oldest queued items to make room."""
+        while True:
+            try:
+                self._queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    old = self._queue.get_nowait()
+                except queue.Empty:
+                    continue
+                if isinstance(old, Captured):
+                    self.dropped += 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

@@ -1,0 +1,307 @@
+"""A live source under a watchdog: stalls and freezes close and reopen it, with backoff.
+
+`WatchedSource.read(timeout)` returns one of:
+
+- `Frame`: a good frame (index counts delivered frames, stamps from the injected clock);
+- `SourceDown(mono, wall, why)`: good frames stopped at `mono` (backdated to the last good
+  frame, or to the first of a run of identical frames); the source is being reopened;
+- `SourceUp(mono, wall)`: good frames again from `mono` (the next `read` returns that frame);
+- `None`: nothing within `timeout` seconds.
+
+It raises `EndOfStream` when a recording played as a camera ends. The time between
+`SourceDown` and `SourceUp` is `no_data` for the pipeline, never downtime.
+
+Stamps, stall and freeze decisions and the backoff schedule use the injected clock; how
+long one `read` blocks is real time (at most about `timeout`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from datetime import datetime
+
+import numpy as np
+
+from agent.capture import EndOfStream, Frame, SourceDown, SourceUp
+from agent.capture.reader import Captured, Ended, Failed, Opened, Opener, ThreadedReader
+from agent.capture.validate import FrameValidator
+from agent.clock import Clock
+from agent.config import CameraConfig
+
+logger = logging.getLogger(__name__)
+
+#: Rough size of the pixel grid compared to spot a frozen source.
+_SAMPLE_GRID = (32, 24)
+
+CaptureEvent = Frame | SourceDown | SourceUp
+
+
+def freeze_sample(image: np.ndarray) -> bytes:
+    """Raw pixels on a sparse grid (no averaging, so a live sensor's noise changes them).
+
+    Two frames with equal samples are treated as the same picture: a frozen source.
+    """
+    height, width = image.shape[:2]
+    step_y = max(1, height // _SAMPLE_GRID[1])
+    step_x = max(1, width // _SAMPLE_GRID[0])
+    return image[::step_y, ::step_x].tobytes()
+
+
+class WatchedSource:
+    """A live source (camera, stream, pipeline, or a file played as one) under a watchdog.
+
+    Args:
+        opener: opens the capture; called in a reader thread for each attempt.
+        clock: stamps frames and times stalls, freezes and backoff.
+        read_timeout_s: no good frame for this long (once open) is a stall.
+        freeze_after_s: identical frames for this long is a freeze.
+        open_timeout_s: an attempt that has not opened after this (plus `read_timeout_s`)
+            is abandoned; the opener should give up sooner by itself.
+        backoff_max_s: longest wait between reopen attempts.
+        backoff_initial_s: wait before the first reopen attempt; doubles per failure.
+        pace_s: at least this long between frames (a recording played as a camera).
+        ends_at_eof: the source is a recording: its end raises `EndOfStream`.
+        queue_size: frames held between the reader thread and `read`.
+        name: for logs and the reader thread's name.
+    """
+
+    def __init__(
+        self,
+        opener: Opener,
+        clock: Clock,
+        *,
+        read_timeout_s: float = 5.0,
+        freeze_after_s: float = 10.0,
+        open_timeout_s: float = 10.0,
+        backoff_max_s: float = 30.0,
+        backoff_initial_s: float = 0.5,
+        pace_s: float | None = None,
+        ends_at_eof: bool = False,
+        queue_size: int = 2,
+        name: str = "camera",
+    ) -> None:
+        self._opener = opener
+        self._clock = clock
+        self.read_timeout_s = read_timeout_s
+        self.freeze_after_s = freeze_after_s
+        self.open_timeout_s = open_timeout_s
+        self.backoff_max_s = backoff_max_s
+        self.backoff_initial_s = min(backoff_initial_s, backoff_max_s)
+        self._pace_s = pace_s
+        self._ends_at_eof = ends_at_eof
+        self._queue_size = queue_size
+        self.name = name
+        self.validator = FrameValidator()
+        self._stop = threading.Event()
+        self._out: deque[CaptureEvent] = deque()
+        self._reader: ThreadedReader | None = None
+        self._opened = False
+        self._progress_mono = clock.monotonic()  # last good frame, or attempt start / open
+        self._last_good: tuple[float, datetime] = (clock.monotonic(), clock.wall())
+        self._sample: bytes | None = None
+        self._same_since: tuple[float, datetime] | None = None
+        self._frozen_sample: bytes | None = None  # the picture a frozen source showed
+        self._down = False
+        self._failures = 0  # consecutive failed attempts, for the backoff
+        self._next_attempt = clock.monotonic()
+        self._ended = False
+        self._closed = False
+        self._next_index = 0
+        self._dropped_before = 0  # drops counted by readers already closed
+        self._read_before = 0
+        self.frames_in = 0
+        self.frozen_skipped = 0
+        self.reopens = 0
+        self.outages = 0
+        self.attempt_times: list[float] = []  # clock.monotonic() of each open attempt
+        self._start_attempt()
+
+    @classmethod
+    def from_config(
+        cls,
+        opener: Opener,
+        clock: Clock,
+        camera: CameraConfig,
+        **options: object,
+    ) -> WatchedSource:
+        """A watched source with the timeouts of `[camera]`; `options` as for the class."""
+        return cls(
+            opener,
+            clock,
+            read_timeout_s=camera.read_timeout_s,
+            freeze_after_s=camera.freeze_after_s,
+            open_timeout_s=camera.open_timeout_s,
+            backoff_max_s=camera.reopen_backoff_max_s,
+            **options,  # type: ignore[arg-type]
+        )
+
+    # -- the API -----------------------------------------------------------------------
+
+    def read(self, timeout: float) -> CaptureEvent | None:
+        """The next frame or marker, or None when nothing came within `timeout` seconds.
+
+        Raises:
+            EndOfStream: a recording played as a camera has ended.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            if self._out:
+                return self._out.popleft()
+            if self._ended:
+                raise EndOfStream(self.name)
+            if self._closed:
+                return None
+            remaining = deadline - time.monotonic()
+            if self._reader is None:
+                if not self._wait_for_attempt(remaining):
+                    return None
+                continue
+            item = self._reader.get(max(0.0, min(remaining, 0.25)))
+            if item is not None:
+                self._handle(item)
+            self._check_stall()
+            if not self._out and time.monotonic() >= deadline:
+                return None
+
+    def stats(self) -> dict[str, int | bool]:
+        """Counters for health: frames in, dropped, invalid by kind, reopens, outages."""
+        reader = self._reader
+        counts: dict[str, int | bool] = {
+            "frames_in": self.frames_in,
+            "frames_read": self._read_before + (reader.frames_read if reader else 0),
+            "frames_dropped": self._dropped_before + (reader.dropped if reader else 0),
+        }
+        counts.update({f"invalid_{kind}": n for kind, n in self.validator.counts.items()})
+        counts.update(
+            frozen_skipped=self.frozen_skipped,
+            reopens=self.reopens,
+            outages=self.outages,
+            connected=not self._down and self._opened,
+        )
+        return counts
+
+    @property
+    def connected(self) -> bool:
+        """Good frames are flowing (not between `SourceDown` and `SourceUp`)."""
+        return not self._down and self._opened
+
+    def close(self) -> None:
+        """Stop the reader thread (waiting at most about a second) and release the source."""
+        self._closed = True
+        self._stop.set()
+        self._drop_reader(join_timeout=1.0)
+
+    def __enter__(self) -> WatchedSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- attempts ------------------------------------------------------------------------
+
+    def _start_attempt(self) -> None:
+        now = self._clock.monotonic()
+        if self.attempt_times:
+            self.reopens += 1
+        self.attempt_times.append(now)
+        self._opened = False
+        self._progress_mono = now
+        self._reader = ThreadedReader(
+            self._opener,
+            self._clock,
+            name=f"capture-{self.name}",
+            maxsize=self._queue_size,
+            pace_s=self._pace_s,
+            ends_at_eof=self._ends_at_eof,
+        )
+
+    def _wait_for_attempt(self, remaining: float) -> bool:
+        """Wait (real time, at most `remaining`) for the next attempt; True if it started."""
+        due_in = self._next_attempt - self._clock.monotonic()
+        if due_in > 0:
+            self._stop.wait(max(0.0, min(remaining, due_in)))
+            if self._stop.is_set() or self._next_attempt > self._clock.monotonic():
+                return False
+        self._start_attempt()
+        return True
+
+    def _drop_reader(self, join_timeout: float = 0.2) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close(join_timeout=join_timeout)
+            self._dropped_before += reader.dropped
+            self._read_before += reader.frames_read
+
+    def _fail(self, why: str, since: tuple[float, datetime] | None = None) -> None:
+        """Close the attempt; announce the outage once; schedule the next attempt."""
+        self._drop_reader()
+        self._opened = False
+        now = self._clock.monotonic()
+        if not self._down:
+            self._down = True
+            self.outages += 1
+            mono, wall = since or self._last_good
+            self._out.append(SourceDown(mono, wall, why))
+            logger.warning("camera %s down: %s", self.name, why)
+        else:
+            logger.info("camera %s still down: %s", self.name, why)
+        self._failures += 1
+        delay = min(self.backoff_initial_s * 2 ** (self._failures - 1), self.backoff_max_s)
+        self._next_attempt = now + delay
+
+    def _check_stall(self) -> None:
+        if self._reader is None:
+            return
+        limit = self.read_timeout_s if self._opened else self.open_timeout_s + self.read_timeout_s
+        quiet = self._clock.monotonic() - self._progress_mono
+        if quiet >= limit:
+            what = "no good frame" if self._opened else "not open"
+            self._fail(f"stalled: {what} for {quiet:.1f} s")
+
+    # -- items from the reader -------------------------------------------------------------
+
+    def _handle(self, item: Opened | Captured | Failed | Ended) -> None:
+        if isinstance(item, Captured):
+            self._on_frame(item)
+        elif isinstance(item, Opened):
+            self._opened = True
+            self._progress_mono = self._clock.monotonic()
+        elif isinstance(item, Failed):
+            self._fail(item.why)
+        else:
+            self._drop_reader()
+            self._ended = True
+            logger.info("camera %s: the recording ended", self.name)
+
+    def _on_frame(self, item: Captured) -> None:
+        self._opened = True  # a frame implies the open marker, which may have been dropped
+        if not self.validator.accept(item.image):
+            return
+        assert item.image is not None
+        sample = freeze_sample(item.image)
+        if self._down and sample == self._frozen_sample:
+            self.frozen_skipped += 1  # still the frozen picture: not back yet
+            return
+        if sample != self._sample:
+            self._sample = sample
+            self._same_since = (item.mono, item.wall)
+        elif self._same_since and item.mono - self._same_since[0] >= self.freeze_after_s:
+            seconds = item.mono - self._same_since[0]
+            self._frozen_sample = sample
+            self._fail(f"frozen: identical frames for {seconds:.1f} s", since=self._same_since)
+            return
+        self._progress_mono = item.mono
+        self._last_good = (item.mono, item.wall)
+        if self._down:
+            self._down = False
+            self._failures = 0
+            self._frozen_sample = None
+            self._out.append(SourceUp(item.mono, item.wall))
+            logger.warning("camera %s up again", self.name)
+        frame = Frame(self._next_index, item.mono, item.wall, item.image)
+        self._next_index += 1
+        self.frames_in += 1
+        self._out.append(frame)
