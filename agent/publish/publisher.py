@@ -1,0 +1,530 @@
+"""The MQTT publisher: drains the store's disk outbox to the broker, takes commands.
+
+Delivery comes from the outbox, not from paho's memory: a message leaves the store
+only once the broker acknowledged it (PUBACK), so a broker outage, a network cut, a
+restart or a `kill -9` loses nothing; at worst a message is sent twice, with the same
+id. One thread (`mqtt-outbox-<line>`) owns the outbox: it keeps at most `inflight_max`
+messages in flight, in `seq` order, deletes each once acknowledged, carries out
+commands handed over by paho's network thread, and trims the outbox when it outgrows
+`[mqtt] outbox_max_rows` (the loss is counted in the store and published in `stats`).
+
+Threads: paho's network thread runs the callbacks and never touches SQLite; the outbox
+thread does; callers' threads may call `publish_oee`, `publish_stats` and `notify`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.clock import Clock, SystemClock
+from agent.config import Config
+from agent.publish.commands import (
+    MAX_COMMAND_BYTES,
+    CommandRejected,
+    ReasonCommand,
+    parse_reason_command,
+)
+from agent.publish.sparkplug import SparkplugNode, device_values
+from agent.publish.topics import (
+    STATUS_OFFLINE,
+    STATUS_ONLINE,
+    OpenStop,
+    Topics,
+    encode,
+    known_reasons,
+    oee_payload,
+    result_payload,
+    stats_payload,
+    stop_payload,
+)
+from agent.store import OutboxMessage, OutboxRow, Store
+
+logger = logging.getLogger(__name__)
+
+#: Session kept by the broker for our `cmd/...` subscription while we are away (MQTT 5).
+SESSION_EXPIRY_S = 24 * 3600
+#: Commands waiting for the outbox thread, at most (more are rejected, counted).
+COMMAND_QUEUE_MAX = 64
+#: A message in flight this long after (re)connecting is sent again.
+RESEND_AFTER_S = 30.0
+#: How often the outbox size is checked against its bound.
+TRIM_EVERY_S = 10.0
+#: Wait after the broker refused a message before sending from the outbox again.
+REFUSED_BACKOFF_S = 5.0
+
+
+@dataclass
+class PublisherCounters:
+    """What the publisher did since it started."""
+
+    connects: int = 0
+    refused_connects: int = 0
+    published: int = 0
+    acked: int = 0
+    resent_windows: int = 0
+    refused_messages: int = 0
+    commands_ok: int = 0
+    commands_rejected: int = 0
+    trimmed: int = 0
+    #: Seconds from queueing (row `created`) to PUBACK, most recent last.
+    ack_latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+
+
+@dataclass(slots=True)
+class _InFlight:
+    row: OutboxRow
+    info: mqtt.MQTTMessageInfo
+    sent: float
+
+
+class MqttPublisher:
+    """The line's MQTT feed: outbox drainer, retained status/oee, stats, commands.
+
+    Usage::
+
+        publisher = MqttPublisher(config, store)
+        publisher.start()
+        store.append(event, messages_for(event, config, open_stop)); publisher.notify()
+        publisher.publish_oee(shift_obj)     # every few seconds
+        publisher.stop()
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        client_id: str | None = None,
+        inflight_max: int = 100,
+        reconnect_min_s: int = 1,
+        reconnect_max_s: int = 30,
+        poll_s: float = 0.2,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.topics = Topics.for_config(config)
+        self.counters = PublisherCounters()
+        self._clock = clock or SystemClock()
+        self._inflight_max = inflight_max
+        self._poll_s = poll_s
+        self._reasons = known_reasons(config)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._connected = threading.Event()
+        self._connected_at = 0.0
+        self._window: dict[int, _InFlight] = {}
+        self._cursor: int | None = None
+        self._refused: dict[int, Any] = {}
+        self._hold_until = 0.0
+        self._depth = 0
+        self._lost = 0
+        self._commands: queue.Queue[tuple[str, bytes | None, int]] = queue.Queue(COMMAND_QUEUE_MAX)
+        self._thread: threading.Thread | None = None
+        self._started = False
+        mq = config.mqtt
+        self._v5 = mq.protocol == "5"
+        self.client_id = client_id or mq.client_id or f"oee-{config.line.site}-{config.line.id}"
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
+            # a persistent session keeps `cmd/reason` messages sent while we are away
+            clean_session=None if self._v5 else False,
+        )
+        self.client.will_set(self.topics.status, STATUS_OFFLINE, qos=1, retain=True)
+        if mq.username:
+            self.client.username_pw_set(mq.username, mq.password)
+        if mq.tls:
+            self.client.tls_set(
+                ca_certs=str(config.resolve(mq.ca_file)) if mq.ca_file else None,
+                certfile=str(config.resolve(mq.cert_file)) if mq.cert_file else None,
+                keyfile=str(config.resolve(mq.key_file)) if mq.key_file else None,
+            )
+        self.client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        self.client.max_inflight_messages_set(inflight_max)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.sparkplug: SparkplugNode | None = None
+        if mq.sparkplug:
+            self.sparkplug = SparkplugNode(
+                config,
+                store,
+                clock=self._clock,
+                client_id=f"{self.client_id}-spb",
+                reconnect_min_s=reconnect_min_s,
+                reconnect_max_s=reconnect_max_s,
+            )
+
+    # ---- life cycle ----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker accepted our connection (CONNACK success) and it holds."""
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background and start the outbox thread. Returns at once."""
+        if self._started:
+            raise RuntimeError("the publisher is already started")
+        self._started = True
+        self._depth = self.store.outbox_depth()
+        self._lost = self.store.outbox_lost()
+        mq = self.config.mqtt
+        kwargs: dict[str, Any] = {}
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            kwargs = {"clean_start": False, "properties": props}
+        self.client.connect_async(mq.host, mq.port, mq.keepalive_s, **kwargs)
+        self.client.loop_start()
+        self._thread = threading.Thread(
+            target=self._run, name=f"mqtt-outbox-{self.config.line.id}", daemon=True
+        )
+        self._thread.start()
+        if self.sparkplug is not None:
+            self.sparkplug.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the outbox thread, say `offline` (retained), disconnect. Bounded by `timeout`."""
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(max(0.1, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                logger.warning("mqtt: the outbox thread did not stop in time")
+        if self.sparkplug is not None:
+            self.sparkplug.stop(max(0.1, min(2.0, deadline - time.monotonic())))
+        if self._connected.is_set():
+            info = self.client.publish(self.topics.status, STATUS_OFFLINE, qos=1, retain=True)
+            try:
+                info.wait_for_publish(max(0.1, min(2.0, deadline - time.monotonic())))
+            except (RuntimeError, ValueError):
+                logger.warning("mqtt: `offline` status not acknowledged before disconnect")
+        self._connected.clear()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def notify(self) -> None:
+        """Wake the outbox thread now (after appending), instead of at its next poll."""
+        self._wake.set()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until the outbox is empty and nothing is in flight, at most `timeout` s.
+
+        Returns:
+            True when everything queued was acknowledged by the broker.
+        """
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while True:
+            if not self._window and self.store.outbox_depth() == 0:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._stop.wait(min(0.05, remaining))
+
+    # ---- the non-outbox messages ----------------------------------------------------
+
+    def publish_oee(self, shift: Mapping[str, Any]) -> bool:
+        """Publish the retained `oee` snapshot (only the latest matters: not queued offline).
+
+        Returns:
+            True when it was handed to the connection.
+        """
+        if self.sparkplug is not None:
+            self.sparkplug.update_device(device_values(shift))
+        if not self._connected.is_set():
+            return False
+        payload = encode(oee_payload(shift, self._clock.wall()))
+        info = self.client.publish(self.topics.oee, payload, qos=1, retain=True)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def publish_stats(self, readings: Mapping[str, Any] | None = None) -> bool:
+        """Publish `stats` (QoS 0): the caller's readings plus the outbox's health.
+
+        `readings` may hold fps, dropped_frames, inference_ms, cpu_temp_c and more.
+        """
+        readings = dict(readings or {})
+        known = {k: readings.pop(k, None) for k in ("fps", "inference_ms", "cpu_temp_c")}
+        dropped_frames = readings.pop("dropped_frames", None)
+        if self.sparkplug is not None:
+            self.sparkplug.update_node({"Outbox/Depth": self._depth, "Outbox/Dropped": self._lost})
+        if not self._connected.is_set():
+            return False
+        payload = stats_payload(
+            self._clock.wall(),
+            outbox_depth=self._depth,
+            outbox_dropped=self._lost,
+            connected=True,
+            dropped_frames=dropped_frames,
+            extra=readings,
+            **known,
+        )
+        info = self.client.publish(self.topics.stats, encode(payload), qos=0)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    @property
+    def outbox_depth(self) -> int:
+        """Outbox rows waiting, as last counted by the outbox thread."""
+        return self._depth
+
+    @property
+    def outbox_lost(self) -> int:
+        """Rows dropped by the outbox bound over the store's life."""
+        return self._lost
+
+    # ---- paho callbacks (network thread: quick, no SQLite) --------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        mq = self.config.mqtt
+        if reason_code.is_failure:
+            self.counters.refused_connects += 1
+            self._connected.clear()
+            logger.error(
+                "mqtt: broker %s:%d refused the connection: %s", mq.host, mq.port, reason_code
+            )
+            return
+        self.counters.connects += 1
+        logger.info("mqtt: connected to %s:%d", mq.host, mq.port)
+        client.publish(self.topics.status, STATUS_ONLINE, qos=1, retain=True)
+        client.subscribe(self.topics.cmd_reason, qos=1)
+        self._connected_at = time.monotonic()
+        self._connected.set()
+        self._wake.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if self._connected.is_set() and not self._stop.is_set():
+            logger.warning("mqtt: disconnected (%s); reconnecting with backoff", reason_code)
+        self._connected.clear()
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
+    ) -> None:
+        for code in reason_codes:
+            if code.is_failure:
+                logger.error("mqtt: broker refused the subscription to commands: %s", code)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any, properties: Any
+    ) -> None:
+        # Called before paho marks the message published, so the outbox thread sees
+        # a refusal before it sees the acknowledgement.
+        if reason_code.is_failure:
+            self._refused[mid] = reason_code
+        self._wake.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        size = len(message.payload)
+        # an oversized payload is not kept: only its size travels to the outbox thread
+        payload = bytes(message.payload) if size <= MAX_COMMAND_BYTES else None
+        try:
+            self._commands.put_nowait((message.topic, payload, size))
+        except queue.Full:
+            self.counters.commands_rejected += 1
+            logger.warning("mqtt: command queue full, dropped a command on %s", message.topic)
+            return
+        self._wake.set()
+
+    # ---- the outbox thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        next_trim = 0.0
+        while not self._stop.is_set():
+            try:
+                self._handle_commands()
+                self._collect_acks()
+                if self._connected.is_set() and time.monotonic() >= self._hold_until:
+                    self._fill_window()
+                if time.monotonic() >= next_trim:
+                    self._trim()
+                    next_trim = time.monotonic() + TRIM_EVERY_S
+                self._depth = self.store.outbox_depth()
+            except Exception:
+                logger.exception("mqtt: outbox thread error; retrying")
+                self._stop.wait(1.0)
+            self._wake.wait(0.05 if self._window else self._poll_s)
+            self._wake.clear()
+
+    def _fill_window(self) -> None:
+        self._check_stale()
+        room = self._inflight_max - len(self._window)
+        if room <= 0:
+            return
+        rows = self.store.outbox_peek(room, after=self._cursor)
+        now = time.monotonic()
+        for row in rows:
+            info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            # paho keeps a message it could not send yet and sends it on reconnect
+            self._window[row.seq] = _InFlight(row, info, now)
+            self._cursor = row.seq
+            self.counters.published += 1
+
+    def _check_stale(self) -> None:
+        if not self._window:
+            return
+        oldest = min(w.sent for w in self._window.values())
+        if time.monotonic() - max(oldest, self._connected_at) > RESEND_AFTER_S:
+            logger.warning(
+                "mqtt: %d messages unacknowledged too long; resending", len(self._window)
+            )
+            self._restart_window()
+            self.counters.resent_windows += 1
+
+    def _restart_window(self) -> None:
+        """Forget what is in flight; the rows are still in the outbox and go again."""
+        self._window.clear()
+        self._cursor = None
+
+    def _collect_acks(self) -> None:
+        done: list[int] = []
+        refused = False
+        wall = self._clock.wall().timestamp()
+        for seq, flight in list(self._window.items()):
+            if not flight.info.is_published():
+                continue
+            code = self._refused.pop(flight.info.mid, None)
+            if code is not None:
+                refused = True
+                self.counters.refused_messages += 1
+                logger.warning(
+                    "mqtt: broker refused a message on %s (%s); it stays queued",
+                    flight.row.topic,
+                    code,
+                )
+                continue
+            done.append(seq)
+            self.counters.ack_latency_s.append(max(0.0, wall - flight.row.created))
+            self._after_ack(flight.row)
+        mids = {flight.info.mid for flight in self._window.values()}
+        for mid in [m for m in self._refused if m not in mids]:
+            # a refused `status`/`oee` publish, or one from a forgotten window
+            self._refused.pop(mid, None)
+        if refused:
+            self._restart_window()
+            self._hold_until = time.monotonic() + REFUSED_BACKOFF_S
+        if done:
+            self.store.outbox_ack(done)
+            self.counters.acked += len(done)
+            for seq in done:
+                self._window.pop(seq, None)
+
+    def _after_ack(self, row: OutboxRow) -> None:
+        if self.sparkplug is None or row.topic != self.topics.state:
+            return
+        try:
+            state = json.loads(row.payload)
+            self.sparkplug.update_device(
+                {"State": state.get("state"), "Stop Reason": state.get("reason")}
+            )
+        except (ValueError, AttributeError):
+            logger.warning("mqtt: a queued state message is not JSON")
+
+    def _trim(self) -> None:
+        dropped = self.store.outbox_trim(self.config.mqtt.outbox_max_rows)
+        if dropped:
+            self.counters.trimmed += dropped
+            self._lost = self.store.outbox_lost()
+            logger.error(
+                "mqtt: outbox over its bound of %d rows: dropped the oldest %d (lost in total %d)",
+                self.config.mqtt.outbox_max_rows,
+                dropped,
+                self._lost,
+            )
+            self._restart_window()
+
+    # ---- commands (outbox thread) ---------------------------------------------------
+
+    def _handle_commands(self) -> None:
+        for _ in range(COMMAND_QUEUE_MAX):
+            try:
+                topic, payload, size = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            self._handle_command(topic, payload, size)
+
+    def _handle_command(self, topic: str, payload: bytes | None, size: int) -> None:
+        kind = self.topics.kind(topic)
+        try:
+            if kind != "cmd/reason":
+                raise CommandRejected(f"unknown command topic {topic[:120]!r}")
+            if payload is None:
+                raise CommandRejected(f"payload of {size} bytes is over {MAX_COMMAND_BYTES}")
+            command = parse_reason_command(payload, self._reasons)
+            self._assign(command)
+        except CommandRejected as exc:
+            self.counters.commands_rejected += 1
+            logger.warning("mqtt: rejected command on %s: %s", topic[:120], exc)
+            self._result(ok=False, error=str(exc), request_id=exc.request_id)
+
+    def _assign(self, command: ReasonCommand) -> None:
+        try:
+            self.store.assign_reason(command.stop_id, command.reason, source="mqtt")
+        except KeyError:
+            raise CommandRejected(
+                f"unknown stop id {command.stop_id!r}", command.request_id
+            ) from None
+        self.counters.commands_ok += 1
+        logger.info("mqtt: stop %s assigned reason %r", command.stop_id, command.reason)
+        messages = []
+        try:
+            stop = self.store.stop(command.stop_id)
+        except KeyError:
+            stop = None
+        if stop is not None:
+            # re-announce the stop with its reason (same id: consumers update it)
+            open_stop = OpenStop(stop.id, stop.start, stop.state, stop.reason)
+            messages.append(
+                OutboxMessage(self.topics.stop, encode(stop_payload(open_stop, stop.end)), qos=1)
+            )
+        self._result(
+            ok=True,
+            stop_id=command.stop_id,
+            reason=command.reason,
+            request_id=command.request_id,
+            extra=messages,
+        )
+
+    def _result(
+        self,
+        *,
+        ok: bool,
+        stop_id: str | None = None,
+        reason: str | None = None,
+        request_id: str | None = None,
+        error: str | None = None,
+        extra: list[OutboxMessage] | None = None,
+    ) -> None:
+        payload = result_payload(
+            self._clock.wall(),
+            ok=ok,
+            stop_id=stop_id,
+            reason=reason,
+            request_id=request_id,
+            error=error,
+        )
+        result = OutboxMessage(self.topics.cmd_result, encode(payload), qos=1)
+        self.store.enqueue([*(extra or []), result])
+        self._wake.set()

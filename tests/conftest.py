@@ -1,0 +1,134 @@
+"""Fixtures every test may use: a real mosquitto broker on a free loopback port.
+
+`mosquitto` is session-scoped: one broker for the whole run. It persists sessions and
+retained messages to a temporary folder, so a test can `stop()` it (SIGTERM: mosquitto
+saves its state) and `start()` it again on the same port with queued messages intact.
+A test that stops the broker must start it again before it ends (a `finally`).
+Use topics of your own (e.g. a unique line id) so tests do not see each other's
+retained messages.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (loopback)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Broker:
+    """A mosquitto process the tests control."""
+
+    folder: Path
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_file(self) -> Path:
+        return self.folder / "mosquitto.conf"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "mosquitto.log"
+
+    def write_config(self) -> None:
+        self.config_file.write_text(
+            "\n".join(
+                [
+                    f"listener {self.port} {self.host}",
+                    "allow_anonymous true",
+                    "persistence true",
+                    f"persistence_location {self.folder}/",
+                    "autosave_interval 1",
+                    # tests queue thousands of messages for offline persistent sessions
+                    "max_queued_messages 100000",
+                    f"log_dest file {self.log_file}",
+                    "log_type error",
+                    "log_type warning",
+                    "log_type notice",
+                    # started as root, mosquitto would drop to user `mosquitto`
+                    f"user {getpass.getuser()}",
+                    "",
+                ]
+            )
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start mosquitto on `port` and wait until it accepts connections."""
+        if self.running:
+            return
+        self.write_config()
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(self.config_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = self.log_file.read_text() if self.log_file.exists() else ""
+                raise RuntimeError(f"mosquitto exited with {self.process.returncode}: {log}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop mosquitto cleanly (it saves sessions and retained messages)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A running mosquitto (host, port, stop(), start()) for the whole test session."""
+    broker = Broker(tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def broker(mosquitto: Broker) -> Iterator[Broker]:
+    """The session broker, started again after a test that stopped it."""
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.start()
