@@ -166,7 +166,8 @@ def open_file(path: str) -> Capture:
 def open_source(camera: CameraConfig, clock: Clock, **options: object) -> WatchedSource:
     """The watched live source `camera.source` names; it opens in the background.
 
-    A recording is played as a camera at its own frame rate and ends with `EndOfStream`.
+    A recording is played as a camera at its own frame rate, without the freeze check
+    (its still scenes are real), and ends with `EndOfStream`.
     `options` go to `WatchedSource` (e.g. `backoff_initial_s`, `queue_size`).
 
     Raises:
@@ -183,6 +184,7 @@ def open_source(camera: CameraConfig, clock: Clock, **options: object) -> Watche
         capture.release()
         options.setdefault("pace_s", 1.0 / fps)
         options.setdefault("ends_at_eof", True)
+        options.setdefault("freeze_after_s", None)  # a still scene in a recording is real
         return WatchedSource.from_config(
             partial(open_file, source), clock, camera, name=name, **options
         )

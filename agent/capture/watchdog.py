@@ -57,7 +57,8 @@ class WatchedSource:
         opener: opens the capture; called in a reader thread for each attempt.
         clock: stamps frames and times stalls, freezes and backoff.
         read_timeout_s: no good frame for this long (once open) is a stall.
-        freeze_after_s: identical frames for this long is a freeze.
+        freeze_after_s: identical frames for this long is a freeze; None turns the check
+            off (a recording's still scenes are real, not a frozen camera).
         open_timeout_s: an attempt that has not opened after this (plus `read_timeout_s`)
             is abandoned; the opener should give up sooner by itself.
         backoff_max_s: longest wait between reopen attempts.
@@ -74,7 +75,7 @@ class WatchedSource:
         clock: Clock,
         *,
         read_timeout_s: float = 5.0,
-        freeze_after_s: float = 10.0,
+        freeze_after_s: float | None = 10.0,
         open_timeout_s: float = 10.0,
         backoff_max_s: float = 30.0,
         backoff_initial_s: float = 0.5,
@@ -128,15 +129,14 @@ class WatchedSource:
         **options: object,
     ) -> WatchedSource:
         """A watched source with the timeouts of `[camera]`; `options` as for the class."""
-        return cls(
-            opener,
-            clock,
-            read_timeout_s=camera.read_timeout_s,
-            freeze_after_s=camera.freeze_after_s,
-            open_timeout_s=camera.open_timeout_s,
-            backoff_max_s=camera.reopen_backoff_max_s,
-            **options,  # type: ignore[arg-type]
-        )
+        settings: dict[str, object] = {
+            "read_timeout_s": camera.read_timeout_s,
+            "freeze_after_s": camera.freeze_after_s,
+            "open_timeout_s": camera.open_timeout_s,
+            "backoff_max_s": camera.reopen_backoff_max_s,
+        }
+        settings.update(options)
+        return cls(opener, clock, **settings)  # type: ignore[arg-type]
 
     # -- the API -----------------------------------------------------------------------
 
@@ -288,7 +288,11 @@ class WatchedSource:
         if sample != self._sample:
             self._sample = sample
             self._same_since = (item.mono, item.wall)
-        elif self._same_since and item.mono - self._same_since[0] >= self.freeze_after_s:
+        elif (
+            self.freeze_after_s is not None
+            and self._same_since is not None
+            and item.mono - self._same_since[0] >= self.freeze_after_s
+        ):
             seconds = item.mono - self._same_since[0]
             self._frozen_sample = sample
             self._fail(f"frozen: identical frames for {seconds:.1f} s", since=self._same_since)
