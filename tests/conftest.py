@@ -14,12 +14,15 @@ import getpass
 import shutil
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -132,3 +135,95 @@ def broker(mosquitto: Broker) -> Iterator[Broker]:
     mosquitto.start()
     yield mosquitto
     mosquitto.start()
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int
+
+
+class Subscriber:
+    """A real MQTT client that records what it receives (QoS 1 by default).
+
+    `persistent=True` keeps a session on the broker (clean_session False), so it also
+    receives what was published while it was disconnected.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        topics: list[str],
+        *,
+        client_id: str | None = None,
+        persistent: bool = False,
+        qos: int = 1,
+    ) -> None:
+        self.broker = broker
+        self.topics = topics
+        self.qos = qos
+        self.messages: list[Received] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or "",
+            clean_session=not persistent,
+        )
+        self.client.reconnect_delay_set(1, 1)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *args: self._subscribed.set()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            client.subscribe([(t, self.qos) for t in self.topics])
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append(
+                Received(message.topic, bytes(message.payload), bool(message.retain), message.qos)
+            )
+
+    def start(self, timeout: float = 10.0) -> Subscriber:
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=10)
+        self.client.loop_start()
+        if not self._subscribed.wait(timeout):
+            raise TimeoutError("subscriber did not subscribe")
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def snapshot(self) -> list[Received]:
+        with self._lock:
+            return list(self.messages)
+
+    def on(self, suffix: str) -> list[Received]:
+        return [m for m in self.snapshot() if m.topic.endswith(suffix)]
+
+    def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self.snapshot()):
+                return True
+            time.sleep(0.05)
+        return predicate(self.snapshot())
+
+
+@pytest.fixture
+def subscribe(mosquitto: Broker) -> Iterator[Callable[..., Subscriber]]:
+    """`subscribe(["oee/#"], persistent=False)` -> a started Subscriber, stopped after."""
+    started: list[Subscriber] = []
+
+    def make(topics: list[str], **kwargs: object) -> Subscriber:
+        subscriber = Subscriber(mosquitto, topics, **kwargs).start()  # type: ignore[arg-type]
+        started.append(subscriber)
+        return subscriber
+
+    yield make
+    for subscriber in started:
+        subscriber.stop()

@@ -1,0 +1,232 @@
+"""The MQTT feed against a real mosquitto: topics, schemas, retained status, commands."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.config import Config, parse_config
+from agent.events import PartEvent, StateEvent, new_id
+from agent.publish import MqttPublisher, Topics, messages_for, open_stop_after
+from agent.publish.validation import document_of, schema_for
+from agent.store import Store
+
+T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+SHIFT = {
+    "shift": "A",
+    "date": "2026-03-02",
+    "planned_s": 600,
+    "run_s": 540,
+    "downtime_s": 60,
+    "small_stop_s": 0,
+    "no_data_s": 0,
+    "total": 600,
+    "good": 590,
+    "availability": 0.9,
+    "performance": 0.8889,
+    "quality": 0.9833,
+    "oee": 0.7867,
+    "losses": {
+        "breakdown": 0,
+        "setup": 0,
+        "unassigned": 60,
+        "small_stop": 0,
+        "reduced_speed": 0,
+        "defects": 10,
+    },
+}
+
+
+def make_config(broker, line_id: str | None = None, **mqtt) -> Config:
+    return parse_config(
+        {
+            "line": {
+                "id": line_id or f"l{uuid.uuid4().hex[:10]}",
+                "site": "test-site",
+                "area": "test-area",
+                "ideal_cycle_s": 0.9,
+            },
+            "reason": [{"code": "jam", "loss": "breakdown"}],
+            "mqtt": {"host": broker.host, "port": broker.port, **mqtt},
+        }
+    )
+
+
+def check_schema(topics: Topics, topic: str, payload: bytes) -> object:
+    kind = topics.kind(topic)
+    assert kind is not None, topic
+    document = document_of(kind, payload)
+    jsonschema.validate(
+        document, schema_for(kind), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    return document
+
+
+@pytest.fixture
+def line(broker, tmp_path: Path, subscribe):
+    config = make_config(broker)
+    topics = Topics.for_config(config)
+    store = Store.open(tmp_path / "line.db")
+    sub = subscribe([topics.root + "/#"])
+    publisher = MqttPublisher(config, store, reconnect_max_s=2)
+    publisher.start()
+    yield config, topics, store, sub, publisher
+    publisher.stop()
+    store.close()
+
+
+def feed(store: Store, config: Config, events) -> None:
+    open_stop = None
+    for event in events:
+        store.append(event, messages_for(event, config, open_stop))
+        open_stop = open_stop_after(event, open_stop)
+
+
+def test_every_published_message_validates_against_its_schema(line) -> None:
+    config, topics, store, sub, publisher = line
+    events = [
+        StateEvent(T0, "running", id=new_id()),
+        PartEvent(T0 + timedelta(seconds=1), good=True, score=0.1, id=new_id()),
+        PartEvent(T0 + timedelta(seconds=2), good=False, defect="scratch", score=0.9, id=new_id()),
+        StateEvent(T0 + timedelta(seconds=3), "stopped", id=new_id()),
+        StateEvent(T0 + timedelta(seconds=9), "no_data", id=new_id()),
+        StateEvent(T0 + timedelta(seconds=12), "running", id=new_id()),
+    ]
+    feed(store, config, events)
+    publisher.notify()
+    assert publisher.drain(10)
+    assert sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/stop")]) == 4)
+    assert sub.wait_for(lambda ms: any(m.topic == topics.status for m in ms))
+    assert publisher.publish_oee(SHIFT)
+    assert publisher.publish_stats({"fps": 29.5, "inference_ms": 0.4, "dropped_frames": 2})
+    assert sub.wait_for(lambda ms: {topics.oee, topics.stats} <= {m.topic for m in ms})
+
+    received = sub.snapshot()
+    kinds = {topics.kind(m.topic) for m in received}
+    assert {"status", "state", "part", "stop", "oee", "stats"} <= kinds
+    for message in received:
+        check_schema(topics, message.topic, message.payload)
+    parts = [json.loads(m.payload) for m in sub.on("/part")]
+    assert [p["id"] for p in parts] == [events[1].id, events[2].id]
+    assert parts[1]["ts"] == events[2].ts.isoformat()  # the time it happened
+    assert sub.on("/status")[-1].payload == b"online"
+    assert store.outbox_depth() == 0
+
+
+def test_retained_state_status_and_oee_reach_a_late_subscriber(line, subscribe) -> None:
+    config, topics, store, sub, publisher = line
+    feed(store, config, [StateEvent(T0, "stopped", reason="jam", id="stop-1")])
+    assert publisher.drain(10)
+    assert sub.wait_for(lambda ms: any(m.topic == topics.status for m in ms))
+    publisher.publish_oee(SHIFT)
+    assert sub.wait_for(lambda ms: any(m.topic == topics.oee for m in ms))
+    late = subscribe([topics.root + "/#"])
+    assert late.wait_for(
+        lambda ms: {topics.status, topics.state, topics.oee} <= {m.topic for m in ms}
+    )
+    retained = {m.topic: m for m in late.snapshot() if m.retain}
+    assert retained[topics.status].payload == b"online"
+    assert json.loads(retained[topics.state].payload)["state"] == "stopped"
+    assert json.loads(retained[topics.oee].payload)["oee"] == 0.7867
+    assert topics.part not in retained and topics.stop not in retained
+
+
+def test_a_clean_stop_says_offline(broker, tmp_path, subscribe) -> None:
+    config = make_config(broker)
+    topics = Topics.for_config(config)
+    sub = subscribe([topics.status])
+    with Store.open(tmp_path / "line.db") as store:
+        publisher = MqttPublisher(config, store)
+        publisher.start()
+        assert sub.wait_for(lambda ms: [m.payload for m in ms] == [b"online"])
+        publisher.stop()
+    assert sub.wait_for(lambda ms: [m.payload for m in ms] == [b"online", b"offline"])
+
+
+def results(sub) -> list[dict]:
+    return [json.loads(m.payload) for m in sub.on("/cmd/result")]
+
+
+def test_reason_command_assigns_a_known_stop(line) -> None:
+    config, topics, store, sub, publisher = line
+    feed(
+        store,
+        config,
+        [
+            StateEvent(T0, "stopped", id="stop-9"),
+            StateEvent(T0 + timedelta(seconds=40), "running", id=new_id()),
+        ],
+    )
+    command = {"stop_id": "stop-9", "reason": "jam", "request_id": "r1", "by": "anna"}
+    sub.client.publish(topics.cmd_reason, json.dumps(command), qos=1)
+    assert sub.wait_for(lambda ms: len(results(sub)) == 1)
+    [result] = results(sub)
+    assert result["ok"] is True and result["request_id"] == "r1"
+    assert (result["stop_id"], result["reason"], result["error"]) == ("stop-9", "jam", None)
+    assert store.stop("stop-9").reason == "jam"
+    # the stop is announced again with its reason, same id, start and end
+    assert sub.wait_for(
+        lambda ms: any(
+            json.loads(m.payload)["reason"] == "jam" for m in ms if m.topic == topics.stop
+        )
+    )
+    updated = [json.loads(m.payload) for m in sub.on("/stop")][-1]
+    assert updated["id"] == "stop-9" and updated["end"] == (T0 + timedelta(seconds=40)).isoformat()
+
+    sub.client.publish(topics.cmd_reason, json.dumps({"stop_id": "nope", "reason": "jam"}), qos=1)
+    sub.client.publish(topics.cmd_reason, json.dumps({"stop_id": "stop-9", "reason": "x"}), qos=1)
+    assert sub.wait_for(lambda ms: len(results(sub)) == 3)
+    errors = [r["error"] for r in results(sub)[1:]]
+    assert errors == ["unknown stop id 'nope'", "unknown reason code 'x'"]
+    for message in sub.on("/cmd/result"):
+        check_schema(topics, message.topic, message.payload)
+    assert publisher.counters.commands_ok == 1 and publisher.counters.commands_rejected == 2
+
+
+garbage = st.one_of(
+    st.binary(max_size=64),
+    st.binary(min_size=4097, max_size=20_000),  # over the size limit
+    st.binary(min_size=1, max_size=32).map(lambda b: b'{"stop_id": "' + b + b'\\xff"}'),
+    st.from_regex(rb"\A\{\"stop_id\": (1|true|null|\[\]|\{\})\, \"reason\": \"jam\"\}\Z"),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=8,
+    ).map(lambda v: json.dumps(v).encode()),
+)
+
+
+def test_garbage_commands_are_all_rejected_and_the_feed_goes_on(line) -> None:
+    config, topics, store, sub, publisher = line
+    sent: list[bytes] = []
+
+    @settings(
+        max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(garbage)
+    def send(payload: bytes) -> None:
+        before = len(results(sub))
+        sent.append(payload)
+        sub.client.publish(topics.cmd_reason, payload, qos=1)
+        assert sub.wait_for(lambda ms: len(results(sub)) == before + 1, timeout=5)
+        result = results(sub)[-1]
+        assert result["ok"] is False and result["error"]
+
+    send()
+    assert len(results(sub)) == len(sent) >= 10
+    assert publisher.counters.commands_rejected == len(sent)
+    # and the agent keeps publishing
+    event = PartEvent(T0, id=new_id())
+    feed(store, config, [event])
+    publisher.notify()
+    assert sub.wait_for(lambda ms: any(event.id.encode() in m.payload for m in ms))
+    assert publisher.connected
