@@ -233,11 +233,13 @@ class Store:
         end: datetime | None = None,
         *,
         with_state_before: bool = False,
+        with_event_after: bool = False,
     ) -> list[Event]:
-        """Events with `start <= ts < end`, in time order, reasons assignments merged.
+        """Events with `start <= ts < end`, in time order, reason assignments merged.
 
         With `with_state_before`, the last state event before `start` comes first, so
-        a consumer knows the state the period began in.
+        a consumer knows the state the period began in; with `with_event_after`, the
+        first event at or after `end` comes last, so it knows the line went on.
         """
         where, params = _period(start, end)
         rows = self._read(
@@ -251,6 +253,13 @@ class Store:
                 [_epoch(start, "start")],
             )
             events = [_event_from_row(row) for row in before] + events
+        if with_event_after and end is not None:
+            after = self._read(
+                f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM} WHERE e.epoch >= ? "
+                "ORDER BY e.epoch, e.seq LIMIT 1",
+                [_epoch(end, "end")],
+            )
+            events += [_event_from_row(row) for row in after]
         return events
 
     def event_count(self) -> int:

@@ -1,0 +1,112 @@
+"""`oee-agent report --db DB [--from ISO] [--to ISO] [--format json|csv|md]`.
+
+The store keeps the line configuration the agent ran with (`Store.save_config`), so a
+report needs nothing but the file. Figures come from the same OEE engine as `oee`, on
+the same events the store exports, so the two always agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.config import Config, parse_config
+from agent.errors import ConfigError, UserError
+from agent.events import write_event_log
+from agent.oee import compute_oee
+from agent.store.formats import to_csv, to_markdown
+from agent.store.store import Store, open_readonly
+
+logger = logging.getLogger(__name__)
+
+
+def parse_time(value: str | None, option: str, zone: ZoneInfo) -> datetime | None:
+    """An ISO 8601 time or date; without an offset it is local time on the line.
+
+    Raises:
+        UserError: naming the option and the value.
+    """
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not an ISO 8601 time or date") from None
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=zone)
+
+
+def stored_config(store: Store) -> Config:
+    """The line configuration kept in the store.
+
+    Raises:
+        UserError: the store has none, or it no longer validates.
+    """
+    text = store.config_text()
+    if text is None:
+        raise UserError(
+            f"{store.path}: the store holds no line configuration "
+            "(`run` and `replay` save it when they start)"
+        )
+    try:
+        return parse_config(tomllib.loads(text), base_dir=Path(store.path).parent)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{store.path}: the stored configuration is not TOML ({exc})") from None
+    except ConfigError as exc:
+        raise UserError(
+            f"{store.path}: the stored configuration is invalid ({'; '.join(exc.problems)})"
+        ) from None
+
+
+def build_report(
+    store: Store, config: Config, start: datetime | None, end: datetime | None
+) -> dict[str, Any]:
+    """The contract's OEE JSON for the period, from the stored events.
+
+    The state in effect at `start` and the first event after `end` are handed to the
+    engine too, so a period that begins inside a stop, or ends while the line runs on,
+    is measured right to its edges.
+    """
+    events = store.events(start, end, with_state_before=True, with_event_after=True)
+    try:
+        return compute_oee(events, config, start=start, end=end).to_json()
+    except ValueError as exc:
+        raise UserError(f"{store.path}: {exc}") from None
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Print the store's shift report (and export its event log with --events-out).
+
+    Raises:
+        UserError: a missing or foreign file, a store without configuration, a bad time.
+    """
+    store = open_readonly(args.db)
+    try:
+        config = stored_config(store)
+        zone = config.line.zone
+        start = parse_time(args.from_, "--from", zone)
+        end = parse_time(args.to, "--to", zone)
+        if start is not None and end is not None and end <= start:
+            raise UserError(f"--to {args.to} is not after --from {args.from_}")
+        report = build_report(store, config, start, end)
+        if args.events_out:
+            events = store.events(start, end)
+            try:
+                write_event_log(events, args.events_out)
+            except OSError as exc:
+                raise UserError(f"{args.events_out}: cannot write it ({exc.strerror})") from None
+            logger.info("report: wrote %d events to %s", len(events), args.events_out)
+    finally:
+        store.close()
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    elif args.format == "csv":
+        print(to_csv(report), end="")
+    else:
+        print(to_markdown(report, title=f"OEE report: line {config.line.id}"), end="")
+    return 0
