@@ -131,7 +131,7 @@ def test_a_camera_that_vanishes_and_returns_backs_off_then_counts_again() -> Non
     source = WatchedSource(
         opener,
         clock,
-        read_timeout_s=2.0,
+        read_timeout_s=10.0,
         backoff_initial_s=0.5,
         backoff_max_s=3.0,
         queue_size=16,
