@@ -1,0 +1,227 @@
+"""The supervisor app: modes for the line screens and the fleet, fed by thread workers.
+
+Data flows one way: a source is read in a thread worker (`@work(thread=True)`), the
+result is handed back with `call_from_thread` and set on a reactive (`snapshot` for
+the line, `fleet` for the fleet table); each screen watches the reactive and updates
+its widgets in place, so a refresh never rebuilds a screen (no flicker).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+
+from agent.clock import Clock, SystemClock
+from tui.model import FleetRow, LineSnapshot, Targets, duration, worst_first
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.defects import DefectsScreen
+from tui.screens.fleet import FleetScreen
+from tui.screens.help import HelpScreen
+from tui.screens.setup import SetupScreen
+from tui.screens.shifts import ShiftsScreen
+from tui.screens.stops import StopsScreen
+from tui.sources import LineSource
+from tui.sources.mqtt import MqttFeed, MqttLineSource
+
+logger = logging.getLogger(__name__)
+
+
+class OeeApp(App[int]):
+    """`oee-tui`: one line from its store, or the fleet over MQTT."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "OEE"
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
+    MODES: ClassVar[dict[str, Any]] = {
+        "dashboard": DashboardScreen,
+        "stops": StopsScreen,
+        "defects": DefectsScreen,
+        "shifts": ShiftsScreen,
+        "fleet": FleetScreen,
+        "setup": SetupScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1,l", "switch_mode('dashboard')", "Line"),
+        Binding("2,s", "switch_mode('stops')", "Stops"),
+        Binding("3,x", "switch_mode('defects')", "Defects"),
+        Binding("4,r", "switch_mode('shifts')", "Shifts"),
+        Binding("5,f", "switch_mode('fleet')", "Fleet"),
+        Binding("6,c", "switch_mode('setup')", "Setup", show=False),
+        Binding("question_mark,h,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    #: The line the line screens show (None until the first read).
+    snapshot: reactive[LineSnapshot | None] = reactive(None, init=False)
+    #: The fleet table, worst first.
+    fleet: reactive[tuple[FleetRow, ...]] = reactive((), init=False)
+    #: The banner text when the line has been stopped too long ("" when not).
+    alert: reactive[str] = reactive("", init=False)
+
+    def __init__(
+        self,
+        *,
+        line: LineSource | None = None,
+        feed: MqttFeed | None = None,
+        clock: Clock | None = None,
+        targets: Targets | None = None,
+        alert_after_s: float = 300.0,
+        poll_s: float = 1.5,
+        export_dir: Path = Path("."),
+        config_path: Path | None = None,
+        video: Path | None = None,
+        graphics: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.line_source = line
+        self.store_source = line
+        self.feed = feed
+        self.clock = clock or SystemClock()
+        self.targets = targets or Targets()
+        self.alert_after_s = alert_after_s
+        self.poll_s = poll_s
+        self.export_dir = export_dir
+        self.config_path = config_path
+        self.video = video
+        self.graphics = graphics
+        self.line_error: str | None = None
+        self._polling = False
+        self._belled_for: object = None
+
+    # ---- start and stop -------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        """Open the first screen and start the polls."""
+        self.switch_mode("dashboard" if self.line_source else "fleet")
+        if self.line_source is not None:
+            self.poll_line()
+        self.set_interval(self.poll_s, self.poll_line)
+        if self.feed is not None:
+            self.poll_fleet(force=True)
+            self.set_interval(0.5, self.poll_fleet)
+
+    def on_unmount(self) -> None:
+        """Release the sources."""
+        if self.line_source is not None:
+            self.line_source.close()
+        if self.feed is not None:
+            self.feed.stop()
+
+    # ---- the line -------------------------------------------------------------------
+
+    def poll_line(self) -> None:
+        """Start a read of the line unless one is still running."""
+        if self.line_source is None or self._polling:
+            return
+        self._polling = True
+        self._read_line(self.line_source)
+
+    @work(thread=True, group="line", exit_on_error=False)
+    def _read_line(self, source: LineSource) -> None:
+        try:
+            snap = source.read()
+        except Exception as exc:  # a busy or damaged store must not kill the UI
+            logger.info("reading the line failed: %s", exc)
+            self.call_from_thread(self._line_failed, source, str(exc))
+            return
+        self.call_from_thread(self._line_read, source, snap)
+
+    def _line_read(self, source: LineSource, snap: LineSnapshot) -> None:
+        self._polling = False
+        if source is self.line_source:
+            self.line_error = None
+            self.snapshot = snap
+
+    def _line_failed(self, source: LineSource, message: str) -> None:
+        self._polling = False
+        if source is not self.line_source:
+            return
+        self.line_error = message
+        if self.snapshot is not None:
+            self.snapshot = replace(self.snapshot, stale=f"read failed: {message}")
+
+    def watch_snapshot(self, snap: LineSnapshot | None) -> None:
+        """Title, and the too-long-stopped alert (bell once per stop)."""
+        if snap is None:
+            return
+        self.title = f"OEE {snap.line}"
+        parts = [f"{snap.site}/{snap.area}", f"shift {snap.shift_name}"]
+        if snap.stale:
+            parts.append(f"STALE: {snap.stale}")
+        self.sub_title = " · ".join(parts)
+        stopped = snap.stopped_for()
+        if stopped is not None and stopped >= self.alert_after_s:
+            why = f" ({snap.reason})" if snap.reason else " (no reason yet)"
+            self.alert = f"{snap.line} STOPPED for {duration(stopped)}{why}"
+            if self._belled_for != snap.since:
+                self._belled_for = snap.since
+                self.bell()
+        else:
+            self.alert = ""
+
+    def assign_reason(self, stop_id: str, reason: str) -> None:
+        """Assign a reason code (store and/or MQTT), then read the line again."""
+        self._assign(stop_id, reason)
+
+    @work(thread=True, group="assign", exit_on_error=False)
+    def _assign(self, stop_id: str, reason: str) -> None:
+        done: list[str] = []
+        try:
+            if self.line_source is not None:
+                done.append(self.line_source.assign_reason(stop_id, reason))
+            snap = self.snapshot
+            if (
+                self.feed is not None
+                and snap is not None
+                and not isinstance(self.line_source, MqttLineSource)
+            ):
+                self.feed.publish_reason(snap.key, stop_id, reason)
+                done.append("published on cmd/reason")
+        except Exception as exc:
+            self.call_from_thread(
+                self.notify, f"reason not assigned: {exc}", severity="error", timeout=8
+            )
+            return
+        self.call_from_thread(self.notify, f"{reason} assigned: " + ", ".join(done))
+        self.call_from_thread(self.poll_line)
+
+    # ---- the fleet ------------------------------------------------------------------
+
+    def poll_fleet(self, force: bool = False) -> None:
+        """Take the fleet table from the feed when something changed (or to age rows)."""
+        if self.feed is None:
+            return
+        self._fleet_ticks = getattr(self, "_fleet_ticks", 0) + 1
+        if not (force or self.feed.dirty.is_set() or self._fleet_ticks % 4 == 0):
+            return
+        self.feed.dirty.clear()
+        self.fleet = tuple(worst_first(self.feed.rows()))
+
+    def open_line(self, key: str) -> None:
+        """Show one line of the fleet on the line screens."""
+        assert self.feed is not None  # noqa: S101 - only the fleet screen calls this
+        snap = self.snapshot
+        if not (self.store_source is not None and snap is not None and snap.key == key):
+            self.line_source = MqttLineSource(self.feed, key, self.clock)
+            self._polling = False
+            self.poll_line()
+        self.switch_mode("dashboard")
+
+    # ---- actions --------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Show the keys."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen())

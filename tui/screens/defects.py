@@ -1,0 +1,92 @@
+"""The rejected parts: time, score and defect, and the picture with its heatmap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL.Image import Image as PILImage
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+
+from tui.model import LineSnapshot, Part
+from tui.pictures import load_picture
+from tui.screens.base import LineScreen
+
+
+def image_widget(graphics: str) -> Any:
+    """The picture widget: terminal graphics when detected (`auto`), else half-blocks."""
+    from textual_image import widget
+
+    cls = widget.HalfcellImage if graphics == "halfcell" else widget.Image
+    return cls(None, id="picture")
+
+
+class DefectsScreen(LineScreen):
+    """A table of rejected parts and the selected part's picture."""
+
+    def body(self) -> ComposeResult:
+        """Table on the left, picture on the right."""
+        with Horizontal(id="defects-body"):
+            yield DataTable(id="rejects", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="picture-box"):
+                yield Static(id="picture-caption")
+                yield image_widget(self.oee_app.graphics)
+
+    def on_mount(self) -> None:
+        """Columns, then follow the line."""
+        self.query_one("#rejects", DataTable).add_columns("time", "score", "defect")
+        self._shown: str | None = None
+        super().on_mount()
+
+    def show(self, snap: LineSnapshot) -> None:
+        """Refill the table (keeping the selection), then show the selected picture."""
+        table = self.query_one("#rejects", DataTable)
+        keep = table.cursor_row if table.row_count else 0
+        if [str(k.value) for k in table.rows] != [p.id for p in snap.rejects]:
+            table.clear()
+            for part in snap.rejects:
+                table.add_row(
+                    snap.local(part.ts).strftime("%m-%d %H:%M:%S"),
+                    "-" if part.score is None else f"{part.score:.3f}",
+                    part.defect or "—",
+                    key=part.id,
+                )
+            if table.row_count:
+                table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+        if not snap.rejects:
+            self.query_one("#picture-caption", Static).update("no rejected parts")
+        self._show_selected(snap)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Show the highlighted part's picture."""
+        snap = self.oee_app.snapshot
+        if snap is not None:
+            self._show_selected(snap)
+
+    def _show_selected(self, snap: LineSnapshot) -> None:
+        table = self.query_one("#rejects", DataTable)
+        if not table.row_count or not snap.rejects:
+            return
+        part = snap.rejects[min(table.cursor_row, len(snap.rejects) - 1)]
+        if part.id == self._shown:
+            return
+        self._shown = part.id
+        base = Path(snap.source).parent if snap.source and snap.source != "mqtt" else None
+        self._load(part, snap, base)
+
+    @work(thread=True, exclusive=True, group="picture", exit_on_error=False)
+    def _load(self, part: Part, snap: LineSnapshot, base: Path | None) -> None:
+        picture = load_picture(part.image, base)
+        self.app.call_from_thread(self._picture_loaded, part, snap, picture)
+
+    def _picture_loaded(self, part: Part, snap: LineSnapshot, picture: PILImage | None) -> None:
+        caption = f"{snap.local(part.ts):%H:%M:%S}  {part.defect or 'rejected'}"
+        if part.score is not None:
+            caption += f"  score {part.score:.3f}"
+        if picture is None:
+            caption += "\n[dim]no picture kept for this part[/]"
+        self.query_one("#picture-caption", Static).update(caption)
+        self.query_one("#picture").image = picture  # type: ignore[attr-defined]

@@ -1,0 +1,207 @@
+"""Setup: place the ROI, the flow direction and the count line over a frame, then write.
+
+Arrow keys move the ROI, shift+arrows (or `H J K L` … the capitals) resize it, `[` `]`
+move the count line, `t` turns the flow direction, `+`/`-` change the step, `n` the
+next second of footage, `w` writes the validated `[vision]` section to `--config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from agent.errors import ConfigError, UserError
+from tui.setup_config import write_vision
+from tui.widgets.banner import AlertBanner
+from tui.widgets.frame import ARROWS, FrameView
+
+if TYPE_CHECKING:
+    from tui.app import OeeApp
+
+DIRECTIONS = tuple(ARROWS)
+STEPS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def read_frame(video: Path, index: int) -> np.ndarray:
+    """Frame `index` of a recording as RGB.
+
+    Raises:
+        UserError: the file cannot be opened or has no such frame.
+    """
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    try:
+        if not capture.isOpened():
+            raise UserError(f"{video}: cannot open it as a video")
+        if index:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            raise UserError(f"{video}: no frame {index}")
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+
+
+class SetupScreen(Screen[None]):
+    """Draw the line's vision settings over a frame of footage."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "move(-1, 0)", "Move", show=False),
+        Binding("right", "move(1, 0)", "Move", show=False),
+        Binding("up", "move(0, -1)", "Move", show=False),
+        Binding("down", "move(0, 1)", "Move", show=False),
+        Binding("shift+left,H", "grow(-1, 0)", "Resize", show=False),
+        Binding("shift+right,L", "grow(1, 0)", "Resize", show=False),
+        Binding("shift+up,K", "grow(0, -1)", "Resize", show=False),
+        Binding("shift+down,J", "grow(0, 1)", "Resize", show=False),
+        Binding("left_square_bracket", "count(-0.05)", "Count line", show=False),
+        Binding("right_square_bracket", "count(0.05)", "Count line", show=False),
+        Binding("t", "turn", "Direction"),
+        Binding("plus,equals_sign", "step(1)", "Step+", show=False),
+        Binding("minus", "step(-1)", "Step-", show=False),
+        Binding("n", "next_frame", "Next frame"),
+        Binding("w", "write", "Write config"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """Header, banner, status, the frame, footer."""
+        yield Header()
+        yield AlertBanner(classes="alert")
+        yield Static(id="setup-status")
+        yield FrameView(id="frame")
+        yield Footer()
+
+    @property
+    def oee_app(self) -> OeeApp:
+        """The app, typed."""
+        return cast("OeeApp", self.app)
+
+    def on_mount(self) -> None:
+        """Start from the configuration's vision settings and load the first frame."""
+        self.frame: np.ndarray | None = None
+        self.frame_index = 0
+        self.step_i = 3
+        self.message = ""
+        self.roi, self.direction, self.count_at = (0, 0, 64, 32), "left_to_right", 0.5
+        vision = self._config_vision()
+        if vision is not None:
+            self.roi = tuple(vision.roi)
+            self.direction, self.count_at = str(vision.direction), vision.count_at
+        self._redraw()
+        if self.oee_app.video is not None:
+            self._load_frame(self.oee_app.video, 0)
+        else:
+            self.message = "give --video RECORDING to draw over a frame"
+            self._redraw()
+
+    def _config_vision(self) -> Any:
+        app = self.oee_app
+        if app.config_path is not None:
+            from agent.config import load_config
+
+            try:
+                return load_config(app.config_path).vision
+            except ConfigError as exc:
+                self.message = f"{app.config_path}: {exc}"
+                return None
+        return None
+
+    @work(thread=True, exclusive=True, group="frame", exit_on_error=False)
+    def _load_frame(self, video: Path, index: int) -> None:
+        try:
+            frame = read_frame(video, index)
+        except UserError as exc:
+            self.app.call_from_thread(self._frame_failed, str(exc))
+            return
+        self.app.call_from_thread(self._frame_loaded, frame, index)
+
+    def _frame_loaded(self, frame: np.ndarray, index: int) -> None:
+        self.frame, self.frame_index = frame, index
+        h, w = frame.shape[:2]
+        x, y, rw, rh = self.roi
+        self.roi = self._clamp(x, y, rw, rh)
+        self.message = f"frame {index} of {self.oee_app.video}, {w}×{h}"
+        self._redraw()
+
+    def _frame_failed(self, message: str) -> None:
+        self.message = message
+        self._redraw()
+
+    def _clamp(self, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
+        if self.frame is None:
+            return (max(0, x), max(0, y), max(8, w), max(8, h))
+        fh, fw = self.frame.shape[:2]
+        w, h = min(max(8, w), fw), min(max(8, h), fh)
+        return (min(max(0, x), fw - w), min(max(0, y), fh - h), w, h)
+
+    def _redraw(self) -> None:
+        x, y, w, h = self.roi
+        step = STEPS[self.step_i]
+        self.query_one("#setup-status", Static).update(
+            f"ROI [b]x {x} y {y} w {w} h {h}[/]  flow [b]{ARROWS[self.direction]} "
+            f"{self.direction}[/]  count at [b]{self.count_at:.2f}[/]  step {step}px\n"
+            f"[dim]{self.message}[/]"
+        )
+        self.query_one(FrameView).set_view(self.frame, self.roi, self.direction, self.count_at)
+
+    def action_move(self, dx: int, dy: int) -> None:
+        """Move the ROI by one step."""
+        x, y, w, h = self.roi
+        step = STEPS[self.step_i]
+        self.roi = self._clamp(x + dx * step, y + dy * step, w, h)
+        self._redraw()
+
+    def action_grow(self, dx: int, dy: int) -> None:
+        """Resize the ROI by one step (its top-left corner stays)."""
+        x, y, w, h = self.roi
+        step = STEPS[self.step_i]
+        self.roi = self._clamp(x, y, w + dx * step, h + dy * step)
+        self._redraw()
+
+    def action_count(self, delta: float) -> None:
+        """Move the count line along the flow."""
+        self.count_at = min(0.95, max(0.05, round(self.count_at + delta, 2)))
+        self._redraw()
+
+    def action_turn(self) -> None:
+        """Next flow direction."""
+        self.direction = DIRECTIONS[(DIRECTIONS.index(self.direction) + 1) % len(DIRECTIONS)]
+        self._redraw()
+
+    def action_step(self, delta: int) -> None:
+        """Bigger or smaller steps."""
+        self.step_i = min(len(STEPS) - 1, max(0, self.step_i + delta))
+        self._redraw()
+
+    def action_next_frame(self) -> None:
+        """About one second further into the recording."""
+        if self.oee_app.video is not None:
+            self._load_frame(self.oee_app.video, self.frame_index + 30)
+
+    def action_write(self) -> None:
+        """Write the `[vision]` section to the configuration file, validated."""
+        path = self.oee_app.config_path
+        if path is None:
+            self.notify("give --config LINE.toml to write the settings", severity="warning")
+            return
+        size = None
+        if self.frame is not None:
+            size = (self.frame.shape[1], self.frame.shape[0])
+        try:
+            write_vision(path, self.roi, self.direction, self.count_at, size)
+        except (ConfigError, UserError) as exc:
+            self.notify(f"not written: {exc}", severity="error", timeout=8)
+            return
+        video = self.oee_app.video or "VIDEO"
+        self.message = f"wrote {path}; teach with: oee-agent teach {video} --config {path}"
+        self.notify(f"wrote {path}")
+        self._redraw()

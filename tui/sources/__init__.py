@@ -1,0 +1,27 @@
+"""Where the TUI's data comes from: the line's store (read-only) or the MQTT feed.
+
+A line source turns what it reads into a `tui.model.LineSnapshot`; reads may block,
+so the app calls them from a thread worker and hands the result back to the UI.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tui.model import LineSnapshot
+
+
+class LineSource(Protocol):
+    """Something the line screens are fed from."""
+
+    def read(self) -> LineSnapshot:
+        """The line as of now (blocking I/O allowed: called from a worker thread)."""
+        ...
+
+    def assign_reason(self, stop_id: str, reason: str) -> str:
+        """Assign a stop's reason code; returns a one-line account of where it went."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections."""
+        ...

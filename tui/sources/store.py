@@ -1,0 +1,234 @@
+"""The line's own SQLite store, read-only (WAL: the agent keeps writing meanwhile).
+
+`read()` is blocking: the app calls it from a thread worker every poll. The OEE of
+the shift in progress is computed here with the agent's own engine from the stored
+events, so the screen and `oee-agent report` never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent.clock import Clock
+from agent.errors import UserError
+from agent.events import PartEvent, StateEvent
+from tui.model import (
+    LineSnapshot,
+    Part,
+    Reason,
+    Stop,
+    bars_from_report,
+    hourly_bars,
+    shift_window,
+)
+
+logger = logging.getLogger(__name__)
+
+#: How far back the defects screen lists rejected parts.
+REJECTS_WINDOW = timedelta(hours=24)
+REJECTS_LIMIT = 500
+
+
+def check_store_path(path: Path) -> None:
+    """Fail with one sentence unless `path` is an existing file (never create a store).
+
+    Raises:
+        UserError: the file is missing or is a folder.
+    """
+    if not path.exists():
+        raise UserError(f"{path}: no such store (give the DB an agent or a replay wrote)")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file")
+
+
+class StoreSource:
+    """One line's store, polled read-only."""
+
+    def __init__(self, path: Path, clock: Clock, stale_after_s: float = 120.0) -> None:
+        check_store_path(path)
+        self.path = path
+        self.clock = clock
+        self.stale_after_s = stale_after_s
+        self._reader: Any = None
+        self._config_text: str | None = None
+        self._config: Any = None
+
+    def open(self) -> None:
+        """Open the reader and the line configuration it keeps.
+
+        Raises:
+            UserError: the file is not a store, or it holds no line configuration.
+        """
+        from agent.store import open_readonly
+
+        if self._reader is None:
+            try:
+                self._reader = open_readonly(self.path)
+            except UserError:
+                raise
+            except Exception as exc:  # sqlite3.DatabaseError and friends: say it plainly
+                raise UserError(f"{self.path}: not a line store ({exc})") from None
+        self._load_config()
+
+    def _load_config(self) -> None:
+        from agent.config import parse_config
+
+        text = self._reader.meta_get("config_toml")
+        if not text:
+            raise UserError(f"{self.path}: the store holds no line configuration")
+        if text != self._config_text:
+            self._config = parse_config(tomllib.loads(text))
+            self._config_text = text
+
+    @property
+    def config(self) -> Any:
+        """The line's `agent.config.Config` as the store keeps it."""
+        if self._config is None:
+            self.open()
+        return self._config
+
+    def read(self) -> LineSnapshot:
+        """The line now: current shift's OEE, state, stops, rejects and shift history."""
+        from agent.oee import compute_oee
+
+        self.open()
+        config = self.config
+        tz = config.line.zone
+        now = self.clock.wall()
+        window = shift_window(config.shift, tz, now)
+        # the state in effect at the shift's start comes first, so "since" is right
+        events = list(self._reader.events(window.start, now, with_state_before=True))
+        stops = [_stop(s) for s in self._reader.stops(window.start, now)]
+        events = _with_reasons(events, stops)
+        in_shift = [e for e in events if e.ts >= window.start]
+        shift_obj: dict[str, Any] | None = None
+        if in_shift:
+            report = compute_oee(
+                events, config, start=window.start, end=window.end, observed_until=now
+            ).to_json()
+            shifts = report.get("shifts") or []
+            shift_obj = shifts[-1] if shifts else None
+        state, since, reason = _state(events, stops)
+        hourly = bars_from_report(shift_obj or {})
+        if hourly is None:
+            part_times = [e.ts for e in in_shift if isinstance(e, PartEvent)]
+            hourly = hourly_bars(
+                max(window.start, in_shift[0].ts) if in_shift else window.start,
+                now,
+                part_times,
+                stops,
+                config.line.ideal_cycle_s,
+                window.breaks,
+            )
+        rejects = [
+            _part(p) for p in self._reader.parts(now - REJECTS_WINDOW, now, rejected_only=True)
+        ]
+        rejects.sort(key=lambda p: p.ts, reverse=True)
+        history = _history(self._reader.shift_results(), shift_obj)
+        last_seen = in_shift[-1].ts if in_shift else None
+        stale = None
+        if last_seen is None:
+            stale = "no events in this shift yet"
+        elif state != "stopped" and (now - last_seen).total_seconds() > self.stale_after_s:
+            stale = f"no news for {int((now - last_seen).total_seconds())} s"
+        return LineSnapshot(
+            site=config.line.site,
+            area=config.line.area,
+            line=config.line.id,
+            now=now,
+            tz=tz,
+            state=state,
+            since=since,
+            reason=reason,
+            shift_name=window.name,
+            shift_start=window.start,
+            shift_end=window.end,
+            shift=shift_obj,
+            hourly=hourly,
+            stops=tuple(stops),
+            rejects=tuple(rejects[:REJECTS_LIMIT]),
+            reasons=tuple(Reason(r.code, str(r.loss), r.label) for r in config.reason),
+            shifts=history,
+            ideal_cycle_s=config.line.ideal_cycle_s,
+            source=str(self.path),
+            stale=stale,
+        )
+
+    def assign_reason(self, stop_id: str, reason: str) -> str:
+        """Write the assignment to the store (append-only; the latest one wins)."""
+        from agent.store import Store
+
+        store = Store.open(self.path, clock=self.clock)
+        try:
+            store.assign_reason(stop_id, reason, source="tui")
+        finally:
+            close = getattr(store, "close", None)
+            if close:
+                close()
+        return f"saved to {self.path.name}"
+
+    def close(self) -> None:
+        """Close the reader."""
+        close = getattr(self._reader, "close", None)
+        if close:
+            close()
+        self._reader = None
+
+
+def _stop(row: Any) -> Stop:
+    return Stop(row.id, row.start, row.end, row.state, row.reason)
+
+
+def _part(row: Any) -> Part:
+    return Part(row.id, row.ts, row.good, row.score, row.defect, row.image)
+
+
+def _with_reasons(events: list[Any], stops: list[Stop]) -> list[Any]:
+    """State events carrying the stops' latest reasons (assignments come after the event)."""
+    reasons = {s.id: s.reason for s in stops if s.reason}
+    if not reasons:
+        return events
+    out = []
+    for event in events:
+        if isinstance(event, StateEvent) and event.id in reasons:
+            reason = reasons[event.id]
+            if reason != event.reason:
+                event = StateEvent(event.ts, event.state, reason, event.id, event.mono)
+        out.append(event)
+    return out
+
+
+def _state(events: list[Any], stops: list[Stop]) -> tuple[str, datetime | None, str | None]:
+    for event in reversed(events):
+        if isinstance(event, StateEvent):
+            reason = event.reason
+            if stops and stops[-1].end is None and stops[-1].id == event.id:
+                reason = stops[-1].reason
+            return event.state, event.ts, reason
+    if stops and stops[-1].end is None:
+        return stops[-1].state, stops[-1].start, stops[-1].reason
+    if events:
+        return "running", events[0].ts, None
+    return "unknown", None, None
+
+
+def _history(results: Any, current: dict[str, Any] | None) -> tuple[dict[str, Any], ...]:
+    """Shift objects, newest first, the shift in progress on top (replacing a stale copy)."""
+    rows: list[dict[str, Any]] = []
+    for item in results or []:
+        obj = item if isinstance(item, dict) else getattr(item, "to_json", lambda: None)()
+        if isinstance(obj, dict):
+            rows.append(obj)
+    if current is not None:
+        rows = [
+            r
+            for r in rows
+            if (r.get("date"), r.get("shift")) != (current.get("date"), current.get("shift"))
+        ]
+        rows.append(current)
+    rows.sort(key=lambda r: (str(r.get("date")), str(r.get("start", "")), str(r.get("shift"))))
+    return tuple(reversed(rows))
