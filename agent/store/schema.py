@@ -146,6 +146,8 @@ def apply_pending(db: Database) -> list[str]:
     writers opening the same new file cannot both apply one).
     """
     ran: list[str] = []
+    if not pending(applied(db)):
+        return ran  # the usual case: no write lock needed
     ensure_migrations_table(db)
     for name, func in MIGRATIONS:
         db.execute("BEGIN IMMEDIATE")

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: How long a connection waits for another one's lock before it gives up.
 BUSY_TIMEOUT_S = 10.0
+#: Bytes the WAL file is truncated to after a checkpoint.
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
 #: Health samples kept (the oldest are deleted beyond this).
 STATS_KEEP = 10_000
 #: The meta key the line's configuration (TOML text) is kept under.
@@ -606,6 +608,8 @@ def _configure(db: Database, *, writer: bool) -> None:
         # agent acknowledged survives a power cut, not just a crash of the process.
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = FULL")
+        # after a checkpoint, shrink the WAL back to this size (spares an SD card's space)
+        db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     else:
         db.execute("PRAGMA query_only = ON")
 

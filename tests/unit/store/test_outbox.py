@@ -118,3 +118,19 @@ def test_memory_store_works() -> None:
     with Store.open(":memory:") as mem:
         mem.append(part(1.0), [msg(1)])
         assert mem.outbox_depth() == 1
+
+
+def test_full_disk_is_a_store_write_error_and_writes_resume(store: Store) -> None:
+    from agent.store import StoreWriteError
+
+    store.append(part(0.0), [msg(0)])
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "disk full"
+    big = [OutboxMessage("t", bytes(200_000))]
+    with pytest.raises(StoreWriteError, match="full"):
+        store.append(part(1.0), big)
+    assert store.event_count() == 1 and store.outbox_depth() == 1
+    store.db.execute("PRAGMA max_page_count = 1073741823")  # space is back
+    store.append(part(2.0), big)
+    assert store.event_count() == 2 and store.outbox_depth() == 2
+    assert store.integrity_check() == "ok"
