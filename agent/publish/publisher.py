@@ -37,7 +37,7 @@ from agent.publish.commands import (
     ReasonCommand,
     parse_reason_command,
 )
-from agent.publish.sparkplug import SparkplugNode, device_values
+from agent.publish.sparkplug import STATS_METRICS, SparkplugNode, device_values
 from agent.publish.topics import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
@@ -267,7 +267,9 @@ class MqttPublisher:
         known = {k: readings.pop(k, None) for k in ("fps", "inference_ms", "cpu_temp_c")}
         dropped_frames = readings.pop("dropped_frames", None)
         if self.sparkplug is not None:
-            self.sparkplug.update_node({"Outbox/Depth": self._depth, "Outbox/Dropped": self._lost})
+            node = {"Outbox/Depth": self._depth, "Outbox/Dropped": self._lost}
+            node.update({STATS_METRICS[k]: v for k, v in known.items() if v is not None})
+            self.sparkplug.update_node(node)
         if not self._connected.is_set():
             return False
         payload = stats_payload(

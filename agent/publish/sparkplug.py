@@ -6,7 +6,7 @@ the line's counters are the device `line` under it::
 
     spBv1.0/plant-a/NBIRTH/press-3          node birth: bdSeq, Node Control/Rebirth, outbox
     spBv1.0/plant-a/DBIRTH/press-3/line     device birth: OEE, A, P, Q, state, counts
-    spBv1.0/plant-a/NDATA/press-3           outbox depth and losses
+    spBv1.0/plant-a/NDATA/press-3           health: outbox depth and losses, fps, ...
     spBv1.0/plant-a/DDATA/press-3/line      changed device metrics
     spBv1.0/plant-a/NDEATH/press-3          the Will of the node's MQTT session
     spBv1.0/plant-a/NCMD/press-3            subscribed: `Node Control/Rebirth`
@@ -65,7 +65,16 @@ DEVICE_METRICS: dict[str, int] = {
 NODE_METRICS: dict[str, int] = {
     "Outbox/Depth": pb.UInt64,
     "Outbox/Dropped": pb.UInt64,
+    "Stats/FPS": pb.Double,
+    "Stats/Inference ms": pb.Double,
+    "Stats/CPU Temperature": pb.Double,
     "Line/Area": pb.String,
+}
+#: `stats` reading -> node metric.
+STATS_METRICS = {
+    "fps": "Stats/FPS",
+    "inference_ms": "Stats/Inference ms",
+    "cpu_temp_c": "Stats/CPU Temperature",
 }
 
 
