@@ -90,6 +90,8 @@ class Parts:
 
     def count(self, lo: float, hi: float) -> tuple[int, int]:
         """(total, good) with lo <= ts < hi."""
+        if hi <= lo:
+            return 0, 0
         i, j = np.searchsorted(self.times, (lo, hi), side="left")
         return int(j - i), int(self.good_before[j] - self.good_before[i])
 
