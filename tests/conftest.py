@@ -42,6 +42,8 @@ class Broker:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    #: more mosquitto.conf lines (e.g. `allow_anonymous false`, a password_file)
+    extra_config: list[str] = field(default_factory=list)
 
     @property
     def config_file(self) -> Path:
@@ -56,7 +58,7 @@ class Broker:
             "\n".join(
                 [
                     f"listener {self.port} {self.host}",
-                    "allow_anonymous true",
+                    *(self.extra_config or ["allow_anonymous true"]),
                     "persistence true",
                     f"persistence_location {self.folder}/",
                     "autosave_interval 1",
@@ -126,6 +128,22 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     try:
         yield broker
     finally:
+        broker.stop()
+
+
+@pytest.fixture
+def make_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Broker]]:
+    """`make_broker(extra_config=[...])` -> another started mosquitto, stopped after the test."""
+    made: list[Broker] = []
+
+    def make(extra_config: list[str] | None = None) -> Broker:
+        broker = Broker(tmp_path_factory.mktemp("mosquitto-extra"), extra_config=extra_config or [])
+        made.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in made:
         broker.stop()
 
 
