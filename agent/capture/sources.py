@@ -163,11 +163,18 @@ def open_file(path: str) -> Capture:
     return _checked(cv2.VideoCapture(path, cv2.CAP_FFMPEG), f"video file {path}")
 
 
-def open_source(camera: CameraConfig, clock: Clock, **options: object) -> WatchedSource:
+def open_source(
+    camera: CameraConfig,
+    clock: Clock,
+    *,
+    base_dir: Path | None = None,
+    **options: object,
+) -> WatchedSource:
     """The watched live source `camera.source` names; it opens in the background.
 
     A recording is played as a camera at its own frame rate, without the freeze check
-    (its still scenes are real), and ends with `EndOfStream`.
+    (its still scenes are real), and ends with `EndOfStream`; a relative file path
+    resolves against `base_dir` (the config file's folder) when given.
     `options` go to `WatchedSource` (e.g. `backoff_initial_s`, `queue_size`).
 
     Raises:
@@ -179,6 +186,8 @@ def open_source(camera: CameraConfig, clock: Clock, **options: object) -> Watche
     name = redact(source) if kind is not SourceKind.GSTREAMER else "gstreamer"
     logger.info("camera source %s (%s)", name, kind)
     if kind is SourceKind.FILE:
+        if base_dir is not None:
+            source = str(base_dir / source)  # an absolute source stays as it is
         capture, _ = open_video_file(source)  # fail now, not in a retry loop
         fps = container_fps(capture, camera.fps)
         capture.release()

@@ -158,3 +158,18 @@ def test_a_still_scene_in_a_recording_is_not_a_frozen_camera(tmp_path: Path) -> 
         source.close()
     assert len(events) == 30
     assert all(isinstance(e, Frame) for e in events)
+
+
+def test_a_relative_video_file_resolves_against_the_config_folder(tmp_path: Path) -> None:
+    write_video(tmp_path / "clip.avi", (moving_square(i) for i in range(3)), fps=50)
+    source = open_source(CameraConfig(source="clip.avi"), SystemClock(), base_dir=tmp_path)
+    try:
+        give_up = time.monotonic() + 10
+        event = None
+        while event is None and time.monotonic() < give_up:
+            event = source.read(0.2)
+        assert isinstance(event, Frame)
+    finally:
+        source.close()
+    with pytest.raises(SourceError, match="video file not found"):
+        open_source(CameraConfig(source="clip.avi"), SystemClock(), base_dir=tmp_path / "x")
