@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -62,6 +64,10 @@ COMMAND_QUEUE_MAX = 64
 RESEND_AFTER_S = 30.0
 #: How often the outbox size is checked against its bound.
 TRIM_EVERY_S = 10.0
+#: Below this much free disk the outbox sheds its older half (a counted loss).
+MIN_FREE_BYTES = 64 * 1024 * 1024
+#: ...but never below this many rows.
+OUTBOX_FLOOR_ROWS = 1000
 #: Wait after the broker refused a message before sending from the outbox again.
 REFUSED_BACKOFF_S = 5.0
 
@@ -113,6 +119,7 @@ class MqttPublisher:
         reconnect_min_s: int = 1,
         reconnect_max_s: int = 30,
         poll_s: float = 0.2,
+        free_bytes: Callable[[], int | None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -121,6 +128,7 @@ class MqttPublisher:
         self._clock = clock or SystemClock()
         self._inflight_max = inflight_max
         self._poll_s = poll_s
+        self._free_bytes = free_bytes or self._disk_free
         self._reasons = known_reasons(config)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -356,13 +364,13 @@ class MqttPublisher:
         next_trim = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_trim:
+                    self._trim()
+                    next_trim = time.monotonic() + TRIM_EVERY_S
                 self._handle_commands()
                 self._collect_acks()
                 if self._connected.is_set() and time.monotonic() >= self._hold_until:
                     self._fill_window()
-                if time.monotonic() >= next_trim:
-                    self._trim()
-                    next_trim = time.monotonic() + TRIM_EVERY_S
                 self._depth = self.store.outbox_depth()
             except Exception:
                 logger.exception("mqtt: outbox thread error; retrying")
@@ -445,17 +453,34 @@ class MqttPublisher:
             logger.warning("mqtt: a queued state message is not JSON")
 
     def _trim(self) -> None:
-        dropped = self.store.outbox_trim(self.config.mqtt.outbox_max_rows)
+        """Keep the outbox within its bound; drop only when needed, and count it."""
+        bound = self.config.mqtt.outbox_max_rows
+        why = "its bound"
+        free = self._free_bytes()
+        if free is not None and free < MIN_FREE_BYTES:
+            # the disk is nearly full: shed the older half rather than fail to store events
+            bound = min(bound, max(OUTBOX_FLOOR_ROWS, self.store.outbox_depth() // 2))
+            why = f"the disk-full bound ({free // 1024} KiB free)"
+        dropped = self.store.outbox_trim(bound)
         if dropped:
             self.counters.trimmed += dropped
             self._lost = self.store.outbox_lost()
             logger.error(
-                "mqtt: outbox over its bound of %d rows: dropped the oldest %d (lost in total %d)",
-                self.config.mqtt.outbox_max_rows,
+                "mqtt: outbox over %s of %d rows: dropped the oldest %d (lost in total %d)",
+                why,
+                bound,
                 dropped,
                 self._lost,
             )
             self._restart_window()
+
+    def _disk_free(self) -> int | None:
+        if self.store.path == ":memory:":
+            return None
+        try:
+            return shutil.disk_usage(Path(self.store.path).resolve().parent).free
+        except OSError:
+            return None
 
     # ---- commands (outbox thread) ---------------------------------------------------
 

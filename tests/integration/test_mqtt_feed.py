@@ -230,3 +230,58 @@ def test_garbage_commands_are_all_rejected_and_the_feed_goes_on(line) -> None:
     publisher.notify()
     assert sub.wait_for(lambda ms: any(event.id.encode() in m.payload for m in ms))
     assert publisher.connected
+
+
+def fill(store: Store, config: Config, count: int) -> list[str]:
+    events = [PartEvent(T0 + timedelta(seconds=i), id=f"p{i:05d}") for i in range(count)]
+    store.append_many([(e, messages_for(e, config)) for e in events])
+    return [e.id for e in events]
+
+
+def part_ids(sub) -> list[str]:
+    return list(dict.fromkeys(json.loads(m.payload)["id"] for m in sub.on("/part")))
+
+
+@pytest.mark.parametrize(
+    ("max_rows", "free", "queued", "dropped"),
+    [(1000, None, 1500, 500), (100_000, 1024, 3000, 1500)],
+    ids=["row-bound", "disk-nearly-full"],
+)
+def test_the_outbox_bound_drops_the_oldest_counted_and_published(
+    broker, tmp_path, subscribe, max_rows, free, queued, dropped
+) -> None:
+    config = make_config(broker, outbox_max_rows=max_rows)
+    topics = Topics.for_config(config)
+    sub = subscribe([topics.root + "/#"])
+    with Store.open(tmp_path / "line.db") as store:
+        ids = fill(store, config, queued)
+        publisher = MqttPublisher(config, store, free_bytes=lambda: free)
+        publisher.start()
+        try:
+            assert publisher.drain(30)
+            assert sub.wait_for(lambda ms: len(part_ids(sub)) == queued - dropped)
+            assert part_ids(sub) == ids[dropped:]  # the oldest went, the rest in order
+            assert publisher.counters.trimmed == dropped
+            assert store.outbox_lost() == dropped
+            assert publisher.publish_stats({"fps": 30.0})
+            assert sub.wait_for(lambda ms: bool(sub.on("/stats")))
+            stats = check_schema(topics, topics.stats, sub.on("/stats")[-1].payload)
+            assert stats["outbox_dropped"] == dropped and stats["outbox_depth"] == 0
+        finally:
+            publisher.stop()
+
+
+def test_nothing_is_dropped_within_the_bound(broker, tmp_path, subscribe) -> None:
+    config = make_config(broker, outbox_max_rows=1000)
+    topics = Topics.for_config(config)
+    sub = subscribe([topics.part])
+    with Store.open(tmp_path / "line.db") as store:
+        ids = fill(store, config, 1000)
+        publisher = MqttPublisher(config, store, free_bytes=lambda: 10**12)
+        publisher.start()
+        try:
+            assert publisher.drain(30)
+            assert sub.wait_for(lambda ms: len(part_ids(sub)) == 1000)
+            assert part_ids(sub) == ids and publisher.counters.trimmed == 0
+        finally:
+            publisher.stop()
