@@ -142,10 +142,8 @@ class Store:
         db = Database(conn)
         try:
             _configure(db, writer=True)
-            names = _check_schema(db, name)
-            if names is not None:
-                # an empty file, or one of ours
-                schema.apply_pending(db)
+            _check_schema(db, name)  # an empty file or one of ours from here on
+            schema.apply_pending(db)
         except StoreError:
             conn.close()
             raise
@@ -602,7 +600,7 @@ def _configure(db: Database, *, writer: bool) -> None:
         db.execute("PRAGMA query_only = ON")
 
 
-def _check_schema(db: Database, name: str) -> list[str] | None:
+def _check_schema(db: Database, name: str) -> list[str]:
     """Applied migration names; raises StoreError for another program's DB or a newer one."""
     tables = set(db.table_names())
     if schema.MIGRATIONS_TABLE not in tables:
