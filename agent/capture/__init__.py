@@ -72,10 +72,31 @@ class FrameSource(Protocol):
         ...
 
 
+class LiveSource(Protocol):
+    """A watched live source (`agent.capture.sources.open_source` returns one)."""
+
+    def read(self, timeout: float) -> Frame | SourceDown | SourceUp | None:
+        """The next frame or marker, or None when nothing came within `timeout` seconds.
+
+        Raises:
+            EndOfStream: a recording played as a camera has ended.
+        """
+        ...
+
+    def stats(self) -> dict[str, int | bool]:
+        """Counters for health (see docs/capture.md)."""
+        ...
+
+    def close(self) -> None:
+        """Stop reading and release the source, within about a second."""
+        ...
+
+
 __all__ = [
     "EndOfStream",
     "Frame",
     "FrameSource",
+    "LiveSource",
     "SourceDown",
     "SourceError",
     "SourceUp",

@@ -99,6 +99,7 @@ class WatchedSource:
         self._stop = threading.Event()
         self._out: deque[CaptureEvent] = deque()
         self._reader: ThreadedReader | None = None
+        self._lock = threading.Lock()  # `close` may come from another thread
         self._opened = False
         self._progress_mono = clock.monotonic()  # last good frame, or attempt start / open
         self._last_good: tuple[float, datetime] = (clock.monotonic(), clock.wall())
@@ -155,11 +156,14 @@ class WatchedSource:
             if self._closed:
                 return None
             remaining = deadline - time.monotonic()
-            if self._reader is None:
+            reader = self._reader
+            if reader is None:
                 if not self._wait_for_attempt(remaining):
                     return None
                 continue
-            item = self._reader.get(max(0.0, min(remaining, 0.25)))
+            item = reader.get(max(0.0, min(remaining, 0.25)))
+            if reader is not self._reader:
+                return None  # closed meanwhile
             if item is not None:
                 self._handle(item)
             self._check_stall()
@@ -188,10 +192,16 @@ class WatchedSource:
         """Good frames are flowing (not between `SourceDown` and `SourceUp`)."""
         return not self._down and self._opened
 
+    @property
+    def closed(self) -> bool:
+        """`close` was called."""
+        return self._closed
+
     def close(self) -> None:
         """Stop the reader thread (waiting at most about a second) and release the source."""
-        self._closed = True
-        self._stop.set()
+        with self._lock:
+            self._closed = True
+            self._stop.set()
         self._drop_reader(join_timeout=1.0)
 
     def __enter__(self) -> WatchedSource:
@@ -203,33 +213,37 @@ class WatchedSource:
     # -- attempts ------------------------------------------------------------------------
 
     def _start_attempt(self) -> None:
-        now = self._clock.monotonic()
-        if self.attempt_times:
-            self.reopens += 1
-        self.attempt_times.append(now)
-        self._opened = False
-        self._progress_mono = now
-        self._reader = ThreadedReader(
-            self._opener,
-            self._clock,
-            name=f"capture-{self.name}",
-            maxsize=self._queue_size,
-            pace_s=self._pace_s,
-            ends_at_eof=self._ends_at_eof,
-        )
+        with self._lock:
+            if self._closed:
+                return
+            now = self._clock.monotonic()
+            if self.attempt_times:
+                self.reopens += 1
+            self.attempt_times.append(now)
+            self._opened = False
+            self._progress_mono = now
+            self._reader = ThreadedReader(
+                self._opener,
+                self._clock,
+                name=f"capture-{self.name}",
+                maxsize=self._queue_size,
+                pace_s=self._pace_s,
+                ends_at_eof=self._ends_at_eof,
+            )
 
     def _wait_for_attempt(self, remaining: float) -> bool:
-        """Wait (real time, at most `remaining`) for the next attempt; True if it started."""
+        """Wait (real time, at most `remaining`) for the next attempt; True if one started."""
         due_in = self._next_attempt - self._clock.monotonic()
         if due_in > 0:
             self._stop.wait(max(0.0, min(remaining, due_in)))
             if self._stop.is_set() or self._next_attempt > self._clock.monotonic():
                 return False
         self._start_attempt()
-        return True
+        return self._reader is not None
 
     def _drop_reader(self, join_timeout: float = 0.2) -> None:
-        reader, self._reader = self._reader, None
+        with self._lock:
+            reader, self._reader = self._reader, None
         if reader is not None:
             reader.close(join_timeout=join_timeout)
             self._dropped_before += reader.dropped

@@ -312,3 +312,27 @@ def test_a_recording_played_as_a_camera_ends(tmp_path) -> None:
     assert all(isinstance(f, Frame) for f in frames)
     assert len(frames) + source.stats()["frames_dropped"] == 15
     assert all(b.mono > a.mono for a, b in zip(frames, frames[1:], strict=False))
+
+
+def test_close_from_another_thread_ends_a_waiting_read() -> None:
+    opener = FlakyOpener(lambda n: moving(), fail_on=set(range(10)))
+    source = WatchedSource(opener, SystemClock(), backoff_initial_s=5.0)
+    events: list = []
+    waiting = threading.Event()
+
+    def pipeline() -> None:
+        while not source.closed:
+            event = source.read(2.0)  # waits for the 5 s backoff until closed
+            if event is not None:
+                events.append(event)
+                waiting.set()
+
+    thread = threading.Thread(target=pipeline)
+    thread.start()
+    assert waiting.wait(5)
+    time.sleep(0.1)
+    source.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert kinds(events) == ["SourceDown"]
+    assert opener.calls == 1  # no attempt after close
