@@ -228,3 +228,27 @@ def test_reader_refuses_writes_even_through_raw_sql(store: Store, db_path: Path)
 def test_integrity_check_ok(store: Store) -> None:
     store.append(state(0, "running"))
     assert store.integrity_check() == "ok"
+
+
+def test_two_writers_take_turns_without_locked_errors(store: Store, db_path: Path) -> None:
+    """The TUI assigning reasons while the agent appends: the busy timeout queues them."""
+    stops = [state(n * 10, "stopped") for n in range(50)]
+    store.append_many((s, ()) for s in stops)
+    errors: list[BaseException] = []
+
+    def assign() -> None:
+        try:
+            with Store.open(db_path) as tui:
+                for s in stops:
+                    tui.assign_reason(s.id or "", "changeover")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=assign, name="tui-writer")
+    thread.start()
+    for n in range(150):
+        store.append(part(1000 + n), [OutboxMessage("t", b"x")])
+    thread.join(timeout=60)
+    assert not errors
+    assert [s.reason for s in store.stops()] == ["changeover"] * 50
+    assert len(store.parts()) == 150
