@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,10 +109,14 @@ def _stop_category(config: Config, reason: str | None, whole_stop_s: float) -> i
 
 def _split(
     events: Sequence[Event],
-) -> tuple[list[float], list[bool], list[tuple[float, str, str | None]]]:
-    """The single pass over the events: part times/verdicts and state changes as floats."""
-    part_t: list[float] = []
-    part_g: list[bool] = []
+) -> tuple[array[float], bytearray, list[tuple[float, str, str | None]]]:
+    """The single pass over the events: part times/verdicts and state changes as floats.
+
+    Part times go into a C array of doubles and verdicts into bytes (8 + 1 bytes a
+    part, no Python float objects kept), the hot loop does nothing but read them.
+    """
+    part_t: array[float] = array("d")
+    part_g = bytearray()
     states: list[tuple[float, str, str | None]] = []
     add_t, add_g, add_s = part_t.append, part_g.append, states.append
     part_cls = PartEvent
@@ -241,10 +246,10 @@ def compute_oee(
     period_hi = math.inf if hi is None else hi
 
     part_t, part_g, states = _split(events)
-    times = np.asarray(part_t, dtype=np.float64)
+    times = np.frombuffer(part_t, dtype=np.float64) if part_t else np.zeros(0)
     good_before = np.zeros(len(part_g) + 1, dtype=np.int64)
     if part_g:
-        np.cumsum(np.asarray(part_g, dtype=np.int64), out=good_before[1:])
+        np.cumsum(np.frombuffer(part_g, dtype=np.uint8), out=good_before[1:])
     if len(times) > 1 and bool(np.any(np.diff(times) < 0)):
         raise ValueError("part events are not in time order")
     if any(states[i + 1][0] < states[i][0] for i in range(len(states) - 1)):
