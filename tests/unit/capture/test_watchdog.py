@@ -336,3 +336,31 @@ def test_close_from_another_thread_ends_a_waiting_read() -> None:
     assert not thread.is_alive()
     assert kinds(events) == ["SourceDown"]
     assert opener.calls == 1  # no attempt after close
+
+
+def test_an_open_that_hangs_is_abandoned_and_its_capture_released_later() -> None:
+    clock = ManualClock(START)
+    unblock = threading.Event()
+    hung = ScriptedCapture([])
+    captures = [hung]
+
+    def opener() -> ScriptedCapture:
+        if len(captures) == 1:
+            captures.append(moving())
+            unblock.wait(10)  # a driver stuck in open()
+            return hung
+        return captures[-1]
+
+    source = WatchedSource(
+        opener, clock, open_timeout_s=1.0, read_timeout_s=0.5, backoff_initial_s=0.2
+    )
+    try:
+        events = collect(source, lambda ev: "Frame" in kinds(ev), clock=clock)
+        assert kinds(events) == ["SourceDown", "SourceUp", "Frame"]
+        assert events[0].why.startswith("stalled: not open for ")
+        assert not hung.released.is_set()
+        unblock.set()  # the stuck open finally returns: nobody wants it any more
+        assert hung.released.wait(5)
+    finally:
+        unblock.set()
+        source.close()
