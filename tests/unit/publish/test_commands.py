@@ -87,7 +87,7 @@ command_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(command_like)
 def test_the_parser_agrees_with_the_published_schema(obj: dict) -> None:
     schema_ok = jsonschema.Draft202012Validator(schema_for("cmd/reason")).is_valid(obj)
@@ -100,7 +100,7 @@ def test_the_parser_agrees_with_the_published_schema(obj: dict) -> None:
         assert schema_ok and command.reason in REASONS
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=6000) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_garbage_is_rejected_never_raised(payload: bytes) -> None:
     with pytest.raises(CommandRejected):
