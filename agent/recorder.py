@@ -1,0 +1,134 @@
+"""The pipeline's sink: every event into the store with its MQTT messages, nothing lost.
+
+An event and the outbox rows that publish it are written in one transaction, so the
+feed can never disagree with the store. When the disk refuses (full, read-only, I/O
+error) events wait in memory, the line is still counted, an alarm is raised, and they
+are written in order as soon as the disk takes them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import Config
+from agent.events import Event, PartEvent
+from agent.inspection import Verdict
+from agent.pipeline import PartExtra
+from agent.publish import OpenStop, messages_for, open_stop_after
+from agent.store import OutboxMessage, Store, StoreWriteError
+
+logger = logging.getLogger(__name__)
+
+#: Saves a rejected part's picture; returns its path (None when it was not kept).
+PictureSaver = Callable[[Verdict, str], Path | None]
+
+#: Events kept in memory while the disk refuses them; past this the oldest are dropped
+#: and counted (at one part a second this is more than a day).
+MAX_PENDING = 200_000
+
+
+@dataclass
+class _Pending:
+    event: Event
+    messages: list[OutboxMessage]
+    verdict: Verdict | None = None
+
+
+@dataclass
+class RecorderCounters:
+    """What the recorder did, for health stats."""
+
+    written: int = 0
+    write_failures: int = 0
+    dropped: int = 0
+    pictures: int = 0
+    alarm: str | None = None
+
+
+class Recorder:
+    """`EventSink` that writes to a `Store` (and wakes the publisher)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        on_written: Callable[[], None] | None = None,
+        pictures: PictureSaver | None = None,
+        keep: bool = False,
+        open_stop: OpenStop | None = None,
+    ) -> None:
+        """Write to `store`; `keep` also keeps every event in `self.kept` (replay)."""
+        self.store = store
+        self.config = config
+        self.on_written = on_written
+        self.pictures = pictures
+        self.counters = RecorderCounters()
+        self.kept: list[Event] | None = [] if keep else None
+        self._open_stop = open_stop
+        self._pending: deque[_Pending] = deque()
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Events waiting in memory for the disk."""
+        return len(self._pending)
+
+    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
+        """Take one event from the pipeline (or the daemon), in time order."""
+        with self._lock:
+            messages = messages_for(event, self.config, self._open_stop)
+            self._open_stop = open_stop_after(event, self._open_stop)
+            verdict = extra.verdict if extra is not None and not extra.verdict.good else None
+            if len(self._pending) >= MAX_PENDING:
+                self._pending.popleft()
+                self.counters.dropped += 1
+            self._pending.append(_Pending(event, messages, verdict))
+            if self.kept is not None:
+                self.kept.append(event)
+            self._flush_locked()
+
+    def flush(self) -> bool:
+        """Write what waits in memory; True when nothing is left waiting."""
+        with self._lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
+        if not self._pending:
+            return True
+        batch = list(self._pending)
+        try:
+            self.store.append_many((p.event, p.messages) for p in batch)
+        except StoreWriteError as exc:
+            self.counters.write_failures += 1
+            if self.counters.alarm is None:
+                logger.error("store refuses writes, keeping events in memory: %s", exc)
+            self.counters.alarm = f"store write failed: {exc}"
+            return False
+        self._pending.clear()
+        self.counters.written += len(batch)
+        if self.counters.alarm is not None:
+            logger.warning("store writes again; %d waiting events written", len(batch))
+            self.counters.alarm = None
+        for item in batch:
+            if item.verdict is not None and isinstance(item.event, PartEvent):
+                self._save_picture(item.event, item.verdict)
+        if self.on_written is not None:
+            self.on_written()
+        return True
+
+    def _save_picture(self, event: PartEvent, verdict: Verdict) -> None:
+        if self.pictures is None or event.id is None:
+            return
+        try:
+            path = self.pictures(verdict, event.id)
+            if path is not None:
+                self.store.set_part_image(event.id, path)
+                self.counters.pictures += 1
+        except (OSError, StoreWriteError) as exc:
+            logger.warning("picture of part %s not kept: %s", event.id, exc)
