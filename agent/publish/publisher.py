@@ -188,12 +188,18 @@ class MqttPublisher:
         return self._connected.is_set()
 
     def start(self) -> None:
-        """Connect in the background and start the outbox thread. Returns at once."""
+        """Connect in the background and start the outbox thread. Returns at once.
+
+        With `[mqtt] enabled = false` it connects to nothing: events stay in the outbox.
+        """
         if self._started:
             raise RuntimeError("the publisher is already started")
         self._started = True
         self._depth = self.store.outbox_depth()
         self._lost = self.store.outbox_lost()
+        if not self.config.mqtt.enabled:
+            logger.info("mqtt: [mqtt] enabled = false: events stay queued in the outbox")
+            return
         mq = self.config.mqtt
         kwargs: dict[str, Any] = {}
         if self._v5:

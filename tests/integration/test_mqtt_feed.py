@@ -285,3 +285,16 @@ def test_nothing_is_dropped_within_the_bound(broker, tmp_path, subscribe) -> Non
             assert part_ids(sub) == ids and publisher.counters.trimmed == 0
         finally:
             publisher.stop()
+
+
+def test_disabled_feed_queues_and_connects_to_nothing(broker, tmp_path) -> None:
+    config = make_config(broker, enabled=False)
+    with Store.open(tmp_path / "line.db") as store:
+        fill(store, config, 3)
+        publisher = MqttPublisher(config, store)
+        publisher.start()
+        try:
+            assert not publisher.drain(0.5)
+            assert not publisher.connected and store.outbox_depth() == 3
+        finally:
+            publisher.stop(1)
