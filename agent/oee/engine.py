@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -369,7 +370,7 @@ def _report(
     cov_lo: float | None,
     cov_hi: float | None,
     ideal: float,
-    zone: object,
+    zone: ZoneInfo,
     warnings: list[str],
 ) -> OeeReport:
     tally = Tally()
@@ -392,4 +393,4 @@ def _report(
     total = _with_warnings(total, "total")
     warnings = warnings + [w for w in total.warnings if w not in warnings]
     teep = tally.good * ideal / all_time if all_time > 0 else None
-    return OeeReport(shifts, total, teep, all_time, zone, warnings)  # type: ignore[arg-type]
+    return OeeReport(shifts, total, teep, all_time, zone, warnings)

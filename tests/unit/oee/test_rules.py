@@ -360,3 +360,40 @@ def test_hourly_series_targets_and_actuals(build: Any) -> None:
 def test_naive_datetimes_are_refused(build: Any) -> None:
     with pytest.raises(ValueError, match="aware"):
         compute_oee([], build.config(), start=datetime(2026, 3, 2))
+
+
+# --- period and TEEP ------------------------------------------------------------------
+
+
+def test_teep_uses_the_reported_period_as_all_time(build: Any) -> None:
+    config = build.config(ideal_cycle_s=1.0, shifts=ONE_SHIFT)
+    t = DAY + 7 * H
+    events = [StateEvent(t, "running")] + [PartEvent(t + i * 2 * S) for i in range(1800)]
+    report = compute_oee(events, config, start=DAY, end=DAY + 24 * H, observed_until=t + H)
+    assert report.all_time_s == 24 * 3600
+    assert report.teep == pytest.approx(1800 / 86400)
+    (shift,) = report.shifts
+    assert shift.planned_s == pytest.approx(3600)  # coverage, not the period, bounds it
+    assert report.teep == pytest.approx(report.total.oee * shift.planned_s / 86400)
+    # without a period: first event to the last covered instant
+    bare = compute_oee(events, config, observed_until=t + H)
+    assert bare.all_time_s == pytest.approx(3600)
+    assert bare.teep == pytest.approx(bare.total.oee)
+
+
+def test_a_period_cuts_shifts_and_parts(build: Any) -> None:
+    config = build.config(shifts=ONE_SHIFT)
+    t = DAY + 6 * H
+    events = [StateEvent(t, "running")] + [PartEvent(t + i * 10 * S) for i in range(8 * 360)]
+    report = compute_oee(events, config, start=t + H, end=t + 2 * H, observed_until=t + 8 * H)
+    (shift,) = report.shifts
+    assert shift.planned_s == pytest.approx(3600) and shift.total == 360
+    assert shift.measured_from == (t + H).timestamp()
+
+
+def test_observed_until_before_the_last_event_changes_nothing(build: Any) -> None:
+    config = build.config(shifts=ONE_SHIFT)
+    t = DAY + 7 * H
+    events = [StateEvent(t, "running"), PartEvent(t + H)]
+    early = compute_oee(events, config, observed_until=t + 10 * M)
+    assert early.shifts[0].run_s == pytest.approx(3600)
