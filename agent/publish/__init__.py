@@ -11,7 +11,7 @@ Interface::
     # the feed (I/O): drains the store's outbox, publishes status/oee/stats, takes commands
     publisher = MqttPublisher(config, store); publisher.start()
     publisher.notify()                  # after appending: send now rather than at next poll
-    publisher.publish_oee(shift_obj)    # retained `oee` snapshot, every few seconds
+    publisher.publish_oee_if_due(shift_obj)  # retained `oee`: on change and every few seconds
     publisher.publish_stats({"fps": 29.8, "inference_ms": 0.3})
     publisher.drain(timeout=30)         # -> True once the broker acknowledged everything
     publisher.stop()

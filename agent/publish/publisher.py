@@ -68,6 +68,8 @@ TRIM_EVERY_S = 10.0
 MIN_FREE_BYTES = 64 * 1024 * 1024
 #: ...but never below this many rows.
 OUTBOX_FLOOR_ROWS = 1000
+#: Shortest gap between two `oee` snapshots published because the OEE changed.
+OEE_MIN_GAP_S = 1.0
 #: Wait after the broker refused a message before sending from the outbox again.
 REFUSED_BACKOFF_S = 5.0
 
@@ -129,6 +131,8 @@ class MqttPublisher:
         self._inflight_max = inflight_max
         self._poll_s = poll_s
         self._free_bytes = free_bytes or self._disk_free
+        self._oee_content: bytes | None = None
+        self._oee_at: float | None = None
         self._reasons = known_reasons(config)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -271,6 +275,25 @@ class MqttPublisher:
         payload = encode(oee_payload(shift, self._clock.wall()))
         info = self.client.publish(self.topics.oee, payload, qos=1, retain=True)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def publish_oee_if_due(self, shift: Mapping[str, Any]) -> bool:
+        """`publish_oee` on change (at most once a second) or every `[mqtt] oee_interval_s`.
+
+        Call it as often as the OEE is recomputed; returns True when it published.
+        """
+        now = self._clock.monotonic()
+        content = encode(shift)
+        since = now - self._oee_at if self._oee_at is not None else None
+        changed = content != self._oee_content
+        due = (
+            since is None
+            or since >= self.config.mqtt.oee_interval_s
+            or (changed and since >= OEE_MIN_GAP_S)
+        )
+        if not due or not self.publish_oee(shift):
+            return False
+        self._oee_content, self._oee_at = content, now
+        return True
 
     def publish_stats(self, readings: Mapping[str, Any] | None = None) -> bool:
         """Publish `stats` (QoS 0): the caller's readings plus the outbox's health.

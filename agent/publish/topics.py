@@ -22,12 +22,10 @@ from typing import Any
 
 from agent.config import Config
 from agent.events import Event, PartEvent, StateEvent
-from agent.store import OutboxMessage
+from agent.store import STOP_STATES, OutboxMessage
 
 #: Version of every JSON payload (`"v"`).
 PAYLOAD_VERSION = 1
-#: States that open a stop.
-STOP_STATES = frozenset({"stopped", "no_data"})
 #: A reason code every line knows: moving but fed no parts.
 BUILTIN_REASONS = frozenset({"starved"})
 

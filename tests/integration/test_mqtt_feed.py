@@ -298,3 +298,32 @@ def test_disabled_feed_queues_and_connects_to_nothing(broker, tmp_path) -> None:
             assert not publisher.connected and store.outbox_depth() == 3
         finally:
             publisher.stop(1)
+
+
+def test_oee_goes_out_on_change_and_every_interval(broker, tmp_path, subscribe) -> None:
+    from agent.clock import ManualClock
+
+    config = make_config(broker, oee_interval_s=5)
+    topics = Topics.for_config(config)
+    sub = subscribe([topics.oee])
+    clock = ManualClock(T0)
+    with Store.open(tmp_path / "line.db") as store:
+        publisher = MqttPublisher(config, store, clock=clock)
+        publisher.start()
+        try:
+            assert publisher.drain(5) and sub.wait_for(lambda ms: publisher.connected)
+            assert publisher.publish_oee_if_due(SHIFT)  # the first one
+            clock.advance(2)
+            assert not publisher.publish_oee_if_due(SHIFT)  # unchanged, not due
+            changed = {**SHIFT, "total": 601}
+            clock.advance(0.5)
+            assert publisher.publish_oee_if_due(changed)  # changed
+            clock.advance(0.5)
+            assert not publisher.publish_oee_if_due({**SHIFT, "total": 602})  # < 1 s after
+            clock.advance(5)
+            assert publisher.publish_oee_if_due(changed)  # interval
+            assert sub.wait_for(lambda ms: len(ms) == 3)
+            totals = [json.loads(m.payload)["total"] for m in sub.snapshot()]
+            assert totals == [600, 601, 601]
+        finally:
+            publisher.stop()
