@@ -106,7 +106,8 @@ class MqttPublisher:
         publisher = MqttPublisher(config, store)
         publisher.start()
         store.append(event, messages_for(event, config, open_stop)); publisher.notify()
-        publisher.publish_oee(shift_obj)     # every few seconds
+        publisher.publish_oee_if_due(shift_obj)     # at every OEE recompute
+        publisher.drain(timeout=30)                 # replay --publish, before exiting
         publisher.stop()
     """
 
@@ -551,10 +552,8 @@ class MqttPublisher:
             stop = None
         if stop is not None:
             # re-announce the stop with its reason (same id: consumers update it)
-            open_stop = OpenStop(stop.id, stop.start, stop.state, stop.reason)
-            messages.append(
-                OutboxMessage(self.topics.stop, encode(stop_payload(open_stop, stop.end)), qos=1)
-            )
+            payload = stop_payload(OpenStop.from_stop(stop), stop.end)
+            messages.append(OutboxMessage(self.topics.stop, encode(payload), qos=1))
         self._result(
             ok=True,
             stop_id=command.stop_id,

@@ -22,7 +22,7 @@ from typing import Any
 
 from agent.config import Config
 from agent.events import Event, PartEvent, StateEvent
-from agent.store import STOP_STATES, OutboxMessage
+from agent.store import STOP_STATES, OutboxMessage, Stop
 
 #: Version of every JSON payload (`"v"`).
 PAYLOAD_VERSION = 1
@@ -104,6 +104,11 @@ class OpenStop:
     start: datetime
     state: str
     reason: str | None
+
+    @classmethod
+    def from_stop(cls, stop: Stop) -> OpenStop:
+        """From the store's `Stop` (e.g. the open one, `end is None`, after a restart)."""
+        return cls(stop.id, stop.start, stop.state, stop.reason)
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:

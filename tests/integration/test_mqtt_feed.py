@@ -69,9 +69,9 @@ def check_schema(topics: Topics, topic: str, payload: bytes) -> object:
     return document
 
 
-@pytest.fixture
-def line(broker, tmp_path: Path, subscribe):
-    config = make_config(broker)
+@pytest.fixture(params=["3.1.1", "5"])
+def line(request, broker, tmp_path: Path, subscribe):
+    config = make_config(broker, protocol=request.param)
     topics = Topics.for_config(config)
     store = Store.open(tmp_path / "line.db")
     sub = subscribe([topics.root + "/#"])

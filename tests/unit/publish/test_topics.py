@@ -174,3 +174,13 @@ def test_every_schema_file_is_a_valid_schema_and_used() -> None:
 
 def test_known_reasons_include_starved(config) -> None:
     assert known_reasons(config) == {"changeover", "jam", "starved"}
+
+
+def test_the_open_stop_from_the_store_closes_after_a_restart(config) -> None:
+    from agent.store import Stop
+
+    stored = Stop(id="s7", start=T0, end=None, state="no_data", reason=None)
+    open_stop = OpenStop.from_stop(stored)
+    running = StateEvent(T0 + timedelta(seconds=3), "running", id="r")
+    first = json.loads(messages_for(running, config, open_stop)[0].payload)
+    assert (first["id"], first["state"], first["end"]) == ("s7", "no_data", running.ts.isoformat())
