@@ -1,0 +1,653 @@
+"""`make demo`: the whole product on rendered footage of a simulated line, in one command.
+
+1. Renders the demo footage into a cache folder (once; reused while the scenario and
+   the simulator are unchanged): `line.mp4`, a few minutes of a line with a shift's
+   kinds of events (running, small stops, a long stop, starvation, defects), and
+   `good.mp4`, good production only, to teach the inspection on.
+2. Teaches the line on `good.mp4` with `oee-agent teach` when no model is there.
+3. Starts the agent (`agent.app.Agent`, the daemon `oee-agent run` runs) on `line.mp4`
+   played as a camera in real time, in a loop, in a background thread: the store goes
+   to a temporary folder (or `--keep DIR`), the MQTT feed to localhost:1883 (queued
+   on disk while no broker answers).
+4. Opens the supervisor TUI on the store. Quitting it (q or Ctrl-C) stops the agent in
+   order and removes the temporary folder.
+
+`--headless SECONDS` runs steps 1-3 without the TUI and prints a summary; the tests
+use it with `--short` footage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from agent.clock import Clock
+from agent.config import Config, load_config, parse_config
+from agent.errors import UserError
+from agent.progress import Progress
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The bundled line configuration (relative paths in it resolve in the cache folder).
+LINE_TOML = ROOT / "demo" / "line.toml"
+DEFAULT_CACHE = ROOT / ".cache" / "demo"
+#: File names inside the cache folder.
+LINE_VIDEO = "line.mp4"
+GOOD_VIDEO = "good.mp4"
+TAUGHT_MARK = "taught.json"
+
+#: How long to wait for the agent to open its store and camera.
+START_TIMEOUT_S = 30.0
+
+
+# ---- the footage ----------------------------------------------------------------------
+
+
+def _scenarios(short: bool) -> tuple[Any, Any]:
+    """(the line's footage, good production to teach on) as `Scenario`s."""
+    from agent.sim.line import Phase, Scenario
+
+    look: dict[str, Any] = {
+        "width": 640,
+        "height": 480,
+        "fps": 30.0,
+        "designs": ("bracket",),
+        "colours": ("steel",),
+        "size_px": (64.0, 72.0),
+        "speed_px_s": 160.0,
+        "pitch_s": (0.8, 1.1),
+        "noise_sigma": 2.0,
+        "flicker": 0.01,
+    }
+    starved = partial(Phase, moving=True, feeding=False)
+    halted = partial(Phase, moving=False)
+    phases: tuple[Phase, ...]
+    good: tuple[Phase, ...]
+    if short:
+        # 20 s: parts, one 4 s stop, parts; an empty belt at both ends joins the loop.
+        phases = (starved(1.0), Phase(7.0), halted(4.0), Phase(6.0), starved(2.0))
+        good = (Phase(24.0),)
+    else:
+        # ~4 minutes with a shift's kinds of events; the belt is empty at both ends so
+        # the loop joins without a part cut in half.
+        phases = (
+            starved(1.0),
+            Phase(45.0),
+            halted(6.0),  # small stop
+            Phase(35.0),
+            starved(12.0),  # starvation: the belt runs with no parts
+            Phase(40.0),
+            halted(40.0),  # a stop longer than micro_stop_max_s: downtime
+            Phase(35.0),
+            halted(3.0),  # small stop
+            Phase(30.0),
+            starved(8.0),
+        )
+        good = (Phase(60.0),)
+    line = Scenario(phases=phases, seed=2026, defect_rate=0.06, **look)
+    teach = Scenario(phases=good, seed=7, defect_rate=0.0, **{**look, "pitch_s": (0.6, 0.8)})
+    return line, teach
+
+
+def fingerprint(scenario: Any) -> str:
+    """What decides a rendering's pixels: the scenario and the simulator's code."""
+    digest = hashlib.sha256(repr(scenario).encode())
+    for module in ("line.py", "parts.py"):
+        digest.update((ROOT / "agent" / "sim" / module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Footage:
+    """A rendered video and what really happens in it."""
+
+    path: Path
+    fingerprint: str
+    frames: int
+    parts: int
+    defective: int
+    stops: list[tuple[float, float, str | None]]
+
+
+def ensure_footage(scenario: Any, path: Path, label: str) -> tuple[Footage, bool]:
+    """The footage of `scenario` at `path`, rendered unless an identical one is there.
+
+    Returns:
+        The footage and whether it was rendered now (False: reused from the cache).
+    """
+    sidecar = path.with_suffix(".json")
+    wanted = fingerprint(scenario)
+    if path.is_file() and sidecar.is_file():
+        try:
+            known = json.loads(sidecar.read_text(encoding="utf-8"))
+            if known.get("fingerprint") == wanted:
+                return _footage_from(path, known), False
+        except (OSError, ValueError):
+            pass  # a damaged sidecar: render again
+    info = _render(scenario, path, label)
+    info["fingerprint"] = wanted
+    sidecar.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    return _footage_from(path, info), True
+
+
+def _footage_from(path: Path, info: dict[str, Any]) -> Footage:
+    return Footage(
+        path=path,
+        fingerprint=str(info["fingerprint"]),
+        frames=int(info["frames"]),
+        parts=int(info["parts"]),
+        defective=int(info["defective"]),
+        stops=[(float(a), float(b), r) for a, b, r in info["stops"]],
+    )
+
+
+def _render(scenario: Any, path: Path, label: str) -> dict[str, Any]:
+    """Render into a temporary name and rename: an interrupted render is never reused."""
+    import cv2
+    import numpy as np
+
+    from agent.sim.line import GroundTruth, plan_parts, render_frames
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial_path = path.with_name(path.stem + ".partial" + path.suffix)
+    fourcc = cv2.VideoWriter.fourcc(*scenario.codec)
+    size = (scenario.width, scenario.height)
+    writer = cv2.VideoWriter(str(partial_path), fourcc, scenario.fps, size)
+    if not writer.isOpened():
+        raise UserError(f"OpenCV cannot write {partial_path} (codec {scenario.codec})")
+    moving: list[bool] = []
+    occupied: list[bool] = []
+    try:
+        with Progress(scenario.frames, label) as bar:
+            for frame, is_moving, is_occupied in render_frames(scenario):
+                writer.write(frame)
+                moving.append(is_moving)
+                occupied.append(is_occupied)
+                bar.update()
+    finally:
+        writer.release()
+    os.replace(partial_path, path)
+    parts, _ = plan_parts(scenario)
+    truth = GroundTruth(path, scenario, parts, np.array(moving), np.array(occupied))
+    return {
+        "frames": truth.frames,
+        "parts": len(truth.counted),
+        "defective": sum(1 for p in truth.counted if p.defect),
+        "stops": [[s.start, s.end, s.reason] for s in truth.stops()],
+    }
+
+
+# ---- teaching ------------------------------------------------------------------------
+
+
+def teach_available() -> bool:
+    """Whether this build has `oee-agent teach`."""
+    return importlib.util.find_spec("agent.inspection.teach") is not None
+
+
+def ensure_model(config_file: Path, config: Config, good: Footage) -> str:
+    """Teach the line on `good` unless a model taught on that footage is there.
+
+    Returns:
+        A sentence saying what happened, for the user.
+    """
+    mark = config_file.parent / TAUGHT_MARK
+    manifest = config.model_dir / "manifest.json"
+    if manifest.is_file() and mark.is_file():
+        try:
+            if json.loads(mark.read_text(encoding="utf-8")).get("footage") == good.fingerprint:
+                return f"inspection model: reusing {config.model_dir}"
+        except (OSError, ValueError):
+            pass
+    if not teach_available():
+        return "inspection off: this build has no `oee-agent teach` yet"
+    print(f"teaching the line on {good.parts} good parts ({good.path.name}) ...", flush=True)
+    command = [
+        sys.executable,
+        "-m",
+        "agent",
+        "--log-level",
+        "WARNING",
+        "teach",
+        str(good.path),
+        "--config",
+        str(config_file),
+    ]
+    # the child draws its own progress bar on this terminal
+    result = subprocess.run(command, check=False)
+    if result.returncode != 0 or not manifest.is_file():
+        return f"inspection off: teaching failed (exit {result.returncode}, see above)"
+    mark.write_text(json.dumps({"footage": good.fingerprint}), encoding="utf-8")
+    return f"inspection model: taught into {config.model_dir}"
+
+
+# ---- the configuration ----------------------------------------------------------------
+
+
+def parse_broker(text: str) -> tuple[str, int]:
+    """`HOST[:PORT]` (default port 1883).
+
+    Raises:
+        UserError: a port that is not a number from 1 to 65535.
+    """
+    host, _, port_text = text.rpartition(":") if ":" in text else (text, "", "1883")
+    try:
+        port = int(port_text)
+    except ValueError:
+        port = 0
+    if not host or not 1 <= port <= 65535:
+        raise UserError(f"--broker {text!r}: expected HOST[:PORT] with a port from 1 to 65535")
+    return host, port
+
+
+def prepare_config(cache: Path) -> tuple[Path, str]:
+    """Copy the bundled line file into the cache folder; its relative paths resolve there."""
+    cache.mkdir(parents=True, exist_ok=True)
+    text = LINE_TOML.read_text(encoding="utf-8")
+    target = cache / "line.toml"
+    target.write_text(text, encoding="utf-8")
+    return target, text
+
+
+def agent_config(
+    config_file: Path,
+    store: Path,
+    broker: tuple[str, int] | None = None,
+    model_dir: Path | None = None,
+) -> Config:
+    """The line file with the store (and broker, and model folder) this run uses."""
+    data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    data["store"] = {**data.get("store", {}), "path": str(store)}
+    if model_dir is not None:
+        data["inspection"] = {**data.get("inspection", {}), "model_dir": str(model_dir)}
+    if broker is not None:
+        data["mqtt"] = {**data.get("mqtt", {}), "host": broker[0], "port": broker[1]}
+    return parse_config(data, base_dir=config_file.parent)
+
+
+# ---- the camera: the footage in a loop ---------------------------------------------------
+
+
+class LoopingFile:
+    """A recording that starts over at its end, as a camera that never ends."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.loops = 0
+        self._capture = self._open()
+
+    def _open(self) -> Any:
+        import cv2
+
+        capture = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+        if not capture.isOpened():
+            capture.release()
+            raise UserError(f"cannot open the demo footage {self.path}")
+        return capture
+
+    def read(self) -> tuple[bool, Any]:
+        """The next frame; after the last, the first again."""
+        ok, image = self._capture.read()
+        if ok:
+            return ok, image
+        self._capture.release()
+        self._capture = self._open()
+        self.loops += 1
+        logger.info("demo footage: starting over (loop %d)", self.loops)
+        ok, image = self._capture.read()
+        return ok, image
+
+    def release(self) -> None:
+        """Close the file."""
+        self._capture.release()
+
+
+def looping_camera(config: Config, clock: Clock) -> Any:
+    """`[camera] source` played as a camera at its frame rate, over and over."""
+    from agent.capture.file import container_fps, open_video_file
+    from agent.capture.watchdog import WatchedSource
+
+    assert config.camera is not None
+    path = str(config.resolve(Path(config.camera.source)))
+    capture, _ = open_video_file(path)  # a missing or broken file fails here, clearly
+    fps = container_fps(capture, config.camera.fps)
+    capture.release()
+    return WatchedSource.from_config(
+        partial(LoopingFile, path),
+        clock,
+        config.camera,
+        pace_s=1.0 / fps,
+        ends_at_eof=False,
+        freeze_after_s=None,  # a halted belt is a still picture, not a frozen camera
+        name="demo footage",
+    )
+
+
+# ---- the agent in a background thread -----------------------------------------------------
+
+
+class DemoRun:
+    """The agent on the demo footage, in a thread; `stop()` stops it in order."""
+
+    def __init__(self, config: Config, config_text: str) -> None:
+        from agent.app import Agent
+
+        self.config = config
+        self.agent = Agent(config, config_text=config_text, source_factory=looping_camera)
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-agent", daemon=True)
+        self._outbox: Any = None
+
+    def _run(self) -> None:
+        try:
+            self.agent.run(self._stop)
+        except BaseException as exc:  # reported by start()/stop() in the main thread
+            logger.exception("the agent failed")
+            self.error = exc
+
+    def start(self) -> None:
+        """Start the agent and wait until its store and camera are open.
+
+        Raises:
+            UserError: the agent failed to start.
+        """
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while self.agent.source is None:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                why = self.error or "it did not start in time"
+                raise UserError(f"the agent did not start: {why}")
+            time.sleep(0.05)
+
+    @property
+    def running(self) -> bool:
+        """Whether the agent thread is still going."""
+        return self._thread.is_alive()
+
+    @property
+    def inspection_on(self) -> bool:
+        """Whether parts are inspected by a taught model."""
+        pipeline = self.agent.pipeline
+        return bool(pipeline is not None and getattr(pipeline.inspector, "enabled", False))
+
+    def feed_status(self) -> str:
+        """One line about the MQTT feed: connected, or how much is queued on disk."""
+        mqtt = self.config.mqtt
+        where = f"{mqtt.host}:{mqtt.port}"
+        publisher = self.agent.publisher
+        if publisher is None:
+            return "MQTT off"
+        depth = self._outbox_depth()
+        queued = "" if depth is None else f", {depth} messages queued"
+        if publisher.connected:
+            return f"MQTT {where}: connected{queued}"
+        return f"MQTT {where}: no broker answers{queued} on disk"
+
+    def _outbox_depth(self) -> int | None:
+        """Messages waiting in the outbox, read on a connection of the calling thread."""
+        from agent.store import StoreError
+        from agent.store.store import open_readonly
+
+        try:
+            if self._outbox is None:
+                self._outbox = open_readonly(self.config.store_path)
+            depth: int = self._outbox.outbox_depth()
+            return depth
+        except (StoreError, OSError, Exception):  # a busy store: say nothing this time
+            return None
+
+    def stop(self) -> None:
+        """Stop the agent (camera, pipeline, feed, store, in that order) and wait for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30.0)
+            if self._thread.is_alive():
+                logger.error("the agent did not stop within 30 s")
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
+
+
+# ---- the summary ---------------------------------------------------------------------------
+
+
+def summary(config: Config) -> dict[str, Any]:
+    """Parts, stops and OEE from the store, after the agent stopped."""
+    from agent.oee import compute_oee
+    from agent.store.store import open_readonly
+
+    with open_readonly(config.store_path) as store:
+        parts = store.parts()
+        stops = [s for s in store.stops() if s.state == "stopped"]
+        events = store.events()
+        outbox = store.outbox_depth()
+    small = [s for s in stops if (s.duration_s or 0.0) <= config.downtime.micro_stop_max_s]
+    total = compute_oee(events, config).to_json()["total"] if events else {}
+    return {
+        "parts": len(parts),
+        "good": sum(1 for p in parts if p.good),
+        "rejected": sum(1 for p in parts if not p.good),
+        "stops": len(stops),
+        "small_stops": len(small),
+        "starved": sum(1 for s in stops if s.reason == "starved"),
+        "oee": total.get("oee"),
+        "availability": total.get("availability"),
+        "performance": total.get("performance"),
+        "quality": total.get("quality"),
+        "outbox": outbox,
+    }
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def format_summary(s: dict[str, Any], seconds: float) -> str:
+    """The headless run's summary, a few lines for a person."""
+    return (
+        f"{seconds:.0f} s of the line: {s['parts']} parts ({s['good']} good, "
+        f"{s['rejected']} rejected), {s['stops']} stops ({s['small_stops']} small, "
+        f"{s['starved']} starved)\n"
+        f"OEE {_percent(s['oee'])} = availability {_percent(s['availability'])} x "
+        f"performance {_percent(s['performance'])} x quality {_percent(s['quality'])}\n"
+        f"MQTT outbox: {s['outbox']} messages not yet acknowledged by a broker"
+    )
+
+
+# ---- the TUI -------------------------------------------------------------------------------
+
+
+def run_tui(run: DemoRun, config_file: Path, video: Path) -> None:
+    """The supervisor TUI on the demo's store, until q or Ctrl-C."""
+    from textual.binding import Binding
+
+    from agent.clock import SystemClock
+    from tui.app import OeeApp
+    from tui.sources.store import StoreSource
+
+    class DemoApp(OeeApp):
+        """The supervisor app, with the demo's feed status in the header."""
+
+        TITLE = "OEE demo"
+        BINDINGS = [  # noqa: RUF012 - Textual's own class attribute
+            *OeeApp.BINDINGS,
+            Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        ]
+
+        def on_mount(self) -> None:
+            # Textual also runs OeeApp.on_mount (handlers run along the MRO)
+            self._show_feed()
+            self.set_interval(2.0, self._show_feed)
+
+        def _show_feed(self) -> None:
+            state = "" if run.running else "  agent stopped (see .cache/demo/demo.log)"
+            self.sub_title = run.feed_status() + state
+
+    source = StoreSource(run.config.store_path, clock=SystemClock(), stale_after_s=120.0)
+    source.open()
+    app = DemoApp(line=source, config_path=config_file, video=video)
+    app.run()
+
+
+# ---- the command ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`python -m agent.demo` (what `make demo` runs)."""
+    parser = argparse.ArgumentParser(
+        prog="make demo",
+        description="The whole product on rendered footage of a simulated line: the agent "
+        "in real time, its store, the MQTT feed (queued until a broker answers on "
+        "localhost:1883) and the supervisor TUI. Quit with q or Ctrl-C.",
+    )
+    parser.add_argument(
+        "--headless",
+        type=float,
+        metavar="SECONDS",
+        help="run the agent this long without the TUI, then print a summary",
+    )
+    parser.add_argument(
+        "--keep", metavar="DIR", help="keep the store in DIR (default: a temporary folder)"
+    )
+    parser.add_argument(
+        "--broker", metavar="HOST[:PORT]", help="MQTT broker (default localhost:1883)"
+    )
+    parser.add_argument(
+        "--cache", metavar="DIR", help="where footage and model are kept (default .cache/demo)"
+    )
+    parser.add_argument(
+        "--short", action="store_true", help="a 20-second clip (tests), cached apart"
+    )
+    parser.add_argument("--no-teach", action="store_true", help="run without inspection")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _demo(args)
+    except UserError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted", file=sys.stderr)
+        return 130
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.headless is not None and args.headless <= 0:
+        raise UserError("--headless must be more than 0 seconds")
+    broker = parse_broker(args.broker) if args.broker else None
+    cache = (
+        Path(args.cache)
+        if args.cache
+        else DEFAULT_CACHE.with_name("demo-short" if args.short else "demo")
+    )
+    cache.mkdir(parents=True, exist_ok=True)
+    _log_to(cache / "demo.log")
+
+    line_scenario, good_scenario = _scenarios(args.short)
+    config_file, config_text = prepare_config(cache)
+    line, rendered = ensure_footage(line_scenario, cache / LINE_VIDEO, "rendering the line")
+    print(
+        f"{'rendered' if rendered else 'reusing'} {line.path}: {line.frames / 30:.0f} s, "
+        f"{line.parts} parts ({line.defective} defective), {len(line.stops)} stops",
+        flush=True,
+    )
+    if args.no_teach:
+        teach_note = "inspection off (--no-teach)"
+    else:
+        good, _ = ensure_footage(good_scenario, cache / GOOD_VIDEO, "rendering good parts")
+        teach_note = ensure_model(config_file, load_config(config_file), good)
+    print(teach_note, flush=True)
+
+    with _store_folder(args.keep) as folder:
+        # --no-teach: a model folder that does not exist, so inspection is off
+        no_model = cache / "no-model" if args.no_teach else None
+        config = agent_config(config_file, folder / "line.db", broker, no_model)
+        run = DemoRun(config, config_text)
+        run.start()
+        print(
+            f"agent running on {line.path.name} in real time; store {config.store_path}; "
+            f"inspection {'on' if run.inspection_on else 'off'}",
+            flush=True,
+        )
+        try:
+            if args.headless is not None:
+                _headless(run, args.headless)
+            else:
+                run_tui(run, config_file, line.path)
+        finally:
+            run.stop()
+        if run.error is not None:
+            raise UserError(f"the agent failed: {run.error} (see {cache / 'demo.log'})")
+        print(format_summary(summary(config), args.headless or 0.0) if args.headless else "")
+        if args.keep:
+            print(f"store kept: {config.store_path}")
+    return 0
+
+
+def _headless(run: DemoRun, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    with Progress(round(seconds), "running headless") as bar:
+        while run.running and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            bar.done = min(round(seconds), round(seconds - (deadline - time.monotonic())))
+            bar.update(0)
+    print(run.feed_status(), flush=True)
+
+
+class _store_folder:  # noqa: N801 - used as a context manager, like tempfile's
+    """`--keep DIR` (created, kept) or a temporary folder removed on exit."""
+
+    def __init__(self, keep: str | None) -> None:
+        self.keep = Path(keep) if keep else None
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> Path:
+        if self.keep is not None:
+            self.keep.mkdir(parents=True, exist_ok=True)
+            return self.keep
+        self._temp = tempfile.TemporaryDirectory(prefix="oee-demo-")
+        return Path(self._temp.name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._temp is not None:
+            self._temp.cleanup()
+
+
+def _log_to(path: Path) -> None:
+    """Every log line to `path` (nothing may write to the terminal under the TUI)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+__all__ = ["DemoRun", "LoopingFile", "ensure_footage", "looping_camera", "main", "summary"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
