@@ -1,0 +1,1 @@
+"""JSON Schemas of the MQTT payloads (data files; see docs/mqtt.md)."""
