@@ -84,6 +84,7 @@ class PublisherCounters:
     acked: int = 0
     resent_windows: int = 0
     refused_messages: int = 0
+    unsendable: int = 0
     commands_ok: int = 0
     commands_rejected: int = 0
     trimmed: int = 0
@@ -416,7 +417,15 @@ class MqttPublisher:
         rows = self.store.outbox_peek(room, after=self._cursor)
         now = time.monotonic()
         for row in rows:
-            info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            try:
+                info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            except ValueError as exc:
+                # a row MQTT cannot carry (bad topic, oversized) must not block the rest
+                logger.error("mqtt: outbox row %d can never be sent (%s); dropped", row.seq, exc)
+                self.store.outbox_ack([row.seq])
+                self.counters.unsendable += 1
+                self._cursor = row.seq
+                continue
             # paho keeps a message it could not send yet and sends it on reconnect
             self._window[row.seq] = _InFlight(row, info, now)
             self._cursor = row.seq

@@ -114,7 +114,9 @@ class OpenStop:
 def encode(payload: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON; NaN and infinities become null (JSON has none)."""
     clean = {k: _finite(v) for k, v in payload.items()}
-    return json.dumps(clean, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # default=str: a reading of an odd type (a datetime in stats) must not raise
+    text = json.dumps(clean, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text.encode("utf-8")
 
 
 def _finite(value: Any) -> Any:

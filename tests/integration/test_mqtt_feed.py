@@ -327,3 +327,22 @@ def test_oee_goes_out_on_change_and_every_interval(broker, tmp_path, subscribe) 
             assert totals == [600, 601, 601]
         finally:
             publisher.stop()
+
+
+def test_a_row_mqtt_cannot_carry_does_not_block_the_rest(broker, tmp_path, subscribe) -> None:
+    from agent.store import OutboxMessage
+
+    config = make_config(broker)
+    topics = Topics.for_config(config)
+    sub = subscribe([topics.part])
+    with Store.open(tmp_path / "line.db") as store:
+        store.enqueue([OutboxMessage(topics.root + "/#", b"{}")])  # wildcards: never sendable
+        ids = fill(store, config, 2)
+        publisher = MqttPublisher(config, store)
+        publisher.start()
+        try:
+            assert publisher.drain(10)
+            assert sub.wait_for(lambda ms: part_ids(sub) == ids)
+            assert publisher.counters.unsendable == 1
+        finally:
+            publisher.stop()
