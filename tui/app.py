@@ -108,7 +108,7 @@ class OeeApp(App[int]):
         self.set_interval(self.poll_s, self.poll_line)
         if self.feed is not None:
             self.poll_fleet(force=True)
-            self.set_interval(0.5, self.poll_fleet)
+            self.set_interval(1.0, self.poll_fleet)
 
     def on_unmount(self) -> None:
         """Release the sources."""
@@ -202,10 +202,14 @@ class OeeApp(App[int]):
         if self.feed is None:
             return
         self._fleet_ticks = getattr(self, "_fleet_ticks", 0) + 1
-        if not (force or self.feed.dirty.is_set() or self._fleet_ticks % 4 == 0):
+        if not (force or self.feed.dirty.is_set() or self._fleet_ticks % 5 == 0):
             return
         self.feed.dirty.clear()
         self.fleet = tuple(worst_first(self.feed.rows()))
+        for result in self.feed.take_results():
+            self.notify(result, severity="warning" if "rejected" in result else "information")
+        if isinstance(self.line_source, MqttLineSource):
+            self.poll_line()
 
     def open_line(self, key: str) -> None:
         """Show one line of the fleet on the line screens."""

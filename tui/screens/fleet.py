@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui.model import FleetRow, Targets, duration, grade, percent
+from tui.model import FleetRow, Targets, grade, percent
 from tui.widgets.banner import AlertBanner
 
 if TYPE_CHECKING:
     from tui.app import OeeApp
 
+COLUMNS = ("site", "area", "line", "state", "OEE", "A", "P", "Q", "since")
 GRADE_STYLE = {"good": "green", "warn": "yellow", "bad": "bold red", "none": "dim"}
 
 
@@ -37,9 +38,10 @@ class FleetScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Columns, then follow the fleet."""
-        self.query_one("#fleet", DataTable).add_columns(
-            "site", "area", "line", "state", "OEE", "A", "P", "Q", "since"
-        )
+        table = self.query_one("#fleet", DataTable)
+        for label in COLUMNS:
+            table.add_column(label, key=label)
+        self._cells: dict[str, list[Text | str]] = {}
         self.watch(self.app, "fleet", self._show, init=True)
 
     def _show(self, rows: tuple[FleetRow, ...]) -> None:
@@ -55,16 +57,33 @@ class FleetScreen(Screen[None]):
             f"[b]{len(rows)}[/] lines · [red]{stopped} stopped[/] · "
             f"[yellow]{gone} stale/offline[/] · worst first{link}"
         )
+        self._update_table(rows)
+
+    def _update_table(self, rows: tuple[FleetRow, ...]) -> None:
+        """Change only the cells that changed, then re-sort: cheap with hundreds of lines."""
+        app = self.oee_app
         table = self.query_one("#fleet", DataTable)
-        selected = None
-        if table.row_count:
-            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         now = app.clock.wall()
-        table.clear()
+        wanted = {row.key for row in rows}
+        for key in [k for k in self._cells if k not in wanted]:
+            table.remove_row(key)
+            del self._cells[key]
         for row in rows:
-            table.add_row(*fleet_cells(row, app.targets, now), key=row.key)
-        if selected is not None and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected), animate=False)
+            cells = fleet_cells(row, app.targets, now)
+            old = self._cells.get(row.key)
+            if old is None:
+                table.add_row(*cells, key=row.key)
+            else:
+                for column, before, after in zip(COLUMNS, old, cells, strict=True):
+                    if before != after:
+                        table.update_cell(row.key, column, after)
+            self._cells[row.key] = cells
+        rank = {row.key: i for i, row in enumerate(rows)}
+        if _order(table) != list(rank):
+            selected = _order(table)[table.cursor_row] if table.row_count else None
+            table.sort("site", "area", "line", key=lambda v: rank["/".join(map(str, v))])
+            if selected is not None and selected in rank:
+                table.move_cursor(row=table.get_row_index(selected), animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Open the line on the line screens."""
@@ -72,7 +91,9 @@ class FleetScreen(Screen[None]):
             self.oee_app.open_line(event.row_key.value)
 
 
-def fleet_cells(row: FleetRow, targets: Targets, now: datetime) -> list[Text | str]:
+def fleet_cells(
+    row: FleetRow, targets: Targets, now: datetime, tz: tzinfo = UTC
+) -> list[Text | str]:
     """The table cells of one line, coloured against the targets."""
     if row.online is False:
         state = Text("offline", style="reverse red")
@@ -86,8 +107,15 @@ def fleet_cells(row: FleetRow, targets: Targets, now: datetime) -> list[Text | s
         value = getattr(row, metric)
         style = GRADE_STYLE[grade(value, targets.get(metric))]
         cells.append(Text(percent(value), style=style, justify="right"))
+    # an absolute time: it does not change every second, so a quiet row is not redrawn
     since = "-"
     if row.since is not None:
-        since = duration((now - row.since.astimezone(UTC)).total_seconds())
+        local = row.since.astimezone(tz)
+        since = f"{local:%H:%M}" if local.date() == now.astimezone(tz).date() else f"{local:%m-%d}"
     cells.append(since)
     return cells
+
+
+def _order(table: DataTable[object]) -> list[str | None]:
+    """Row keys in display order."""
+    return [row.key.value for row in table.ordered_rows]

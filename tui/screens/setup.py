@@ -129,7 +129,8 @@ class SetupScreen(Screen[None]):
         h, w = frame.shape[:2]
         x, y, rw, rh = self.roi
         self.roi = self._clamp(x, y, rw, rh)
-        self.message = f"frame {index} of {self.oee_app.video}, {w}×{h}"
+        name = self.oee_app.video.name if self.oee_app.video else "the recording"
+        self.message = f"frame {index} of {name}, {w}×{h}"
         self._redraw()
 
     def _frame_failed(self, message: str) -> None:

@@ -101,7 +101,10 @@ class FleetState:
         if kind == "cmd/reason":
             return False  # our own (or another supervisor's) command, not news
         try:
-            data = json.loads(payload.decode("utf-8")) if payload else None
+            if kind == "status":  # plain text `online` / `offline`, the Last Will
+                data: Any = payload.decode("utf-8").strip() or None
+            else:
+                data = json.loads(payload.decode("utf-8")) if payload else None
         except (UnicodeDecodeError, json.JSONDecodeError):
             self.rejected_messages += 1
             logger.debug("not JSON on %s", topic)
@@ -117,6 +120,7 @@ class FleetState:
             feed.status = data if isinstance(data, str) else None
         elif kind == "state" and isinstance(data, dict):
             feed.state = data
+            self._stop_from_state(feed, data)
         elif kind == "oee" and isinstance(data, dict):
             feed.oee = data
         elif kind == "shift" and isinstance(data, dict):
@@ -125,9 +129,15 @@ class FleetState:
             self._stop(feed, data)
         elif kind == "part" and isinstance(data, dict):
             self._part(feed, data)
-        elif kind == "cmd/result":
-            self.results.append(f"{key}: {json.dumps(data)}")
+        elif kind == "cmd/result" and isinstance(data, dict):
+            self.results.append(_result_text(key, data))
         return True
+
+    def take_results(self) -> list[str]:
+        """The command results received since the last call, oldest first."""
+        out = list(self.results)
+        self.results.clear()
+        return out
 
     @staticmethod
     def _stop(feed: LineFeed, data: dict[str, Any]) -> None:
@@ -145,6 +155,21 @@ class FleetState:
         if len(feed.stops) > KEEP_STOPS:
             oldest = min(feed.stops.values(), key=lambda s: s.start)
             del feed.stops[oldest.id]
+
+    @staticmethod
+    def _stop_from_state(feed: LineFeed, data: dict[str, Any]) -> None:
+        """The retained `state` carries the stop's id: a late subscriber still sees it."""
+        since, state_id = _ts(data.get("since")), data.get("id")
+        if since is None:
+            return
+        for stop in list(feed.stops.values()):
+            if stop.end is None and stop.id != state_id and stop.start <= since:
+                feed.stops[stop.id] = Stop(stop.id, stop.start, since, stop.state, stop.reason)
+        state = data.get("state")
+        if state in ("stopped", "no_data") and isinstance(state_id, str):
+            if state_id not in feed.stops:
+                reason = data.get("reason") if isinstance(data.get("reason"), str) else None
+                feed.stops[state_id] = Stop(state_id, since, None, state, reason)
 
     @staticmethod
     def _part(feed: LineFeed, data: dict[str, Any]) -> None:
@@ -223,6 +248,13 @@ class FleetState:
             source="mqtt",
             stale=stale,
         )
+
+
+def _result_text(key: str, data: dict[str, Any]) -> str:
+    what = f"{data.get('reason')} for stop {data.get('stop_id')}"
+    if data.get("ok"):
+        return f"{key}: {what} accepted"
+    return f"{key}: {what} rejected ({data.get('error') or 'no reason given'})"
 
 
 def _cycle_from(shift: dict[str, Any] | None) -> float | None:
@@ -304,6 +336,11 @@ class MqttFeed:
         """A copy of the fleet table's rows."""
         with self.lock:
             return self.state.rows(time.monotonic())
+
+    def take_results(self) -> list[str]:
+        """Command results (`cmd/result`) received since the last call."""
+        with self.lock:
+            return self.state.take_results()
 
     def line_snapshot(
         self, key: str, now: datetime, ideal_cycle_s: float | None = None

@@ -1,0 +1,88 @@
+"""StoreSource: the line as the screens see it, from a real store, read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+import tomllib
+
+import pytest
+
+from agent.config import parse_config
+from agent.errors import UserError
+from agent.events import PartEvent, StateEvent
+from agent.oee import compute_oee
+from agent.store import Store, open_readonly
+from tui.sample import SAMPLE_CONFIG, SAMPLE_NOW, sample_clock
+from tui.sources.store import StoreSource
+
+
+def test_snapshot_agrees_with_the_oee_engine(sample_folder):
+    db = sample_folder / "line.db"
+    snap = StoreSource(db, sample_clock()).read()
+    reader = open_readonly(db)
+    try:
+        start = SAMPLE_NOW.replace(hour=6, minute=0)
+        events = reader.events(start, SAMPLE_NOW)
+        stops = reader.stops(start, SAMPLE_NOW)
+    finally:
+        reader.close()
+    config = parse_config(tomllib.loads(SAMPLE_CONFIG))
+    expected = compute_oee(
+        events, config, start=start, end=start.replace(hour=14), observed_until=SAMPLE_NOW
+    ).to_json()["shifts"][0]
+    assert snap.shift == expected
+    assert [s.id for s in snap.stops] == [s.id for s in stops]
+    assert (snap.state, snap.since, snap.shift_name) == ("stopped", stops[-1].start, "A")
+    assert snap.stale is None
+    assert [b.actual for b in snap.hourly] == [h["actual"] for h in expected["hourly"]]
+    assert sum(b.actual for b in snap.hourly) == expected["total"]
+    assert all(not p.good for p in snap.rejects)
+    assert [s["date"] for s in snap.shifts] == ["2026-03-03", "2026-03-02"]
+    assert [r.code for r in snap.reasons][:2] == ["changeover", "jam"]
+
+
+def test_a_stopped_line_is_not_stale(sample_folder):
+    later = sample_clock(SAMPLE_NOW.replace(hour=13))
+    snap = StoreSource(sample_folder / "line.db", later, stale_after_s=60).read()
+    # still stopped since 08:31: a stopped line sends nothing, it is not stale
+    assert snap.state == "stopped" and snap.stale is None
+
+
+def test_a_quiet_running_line_is_stale(tmp_path):
+    db = tmp_path / "line.db"
+    with Store.open(db) as store:
+        store.save_config(SAMPLE_CONFIG)
+        store.append(StateEvent(SAMPLE_NOW.replace(hour=8, minute=0), "running", id="r"))
+        store.append(PartEvent(SAMPLE_NOW.replace(hour=8, minute=1), id="p"))
+    snap = StoreSource(db, sample_clock(), stale_after_s=60).read()
+    assert snap.state == "running" and snap.stale == "no news for 2340 s"
+
+
+def test_a_new_shift_without_events_is_shown_as_such(sample_folder):
+    evening = sample_clock(SAMPLE_NOW.replace(hour=15))
+    snap = StoreSource(sample_folder / "line.db", evening).read()
+    assert snap.shift_name == "B" and snap.shift is None
+    assert snap.stale == "no events in this shift yet"
+    assert snap.state == "stopped"  # the state in effect carries over
+
+
+def test_missing_store_is_one_sentence(tmp_path):
+    with pytest.raises(UserError, match="no such store"):
+        StoreSource(tmp_path / "none.db", sample_clock())
+
+
+def test_not_a_store(tmp_path):
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE x (a)").connection.commit()
+    source = StoreSource(path, sample_clock())
+    with pytest.raises(UserError, match="not an oee-agent store|not a line store"):
+        source.open()
+
+
+def test_assignment_is_written_and_read_back(line_db):
+    source = StoreSource(line_db, sample_clock())
+    assert source.assign_reason("t-stop-0708", "no-material") == "saved to line.db"
+    snap = source.read()
+    assert {s.id: s.reason for s in snap.stops}["t-stop-0708"] == "no-material"
+    with pytest.raises(KeyError):
+        source.assign_reason("no-such-stop", "jam")
