@@ -1,15 +1,19 @@
 """`oee-agent run`: the on-device daemon, wiring camera -> vision -> OEE -> store -> MQTT.
 
-Threads, each named: the capture reader (inside the source), `pipeline` (frames to
-events), the publisher's outbox thread, and the main thread, which supervises: it
-pings systemd's watchdog only while the pipeline makes progress, publishes the `oee`
-snapshot and health `stats`, closes finished shifts and retries a refusing disk.
-Everything waits with a timeout on one stop event; `stop()` undoes `start()` in reverse.
+Threads, each named: the capture reader (inside the source, with its bounded frame
+queue that drops the oldest frame when the pipeline falls behind), `pipeline` (frames
+to events, through the `Recorder` into the store and its MQTT outbox), the publisher's
+outbox thread, and the main thread, which supervises: it pings systemd's watchdog only
+while the pipeline makes progress, publishes the `oee` snapshot and health `stats`,
+closes finished shifts and retries a refusing disk. Everything waits with a timeout on
+one stop event; `stop()` undoes `start()` in reverse.
 
-Time: frames are stamped by the capture clock; event wall times come from the
-`WallLabels` time line, which follows the monotonic clock, so a wall clock that is
-stepped (NTP after a boot without a real-time clock) never makes time run backwards
-or count twice. A step is logged, published as an alarm and written to the store.
+Time (docs/deploy.md, "Time"): frames are stamped by the capture clock; event wall
+times come from the `WallLabels` time line, which follows the monotonic clock. A wall
+clock stepped forward (NTP after a boot without a real-time clock) moves the time line
+forward and the jumped-over span is booked `no_data`; a wall clock stepped back is not
+followed, so time never runs backwards or counts twice. Every step is logged, kept in
+the store's meta and raised as an alarm on `stats`.
 """
 
 from __future__ import annotations
@@ -18,66 +22,143 @@ import argparse
 import logging
 import signal
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from agent.capture import EndOfStream, Frame, SourceDown, SourceUp
 from agent.clock import Clock, SystemClock
-from agent.config import Config, load_config
+from agent.config import CameraConfig, Config, load_config
 from agent.errors import UserError
 from agent.events import Event, StateEvent, new_id
 from agent.health import board_health, cpu_seconds
-from agent.inspection import Inspector, NoInspection
+from agent.inspection import Inspector, NoInspection, PartCrop, Verdict
 from agent.oee import compute_oee
 from agent.pipeline import LinePipeline
-from agent.publish import OpenStop, open_stop_after, shift_message
+from agent.publish import open_stop_after, shift_message
 from agent.recorder import Recorder
 from agent.store import Store, StoreWriteError
 from agent.systemd import Notifier
 
 logger = logging.getLogger(__name__)
 
-#: How far back the daemon reads events to rebuild the current shift (longest shift + margin).
+#: How far back the daemon reads events at start to rebuild the current shift.
 HISTORY = timedelta(hours=36)
 #: The pipeline must have made progress this recently for the watchdog to be pinged.
 STALL_S = 20.0
 #: A wall clock this far from the monotonic time line counts as stepped.
 STEP_S = 2.0
+#: Counted parts the pipeline may keep for `teach`; the daemon needs none of them.
+KEEP_COUNTED = 64
+#: A pipeline that ran this long without a fault starts its backoff afresh.
+HEALTHY_AFTER_S = 60.0
+
+
+# ---- time ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClockStep:
+    """The system clock was found `offset_s` away from the time line at `mono`."""
+
+    mono: float
+    offset_s: float
+    #: The label of `mono` before and after the step (equal for a step back).
+    label_before: datetime
+    label_after: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """For the store's meta and logs."""
+        return {
+            "offset_s": round(self.offset_s, 3),
+            "label_before": self.label_before.isoformat(),
+            "label_after": self.label_after.isoformat(),
+        }
 
 
 class WallLabels:
-    """Wall-time labels that follow the monotonic clock from an anchor.
+    """Wall-time labels that follow the monotonic clock from an anchor; never backwards.
 
-    `label(mono)` never goes backwards. `check()` compares the system clock with the
-    time line; a difference over `STEP_S` is a step: it is reported, and the time line
-    moves to the new wall time only forward (a backward step would relabel the past).
+    `check()` compares the system clock with where it should be since the last check; a
+    difference over `step_s` is a step. The labels then move to the system clock only
+    forward (a step back would relabel the past and count time twice); after a step back
+    they run ahead of the system clock by the step, until the agent restarts.
+    Thread-safe: the pipeline thread labels and checks, the supervisor labels.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, step_s: float = STEP_S) -> None:
         self.clock = clock
-        self.anchor_mono = clock.monotonic()
-        self.anchor_wall = clock.wall()
-        self.steps: list[float] = []
+        self.step_s = step_s
+        self._lock = threading.Lock()
+        mono, wall = clock.monotonic(), clock.wall()
+        self._anchor = (mono, wall)  # labels
+        self._ref = (mono, wall)  # what the system clock should read, for step detection
+        self.steps: list[ClockStep] = []
+        #: Seconds the labels run ahead of the system clock (after steps back).
+        self.ahead_s = 0.0
 
     def label(self, mono: float) -> datetime:
         """The wall time of monotonic instant `mono`."""
-        return self.anchor_wall + timedelta(seconds=mono - self.anchor_mono)
+        anchor_mono, anchor_wall = self._anchor
+        return anchor_wall + timedelta(seconds=mono - anchor_mono)
 
-    def check(self) -> float | None:
-        """Seconds the system clock was stepped by since the last check, or None."""
-        mono = self.clock.monotonic()
-        offset = (self.clock.wall() - self.label(mono)).total_seconds()
-        if abs(offset) < STEP_S:
-            return None
-        self.steps.append(offset)
-        if offset > 0:
-            # Forward (typically NTP's first sync): later events get true labels; the
-            # jump itself is not time that passed, so it is not counted as a state.
-            self.anchor_mono, self.anchor_wall = mono, self.clock.wall()
-        return offset
+    def not_before(self, ts: datetime) -> bool:
+        """Make labels from now on later than `ts` (the store's last event).
+
+        A board without a real-time clock may boot with a clock behind the events it
+        stored before a power cut; new events must still come after them. True when the
+        labels had to be moved.
+        """
+        with self._lock:
+            mono = self.clock.monotonic()
+            now = self.label(mono)
+            if now > ts:
+                return False
+            self._anchor = (mono, ts + timedelta(milliseconds=1))
+            self.ahead_s = (self._anchor[1] - self.clock.wall()).total_seconds()
+            return True
+
+    def check(self) -> ClockStep | None:
+        """The step of the system clock since the last check, or None."""
+        with self._lock:
+            mono, wall = self.clock.monotonic(), self.clock.wall()
+            ref_mono, ref_wall = self._ref
+            offset = (wall - ref_wall).total_seconds() - (mono - ref_mono)
+            self._ref = (mono, wall)
+            if abs(offset) < self.step_s:
+                return None
+            before = self.label(mono)
+            after = max(before, wall)
+            self._anchor = (mono, after)
+            self.ahead_s = (after - wall).total_seconds()
+            step = ClockStep(mono, offset, before, after)
+            self.steps.append(step)
+            return step
+
+
+# ---- health ---------------------------------------------------------------------------------
+
+
+class TimedInspector:
+    """Wraps the line's inspector to measure inference time for `stats`."""
+
+    def __init__(self, inner: Inspector) -> None:
+        self.inner = inner
+        self.enabled = inner.enabled
+        self.calls = 0
+        self.seconds = 0.0
+
+    def inspect(self, views: Sequence[PartCrop]) -> Verdict:
+        """The inner inspector's verdict, timed."""
+        started = time.perf_counter()
+        try:
+            return self.inner.inspect(views)
+        finally:
+            self.calls += 1
+            self.seconds += time.perf_counter() - started
 
 
 @dataclass
@@ -85,15 +166,35 @@ class Health:
     """Counters the supervisor publishes on `stats` and keeps in the store."""
 
     frames: int = 0
+    process_s: float = 0.0
+    frame_age_s: float = 0.0
     started_mono: float = 0.0
     faults: int = 0
     last_fault: str | None = None
-    clock_steps: list[float] = field(default_factory=list)
+    camera_down: str | None = None
+    camera_outages: int = 0
     cpu_start: float = 0.0
 
 
+@dataclass
+class _Window:
+    """Counter values at the previous stats sample, for rates over the interval."""
+
+    mono: float = 0.0
+    cpu: float = 0.0
+    frames: int = 0
+    frames_in: int = 0
+    process_s: float = 0.0
+    frame_age_s: float = 0.0
+    inspections: int = 0
+    inspect_s: float = 0.0
+
+
+# ---- the daemon -----------------------------------------------------------------------------
+
+
 class Agent:
-    """One line's daemon. `run(stop)` blocks until `stop` is set."""
+    """One line's daemon. `run(stop)` blocks until `stop` is set or the footage ends."""
 
     def __init__(
         self,
@@ -105,6 +206,9 @@ class Agent:
         inspector: Inspector | None = None,
         notifier: Notifier | None = None,
         publish: bool = True,
+        stall_s: float = STALL_S,
+        stats_interval_s: float = 10.0,
+        retry_s: float = 2.0,
     ) -> None:
         """Wire a line; nothing starts before `start()`."""
         config.require("camera", "vision")
@@ -115,6 +219,9 @@ class Agent:
         self.inspector = inspector
         self.notifier = notifier or Notifier()
         self.publish = publish and config.mqtt.enabled
+        self.stall_s = stall_s
+        self.stats_interval_s = stats_interval_s
+        self.retry_s = retry_s
         self.health = Health()
         self.labels = WallLabels(self.clock)
         self.store: Store | None = None
@@ -122,10 +229,19 @@ class Agent:
         self.publisher: Any = None
         self.source: Any = None
         self.pipeline: LinePipeline | None = None
+        self.timed: TimedInspector | None = None
+        #: A configuration problem found while running (the pipeline cannot go on).
+        self.fatal: UserError | None = None
+        self.last_stats: dict[str, Any] | None = None
         self._halt = threading.Event()
+        self._ended = False
         self._thread: threading.Thread | None = None
         self._heartbeat = self.clock.monotonic()
         self._shift_key: tuple[str, str] | None = None
+        self._read_from: datetime | None = None
+        self._window = _Window()
+        self._published_faults = 0
+        self._steps_seen = 0
 
     # ---- lifecycle -----------------------------------------------------------------
 
@@ -133,10 +249,14 @@ class Agent:
         """Open the store, resume, start the feed, the camera and the pipeline thread."""
         self.health.started_mono = self.clock.monotonic()
         self.health.cpu_start = cpu_seconds()
+        self._window = _Window(mono=self.health.started_mono, cpu=self.health.cpu_start)
         self.store = Store.open(self.config.store_path)
         if self.config_text is not None:
-            self.store.save_config(self.config_text)
-        open_stop = self._resume(self.store)
+            try:
+                self.store.save_config(self.config_text)
+            except StoreWriteError as exc:
+                logger.error("cannot keep the configuration in the store: %s", exc)
+        last_state = _last_state(self.store)
         if self.publish:
             from agent.publish import MqttPublisher
 
@@ -147,23 +267,31 @@ class Agent:
             self.config,
             on_written=self.publisher.notify if self.publisher else None,
             pictures=_picture_saver(self.config),
-            open_stop=open_stop,
+            open_stop=open_stop_after(last_state, None) if last_state else None,
         )
-        inspector = self.inspector or _load_inspector(self.config)
-        self.pipeline = LinePipeline(self.config, inspector, self.recorder)
+        self._resume(self.store, self.recorder)
+        self.timed = TimedInspector(self.inspector or _load_inspector(self.config))
+        self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
         self.source = self.source_factory(self.config, self.clock)
+        self._heartbeat = self.clock.monotonic()
         self._thread = threading.Thread(target=self._pipeline_loop, name="pipeline", daemon=True)
         self._thread.start()
         self.notifier.ready(f"line {self.config.line.id} counting")
         logger.info("agent for line %s started", self.config.line.id)
 
     def run(self, stop: threading.Event) -> None:
-        """Start, supervise until `stop` is set (or the footage ends), then stop."""
-        self.start()
+        """Start, supervise until `stop` is set (or the footage ends), then stop.
+
+        Raises:
+            UserError: the configuration cannot work (raised after an orderly stop).
+        """
         try:
+            self.start()
             self._supervise(stop)
         finally:
             self.stop()
+        if self.fatal is not None:
+            raise self.fatal
 
     def stop(self) -> None:
         """Stop in reverse order: camera and pipeline, open interval, feed, store."""
@@ -177,121 +305,198 @@ class Agent:
                 logger.warning("the pipeline thread did not stop in time")
         if self.pipeline is not None and self.recorder is not None:
             self.pipeline.close()
-            # The agent stops observing: close the open run or stop interval.
-            now = self.clock.monotonic()
-            self.recorder.emit(StateEvent(self._label(now), "no_data", None, new_id(), now))
-            self.recorder.flush()
+            last = self.pipeline.last
+            if last is not None:
+                # The agent stops observing: close the open run or stop interval (at
+                # the recording's last frame when the footage ended).
+                now = self.clock.monotonic()
+                at = (last.mono, last.wall) if self._ended else (now, self.labels.label(now))
+                self.pipeline.mark_no_data(*at)
+        if self.recorder is not None and not self.recorder.flush():
+            logger.error(
+                "%d events could not be written before stopping: %s",
+                self.recorder.pending,
+                self.recorder.counters.alarm,
+            )
         if self.publisher is not None:
-            self.publisher.drain(timeout=3.0)
+            self._snapshot()
+            if not self.publisher.drain(timeout=3.0):
+                logger.warning("stopping with %d messages in the outbox", self.store_depth())
             self.publisher.stop(timeout=3.0)
         if self.store is not None:
             self.store.close()
+            self.store = None
         self.notifier.close()
         logger.info("agent for line %s stopped", self.config.line.id)
+
+    def store_depth(self) -> int:
+        """Outbox rows not yet acknowledged by the broker."""
+        try:
+            return self.store.outbox_depth() if self.store is not None else 0
+        except Exception:  # noqa: BLE001 - only for a log line
+            return -1
 
     # ---- the pipeline thread ------------------------------------------------------------
 
     def _pipeline_loop(self) -> None:
         backoff = 1.0
         while not self._halt.is_set():
+            started = self.clock.monotonic()
             try:
                 self._consume()
                 return
             except EndOfStream:
                 logger.info("the recording ended")
+                self._ended = True
+                self._halt.set()
+                return
+            except UserError as exc:  # a configuration the pipeline cannot work with
+                logger.error("%s", exc)
+                self.fatal = exc
                 self._halt.set()
                 return
             except Exception as exc:  # a stage fault: log, count, restart with backoff
+                if self.clock.monotonic() - started > HEALTHY_AFTER_S:
+                    backoff = 1.0
                 self.health.faults += 1
                 self.health.last_fault = f"{type(exc).__name__}: {exc}"
-                logger.exception("pipeline fault, restarting in %.0f s", backoff)
+                logger.exception("pipeline fault, restarting it in %.0f s", backoff)
                 if self._halt.wait(backoff):
                     return
                 backoff = min(backoff * 2, 60.0)
-                assert self.recorder is not None
-                inspector = self.pipeline.inspector if self.pipeline else NoInspection()
-                self.pipeline = LinePipeline(self.config, inspector, self.recorder)
+                self._restart_pipeline()
+
+    def _restart_pipeline(self) -> None:
+        """A fresh pipeline after a fault; the gap is `no_data`, as after a camera outage."""
+        assert self.recorder is not None and self.timed is not None
+        old = self.pipeline
+        if old is not None and old.last is not None:
+            try:
+                old.mark_no_data(old.last.mono, old.last.wall)
+            except Exception:  # noqa: BLE001 - the faulty pipeline may fail again
+                logger.warning("could not close the faulty pipeline's interval", exc_info=True)
+        self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
+        if old is not None:
+            # keep event times monotone across pipelines
+            self.pipeline._last_ts = old._last_ts
+            self.pipeline._last_mono = old._last_mono
 
     def _consume(self) -> None:
         assert self.pipeline is not None
+        pipeline = self.pipeline
         while not self._halt.is_set():
             item = self.source.read(0.5)
             self._heartbeat = self.clock.monotonic()
+            step = self.labels.check()
+            if step is not None:
+                self._clock_stepped(step, pipeline)
             if item is None:
                 continue
             if isinstance(item, Frame):
-                frame = Frame(item.index, item.mono, self._label(item.mono), item.image)
-                self.pipeline.process(frame)
+                frame = Frame(item.index, item.mono, self.labels.label(item.mono), item.image)
+                began = time.perf_counter()
+                pipeline.process(frame)
+                self.health.process_s += time.perf_counter() - began
+                self.health.frame_age_s += max(0.0, self._heartbeat - item.mono)
                 self.health.frames += 1
+                if len(pipeline.counted) > 2 * KEEP_COUNTED:
+                    # LinePipeline keeps every counted part (with crops) for `teach`; a
+                    # daemon running for months must not.
+                    del pipeline.counted[:-KEEP_COUNTED]
             elif isinstance(item, SourceDown):
+                # Frames after item.mono (a freeze's identical frames) were delivered
+                # already; the pipeline backdates no_data to item.mono but never before
+                # an event it emitted, so a stop seen in them ends where no_data begins.
                 logger.warning("camera gave nothing since %s: %s", item.wall, item.why)
-                self.pipeline.mark_no_data(item.mono, self._label(item.mono))
+                self.health.camera_down = item.why
+                self.health.camera_outages += 1
+                pipeline.mark_no_data(item.mono, self.labels.label(item.mono))
             elif isinstance(item, SourceUp):
                 logger.info("camera back")
+                self.health.camera_down = None
 
-    def _label(self, mono: float) -> datetime:
-        return self.labels.label(mono)
+    def _clock_stepped(self, step: ClockStep, pipeline: LinePipeline) -> None:
+        logger.warning(
+            "the wall clock was stepped by %+.1f s; event times %s",
+            step.offset_s,
+            "jump forward (the span is no_data)"
+            if step.label_after > step.label_before
+            else "keep following the monotonic clock",
+        )
+        if step.label_after > step.label_before and pipeline.first is not None:
+            # The jumped-over span never happened here: book it no_data, so it counts
+            # neither as running nor as stopped; the next frame starts afresh.
+            pipeline.mark_no_data(step.mono, step.label_before)
+        if self.store is not None:
+            try:
+                self.store.meta_set("clock_steps", [s.to_json() for s in self.labels.steps[-20:]])
+            except StoreWriteError:
+                pass
 
     # ---- supervision (main thread) -----------------------------------------------------
 
     def _supervise(self, stop: threading.Event) -> None:
         interval = self.notifier.watchdog_interval() or 5.0
-        next_ping = next_oee = next_stats = self.clock.monotonic()
+        now = self.clock.monotonic()
+        next_ping = next_oee = now
+        next_stats = now + min(2.0, self.stats_interval_s)
+        next_retry = now
         while not stop.wait(0.25):
-            if self._halt.is_set():  # the recording ended
+            if self._halt.is_set():  # the recording ended, or a fatal configuration error
                 return
             now = self.clock.monotonic()
             if now >= next_ping:
                 next_ping = now + interval
-                if now - self._heartbeat < STALL_S:
+                if now - self._heartbeat < self.stall_s:
                     self.notifier.ping()
                 else:
                     logger.error("pipeline made no progress for %.0f s", now - self._heartbeat)
-            step = self.labels.check()
-            if step is not None:
-                self._clock_stepped(step)
-            if self.recorder is not None and self.recorder.pending:
+            if self.recorder is not None and self.recorder.pending and now >= next_retry:
+                next_retry = now + self.retry_s
                 self.recorder.flush()
             if now >= next_oee:
                 next_oee = now + self.config.mqtt.oee_interval_s
-                self._snapshot()
-            if now >= next_stats:
-                next_stats = now + 10.0
-                self._stats()
+                self._guarded(self._snapshot)
+            urgent = (
+                self.health.faults != self._published_faults
+                or len(self.labels.steps) != self._steps_seen
+            )
+            if now >= next_stats or urgent:
+                next_stats = now + self.stats_interval_s
+                self._guarded(self._stats)
 
-    def _clock_stepped(self, offset: float) -> None:
-        self.health.clock_steps.append(offset)
-        logger.warning(
-            "the wall clock was stepped by %+.1f s; events follow the monotonic clock", offset
-        )
-        if self.store is not None:
-            try:
-                self.store.meta_set("clock_steps", self.health.clock_steps[-20:])
-            except StoreWriteError:
-                pass
+    def _guarded(self, task: Callable[[], None]) -> None:
+        """Run a periodic task; a failure is logged and counted, never fatal."""
+        try:
+            task()
+        except Exception as exc:  # noqa: BLE001 - supervision must go on
+            self.health.faults += 1
+            self.health.last_fault = f"{task.__name__}: {type(exc).__name__}: {exc}"
+            logger.exception("supervisor task %s failed", task.__name__)
 
     def _snapshot(self) -> None:
         """The current shift's OEE from the store (so a restart resumes where it was)."""
         if self.store is None:
             return
-        now_mono = self.clock.monotonic()
-        now = self._label(now_mono)
+        now = self.labels.label(self.clock.monotonic())
+        start = self._read_from or now - HISTORY
         try:
-            events = self.store.events(start=now - HISTORY)
-        except Exception as exc:  # a read failure must not stop counting
+            events = self.store.events(start=start, with_state_before=True)
+        except Exception as exc:  # noqa: BLE001 - a read failure must not stop counting
             logger.warning("cannot read events for the oee snapshot: %s", exc)
             return
         if not events:
             return
         report = compute_oee(events, self.config, observed_until=max(now, events[-1].ts))
         current = report.current_shift(now)
-        zone = self.config.line.zone
         if current is not None and self.publisher is not None:
-            self.publisher.publish_oee(current.to_json(zone))
+            self.publisher.publish_oee(current.to_json(self.config.line.zone))
         key = (current.shift, str(current.date)) if current is not None else None
         if self._shift_key is not None and key != self._shift_key:
             self._close_shift(report, self._shift_key, now)
         self._shift_key = key
+        if current is not None and current.start is not None:
+            self._read_from = datetime.fromtimestamp(current.start, UTC)
 
     def _close_shift(self, report: Any, key: tuple[str, str], now: datetime) -> None:
         for shift in report.shifts:
@@ -299,74 +504,198 @@ class Agent:
                 result = shift.to_json(self.config.line.zone)
                 assert self.store is not None
                 try:
-                    self.store.save_shift_result(result)
-                    self.store.enqueue([shift_message(result, self.config, now)])
+                    self.store.save_shift_result(result, [shift_message(result, self.config, now)])
                 except StoreWriteError as exc:
                     logger.error("shift %s %s not saved: %s", *key, exc)
                 logger.info("shift %s of %s closed: OEE %s", key[0], key[1], result.get("oee"))
 
-    def _stats(self) -> None:
-        elapsed = max(1e-6, self.clock.monotonic() - self.health.started_mono)
-        stats: dict[str, Any] = {
-            "fps": round(self.health.frames / elapsed, 2),
-            "frames": self.health.frames,
-            "faults": self.health.faults,
-            "last_fault": self.health.last_fault,
-            "cpu_percent": round(100 * (cpu_seconds() - self.health.cpu_start) / elapsed, 1),
-            "clock_steps": len(self.health.clock_steps),
-        }
+    def stats(self) -> dict[str, Any]:
+        """Health now: rates over the interval since the previous call, counters, alarms."""
+        now = self.clock.monotonic()
+        win, h = self._window, self.health
+        elapsed = max(1e-6, now - win.mono)
+        cpu = cpu_seconds()
+        camera: dict[str, Any] = {}
         if self.source is not None and hasattr(self.source, "stats"):
-            stats["camera"] = self.source.stats()
+            camera = dict(self.source.stats())
+        frames_in = int(camera.get("frames_in", h.frames))
+        frames = h.frames - win.frames
+        timed = self.timed
+        inspections = (timed.calls - win.inspections) if timed else 0
+        stats: dict[str, Any] = {
+            "fps_in": round((frames_in - win.frames_in) / elapsed, 2),
+            "fps": round(frames / elapsed, 2),
+            "frames": h.frames,
+            "dropped_frames": int(camera.get("frames_dropped", 0)),
+            "process_ms": round(1000 * (h.process_s - win.process_s) / frames, 2)
+            if frames
+            else None,
+            "frame_age_ms": round(1000 * (h.frame_age_s - win.frame_age_s) / frames, 1)
+            if frames
+            else None,
+            "inference_ms": round(1000 * (timed.seconds - win.inspect_s) / inspections, 2)
+            if timed and inspections
+            else None,
+            "inspections": timed.calls if timed else 0,
+            "cpu_percent": round(100 * (cpu - win.cpu) / elapsed, 1),
+            "faults": h.faults,
+            "last_fault": h.last_fault,
+            "clock_steps": len(self.labels.steps),
+            "clock_ahead_s": round(self.labels.ahead_s, 3),
+            "camera": camera,
+            "uptime_s": round(now - h.started_mono, 1),
+        }
         if self.recorder is not None:
-            stats["pending_events"] = self.recorder.pending
-            stats["store_alarm"] = self.recorder.counters.alarm
+            counters = self.recorder.counters
+            stats["queue_depths"] = {"recorder": self.recorder.pending}
+            stats["events_written"] = counters.written
+            stats["events_dropped"] = counters.dropped
+        if self.publisher is not None:
+            stats.setdefault("queue_depths", {})["outbox"] = self.publisher.outbox_depth
         stats.update(board_health(self.config.store_path))
+        stats["alarms"] = self._alarms(stats)
+        self._window = _Window(
+            now,
+            cpu,
+            h.frames,
+            frames_in,
+            h.process_s,
+            h.frame_age_s,
+            timed.calls if timed else 0,
+            timed.seconds if timed else 0.0,
+        )
+        return stats
+
+    def _alarms(self, stats: dict[str, Any]) -> list[str]:
+        alarms = []
+        if self.recorder is not None and self.recorder.counters.alarm:
+            alarms.append(f"store: {self.recorder.counters.alarm}")
+        if self.health.camera_down:
+            alarms.append(f"camera: {self.health.camera_down}")
+        if self.labels.steps:
+            last = self.labels.steps[-1]
+            alarms.append(f"clock: stepped by {last.offset_s:+.0f} s")
+        if self.health.faults:
+            alarms.append(f"pipeline: {self.health.faults} faults, last {self.health.last_fault}")
+        free = stats.get("disk_free_mb")
+        if isinstance(free, int | float) and free < 100:
+            alarms.append(f"disk: {free} MB free")
+        throttling = stats.get("throttled")
+        if isinstance(throttling, dict):
+            now_flags = [k for k in ("under_voltage", "throttled", "freq_capped") if throttling[k]]
+            if now_flags:
+                alarms.append("board: " + ", ".join(now_flags))
+        return alarms
+
+    def _stats(self) -> None:
+        stats = self.stats()
+        self.last_stats = stats
+        self._published_faults = self.health.faults
+        self._steps_seen = len(self.labels.steps)
         if self.publisher is not None:
             self.publisher.publish_stats(stats)
         if self.store is not None:
             try:
-                self.store.record_stats(self._label(self.clock.monotonic()), stats)
+                self.store.record_stats(self.labels.label(self.clock.monotonic()), stats)
             except StoreWriteError:
                 pass
 
     # ---- resuming after a restart --------------------------------------------------------
 
-    def _resume(self, store: Store) -> OpenStop | None:
-        """Close what a previous run left open: the time it was down is `no_data`."""
-        now = self._label(self.clock.monotonic())
-        events = store.events(start=now - HISTORY)
-        if not events:
-            return None
-        last_state = next((e for e in reversed(events) if isinstance(e, StateEvent)), None)
-        open_stop: OpenStop | None = None
-        for event in events:
-            if isinstance(event, StateEvent):
-                open_stop = open_stop_after(event, open_stop)
+    def _resume(self, store: Store, recorder: Recorder) -> None:
+        """Close what a previous run left open: the time it was down is `no_data`.
+
+        Reads only the last state event and the last part (indexed, however big the
+        store), and keeps new events after them even when the clock reads earlier.
+        """
+        last_state = _last_state(store)
+        parts = store.parts(limit=1)
+        if last_state is None and not parts:
+            return
+        last_ts = max([e.ts for e in (last_state,) if e is not None] + [p.ts for p in parts])
+        if self.labels.not_before(last_ts):
+            logger.warning(
+                "the clock (%s) is behind the last stored event (%s): not yet synchronised? "
+                "events follow the stored time line",
+                self.clock.wall().isoformat(),
+                last_ts.isoformat(),
+            )
         if last_state is None or last_state.state == "no_data":
-            return open_stop
+            return
         # The previous run ended without closing its interval (a crash, a power cut):
         # from its last event on nothing was observed.
-        last = events[-1]
-        recorder = Recorder(store, self.config, open_stop=open_stop)
-        recorder.emit(StateEvent(max(last.ts, last_state.ts), "no_data", None, new_id()))
-        if not recorder.flush():
-            raise UserError(f"{self.config.store_path}: cannot write to the store")
-        return None
+        logger.info("closing the interval the previous run left open at %s", last_ts)
+        recorder.emit(StateEvent(last_ts, "no_data", None, new_id()))
+
+
+#: Later than any event: `events(start=FAR_FUTURE, with_state_before=True)` is the last state.
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _last_state(store: Store) -> StateEvent | None:
+    events = store.events(start=FAR_FUTURE, with_state_before=True)
+    last = events[-1] if events else None
+    return last if isinstance(last, StateEvent) else None
 
 
 # ---- defaults for the real board ----------------------------------------------------------
 
 
 def _open_camera(config: Config, clock: Clock) -> Any:
-    from agent.capture.sources import open_source
+    from agent.capture.sources import SourceKind, classify, open_source
 
-    assert config.camera is not None
-    return open_source(config.camera, clock, base_dir=config.base_dir)
+    camera = config.camera
+    assert camera is not None
+    if getattr(camera, "loop", False):
+        if classify(camera.source) is not SourceKind.FILE:
+            raise UserError("camera.loop: only a video file source can be played in a loop")
+        return _looping_file(camera, clock, config.base_dir)
+    return open_source(camera, clock, base_dir=config.base_dir)
+
+
+class _LoopingCapture:
+    """A video file that starts again at its end (a camera for demos and benchmarks)."""
+
+    def __init__(self, path: str) -> None:
+        import cv2
+
+        self._cv2 = cv2
+        self.path = path
+        self._capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+
+    def read(self) -> tuple[bool, Any]:
+        ok, image = self._capture.read()
+        if ok:
+            return ok, image
+        self._capture.release()
+        self._capture = self._cv2.VideoCapture(self.path, self._cv2.CAP_FFMPEG)
+        return self._capture.read()  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        self._capture.release()
+
+
+def _looping_file(camera: CameraConfig, clock: Clock, base_dir: Path) -> Any:
+    from agent.capture.file import container_fps, open_video_file
+    from agent.capture.watchdog import WatchedSource
+
+    path = str(base_dir / camera.source)
+    capture, _ = open_video_file(path)  # fail now with a clear error, not in a retry loop
+    fps = container_fps(capture, camera.fps)
+    capture.release()
+    return WatchedSource.from_config(
+        lambda: _LoopingCapture(path),
+        clock,
+        camera,
+        name=Path(path).name,
+        pace_s=1.0 / fps,
+        freeze_after_s=None,
+    )
 
 
 def _load_inspector(config: Config) -> Inspector:
     try:
-        from agent.inspection.model import load_inspector  # type: ignore[import-not-found]
+        from agent.inspection.model import load_inspector  # type: ignore[attr-defined]
     except ImportError:
         logger.warning("inspection is off: this build has no inspection model loader")
         return NoInspection()
@@ -409,4 +738,4 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["Agent", "Event", "WallLabels", "run_command"]
+__all__ = ["Agent", "ClockStep", "Event", "TimedInspector", "WallLabels", "run_command"]

@@ -28,8 +28,11 @@ logger = logging.getLogger(__name__)
 PictureSaver = Callable[[Verdict, str], Path | None]
 
 #: Events kept in memory while the disk refuses them; past this the oldest are dropped
-#: and counted (at one part a second this is more than a day).
-MAX_PENDING = 200_000
+#: and counted. About 1 kB each with their MQTT messages: 50 MB at most, half a day at
+#: one part a second.
+MAX_PENDING = 50_000
+#: Rejected parts whose verdict (crop, heatmap) is kept for a picture while waiting.
+MAX_PENDING_PICTURES = 200
 
 
 @dataclass
@@ -79,19 +82,32 @@ class Recorder:
         """Events waiting in memory for the disk."""
         return len(self._pending)
 
+    @property
+    def failing(self) -> bool:
+        """The store refused the last write (an alarm is raised)."""
+        return self.counters.alarm is not None
+
     def emit(self, event: Event, extra: PartExtra | None = None) -> None:
-        """Take one event from the pipeline (or the daemon), in time order."""
+        """Take one event from the pipeline (or the daemon), in time order.
+
+        It is written at once, unless the store is refusing writes: then it waits in
+        memory for the next `flush()` (the daemon retries every few seconds), so a
+        failing disk costs one attempt per retry, not one per event.
+        """
         with self._lock:
             messages = messages_for(event, self.config, self._open_stop)
             self._open_stop = open_stop_after(event, self._open_stop)
             verdict = extra.verdict if extra is not None and not extra.verdict.good else None
+            if verdict is not None and len(self._pending) >= MAX_PENDING_PICTURES:
+                verdict = None  # keep the count, not the pixels, while the disk refuses
             if len(self._pending) >= MAX_PENDING:
                 self._pending.popleft()
                 self.counters.dropped += 1
             self._pending.append(_Pending(event, messages, verdict))
             if self.kept is not None:
                 self.kept.append(event)
-            self._flush_locked()
+            if not self.failing:
+                self._flush_locked()
 
     def flush(self) -> bool:
         """Write what waits in memory; True when nothing is left waiting."""

@@ -1,0 +1,298 @@
+"""The daemon in-process on rendered footage: time steps, resume, faults, the watchdog."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.app import Agent
+from agent.capture import EndOfStream
+from agent.capture.file import VideoFileSource
+from agent.config import Config
+from agent.events import Event, PartEvent, StateEvent
+from agent.inspection import NoInspection, Verdict
+from agent.oee import compute_oee
+from agent.pipeline import LinePipeline, ListSink
+from agent.sim.line import GroundTruth
+from agent.store import Store, open_readonly
+from agent.systemd import Notifier
+
+
+def stored(config: Config) -> list[Event]:
+    with open_readonly(config.store_path) as store:
+        assert store.integrity_check() == "ok"
+        return store.events()
+
+
+def assert_monotone(events: list[Event]) -> None:
+    for a, b in zip(events, events[1:], strict=False):
+        assert b.ts >= a.ts, f"{b} before {a}"
+
+
+ScriptedCamera = Any
+StepClock = Any
+
+
+@pytest.fixture(autouse=True)
+def _camera_class(make_camera: Any) -> None:
+    global _CAMERA
+    _CAMERA = make_camera
+
+
+_CAMERA: Any = None
+
+
+def make_agent(
+    config: Config, clock: StepClock, footage: GroundTruth, hooks: dict | None = None, **kw: Any
+) -> Agent:
+    return Agent(
+        config,
+        clock=clock,
+        source_factory=lambda c, k: _CAMERA(footage.path, clock, hooks),
+        inspector=kw.pop("inspector", NoInspection()),
+        **kw,
+    )
+
+
+def parts(events: list[Event]) -> list[PartEvent]:
+    return [e for e in events if isinstance(e, PartEvent)]
+
+
+def states(events: list[Event]) -> list[str]:
+    return [e.state for e in events if isinstance(e, StateEvent)]
+
+
+@pytest.fixture
+def baseline(footage: GroundTruth, line_config: Callable[..., Config], clock: StepClock, run):
+    """The footage without incident: what every other run is compared with."""
+    config = line_config()
+    run(make_agent(config, clock, footage))
+    events = stored(config)
+    Path(config.store_path).unlink()
+    return events
+
+
+def test_a_run_counts_the_footage_and_closes_its_interval(
+    footage: GroundTruth, line_config, clock: StepClock, run
+) -> None:
+    config = line_config()
+    agent = make_agent(config, clock, footage)
+    run(agent)
+    events = stored(config)
+    assert_monotone(events)
+    # exactly what the vision pipeline counts in the recording on its own (replay)
+    direct = ListSink()
+    pipeline = LinePipeline(config, NoInspection(), direct)
+    with VideoFileSource(footage.path, datetime(2026, 1, 1, tzinfo=UTC)) as video:
+        with contextlib.suppress(EndOfStream):
+            while True:
+                pipeline.process(video.read())
+    pipeline.close()
+    expected = [round(e.mono or 0.0, 6) for e in parts(direct.events)]
+    assert [round((e.mono or 0.0) - 1000.0, 6) for e in parts(events)] == expected
+    assert len(expected) >= len(footage.counted)
+    assert states(events) == ["running", "stopped", "running", "no_data"]
+    # closed at the last frame of the footage
+    duration = (events[-1].ts - events[0].ts).total_seconds()
+    assert duration == pytest.approx((footage.frames - 1) / footage.fps, abs=0.05)
+    assert agent.last_stats is not None and agent.last_stats["frames"] > 0
+
+
+@pytest.mark.parametrize("step_s", [3600.0, -3600.0], ids=["forward", "back"])
+def test_a_wall_clock_step_mid_shift_counts_no_time_twice(
+    footage: GroundTruth, line_config, clock: StepClock, run, baseline, step_s: float
+) -> None:
+    def step(camera: ScriptedCamera) -> None:
+        camera.clock.offset += step_s
+
+    config = line_config()
+    agent = make_agent(config, clock, footage, hooks={60: step})  # 2 s in, while running
+    run(agent)
+    events = stored(config)
+    assert_monotone(events)
+    assert abs(len(parts(events)) - len(parts(baseline))) <= 1  # a part in view may be lost
+    seconds = (footage.frames - 1) / footage.fps
+    total = compute_oee(events, config).total
+    assert total.tally.planned_s == pytest.approx(seconds, abs=0.2)
+    assert total.tally.run_s <= total.tally.planned_s + 1e-6  # small stops are inside run_s
+    for value in (total.tally.run_s, total.tally.no_data_s, total.tally.small_stop_s):
+        assert value >= 0
+    assert len(agent.labels.steps) == 1
+    if step_s > 0:
+        # the hour that never passed here is no_data, the labels follow the new clock
+        assert total.tally.no_data_s == pytest.approx(step_s, abs=0.2)
+        assert states(events) == ["running", "no_data", "running", "stopped", "running", "no_data"]
+        assert abs((events[-1].ts - clock.wall()).total_seconds()) < 0.1
+    else:
+        # the time line is kept: the labels run an hour ahead of the stepped clock
+        assert total.tally.no_data_s == 0
+        assert states(events) == states(baseline)
+        assert agent.labels.ahead_s == pytest.approx(-step_s, abs=0.1)
+    with open_readonly(config.store_path) as store:
+        assert store.meta_get("clock_steps")[0]["offset_s"] == pytest.approx(step_s, abs=0.1)
+    assert agent.last_stats is not None
+    assert any(a.startswith("clock:") for a in agent.last_stats["alarms"])
+
+
+def test_a_restart_closes_what_a_crash_left_open(
+    footage: GroundTruth, line_config, clock: StepClock, run
+) -> None:
+    config = line_config()
+    crashed_at = clock.wall() - timedelta(minutes=2)
+    with Store.open(config.store_path) as store:
+        store.append(StateEvent(crashed_at - timedelta(seconds=30), "running", None, "r1"))
+        store.append(PartEvent(crashed_at, True, id="p1"))
+    run(make_agent(config, clock, footage))
+    events = stored(config)
+    assert_monotone(events)
+    # the crash's gap is no_data from its last event, then the new run
+    assert [e.id for e in events[:2]] == ["r1", "p1"]
+    assert isinstance(events[2], StateEvent) and events[2].state == "no_data"
+    assert events[2].ts == crashed_at
+    assert states(events)[2] == "running"
+
+
+def test_a_clock_behind_the_store_keeps_events_after_it(
+    footage: GroundTruth, line_config, clock: StepClock, run
+) -> None:
+    """A board without RTC boots with a clock from before its last stored events."""
+    config = line_config()
+    ahead = clock.wall() + timedelta(hours=3)
+    with Store.open(config.store_path) as store:
+        store.append(StateEvent(ahead, "running", None, "r1"))
+    agent = make_agent(config, clock, footage)
+    run(agent)
+    events = stored(config)
+    assert_monotone(events)
+    assert events[1].ts == ahead and states(events)[1] == "no_data"
+    assert events[2].ts > ahead
+    assert agent.labels.ahead_s == pytest.approx(3 * 3600, abs=1)
+
+
+def test_a_camera_outage_is_no_data_then_counting_again(
+    footage: GroundTruth, line_config, clock: StepClock, run
+) -> None:
+    config = line_config()
+    hooks = {285: lambda camera: camera.vanish(45)}  # 1.5 s gone, in the last phase
+    agent = make_agent(config, clock, footage, hooks=hooks)
+    run(agent)
+    events = stored(config)
+    assert_monotone(events)
+    assert states(events) == ["running", "stopped", "running", "no_data", "running", "no_data"]
+    gap = [e for e in events if isinstance(e, StateEvent)][3:5]
+    assert (gap[1].ts - gap[0].ts).total_seconds() == pytest.approx(1.5, abs=0.1)
+    assert any(p.ts > gap[1].ts for p in parts(events))
+    total = compute_oee(events, config).total
+    assert total.tally.no_data_s == pytest.approx(1.5, abs=0.1)
+    assert agent.health.camera_outages == 1
+
+
+class FailingOnce:
+    """An inspector that raises on its first part (a stage fault), then works."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def inspect(self, views: Any) -> Verdict:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("inference blew up")
+        return Verdict(good=True, score=0.1)
+
+
+def test_a_stage_that_raises_is_restarted_and_the_fault_reported(
+    footage: GroundTruth, line_config, clock: StepClock, run, baseline
+) -> None:
+    config = line_config()
+    agent = make_agent(config, clock, footage, inspector=FailingOnce(), stats_interval_s=0.5)
+    run(agent)
+    events = stored(config)
+    assert_monotone(events)
+    assert agent.health.faults == 1
+    assert "inference blew up" in (agent.health.last_fault or "")
+    assert len(parts(events)) >= len(parts(baseline)) - 2
+    assert "no_data" in states(events)[:-1]  # the restart's gap
+    with open_readonly(config.store_path) as store:
+        assert store.latest_stats()["faults"] == 1
+
+
+class Hanging:
+    """An inspector that hangs on its third part, as a wedged accelerator would."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.hung_at: float | None = None
+        self.release = threading.Event()
+
+    def inspect(self, views: Any) -> Verdict:
+        self.calls += 1
+        if self.calls == 3:
+            self.hung_at = time.monotonic()
+            self.release.wait(30)
+        return Verdict(good=True)
+
+
+def test_the_watchdog_is_pinged_only_while_the_pipeline_makes_progress(
+    footage: GroundTruth, line_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_clock
+) -> None:
+    address = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(address)
+    server.settimeout(0.2)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # ping every 0.5 s
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+
+    class RealClock:
+        def monotonic(self) -> float:
+            return time.monotonic()
+
+        def wall(self) -> datetime:
+            return datetime.now(UTC)
+
+    hanging = Hanging()
+    agent = Agent(
+        line_config(),
+        clock=RealClock(),
+        source_factory=lambda c, k: _CAMERA(footage.path, make_clock(datetime.now(UTC)), {}, 0.02),
+        inspector=hanging,
+        notifier=Notifier(address),
+        stall_s=1.5,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    got: list[tuple[float, str]] = []
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            if hanging.hung_at is not None and time.monotonic() - hanging.hung_at > 5:
+                break
+            try:
+                got.append((time.monotonic(), server.recv(256).decode()))
+            except TimeoutError:
+                continue
+    finally:
+        hanging.release.set()
+        stop.set()
+        thread.join(15)
+        server.close()
+    assert got and got[0][1].startswith("READY=1")
+    assert hanging.hung_at is not None, "the footage never reached a third part"
+    pings = [t for t, m in got if m == "WATCHDOG=1"]
+    before = [t for t in pings if t < hanging.hung_at]
+    after = [t for t in pings if t > hanging.hung_at + 1.5 + 0.5 + 0.5]
+    assert len(before) >= 2, got
+    assert after == [], "pinged while the pipeline was hung"
