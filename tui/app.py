@@ -103,6 +103,9 @@ class OeeApp(App[int]):
     def on_mount(self) -> None:
         """Open the first screen and start the polls."""
         self.switch_mode("dashboard" if self.line_source else "fleet")
+        if self.feed is not None and self.line_source is None:
+            self.title = "OEE fleet"
+            self.sub_title = f"mqtt {self.feed.host}:{self.feed.port}"
         if self.line_source is not None:
             self.poll_line()
         self.set_interval(self.poll_s, self.poll_line)
