@@ -154,6 +154,27 @@ class VisionConfig(_Section):
         lt=1,
         description="Fraction of ROI pixels that must change for the line to count as moving.",
     )
+    min_speed: float = Field(
+        0.02,
+        gt=0,
+        le=100,
+        description="Slowest belt speed that counts as moving, in ROI lengths per second.",
+    )
+    part_contrast: float = Field(
+        28.0,
+        gt=0,
+        lt=255,
+        description="Grey levels a part must differ from the belt by (largest channel).",
+    )
+    views_per_part: int = Field(
+        5, ge=1, le=15, description="Crops of each part, around its crossing, for inspection."
+    )
+    analysis_fps: float = Field(
+        15,
+        gt=0,
+        le=240,
+        description="Frames per second the vision analyses; the others are only decoded.",
+    )
 
     @field_validator("roi", mode="before")
     @classmethod
@@ -188,6 +209,9 @@ class DowntimeConfig(_Section):
         le=3600,
         description="Moving with no parts this long is a `starved` stop (default: stop_after_s).",
     )
+    resume_after_s: float = Field(
+        0.2, ge=0, le=60, description="Flow must be back this long to end a stop (backdated)."
+    )
 
 
 class InspectionConfig(_Section):
@@ -204,6 +228,12 @@ class InspectionConfig(_Section):
         None, description="Where defect pictures go (default: beside the store, `defects/`)."
     )
     keep_images: int = Field(1000, ge=0, le=1_000_000, description="Defect pictures to keep.")
+    teach_parts: int = Field(
+        300, ge=30, le=100_000, description="Good parts teach collects at most (footage or camera)."
+    )
+    feature_views: int = Field(
+        1, ge=0, le=10, description="Views per part scored by the int8 backbone (0: pixels only)."
+    )
 
 
 class StoreConfig(_Section):

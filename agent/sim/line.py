@@ -320,7 +320,7 @@ def _belt_texture(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
     tile = np.empty((c1 - c0, period, 3), np.float32)
     tile[:] = scenario.belt_colour
     tile += rng.normal(0, 6, size=(c1 - c0, period, 1))
-    tile[:, :3] += 14  # a seam every period: what shows an empty belt moving
+    tile[:, :4] += 20  # a seam every period: what shows an empty belt moving
     smooth = cv2.GaussianBlur(tile, (3, 3), 0)
     reps = length // period + 2
     return np.clip(np.tile(smooth, (1, reps, 1)), 0, 255).astype(np.uint8)

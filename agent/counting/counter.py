@@ -1,0 +1,157 @@
+"""The counter: segment, track, count at the line, and gather each part's views.
+
+Views are full-resolution crops (the part's box grown by a margin) with the part's
+mask, taken in frames where the part is wholly inside the ROI near the count line: up
+to `max_views // 2` from just before the crossing, the crossing frame, and the frames
+after it until `max_views` are gathered (or the part leaves). A counted part is handed
+on once its views are complete, a few frames after it crossed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from agent.counting import Blob, CountedPart
+from agent.counting.roi import RoiView
+from agent.counting.segment import BeltSegmenter
+from agent.counting.track import Track, Tracker
+from agent.flow.stops import Stamp
+from agent.inspection import PartCrop
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pending:
+    track: Track
+    at: Stamp
+    views: list[PartCrop]
+    frames_left: int
+
+
+class PartCounter:
+    """Counts parts in canonical work images (see the module docstring)."""
+
+    def __init__(
+        self,
+        view: RoiView,
+        count_at: float,
+        min_area: int,
+        contrast: float = 28.0,
+        max_views: int = 5,
+        margin: float = 0.15,
+        origin_mono: float = 0.0,
+    ) -> None:
+        self.view = view
+        self.segmenter = BeltSegmenter(min_area=min_area, contrast=contrast)
+        self.tracker = Tracker(view.along, count_at)
+        self.max_views = max(1, max_views)
+        self.margin = margin
+        self.origin_mono = origin_mono
+        self._before: dict[int, deque[PartCrop]] = {}
+        self._pending: list[_Pending] = []
+        self._last_crossing: float | None = None
+        self._labels: np.ndarray | None = None
+        self.blobs: list[Blob] = []
+
+    def reset(self) -> None:
+        """Forget tracks and the belt (after a gap); counted parts already handed on stay."""
+        self.segmenter.reset()
+        self.tracker.reset()
+        self._before.clear()
+
+    @property
+    def parts_in_view(self) -> bool:
+        """Whether a confirmed part is in the ROI now."""
+        return bool(self.tracker.confirmed)
+
+    def process(
+        self, work: np.ndarray, frame: np.ndarray, now: Stamp, belt_speed: float
+    ) -> list[CountedPart]:
+        """One frame (see `agent.counting.Counter`)."""
+        labels, blobs = self.segmenter.segment(work)
+        self._labels, self.blobs = labels, blobs
+        crossings = self.tracker.update(blobs, now, belt_speed * self.view.along)
+        crossed_ids = {c.track.id: c for c in crossings}
+        done: list[CountedPart] = []
+        live_ids = {t.id for t in self.tracker.tracks}
+        for track in self.tracker.tracks:
+            blob = track.blob
+            near = blob is not None and self._near_line(blob)
+            crop = self._crop(frame, labels, blob) if blob is not None and near else None
+            if track.id in crossed_ids:
+                before = self._before.pop(track.id, deque())
+                views = [*before, *([crop] if crop is not None else [])]
+                after = self.max_views - len(views)
+                self._pending.append(_Pending(track, crossed_ids[track.id].at, views, after))
+            elif not track.counted and crop is not None:
+                queue = self._before.setdefault(track.id, deque(maxlen=self.max_views // 2))
+                queue.append(crop)
+        still_pending = []
+        for pending in self._pending:
+            if pending.track.id in crossed_ids:
+                pass  # its crossing frame's view is already in
+            elif pending.track.id not in live_ids or pending.frames_left <= 0:
+                done.append(self._finish(pending))
+                continue
+            elif pending.track.blob is not None and self._near_line(pending.track.blob):
+                pending.views.append(self._crop(frame, labels, pending.track.blob))
+                pending.frames_left -= 1
+            else:
+                pending.frames_left -= 1
+            if len(pending.views) >= self.max_views or pending.frames_left <= 0:
+                done.append(self._finish(pending))
+            else:
+                still_pending.append(pending)
+        self._pending = still_pending
+        for stale in set(self._before) - live_ids:
+            del self._before[stale]
+        return sorted(done, key=lambda p: p.at.mono)
+
+    def flush(self) -> list[CountedPart]:
+        """Hand over counted parts still waiting for views."""
+        done = [self._finish(p) for p in self._pending]
+        self._pending = []
+        return sorted(done, key=lambda p: p.at.mono)
+
+    def _finish(self, pending: _Pending) -> CountedPart:
+        cycle = None
+        if self._last_crossing is not None:
+            cycle = max(0.0, pending.at.mono - self._last_crossing)
+        if self._last_crossing is None or pending.at.mono > self._last_crossing:
+            self._last_crossing = pending.at.mono
+        return CountedPart(
+            t=pending.at.mono - self.origin_mono,
+            at=pending.at,
+            views=pending.views[: self.max_views],
+            cycle_s=cycle,
+            track_id=pending.track.id,
+        )
+
+    def _near_line(self, blob: Blob) -> bool:
+        """Wholly inside the ROI along the flow, and near the count line."""
+        if blob.box[0] <= 0 or blob.box[2] >= self.view.along:
+            return False
+        return abs(blob.x - self.tracker.line) <= max(blob.length, 4)
+
+    def _crop(self, frame: np.ndarray, labels: np.ndarray, blob: Blob) -> PartCrop:
+        x0, y0, x1, y1 = self.view.to_frame_box(blob.box)
+        pad = int(round(self.margin * max(x1 - x0, y1 - y0))) + 4
+        fh, fw = frame.shape[:2]
+        cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
+        cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
+        image = frame[cy0:cy1, cx0:cx1].copy()
+        bx0, by0, bx1, by1 = blob.box
+        part = (labels[by0:by1, bx0:bx1] == blob.label).astype(np.uint8) * 255
+        part = np.ascontiguousarray(self.view.from_canonical(part))
+        mask = np.zeros(image.shape[:2], np.uint8)
+        grown = cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        mx0, my0 = x0 - cx0, y0 - cy0
+        target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
+        target[:] = grown[: target.shape[0], : target.shape[1]]
+        return PartCrop(image=image, mask=mask > 127)

@@ -1,0 +1,220 @@
+"""Tracks by nearest centre along the flow; a track is counted once, when it crosses.
+
+Each analysed frame, every live track predicts where it is now (its last centre moved
+on by the belt's speed) and takes the nearest blob inside a gate around that prediction
+(closest pairs first). A track that finds no blob coasts for up to `max_missed_s`; a
+blob that finds no track starts one.
+
+A track is counted when its centre goes from before the count line to on or past it;
+the crossing time is interpolated between the two observations. A halted line keeps
+its tracks where they are, so stopping and restarting with parts in view counts
+nothing twice.
+
+Touching parts do not always segment the same way from frame to frame, so:
+
+- a track is *established* when it entered at the upstream edge of the ROI, was there
+  in the first frame, or has been seen on its own for `establish_hits` frames; a
+  track that appeared in the middle of the ROI (a piece of a part that split off for
+  a frame, or a touching part that just separated from its neighbour) is counted only
+  once established (at the time it crossed, if it crossed meanwhile);
+- a blob that holds the predicted centres of two or more *strong* tracks (seen on
+  their own for `establish_hits` frames) is touching parts merged in this frame: each
+  of them moves on with the belt (and is counted if it crosses meanwhile) instead of
+  one jumping to the merged centre. Any other track inside such a blob, or all but
+  the longest-seen of several weak tracks inside one blob, was a piece: it is dropped.
+
+A track that first appears already past the line is never counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from agent.counting import Blob
+from agent.flow.stops import Stamp
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Track:
+    """A part followed from frame to frame (canonical work pixels)."""
+
+    id: int
+    x: float
+    y: float
+    length: float
+    width: float
+    seen: Stamp
+    established: bool
+    hits: int = 1
+    missed: int = 0
+    counted: bool = False
+    #: When a provisional track crossed, kept until it is established.
+    crossed: Stamp | None = None
+    blob: Blob | None = None  # this frame's blob, None when coasting or covered
+    covered: bool = False  # inside a blob merged with touching parts this frame
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """A track's centre crossed the count line at `at`."""
+
+    track: Track
+    at: Stamp
+
+
+class Tracker:
+    """Matches blobs to tracks and reports crossings of the count line."""
+
+    def __init__(
+        self,
+        along: int,
+        count_at: float,
+        max_missed_s: float = 0.5,
+        establish_hits: int = 4,
+        edge: int = 2,
+    ) -> None:
+        self.along = along
+        self.line = count_at * along
+        self.max_missed_s = max_missed_s
+        self.establish_hits = establish_hits
+        self.edge = edge
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self._frames = 0
+
+    def reset(self) -> None:
+        """Drop every track (after a gap in the footage)."""
+        self.tracks.clear()
+        self._frames = 0
+
+    def update(self, blobs: list[Blob], now: Stamp, speed_px_s: float) -> list[Crossing]:
+        """Match this frame's blobs; returns the crossings it completes."""
+        self._frames += 1
+        step = max(0.0, speed_px_s)
+        predicted = [t.x + step * (now.mono - t.seen.mono) for t in self.tracks]
+        for track in self.tracks:
+            track.blob = None
+            track.covered = False
+        crossings: list[Crossing] = []
+        used_tracks: set[int] = set()
+        used_blobs: set[int] = set()
+        dropped: set[int] = set()
+
+        for bi, blob in enumerate(blobs):
+            inside = [
+                ti
+                for ti, track in enumerate(self.tracks)
+                if blob.box[0] - 1 <= predicted[ti] <= blob.box[2] + 1
+                and blob.box[1] - 1 <= track.y <= blob.box[3] + 1
+            ]
+            if len(inside) < 2:
+                continue
+            strong = [ti for ti in inside if self.tracks[ti].hits >= self.establish_hits]
+            if len(strong) >= 2:
+                used_blobs.add(bi)
+                for ti in strong:
+                    used_tracks.add(ti)
+                    crossings += self._cover(self.tracks[ti], predicted[ti], now)
+            # the rest were pieces of these parts (or of one part, if none is strong)
+            keep = strong or [max(inside, key=lambda ti: (self.tracks[ti].hits, -ti))]
+            dropped.update(ti for ti in inside if ti not in keep)
+
+        pairs = []
+        for ti, track in enumerate(self.tracks):
+            if ti in used_tracks or ti in dropped:
+                continue
+            gate_along = max(4.0, 0.5 * track.length)
+            gate_across = max(4.0, 0.5 * track.width)
+            for bi, blob in enumerate(blobs):
+                if bi in used_blobs:
+                    continue
+                dx = blob.x - predicted[ti]
+                dy = blob.y - track.y
+                if abs(dx) <= gate_along and abs(dy) <= gate_across:
+                    # established tracks win ties against provisional ones
+                    cost = abs(dx) + abs(dy) + (0.0 if track.established else 2.0)
+                    pairs.append((cost, ti, bi))
+        pairs.sort()
+        for _, ti, bi in pairs:
+            if ti in used_tracks or bi in used_blobs:
+                continue
+            used_tracks.add(ti)
+            used_blobs.add(bi)
+            crossings += self._observe(self.tracks[ti], blobs[bi], now)
+
+        survivors = []
+        for ti, track in enumerate(self.tracks):
+            if ti in dropped:
+                logger.debug("track %d dropped: a piece of another part", track.id)
+                continue
+            if ti not in used_tracks:
+                track.missed += 1
+                if now.mono - track.seen.mono > self.max_missed_s:
+                    continue
+            if predicted[ti] - track.length / 2 > self.along:
+                continue
+            survivors.append(track)
+        self.tracks = survivors
+        for bi, blob in enumerate(blobs):
+            if bi not in used_blobs:
+                self.tracks.append(self._start(blob, now))
+        return crossings
+
+    def _start(self, blob: Blob, now: Stamp) -> Track:
+        entering = blob.box[0] <= self.edge or self._frames == 1
+        track = Track(
+            self._next_id, blob.x, blob.y, blob.length, blob.width, now, entering, blob=blob
+        )
+        self._next_id += 1
+        if blob.x >= self.line:
+            track.counted = True  # appeared past the line: never counted
+        return track
+
+    def _cover(self, track: Track, predicted: float, now: Stamp) -> list[Crossing]:
+        """The track is inside a blob of merged touching parts: it moves on with the belt."""
+        before, seen_before = track.x, track.seen
+        track.x = predicted
+        track.seen = now
+        track.covered = True
+        return self._crossed(track, before, seen_before, now)
+
+    def _observe(self, track: Track, blob: Blob, now: Stamp) -> list[Crossing]:
+        before, seen_before = track.x, track.seen
+        track.x, track.y = blob.x, blob.y
+        track.length = max(float(blob.length), 0.5 * track.length)
+        track.width = max(float(blob.width), 0.5 * track.width)
+        track.seen = now
+        track.hits += 1
+        track.missed = 0
+        track.blob = blob
+        crossings = self._crossed(track, before, seen_before, now)
+        if not track.established and track.hits >= self.establish_hits:
+            track.established = True
+            if track.crossed is not None and not track.counted:
+                track.counted = True
+                crossings.append(Crossing(track, track.crossed))
+        return crossings
+
+    def _crossed(
+        self, track: Track, before: float, seen_before: Stamp, now: Stamp
+    ) -> list[Crossing]:
+        if track.counted or track.crossed is not None or not (before < self.line <= track.x):
+            return []
+        span = track.x - before
+        fraction = (self.line - before) / span if span > 0 else 1.0
+        dt = (now.mono - seen_before.mono) * fraction
+        at = Stamp(seen_before.mono + dt, seen_before.wall + timedelta(seconds=dt))
+        if not track.established:
+            track.crossed = at  # counted once the track is established
+            return []
+        track.counted = True
+        return [Crossing(track, at)]
+
+    @property
+    def confirmed(self) -> list[Track]:
+        """Tracks seen in at least two frames and seen (or covered) in this one."""
+        return [t for t in self.tracks if t.hits >= 2 and (t.blob is not None or t.covered)]

@@ -1,0 +1,253 @@
+"""Frames in, events out: flow, stops, counting and inspection for one line.
+
+`LinePipeline` is the vision core shared by `oee-agent replay` and the daemon. Each
+frame's ROI is cut out, shrunk by 4 (two exact 2x2 averages) and turned so parts flow
+along +x; the flow detector and the part counter both work on that small image, and
+only the crops of counted parts are taken at full resolution. Events go to an
+`EventSink`:
+
+- a `StateEvent` `running` at the first frame, `stopped` (backdated to when the flow
+  stopped; reason `starved` when the belt ran empty) and `running` again when flow or
+  parts come back, `no_data` when the daemon says the camera gave nothing;
+- a `PartEvent` for every counted part, stamped when its centre crossed `count_at`,
+  with the inspector's verdict; `extra` carries the verdict (heatmap, crop) and the
+  counted part (views, cycle time) for pictures.
+
+Event times never go backwards: a backdated event is never stamped before one already
+emitted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+
+from agent.capture import EndOfStream, Frame
+from agent.config import Config
+from agent.counting import CountedPart
+from agent.counting.counter import PartCounter
+from agent.counting.roi import RoiView
+from agent.events import Event, PartEvent, State, StateEvent, new_id
+from agent.flow import FlowReading
+from agent.flow.motion import BeltMotion
+from agent.flow.stops import Stamp, StateChange, StopDetector
+from agent.inspection import Inspector, NoInspection, Verdict
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PartExtra:
+    """What a part event's sink may want beyond the event: pictures and cycle time."""
+
+    verdict: Verdict
+    part: CountedPart
+
+
+class EventSink(Protocol):
+    """Where the pipeline's events go (the store, a list in tests, MQTT...)."""
+
+    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
+        """Take one event; `extra` is set for part events."""
+        ...
+
+
+@dataclass
+class ListSink:
+    """Keeps events (and part extras) in memory, in order."""
+
+    events: list[Event] = field(default_factory=list)
+    extras: list[PartExtra] = field(default_factory=list)
+
+    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
+        """Append the event (and its extra, for parts)."""
+        self.events.append(event)
+        if extra is not None:
+            self.extras.append(extra)
+
+
+class LinePipeline:
+    """One line's vision: `process(frame)` for every frame, then `close()`."""
+
+    def __init__(
+        self,
+        config: Config,
+        inspector: Inspector | None = None,
+        sink: EventSink | None = None,
+    ) -> None:
+        """Build the stages from `config` (which must have a `[vision]` section).
+
+        Raises:
+            ConfigError: the config has no `[vision]` section.
+        """
+        config.require("vision")
+        assert config.vision is not None
+        self.config = config
+        self.vision = config.vision
+        self.inspector: Inspector = inspector or NoInspection()
+        self.sink: EventSink = sink or ListSink()
+        self.flow = BeltMotion(
+            motion_threshold=self.vision.motion_threshold, min_speed=self.vision.min_speed
+        )
+        self.stops = StopDetector(
+            config.downtime.stop_after_s,
+            config.downtime.starved_after_s,
+            resume_after_s=config.downtime.resume_after_s,
+        )
+        self.view: RoiView | None = None
+        self.counter: PartCounter | None = None
+        self.frames = 0
+        self.first: Stamp | None = None
+        self.last: Stamp | None = None
+        self.last_reading: FlowReading | None = None
+        self.counted: list[CountedPart] = []
+        self._last_ts: datetime | None = None
+        self._last_mono: float | None = None
+        self._state: State | None = None
+        self._no_data = False
+        self._next_analysis: float | None = None
+
+    def _setup(self, frame: Frame) -> None:
+        height, width = frame.image.shape[:2]
+        try:
+            self.view = RoiView(self.vision.roi, self.vision.direction, (width, height))
+        except ValueError as exc:
+            from agent.errors import UserError
+
+            raise UserError(str(exc)) from None
+        roi_area = self.view.w * self.view.h
+        min_area = int(self.vision.min_part_area * roi_area / self.view.factor**2)
+        self.counter = PartCounter(
+            self.view,
+            self.vision.count_at,
+            min_area=min_area,
+            contrast=self.vision.part_contrast,
+            max_views=self.vision.views_per_part,
+            origin_mono=frame.mono,
+        )
+
+    def process(self, frame: Frame) -> None:
+        """Take one frame; emits whatever events it completes."""
+        if self.view is None:
+            self._setup(frame)
+        assert self.view is not None and self.counter is not None
+        now = Stamp(frame.mono, frame.wall)
+        if self.first is None:
+            self.first = now
+            self._emit_state("running", None, now)
+        elif self._no_data:
+            self._no_data = False
+            self._next_analysis = None
+            self.flow.reset()
+            self.counter.reset()
+            self.stops.reset(now)
+            self._emit_state("running", None, now)
+        self.frames += 1
+        self.last = now
+        # analyse at `analysis_fps` (a frame per period, on the frames' own clock)
+        if self._next_analysis is not None and frame.mono < self._next_analysis - 1e-6:
+            return
+        period = 1.0 / self.vision.analysis_fps
+        if self._next_analysis is None or frame.mono - self._next_analysis > period:
+            self._next_analysis = frame.mono + period
+        else:
+            self._next_analysis += period
+        work = self.view.work(frame.image)
+        grey = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+        reading = self.flow.update(grey, frame.mono)
+        self.last_reading = reading
+        parts = self.counter.process(work, frame.image, now, reading.speed)
+        changes = self.stops.update(now, reading.moving, self.counter.parts_in_view)
+        if changes:
+            parts += self.counter.flush()
+        for part in sorted(parts, key=lambda p: p.at.mono):
+            self._emit_part(part)
+        for change in changes:
+            self._apply(change)
+
+    def mark_no_data(self, mono: float, wall: datetime) -> None:
+        """The source gave nothing from `mono`/`wall` on (the daemon's watchdog says so).
+
+        Emits `no_data` now; the next frame starts afresh with `running`.
+        """
+        if self.counter is not None:
+            for part in self.counter.flush():
+                self._emit_part(part)
+        if not self._no_data:
+            self._emit_state("no_data", None, Stamp(mono, wall))
+            self._no_data = True
+
+    def close(self) -> None:
+        """Hand on counted parts still waiting for views (end of footage or shutdown)."""
+        if self.counter is not None:
+            for part in self.counter.flush():
+                self._emit_part(part)
+
+    def _apply(self, change: StateChange) -> None:
+        self._emit_state(change.state, change.reason, change.at)
+
+    def _emit_state(self, state: State, reason: str | None, at: Stamp) -> None:
+        ts, mono = self._monotone(at)
+        self._state = state
+        self.sink.emit(StateEvent(ts, state, reason, new_id(), mono))
+
+    def _emit_part(self, part: CountedPart) -> None:
+        verdict = self.inspector.inspect(part.views) if part.views else Verdict(good=True)
+        ts, mono = self._monotone(part.at)
+        self.counted.append(part)
+        event = PartEvent(
+            ts,
+            good=verdict.good,
+            defect=None if verdict.good else (verdict.defect or "anomaly"),
+            score=verdict.score,
+            id=new_id(),
+            mono=mono,
+        )
+        self.sink.emit(event, PartExtra(verdict, part))
+
+    def _monotone(self, at: Stamp) -> tuple[datetime, float]:
+        ts, mono = at.wall, at.mono
+        if self._last_ts is not None and ts < self._last_ts:
+            ts = self._last_ts
+        if self._last_mono is not None and mono < self._last_mono:
+            mono = self._last_mono
+        self._last_ts, self._last_mono = ts, mono
+        return ts, mono
+
+
+def iter_counted_parts(
+    video_path: str | Path, config: Config, start_wall: datetime | None = None
+) -> Iterator[CountedPart]:
+    """Every part the pipeline counts in a recording, with its views (teach uses this).
+
+    `t` of each part is seconds from the first frame. No inspection runs.
+
+    Raises:
+        SourceError: the file is missing or cannot be decoded.
+        ConfigError: the config has no `[vision]` section.
+    """
+    from agent.capture.file import VideoFileSource
+
+    config.require("vision")
+    start = start_wall or datetime(2000, 1, 1, tzinfo=UTC)
+    fps = config.camera.fps if config.camera else 30.0
+    pipeline = LinePipeline(config, NoInspection(), ListSink())
+    with VideoFileSource(video_path, start, fps_fallback=fps) as source:
+        handed = 0
+        while True:
+            try:
+                frame = source.read(0.0)
+            except EndOfStream:
+                break
+            pipeline.process(frame)
+            while handed < len(pipeline.counted):
+                yield pipeline.counted[handed]
+                handed += 1
+        pipeline.close()
+        yield from pipeline.counted[handed:]
