@@ -82,7 +82,7 @@ def _scenarios(short: bool) -> tuple[Any, Any]:
     if short:
         # 20 s: parts, one 4 s stop, parts; an empty belt at both ends joins the loop.
         phases = (starved(1.0), Phase(7.0), halted(4.0), Phase(6.0), starved(2.0))
-        good = (Phase(24.0),)
+        good = (Phase(30.0),)
     else:
         # ~4 minutes with a shift's kinds of events; the belt is empty at both ends so
         # the loop joins without a part cut in half.
@@ -123,6 +123,7 @@ class Footage:
     parts: int
     defective: int
     stops: list[tuple[float, float, str | None]]
+    crossings: list[tuple[float, str | None]]
 
 
 def ensure_footage(scenario: Any, path: Path, label: str) -> tuple[Footage, bool]:
@@ -136,7 +137,7 @@ def ensure_footage(scenario: Any, path: Path, label: str) -> tuple[Footage, bool
     if path.is_file() and sidecar.is_file():
         try:
             known = json.loads(sidecar.read_text(encoding="utf-8"))
-            if known.get("fingerprint") == wanted:
+            if known.get("fingerprint") == wanted and "crossings" in known:
                 return _footage_from(path, known), False
         except (OSError, ValueError):
             pass  # a damaged sidecar: render again
@@ -154,6 +155,7 @@ def _footage_from(path: Path, info: dict[str, Any]) -> Footage:
         parts=int(info["parts"]),
         defective=int(info["defective"]),
         stops=[(float(a), float(b), r) for a, b, r in info["stops"]],
+        crossings=[(float(t), d) for t, d in info.get("crossings", [])],
     )
 
 
@@ -190,6 +192,8 @@ def _render(scenario: Any, path: Path, label: str) -> dict[str, Any]:
         "parts": len(truth.counted),
         "defective": sum(1 for p in truth.counted if p.defect),
         "stops": [[s.start, s.end, s.reason] for s in truth.stops()],
+        # when each part crosses count_at (s from the first frame), and its defect
+        "crossings": [[round(p.t_count or 0.0, 3), p.defect] for p in truth.counted],
     }
 
 
@@ -464,7 +468,7 @@ def format_summary(s: dict[str, Any], seconds: float) -> str:
     """The headless run's summary, a few lines for a person."""
     return (
         f"{seconds:.0f} s of the line: {s['parts']} parts ({s['good']} good, "
-        f"{s['rejected']} rejected), {s['stops']} stops ({s['small_stops']} small, "
+        f"{s['rejected']} rejected), {s['stops']} stop(s) ({s['small_stops']} small, "
         f"{s['starved']} starved)\n"
         f"OEE {_percent(s['oee'])} = availability {_percent(s['availability'])} x "
         f"performance {_percent(s['performance'])} x quality {_percent(s['quality'])}\n"
