@@ -139,6 +139,7 @@ class MqttPublisher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._connected_at = 0.0
         self._window: dict[int, _InFlight] = {}
         self._cursor: int | None = None
@@ -192,6 +193,13 @@ class MqttPublisher:
     def connected(self) -> bool:
         """Whether the broker accepted our connection (CONNACK success) and it holds."""
         return self._connected.is_set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait (bounded) until connected and subscribed to `cmd/...`; True when so."""
+        deadline = time.monotonic() + timeout
+        return self._connected.wait(timeout) and self._subscribed.wait(
+            max(0.0, deadline - time.monotonic())
+        )
 
     def start(self) -> None:
         """Connect in the background and start the outbox thread. Returns at once.
@@ -360,6 +368,7 @@ class MqttPublisher:
         if self._connected.is_set() and not self._stop.is_set():
             logger.warning("mqtt: disconnected (%s); reconnecting with backoff", reason_code)
         self._connected.clear()
+        self._subscribed.clear()
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
@@ -367,6 +376,8 @@ class MqttPublisher:
         for code in reason_codes:
             if code.is_failure:
                 logger.error("mqtt: broker refused the subscription to commands: %s", code)
+                return
+        self._subscribed.set()
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_code: Any, properties: Any

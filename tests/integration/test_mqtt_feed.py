@@ -77,6 +77,7 @@ def line(request, broker, tmp_path: Path, subscribe):
     sub = subscribe([topics.root + "/#"])
     publisher = MqttPublisher(config, store, reconnect_max_s=2)
     publisher.start()
+    assert publisher.wait_ready(10)  # commands published before the SUBACK would be lost
     yield config, topics, store, sub, publisher
     publisher.stop()
     store.close()
