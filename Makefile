@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo lint typecheck pytest broker venv clean
+.PHONY: test demo lint typecheck pytest broker venv clean pi-check
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ test: venv broker lint typecheck pytest
 
 demo: venv
 	$(BIN)/python -m agent.demo
+
+# The working tree installed and run on arm64 (Debian bookworm, as 64-bit Raspberry Pi
+# OS) under qemu, compared with the host's answers (pi/check.sh, docs/arm64.md).
+pi-check: venv
+	$(SUDO) pi/check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
