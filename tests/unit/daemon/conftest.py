@@ -175,3 +175,25 @@ def make_camera() -> Callable[..., ScriptedCamera]:
 def make_clock() -> Callable[..., StepClock]:
     """`make_clock(start)` -> a StepClock."""
     return StepClock
+
+
+@pytest.fixture
+def baseline(footage: GroundTruth, line_config: Callable[..., Config], clock: StepClock) -> Any:
+    """The stored events of the footage run without incident, to compare with."""
+    from agent.app import Agent
+    from agent.inspection import NoInspection
+    from agent.store import open_readonly
+
+    config = line_config()
+    agent = Agent(
+        config,
+        clock=clock,
+        source_factory=lambda c, k: ScriptedCamera(footage.path, clock),
+        inspector=NoInspection(),
+    )
+    run_agent(agent)
+    with open_readonly(config.store_path) as store:
+        events = store.events()
+    Path(config.store_path).unlink()
+    clock.now, clock.offset = 1000.0, 0.0
+    return events

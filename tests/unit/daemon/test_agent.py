@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,16 +68,6 @@ def parts(events: list[Event]) -> list[PartEvent]:
 
 def states(events: list[Event]) -> list[str]:
     return [e.state for e in events if isinstance(e, StateEvent)]
-
-
-@pytest.fixture
-def baseline(footage: GroundTruth, line_config: Callable[..., Config], clock: StepClock, run):
-    """The footage without incident: what every other run is compared with."""
-    config = line_config()
-    run(make_agent(config, clock, footage))
-    events = stored(config)
-    Path(config.store_path).unlink()
-    return events
 
 
 def test_a_run_counts_the_footage_and_closes_its_interval(
