@@ -70,7 +70,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(broker, tmp_path: Path, sub
         time.sleep(OUTAGE_S)
         assert not publisher.connected
         queued = store.outbox_depth()
-        assert queued > 300  # the events of the outage wait on disk
+        assert queued > 100  # the events of the outage wait on disk
         broker.start()
         time.sleep(3)
     finally:
@@ -92,7 +92,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(broker, tmp_path: Path, sub
             # a stop is sent twice (start, end) with one id: compare first sightings
             ids = list(dict.fromkeys(ids))
         assert got == ids, f"{topic}: order or content differs"
-    assert total > 600
+    assert total > 200
     assert publisher.counters.connects >= 2
     publisher.stop()
     store.close()
