@@ -403,7 +403,7 @@ class DemoRun:
         queued = "" if depth is None else f", {depth} messages queued"
         if publisher.connected:
             return f"MQTT {where}: connected{queued}"
-        return f"MQTT {where}: no broker answers{queued} on disk"
+        return f"MQTT {where}: no broker answers{queued}"
 
     def _outbox_depth(self) -> int | None:
         """Messages waiting in the outbox, read on a connection of the calling thread."""
@@ -479,10 +479,11 @@ def format_summary(s: dict[str, Any], seconds: float) -> str:
 # ---- the TUI -------------------------------------------------------------------------------
 
 
-def run_tui(run: DemoRun, config_file: Path, video: Path) -> None:
-    """The supervisor TUI on the demo's store, until q or Ctrl-C."""
+def build_tui(run: DemoRun, config_file: Path, video: Path) -> Any:
+    """The supervisor app on the demo's store, its header saying how the feed is doing."""
     from textual.binding import Binding
 
+    import tui.app
     from agent.clock import SystemClock
     from tui.app import OeeApp
     from tui.sources.store import StoreSource
@@ -491,24 +492,35 @@ def run_tui(run: DemoRun, config_file: Path, video: Path) -> None:
         """The supervisor app, with the demo's feed status in the header."""
 
         TITLE = "OEE demo"
+        # a subclass's relative CSS_PATH would resolve beside this module
+        CSS_PATH = str(Path(tui.app.__file__).parent / str(OeeApp.CSS_PATH))
         BINDINGS = [  # noqa: RUF012 - Textual's own class attribute
             *OeeApp.BINDINGS,
             Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         ]
 
+        base_sub_title = ""
+
         def on_mount(self) -> None:
             # Textual also runs OeeApp.on_mount (handlers run along the MRO)
-            self._show_feed()
-            self.set_interval(2.0, self._show_feed)
+            self.show_feed()
+            self.set_interval(2.0, self.show_feed)
 
-        def _show_feed(self) -> None:
-            state = "" if run.running else "  agent stopped (see .cache/demo/demo.log)"
-            self.sub_title = run.feed_status() + state
+        def watch_snapshot(self, snap: Any) -> None:
+            # a watcher is looked up by name: call the app's, then add the feed
+            super().watch_snapshot(snap)
+            self.base_sub_title = self.sub_title
+            self.show_feed()
+
+        def show_feed(self) -> None:
+            feed = run.feed_status()
+            if not run.running:
+                feed += " · the agent stopped (see demo.log)"
+            self.sub_title = " · ".join(t for t in (self.base_sub_title, feed) if t)
 
     source = StoreSource(run.config.store_path, clock=SystemClock(), stale_after_s=120.0)
     source.open()
-    app = DemoApp(line=source, config_path=config_file, video=video)
-    app.run()
+    return DemoApp(line=source, config_path=config_file, video=video)
 
 
 # ---- the command ---------------------------------------------------------------------------
@@ -567,7 +579,7 @@ def _demo(args: argparse.Namespace) -> int:
         else DEFAULT_CACHE.with_name("demo-short" if args.short else "demo")
     )
     cache.mkdir(parents=True, exist_ok=True)
-    _log_to(cache / "demo.log")
+    _log_to(cache / "demo.log")  # nothing may write to the terminal under the TUI
 
     line_scenario, good_scenario = _scenarios(args.short)
     config_file, config_text = prepare_config(cache)
@@ -599,8 +611,9 @@ def _demo(args: argparse.Namespace) -> int:
             if args.headless is not None:
                 _headless(run, args.headless)
             else:
-                run_tui(run, config_file, line.path)
+                build_tui(run, config_file, line.path).run()
         finally:
+            print("stopping the agent ...", flush=True)
             run.stop()
         if run.error is not None:
             raise UserError(f"the agent failed: {run.error} (see {cache / 'demo.log'})")
@@ -631,7 +644,8 @@ class _store_folder:  # noqa: N801 - used as a context manager, like tempfile's
         if self.keep is not None:
             self.keep.mkdir(parents=True, exist_ok=True)
             return self.keep
-        self._temp = tempfile.TemporaryDirectory(prefix="oee-demo-")
+        # a second Ctrl-C may leave the agent writing as the folder goes: ignore that
+        self._temp = tempfile.TemporaryDirectory(prefix="oee-demo-", ignore_cleanup_errors=True)
         return Path(self._temp.name)
 
     def __exit__(self, *exc: object) -> None:

@@ -8,6 +8,7 @@ a real SQLite store and a real mosquitto. A second run reuses footage and model 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -131,3 +132,41 @@ def test_bad_arguments_are_one_line_errors():
     done = run_demo("--broker", "localhost:http", "--headless", "1")
     assert done.returncode == 1
     assert "--broker" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(120)
+def test_tui_opens_on_the_demo_store_and_says_the_feed_is_queued(cache, tmp_path):
+    from agent import demo
+
+    config_file, text = demo.prepare_config(cache)
+    line = demo.ensure_footage(demo._scenarios(True)[0], cache / demo.LINE_VIDEO, "render")[0]
+    config = demo.agent_config(
+        config_file, tmp_path / "line.db", ("127.0.0.1", free_port()), tmp_path / "no-model"
+    )
+    run = demo.DemoRun(config, text)
+    run.start()
+    seen: dict[str, object] = {}
+
+    async def drive() -> None:
+        app = demo.build_tui(run, config_file, line.path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(100):  # until the first part is on the dashboard
+                await pilot.pause(0.1)
+                snap = app.snapshot
+                if snap is not None and (snap.shift or {}).get("total", 0) > 0:
+                    break
+            seen["snapshot"] = app.snapshot
+            seen["sub_title"] = app.sub_title
+            await pilot.press("ctrl+c")
+            await pilot.pause(0.2)
+        seen["return_code"] = app.return_code
+
+    try:
+        asyncio.run(drive())
+    finally:
+        run.stop()
+    assert not run.running and run.error is None
+    snap = seen["snapshot"]
+    assert snap is not None and snap.line == "demo-line" and snap.shift["total"] > 0
+    assert "no broker answers" in str(seen["sub_title"]), seen["sub_title"]
+    assert seen["return_code"] == 0
