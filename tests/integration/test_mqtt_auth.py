@@ -71,3 +71,27 @@ def test_credentials_from_the_environment(secured, tmp_path, monkeypatch, protoc
             assert publisher.connected and publisher.counters.refused_connects == 0
         finally:
             publisher.stop(2)
+
+
+def test_a_message_the_broker_refuses_stays_queued(make_broker, tmp_path) -> None:
+    # MQTT 5 PUBACK carries a reason code: mosquitto answers "not authorized" for a
+    # topic its ACL does not grant; the row must stay in the outbox, not be deleted
+    acl = tmp_path / "acl"
+    acl.write_text(
+        "topic readwrite oee/+/+/+/status\ntopic readwrite oee/+/+/+/state\ntopic read oee/#\n"
+    )
+    broker = make_broker(["allow_anonymous true", f"acl_file {acl}"])
+    with Store.open(tmp_path / "line.db") as store:
+        config, publisher = publisher_for(broker, store, protocol="5")
+        event = PartEvent(datetime(2026, 3, 2, tzinfo=UTC), id=new_id())
+        store.append(event, messages_for(event, config))
+        publisher.start()
+        try:
+            deadline = time.monotonic() + 10
+            while publisher.counters.refused_messages == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert publisher.counters.refused_messages >= 1
+            assert publisher.connected and publisher.counters.acked == 0
+            assert store.outbox_depth() == 1
+        finally:
+            publisher.stop(2)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from agent.config import Config, parse_config
 from agent.events import PartEvent, StateEvent, new_id
-from agent.publish import MqttPublisher, Topics, messages_for, open_stop_after
+from agent.publish import MqttPublisher, Topics, messages_for, open_stop_after, shift_message
 from agent.publish.validation import document_of, schema_for
 from agent.store import Store
 
@@ -101,6 +101,7 @@ def test_every_published_message_validates_against_its_schema(line) -> None:
         StateEvent(T0 + timedelta(seconds=12), "running", id=new_id()),
     ]
     feed(store, config, events)
+    store.enqueue([shift_message(SHIFT, config, T0 + timedelta(hours=8))])
     publisher.notify()
     assert publisher.drain(10)
     assert sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/stop")]) == 4)
@@ -111,7 +112,7 @@ def test_every_published_message_validates_against_its_schema(line) -> None:
 
     received = sub.snapshot()
     kinds = {topics.kind(m.topic) for m in received}
-    assert {"status", "state", "part", "stop", "oee", "stats"} <= kinds
+    assert {"status", "state", "part", "stop", "oee", "shift", "stats"} <= kinds
     for message in received:
         check_schema(topics, message.topic, message.payload)
     parts = [json.loads(m.payload) for m in sub.on("/part")]
