@@ -694,13 +694,13 @@ def _looping_file(camera: CameraConfig, clock: Clock, base_dir: Path) -> Any:
 
 
 def _load_inspector(config: Config) -> Inspector:
+    """The line's taught inspector (`NoInspection`, logged, when it has no model)."""
     try:
-        from agent.inspection.model import load_inspector  # type: ignore[attr-defined]
+        from agent.inspection.loader import load_inspector
     except ImportError:
         logger.warning("inspection is off: this build has no inspection model loader")
         return NoInspection()
-    inspector: Inspector = load_inspector(config)
-    return inspector
+    return load_inspector(config)
 
 
 def _picture_saver(config: Config) -> Any:

@@ -1,0 +1,187 @@
+"""Daemon benchmark: CPU and peak RSS of `oee-agent run` at 30 fps, on one core.
+
+Renders a 640x480 MJPG clip of a belt (running, halted, running) into a temporary
+folder, starts its own mosquitto on a free loopback port, then runs the daemon in a
+child process pinned to CPU 0 (`taskset -c 0`) with the clip played as a camera in a
+loop at its 30 fps, for `--seconds`. The child is the real `Agent` of `oee-agent run`
+(capture thread, pipeline, recorder into SQLite with synchronous=FULL, MQTT outbox),
+only its camera is the looping clip. Measured from /proc after a warm-up:
+
+- CPU: (utime + stime) / wall time of the child, as % of one core;
+- peak RSS: VmHWM of the child;
+- the daemon's own `stats` (fps in and processed, dropped frames, process ms) as it
+  stored them last.
+
+    .venv/bin/python benchmarks/daemon.py [--seconds 120] [--warmup 10] [--no-taskset]
+
+Target (issue 6): <= 50 % of one core and <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def render_clip(folder: Path) -> tuple[Path, tuple[int, int, int, int]]:
+    from agent.sim.line import Phase, Scenario, render_line
+
+    scenario = Scenario(
+        phases=(Phase(14.0), Phase(4.0, moving=False), Phase(6.0)),
+        width=640,
+        height=480,
+        fps=30.0,
+        seed=1,
+        codec="MJPG",
+    )
+    truth = render_line(scenario, folder / "belt.avi")
+    return truth.path, scenario.roi
+
+
+def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = folder / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n"
+        "log_dest none\n"
+    )
+    process = subprocess.Popen([binary, "-c", str(conf)])
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(config_path: str) -> None:
+    """The daemon as `oee-agent run` builds it, with the clip looped as its camera."""
+    import logging
+    import threading
+
+    from agent.app import Agent, _looping_file
+    from agent.config import load_config
+
+    logging.basicConfig(level=logging.WARNING)
+    config = load_config(config_path)
+    text = Path(config_path).read_text()
+
+    def camera(cfg, clock):  # type: ignore[no-untyped-def]
+        return _looping_file(cfg.camera, clock, cfg.base_dir)
+
+    agent = Agent(config, config_text=text, source_factory=camera, stats_interval_s=5.0)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    agent.run(stop)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--no-taskset", action="store_true", help="do not pin to CPU 0")
+    parser.add_argument("--child", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+
+    folder = Path(tempfile.mkdtemp(prefix="oee-daemon-bench-"))
+    broker = None
+    try:
+        print("rendering a 640x480 30 fps clip ...", flush=True)
+        clip, roi = render_clip(folder)
+        broker = start_broker(folder)
+        mqtt = f"host = '127.0.0.1'\nport = {broker[1]}" if broker else "enabled = false"
+        config = folder / "line.toml"
+        config.write_text(
+            "[line]\nid = 'bench'\nideal_cycle_s = 0.8\n"
+            f"[camera]\nsource = '{clip}'\nfps = 30\n"
+            f"[vision]\nroi = {list(roi)}\n"
+            "[store]\npath = 'line.db'\n"
+            f"[mqtt]\n{mqtt}\n"
+        )
+        command = [sys.executable, __file__, "--child", str(config)]
+        if not args.no_taskset and shutil.which("taskset"):
+            command = ["taskset", "-c", "0", *command]
+        process = subprocess.Popen(command, cwd=folder)
+        time.sleep(args.warmup)
+        if process.poll() is not None:
+            raise SystemExit(f"the daemon exited with {process.returncode}")
+        cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
+        time.sleep(args.seconds)
+        cpu1, t1 = cpu_seconds(process.pid), time.monotonic()
+        rss = peak_rss_mb(process.pid)
+        process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        process.wait(60)
+        stop_s = time.monotonic() - stopping
+
+        from agent.store import open_readonly
+
+        with open_readonly(folder / "line.db") as store:
+            stats = store.latest_stats() or {}
+            parts = len(store.parts())
+            outbox = store.outbox_depth()
+        cpu_percent = 100 * (cpu1 - cpu0) / (t1 - t0)
+        print(
+            json.dumps(
+                {
+                    "seconds": round(t1 - t0, 1),
+                    "pinned_to_cpu0": "taskset" in command[0],
+                    "cpu_percent_of_one_core": round(cpu_percent, 1),
+                    "peak_rss_mb": round(rss, 1),
+                    "fps_in": stats.get("fps_in"),
+                    "fps_processed": stats.get("fps"),
+                    "dropped_frames": stats.get("dropped_frames"),
+                    "process_ms": stats.get("process_ms"),
+                    "frame_age_ms": stats.get("frame_age_ms"),
+                    "parts_stored": parts,
+                    "outbox_left": outbox,
+                    "mqtt": broker is not None,
+                    "sigterm_to_exit_s": round(stop_s, 2),
+                    "targets": {"cpu_percent": 50, "peak_rss_mb": 300},
+                },
+                indent=2,
+            )
+        )
+    finally:
+        if broker is not None:
+            broker[0].terminate()
+            broker[0].wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
