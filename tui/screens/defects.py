@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,22 @@ from textual.widgets import DataTable, Static
 from tui.model import LineSnapshot, Part
 from tui.pictures import load_picture
 from tui.screens.base import LineScreen
+from tui.widgets.frame import FrameView
+
+logger = logging.getLogger(__name__)
 
 
 def image_widget(graphics: str) -> Any:
-    """The picture widget: terminal graphics when detected (`auto`), else half-blocks."""
-    from textual_image import widget
+    """The picture widget: terminal graphics when detected (`auto`), else half-blocks.
 
+    textual-image asks the terminal for its cell size when first imported, and fails
+    on a terminal that reports none (a size of 0×0): then our own half-blocks draw it.
+    """
+    try:
+        from textual_image import widget
+    except Exception as exc:  # ZeroDivisionError, OSError... from the terminal query
+        logger.info("textual-image unavailable here (%s): half-blocks", exc)
+        return FrameView(id="picture", overlay=False)
     cls = widget.HalfcellImage if graphics == "halfcell" else widget.Image
     return cls(None, id="picture")
 

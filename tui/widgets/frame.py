@@ -6,6 +6,8 @@ bottom one), so an 80×24 terminal shows a 78×40-pixel view: enough to place a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from rich.color import Color
 from rich.segment import Segment
@@ -59,8 +61,9 @@ def scaled_overlay(
 class FrameView(Widget):
     """Draws an RGB frame and the setup overlay at the widget's size."""
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None, overlay: bool = True) -> None:  # noqa: A002
         super().__init__(id=id)
+        self.overlay = overlay
         self.frame: np.ndarray | None = None
         self.roi = (0, 0, 8, 8)
         self.direction = "left_to_right"
@@ -77,6 +80,17 @@ class FrameView(Widget):
         self.frame, self.roi, self.direction, self.count_at = frame, roi, direction, count_at
         self._cache: tuple[tuple[object, ...], np.ndarray] | None = None
         self.refresh()
+
+    @property
+    def image(self) -> Any:
+        """The picture shown (a PIL image), like textual-image's widget."""
+        return getattr(self, "_image", None)
+
+    @image.setter
+    def image(self, picture: Any) -> None:
+        self._image = picture
+        frame = None if picture is None else np.asarray(picture.convert("RGB"))
+        self.set_view(frame, self.roi, self.direction, self.count_at)
 
     def _pixels(self) -> np.ndarray | None:
         if self.frame is None or self.size.width < 2 or self.size.height < 1:
