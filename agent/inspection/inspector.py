@@ -1,0 +1,342 @@
+"""The taught inspector: register each view, compare it with the line's model, decide.
+
+`fit_line` learns a `LineModel` from the views of good parts (and calibrates its
+threshold on held-out good parts); `TaughtInspector` gives each counted part a verdict.
+`save_taught` / `load_taught` keep a taught line in a folder with its own manifest,
+written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.errors import UserError
+from agent.inspection import PartCrop, Verdict
+from agent.inspection.model import (
+    LineModel,
+    PatchModel,
+    PixelModel,
+    part_score,
+    peak,
+    region_of,
+    stack_features,
+    threshold_for,
+)
+from agent.inspection.register import Registered, build_reference, register
+from agent.inspection.runtime import Backbone, file_sha256
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "oee-inspection-line/1"
+MODEL_FILE = "line_model.npz"
+MANIFEST_FILE = "manifest.json"
+#: Backbone channels kept per position (of 40 + 112), PaDiM's random subset.
+PATCH_CHANNELS = 48
+#: Parts held out of fitting to set the threshold, as a fraction of those taught.
+HOLDOUT_FRACTION = 0.3
+MIN_FIT_PARTS = 20
+MIN_HOLDOUT_PARTS = 10
+
+
+@dataclass
+class Taught:
+    """A taught line: its model and rotation reference, and how it was taught."""
+
+    model: LineModel
+    reference: np.ndarray  # rfft of the reference polar silhouette
+    info: dict[str, Any]
+
+
+def _features(backbone: Backbone, image: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    feats = backbone.features(np.clip(image, 0, 255).astype(np.uint8))
+    return stack_features(feats.stride8, feats.stride16, channels)
+
+
+def _feature_views(n: int, wanted: int) -> list[int]:
+    """Which of `n` views go through the backbone: the middle ones (best framed)."""
+    if wanted <= 0 or n == 0:
+        return []
+    order = sorted(range(n), key=lambda i: abs(i - (n - 1) / 2))
+    return sorted(order[:wanted])
+
+
+class TaughtInspector:
+    """Scores each part against its line's taught model."""
+
+    enabled = True
+
+    def __init__(self, taught: Taught, backbone: Backbone | None, feature_views: int = 1):
+        self.taught = taught
+        self.model = taught.model
+        self.backbone = backbone if taught.model.patches is not None else None
+        self.feature_views = feature_views
+
+    def view_maps(self, views: Sequence[PartCrop]) -> list[tuple[Registered, np.ndarray]]:
+        """Each view found in pose with its anomaly map (views with no part are skipped)."""
+        registered = [register(v, self.taught.reference, self.model.side) for v in views]
+        found = [r for r in registered if r is not None]
+        if self.model.part_scale:
+            # Prefer views showing the whole part alone; a part that is wrong in every
+            # view (half of it missing) is still scored on what there is.
+            whole = [r for r in found if _plausible(r.pose.scale, self.model.part_scale)]
+            found = whole or found
+        with_features = set(_feature_views(len(found), self.feature_views))
+        out = []
+        for i, reg in enumerate(found):
+            patch = None
+            if self.backbone is not None and i in with_features:
+                assert self.model.patches is not None
+                feats = _features(self.backbone, reg.image, self.model.patches.channels)
+                patch = self.model.patch_map(feats)
+            out.append((reg, self.model.combine(self.model.pixel_map(reg.image), patch)))
+        return out
+
+    def inspect(self, views: Sequence[PartCrop]) -> Verdict:
+        """The verdict for one part seen in `views`."""
+        maps = self.view_maps(views)
+        if not maps:
+            # Nothing that looks like a part: a verdict the supervisor sees, not a crash.
+            return Verdict(good=False, score=float("inf"), defect="anomaly")
+        scores = [peak(m) for _, m in maps]
+        score = part_score(scores) / self.model.threshold
+        good = score <= 1.0
+        shown = int(np.argsort(scores)[len(scores) // 2])  # the median view
+        reg, amap = maps[shown]
+        heatmap = np.clip(amap / (2.0 * self.model.threshold), 0.0, 1.0).astype(np.float32)
+        crop = np.clip(reg.image, 0, 255).astype(np.uint8)
+        return Verdict(
+            good=good,
+            score=round(float(score), 4),
+            defect=None if good else "anomaly",
+            heatmap=heatmap,
+            crop=crop,
+        )
+
+
+def _enough(count: int, what: str) -> None:
+    fit_idx, held_idx = split_parts(count)
+    if len(fit_idx) < MIN_FIT_PARTS or len(held_idx) < MIN_HOLDOUT_PARTS:
+        need = MIN_FIT_PARTS + MIN_HOLDOUT_PARTS
+        raise UserError(
+            f"only {count} {what}; teach needs at least {need} good parts "
+            "(record a few minutes of good production, and check [vision] roi)"
+        )
+
+
+def _plausible(scale: float, typical: float, tolerance: float = 0.2) -> bool:
+    return abs(scale / typical - 1.0) <= tolerance
+
+
+def split_parts(n: int, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[list[int], list[int]]:
+    """Deterministic split of part indices into fit and held-out (spread over the footage)."""
+    step = max(2, round(1 / holdout_fraction))
+    held = [i for i in range(n) if i % step == step // 2]
+    fit = [i for i in range(n) if i % step != step // 2]
+    return fit, held
+
+
+def fit_line(
+    parts: Sequence[Sequence[PartCrop]],
+    backbone: Backbone | None,
+    false_reject_rate: float = 0.01,
+    side: int = 96,
+    feature_views: int = 1,
+    progress: Callable[[int], None] | None = None,
+    seed: int = 0,
+) -> Taught:
+    """Learn a line from the views of good parts; calibrate on held-out good parts.
+
+    Raises:
+        UserError: too few parts to fit and calibrate.
+    """
+    started = time.monotonic()
+    tick = progress or (lambda n: None)
+    _enough(len(parts), "good parts to learn from")
+    fit_idx, _ = split_parts(len(parts))
+    try:
+        reference = build_reference([v for i in fit_idx[:40] for v in parts[i]])
+    except ValueError:
+        raise UserError("no part could be found in the views of the parts counted") from None
+    registered: list[list[Registered]] = []
+    for views in parts:
+        registered.append([r for r in (register(v, reference, side) for v in views) if r])
+        tick(1)
+    # Views cut off by the frame's edge or merged with a neighbour are not the part.
+    typical = float(np.median([r.pose.scale for regs in registered for r in regs] or [0.0]))
+    registered = [[r for r in regs if _plausible(r.pose.scale, typical)] for regs in registered]
+    keep = [i for i, regs in enumerate(registered) if regs]
+    if len(keep) < len(parts):
+        logger.info("teach: %d of %d parts had no usable view", len(parts) - len(keep), len(parts))
+    parts = [parts[i] for i in keep]
+    registered = [registered[i] for i in keep]
+    _enough(len(parts), "parts with a usable view (whole and alone in the crop)")
+    fit_idx, held_idx = split_parts(len(parts))
+    fit_views = [r for i in fit_idx for r in registered[i]]
+    images = np.stack([r.image for r in fit_views])
+    masks = np.stack([r.mask for r in fit_views])
+    pixels = PixelModel.fit(images)
+    region = region_of(masks)
+    patches = None
+    if backbone is not None:
+        rng = np.random.default_rng(seed)
+        channels = np.sort(rng.choice(40 + 112, size=PATCH_CHANNELS, replace=False))
+        feats = np.stack([_features(backbone, r.image, channels) for r in fit_views])
+        patches = PatchModel.fit(feats, channels)
+    model = LineModel(side=side, region=region, pixels=pixels, patches=patches, part_scale=typical)
+
+    # Each map's scale: the median peak on held-out good views, so both read "1 = typical".
+    inspector = TaughtInspector(Taught(model, reference, {}), backbone, feature_views)
+    pixel_peaks = [peak(model.pixel_map(r.image) * region) for i in held_idx for r in registered[i]]
+    model.pixel_scale = float(np.median(pixel_peaks)) or 1.0
+    if patches is not None and backbone is not None:
+        patch_peaks = [
+            peak(model.patch_map(_features(backbone, r.image, patches.channels)) * region)
+            for i in held_idx
+            for r in registered[i][:2]
+        ]
+        model.patch_scale = float(np.median(patch_peaks)) or 1.0
+    held_scores = np.array([inspector.inspect(parts[i]).score or 0.0 for i in held_idx])
+    model.threshold = threshold_for(held_scores, false_reject_rate)
+    info = {
+        "parts": len(parts),
+        "fit_parts": len(fit_idx),
+        "held_out_parts": len(held_idx),
+        "views": sum(len(r) for r in registered),
+        "false_reject_rate": false_reject_rate,
+        "threshold": model.threshold,
+        "held_out_scores_max": float(held_scores.max()),
+        "teach_s": round(time.monotonic() - started, 2),
+    }
+    logger.info("taught on %d parts (%d held out)", len(parts), len(held_idx))
+    return Taught(model, reference, info)
+
+
+# ---- persistence -----------------------------------------------------------------
+
+
+def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> Path:
+    """Write a taught line into `model_dir` atomically: a temporary folder, fsync, rename.
+
+    A reader sees the old model or the new one, never a half-written one.
+    """
+    model_dir = Path(model_dir)
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=model_dir.parent))
+    try:
+        m = taught.model
+        arrays: dict[str, np.ndarray] = {
+            "reference_real": taught.reference.real.astype(np.float32),
+            "reference_imag": taught.reference.imag.astype(np.float32),
+            "region": m.region,
+            "pixel_mean": m.pixels.mean,
+            "pixel_sigma": m.pixels.sigma,
+        }
+        if m.patches is not None:
+            arrays |= {
+                "patch_channels": m.patches.channels,
+                "patch_mean": m.patches.mean,
+                "patch_inv_cov": m.patches.inv_cov,
+            }
+        with open(tmp / MODEL_FILE, "wb") as f:
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+            f.flush()
+            os.fsync(f.fileno())
+        manifest = {
+            "format": FORMAT,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "files": {MODEL_FILE: file_sha256(tmp / MODEL_FILE)},
+            "side": m.side,
+            "pixel_scale": m.pixel_scale,
+            "patch_scale": m.patch_scale,
+            "threshold": m.threshold,
+            "part_scale": m.part_scale,
+            "backbone": None
+            if m.patches is None or backbone is None
+            else {"name": backbone.path.stem, "sha256": backbone.manifest["sha256"]},
+            "teach": taught.info,
+        }
+        with open(tmp / MANIFEST_FILE, "w") as f:
+            f.write(json.dumps(manifest, indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        old = None
+        if model_dir.exists():
+            old = model_dir.parent / f".{model_dir.name}.old-{os.getpid()}"
+            os.replace(model_dir, old)
+        os.replace(tmp, model_dir)
+        _fsync_dir(model_dir.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return model_dir
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def has_taught(model_dir: Path | None) -> bool:
+    """Whether `model_dir` holds a complete taught model (its manifest is written last)."""
+    return model_dir is not None and (Path(model_dir) / MANIFEST_FILE).is_file()
+
+
+def load_taught(model_dir: Path) -> tuple[Taught, str | None]:
+    """Read a taught line; returns it and the backbone name it needs (None: pixels only).
+
+    Raises:
+        UserError: the folder's files do not match its manifest.
+    """
+    model_dir = Path(model_dir)
+    reteach = (
+        f"teach the line again (oee-agent teach VIDEO --config LINE.toml) to replace {model_dir}"
+    )
+    try:
+        manifest = json.loads((model_dir / MANIFEST_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"inspection model manifest unreadable ({exc}): {reteach}") from None
+    if manifest.get("format") != FORMAT:
+        raise UserError(f"{model_dir} holds an unknown model format: {reteach}")
+    path = model_dir / MODEL_FILE
+    if not path.is_file() or file_sha256(path) != manifest["files"].get(MODEL_FILE):
+        raise UserError(f"{path} is missing or does not match its manifest: {reteach}")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    patches = None
+    if "patch_mean" in arrays:
+        patches = PatchModel(
+            arrays["patch_channels"], arrays["patch_mean"], arrays["patch_inv_cov"]
+        )
+    model = LineModel(
+        side=int(manifest["side"]),
+        region=arrays["region"],
+        pixels=PixelModel(arrays["pixel_mean"], arrays["pixel_sigma"]),
+        patches=patches,
+        pixel_scale=float(manifest["pixel_scale"]),
+        patch_scale=float(manifest["patch_scale"]),
+        threshold=float(manifest["threshold"]),
+        part_scale=float(manifest.get("part_scale", 0.0)),
+    )
+    reference = arrays["reference_real"] + 1j * arrays["reference_imag"]
+    backbone = manifest.get("backbone")
+    return Taught(model, reference, manifest.get("teach", {})), (
+        backbone["name"] if backbone else None
+    )

@@ -1,0 +1,177 @@
+"""The line's model of a good part, and how unusual a registered view is (pure numpy).
+
+Two comparisons per position of the canonical pose, each learned from good parts:
+- **pixels**: mean and spread of every pixel's colour; a view's pixel is compared with
+  the best-matching position within one pixel (edges carry sub-pixel misalignment, so
+  an edge pixel that matches its neighbour is not a defect). This finds thin scratches
+  and cracks that pooled or coarse features average away.
+- **patches** (PaDiM): a Gaussian per position on the int8 backbone's stride-8 and
+  stride-16 features (a fixed random subset of channels); the Mahalanobis distance
+  finds changes of texture and colour that are too gradual for the pixel check.
+Each map is divided by its own scale on held-out good parts, so the two are comparable;
+a view's map is their maximum, its score the map's peak inside the part's region.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: Smallest colour spread assumed per pixel (grey levels): sensor noise floor.
+PIXEL_SIGMA_FLOOR = 6.0
+#: Offsets the pixel comparison tolerates (the 3 x 3 neighbourhood).
+_OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+
+def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """`a` moved by (dy, dx) with edge replication: out[y, x] = a[y - dy, x - dx]."""
+    pad = np.pad(a, ((1, 1), (1, 1)) + ((0, 0),) * (a.ndim - 2), mode="edge")
+    h, w = a.shape[:2]
+    return pad[1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
+
+
+@dataclass
+class PixelModel:
+    """Per-pixel colour mean and spread over registered good views."""
+
+    mean: np.ndarray  # side x side x 3
+    sigma: np.ndarray  # side x side x 3
+
+    @classmethod
+    def fit(cls, images: np.ndarray) -> PixelModel:
+        """From N x side x side x 3 float32 registered good views."""
+        mean = images.mean(axis=0)
+        sigma = np.sqrt(images.var(axis=0) + PIXEL_SIGMA_FLOOR**2)
+        return cls(mean.astype(np.float32), sigma.astype(np.float32))
+
+    def __post_init__(self) -> None:
+        # The 3 x 3 neighbourhood's means and inverse spreads, stacked once: 9 x H x W x 3.
+        self._means = np.stack([_shifted(self.mean, dy, dx) for dy, dx in _OFFSETS])
+        self._inv = np.stack([1.0 / _shifted(self.sigma, dy, dx) for dy, dx in _OFFSETS])
+
+    def distance(self, image: np.ndarray) -> np.ndarray:
+        """Per-pixel distance (in spreads) to the best match within one pixel."""
+        z = (image[None].astype(np.float32) - self._means) * self._inv
+        squared = np.einsum("khwc,khwc->khw", z, z) / 3.0
+        return np.asarray(np.sqrt(squared.min(axis=0)), np.float32)
+
+
+def stack_features(stride8: np.ndarray, stride16: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    """Stride-16 features upsampled onto the stride-8 grid, joined, channel subset: H x W x d."""
+    h, w = stride8.shape[:2]
+    up = cv2.resize(stride16, (w, h), interpolation=cv2.INTER_LINEAR)
+    if up.ndim == 2:
+        up = up[:, :, None]
+    return np.concatenate([stride8, up], axis=2)[:, :, channels]
+
+
+@dataclass
+class PatchModel:
+    """PaDiM: a Gaussian per feature-map position (mean, inverse covariance)."""
+
+    channels: np.ndarray  # indices into the joined stride-8 + stride-16 channels
+    mean: np.ndarray  # H x W x d
+    inv_cov: np.ndarray  # H x W x d x d
+
+    @classmethod
+    def fit(cls, features: np.ndarray, channels: np.ndarray, ridge: float = 0.01) -> PatchModel:
+        """From N x H x W x d float32 features (already the channel subset)."""
+        n, h, w, d = features.shape
+        mean = features.mean(axis=0)
+        centred = (features - mean).reshape(n, h * w, d).transpose(1, 0, 2)
+        cov = np.einsum("pnd,pne->pde", centred, centred) / max(n - 1, 1)
+        # Ridge in proportion to each position's variance keeps few samples invertible.
+        scale = np.trace(cov, axis1=1, axis2=2)[:, None, None] / d
+        cov += (ridge * scale + 1e-6) * np.eye(d, dtype=cov.dtype)[None]
+        inv = np.linalg.inv(cov).reshape(h, w, d, d)
+        return cls(channels, mean.astype(np.float32), inv.astype(np.float32))
+
+    def distance(self, features: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance per position (H x W)."""
+        delta = features - self.mean
+        m = np.einsum("hwd,hwde,hwe->hw", delta, self.inv_cov, delta)
+        return np.sqrt(np.maximum(m, 0.0))
+
+
+@dataclass
+class LineModel:
+    """Everything a taught line needs to score a registered view."""
+
+    side: int
+    region: np.ndarray  # side x side float32 0..1: where defects count (part + margin)
+    pixels: PixelModel
+    patches: PatchModel | None
+    #: Divisors that bring each map to "1 = the largest seen on held-out good parts".
+    pixel_scale: float = 1.0
+    patch_scale: float = 1.0
+    threshold: float = 1.0
+    #: Typical sqrt(hull area) of a part in crop pixels (0: unknown).
+    part_scale: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def pixel_map(self, image: np.ndarray) -> np.ndarray:
+        """Smoothed pixel distance map of a registered view, in held-out units."""
+        raw = self.pixels.distance(image)
+        # A 3 x 3 box keeps a 1-2 px wide scratch but averages single noisy pixels away.
+        smooth = cv2.blur(raw, (3, 3))
+        return np.asarray(smooth, np.float32) / self.pixel_scale
+
+    def patch_map(self, features: np.ndarray) -> np.ndarray:
+        """Patch distance map upsampled to the canonical side, in held-out units."""
+        assert self.patches is not None
+        raw = self.patches.distance(features)
+        up = cv2.resize(raw, (self.side, self.side), interpolation=cv2.INTER_LINEAR)
+        return np.asarray(up, np.float32) / self.patch_scale
+
+    def combine(self, pixel_map: np.ndarray, patch_map: np.ndarray | None) -> np.ndarray:
+        """The view's anomaly map inside the part's region."""
+        both = pixel_map if patch_map is None else np.maximum(pixel_map, patch_map)
+        return np.asarray(both * self.region, np.float32)
+
+
+def peak(anomaly_map: np.ndarray) -> float:
+    """A view's score: the peak of its anomaly map."""
+    return float(anomaly_map.max())
+
+
+def region_of(masks: np.ndarray, margin_px: int = 3) -> np.ndarray:
+    """Where a defect counts: pixels any good view covered, widened by `margin_px`.
+
+    The margin keeps a chipped edge (part pixels missing at the outline) inside.
+    """
+    covered = (masks.max(axis=0) > 0.5).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1,) * 2)
+    return (cv2.dilate(covered, kernel) > 0).astype(np.float32)
+
+
+def part_score(view_scores: list[float]) -> float:
+    """One part's score over its views: the median, so a glitch in one frame is ignored."""
+    return float(np.median(view_scores))
+
+
+def threshold_for(scores: np.ndarray, false_reject_rate: float, margin: float = 1.3) -> float:
+    """The score above which a part is rejected, from held-out good parts' scores.
+
+    A few dozen held-out parts say little about their 1 % tail: the threshold is the
+    larger of their (1 - rate) quantile and a log-normal fit's, widened by `margin`.
+    """
+    scores = np.asarray(scores, np.float64)
+    quantile = float(np.quantile(scores, 1.0 - false_reject_rate, method="higher"))
+    logs = np.log(np.maximum(scores, 1e-6))
+    z = NormalDist().inv_cdf(1.0 - false_reject_rate)
+    fitted = float(np.exp(logs.mean() + z * logs.std(ddof=1)))
+    return max(quantile, fitted) * margin
+
+
+def load_inspector(config: Any) -> Any:
+    """The line's inspector (see `agent.inspection.loader.load_inspector`)."""
+    from agent.inspection.loader import load_inspector as load
+
+    return load(config)

@@ -1,0 +1,65 @@
+"""Defect pictures: the part's crop with its anomaly heatmap, kept for review (bounded)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from agent.inspection import Verdict
+
+logger = logging.getLogger(__name__)
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def overlay(crop: np.ndarray, heatmap: np.ndarray | None, alpha: float = 0.45) -> np.ndarray:
+    """The crop (BGR uint8) with a JET-coloured heatmap blended where it is warm."""
+    if heatmap is None:
+        return crop.copy()
+    heat = cv2.resize(heatmap.astype(np.float32), (crop.shape[1], crop.shape[0]))
+    colour = cv2.applyColorMap((np.clip(heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    weight = (alpha * np.clip(heat * 2.0, 0, 1))[:, :, None]
+    return (crop * (1 - weight) + colour * weight).astype(np.uint8)
+
+
+def save_defect_picture(
+    verdict: Verdict, images_dir: Path, part_id: str, keep: int = 1000
+) -> Path | None:
+    """Write `<part_id>.png` (crop beside crop + heatmap) and keep only the newest `keep`.
+
+    Returns None when the verdict has no crop or `keep` is 0.
+    """
+    if verdict.crop is None or keep <= 0:
+        return None
+    images_dir = Path(images_dir)
+    images_dir.mkdir(parents=True, exist_ok=True)
+    crop = verdict.crop
+    picture = np.hstack([crop, overlay(crop, verdict.heatmap)])
+    scale = max(1, 192 // max(crop.shape[:2]))
+    if scale > 1:
+        picture = cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    path = images_dir / f"{_SAFE.sub('_', part_id)}.png"
+    tmp = path.with_suffix(".tmp.png")
+    if not cv2.imwrite(str(tmp), picture):
+        logger.warning("could not write defect picture %s", path)
+        return None
+    os.replace(tmp, path)
+    prune(images_dir, keep)
+    return path
+
+
+def prune(images_dir: Path, keep: int) -> int:
+    """Delete the oldest PNGs beyond `keep`; returns how many went."""
+    pictures = sorted(
+        (p for p in Path(images_dir).glob("*.png") if not p.name.endswith(".tmp.png")),
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
+    )
+    excess = pictures[: max(0, len(pictures) - keep)]
+    for p in excess:
+        p.unlink(missing_ok=True)
+    return len(excess)

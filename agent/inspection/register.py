@@ -1,0 +1,218 @@
+"""Bring each view of a part to one canonical pose: position, scale and rotation.
+
+Local comparison only works when the same point of every part lands on the same
+pixel. Position comes from the centroid of the outline's convex hull and scale from
+its area (both barely move when a hole is missing or an edge is chipped). Rotation
+comes from a polar image of the part's silhouette: turning a part shifts its polar
+image along the angle axis, so one circular cross-correlation against the line's
+reference finds the angle, whatever the outline's symmetry (a disc with bolt holes,
+a hexagon, or a bracket whose moments leave a 180° ambiguity).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from agent.inspection import PartCrop
+
+logger = logging.getLogger(__name__)
+
+#: Angular bins of the polar silhouette (0.5° each).
+POLAR_ANGLES = 720
+POLAR_RADII = 48
+#: The hull's sqrt(area) maps to this fraction of the canonical side.
+PART_FRACTION = 0.58
+
+
+@dataclass(frozen=True, slots=True)
+class Pose:
+    """Where the part is in its crop: hull centroid (x, y), sqrt(hull area), angle (deg)."""
+
+    cx: float
+    cy: float
+    scale: float
+    angle: float
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A view in canonical pose: BGR float32 image, part mask (float 0..1), its pose."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    pose: Pose
+
+
+def part_mask(crop: PartCrop) -> np.ndarray:
+    """The part's pixels at full resolution, as uint8 0/255.
+
+    The background colour is taken from the crop's border (the crop is the part plus a
+    margin) and the part is what differs from it (Otsu's threshold). The pipeline's own
+    mask is coarse (it segments at reduced resolution), so it only picks which blob is
+    the part; without one, the largest blob is.
+    """
+    image = crop.image.astype(np.float32)
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    distance = np.linalg.norm(image - np.median(border, axis=0), axis=2)
+    scaled = np.clip(distance * (255.0 / max(float(distance.max()), 1.0)), 0, 255)
+    _, binary = cv2.threshold(scaled.astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        np.asarray(binary, np.uint8), connectivity=8
+    )
+    if count <= 1:
+        return np.zeros(binary.shape, np.uint8)
+    if crop.mask is not None and np.asarray(crop.mask).any():
+        given = np.asarray(crop.mask).astype(bool)
+        overlap = np.bincount(labels[given].ravel(), minlength=count)
+        overlap[0] = 0
+        label = int(np.argmax(overlap)) if overlap.max() > 0 else 0
+    else:
+        label = 0
+    if label == 0:
+        label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return np.where(labels == label, 255, 0).astype(np.uint8)
+
+
+def _largest_contour(mask: np.ndarray) -> np.ndarray | None:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    return max(contours, key=cv2.contourArea)
+
+
+def locate(mask: np.ndarray) -> tuple[float, float, float] | None:
+    """Centroid (x, y) and sqrt(area) of the largest blob's convex hull; None if empty."""
+    contour = _largest_contour(mask)
+    if contour is None:
+        return None
+    hull = cv2.convexHull(contour)
+    moments = cv2.moments(hull)
+    if moments["m00"] < 9:
+        return None
+    return (
+        moments["m10"] / moments["m00"],
+        moments["m01"] / moments["m00"],
+        math.sqrt(moments["m00"]),
+    )
+
+
+def polar_signature(mask: np.ndarray, cx: float, cy: float, scale: float) -> np.ndarray:
+    """The silhouette in polar coordinates (angles x radii), radii up to ~1.2 part sizes."""
+    radius = scale * 0.9
+    # Crops are tight: pad so every polar sample lies inside the (zero) padded mask.
+    pad = int(math.ceil(radius)) + 2
+    padded = cv2.copyMakeBorder(
+        mask.astype(np.float32) / 255.0, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0
+    )
+    polar = cv2.warpPolar(
+        padded,
+        (POLAR_RADII, POLAR_ANGLES),
+        (cx + pad, cy + pad),
+        radius,
+        cv2.WARP_POLAR_LINEAR | cv2.INTER_LINEAR | cv2.WARP_FILL_OUTLIERS,
+    )
+    return np.asarray(polar, np.float32)
+
+
+def rotation_to(reference_fft: np.ndarray, signature: np.ndarray) -> float:
+    """Degrees to rotate a view (counter-clockwise in array terms) onto the reference.
+
+    `reference_fft` is `np.fft.rfft(reference_signature, axis=0)`; the best circular
+    shift along the angle axis, refined to a fraction of a bin by a parabola.
+    """
+    centred = signature - signature.mean(axis=0, keepdims=True)
+    spectrum = np.fft.rfft(centred, axis=0)
+    correlation = np.fft.irfft((reference_fft * np.conj(spectrum)).sum(axis=1), n=POLAR_ANGLES)
+    best = int(np.argmax(correlation))
+    left = correlation[(best - 1) % POLAR_ANGLES]
+    right = correlation[(best + 1) % POLAR_ANGLES]
+    centre = correlation[best]
+    denominator = left - 2 * centre + right
+    offset = 0.5 * (left - right) / denominator if denominator < 0 else 0.0
+    shift = best + offset
+    return float(-shift * 360.0 / POLAR_ANGLES)
+
+
+def reference_spectrum(signatures: list[np.ndarray]) -> np.ndarray:
+    """The rfft along angles of the mean of aligned polar signatures (the line's reference)."""
+    mean = np.mean(signatures, axis=0)
+    return np.fft.rfft(mean - mean.mean(axis=0, keepdims=True), axis=0)
+
+
+def warp(crop: PartCrop, mask: np.ndarray, pose: Pose, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The crop and its mask resampled into the canonical square of `side` pixels."""
+    zoom = PART_FRACTION * side / pose.scale
+    matrix = cv2.getRotationMatrix2D((pose.cx, pose.cy), pose.angle, zoom)
+    matrix[0, 2] += side / 2.0 - pose.cx
+    matrix[1, 2] += side / 2.0 - pose.cy
+    image = cv2.warpAffine(
+        crop.image.astype(np.float32),
+        matrix,
+        (side, side),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    canon_mask = cv2.warpAffine(
+        mask.astype(np.float32) / 255.0, matrix, (side, side), flags=cv2.INTER_LINEAR
+    )
+    return np.asarray(image, np.float32), np.asarray(canon_mask, np.float32)
+
+
+def register(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Registered | None:
+    """One view in canonical pose; None when no part can be found in it.
+
+    Without a reference (the first part taught), the rotation is left as it is.
+    """
+    mask = part_mask(crop)
+    found = locate(mask)
+    if found is None:
+        return None
+    cx, cy, scale = found
+    angle = 0.0
+    if reference_fft is not None:
+        angle = rotation_to(reference_fft, polar_signature(mask, cx, cy, scale))
+    pose = Pose(cx, cy, scale, angle)
+    image, canon_mask = warp(crop, mask, pose, side)
+    return Registered(image, canon_mask, pose)
+
+
+def signature_of(crop: PartCrop) -> np.ndarray | None:
+    """The polar silhouette of a view, in its own (unrotated) frame."""
+    mask = part_mask(crop)
+    found = locate(mask)
+    if found is None:
+        return None
+    return polar_signature(mask, *found)
+
+
+def build_reference(crops: list[PartCrop], rounds: int = 2) -> np.ndarray:
+    """The line's reference polar spectrum, from views of good parts.
+
+    Starts from the first view, aligns the others to it, averages, and repeats, so the
+    reference is a mean silhouette rather than one part's.
+    """
+    signatures = [s for s in (signature_of(c) for c in crops) if s is not None]
+    if not signatures:
+        raise ValueError("no part found in any view")
+    reference = reference_spectrum(signatures[:1])
+    for _ in range(rounds):
+        aligned = []
+        for signature in signatures:
+            shift = rotation_to(reference, signature) * POLAR_ANGLES / 360.0
+            aligned.append(_roll_fractional(signature, -shift))
+        reference = reference_spectrum(aligned)
+    return reference
+
+
+def _roll_fractional(signature: np.ndarray, shift: float) -> np.ndarray:
+    """Circularly shift along the angle axis by a fractional number of bins."""
+    whole = math.floor(shift)
+    frac = shift - whole
+    a = np.roll(signature, whole, axis=0)
+    b = np.roll(signature, whole + 1, axis=0)
+    return np.asarray((1 - frac) * a + frac * b, np.float32)

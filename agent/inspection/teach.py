@@ -1,0 +1,151 @@
+"""`oee-agent teach [VIDEO] --config LINE.toml`: learn a line's good parts.
+
+Runs the vision pipeline over footage of good production (or the live camera) to
+collect the views of every counted part, fits the line's model, calibrates its
+threshold on held-out good parts for `[inspection] false_reject_rate`, and writes
+`[inspection] model_dir` atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from agent.config import Config, load_config
+from agent.errors import UserError
+from agent.inspection import PartCrop
+from agent.inspection.inspector import (
+    MIN_FIT_PARTS,
+    MIN_HOLDOUT_PARTS,
+    Taught,
+    fit_line,
+    save_taught,
+)
+from agent.inspection.runtime import BACKBONE_INT8, Backbone
+from agent.progress import Progress
+
+logger = logging.getLogger(__name__)
+
+MIN_PARTS = MIN_FIT_PARTS + MIN_HOLDOUT_PARTS
+
+
+def _footage_parts(video: Path, config: Config) -> Iterator[list[PartCrop]]:
+    from agent.pipeline import iter_counted_parts
+
+    for part in iter_counted_parts(video, config):
+        if part.views:
+            yield list(part.views)
+
+
+def _live_parts(config: Config) -> Iterator[list[PartCrop]]:
+    """Counted parts from the live camera, until Ctrl-C or `teach_parts` parts."""
+    from agent.capture import EndOfStream, Frame
+    from agent.capture.sources import open_source
+    from agent.clock import SystemClock
+    from agent.inspection import NoInspection
+    from agent.pipeline import LinePipeline, ListSink
+
+    assert config.camera is not None
+    source = open_source(config.camera, SystemClock(), base_dir=config.base_dir)
+    pipeline = LinePipeline(config, NoInspection(), ListSink())
+    handed = 0
+    try:
+        while True:
+            try:
+                item = source.read(0.5)
+            except EndOfStream:
+                break
+            if isinstance(item, Frame):
+                pipeline.process(item)
+            while handed < len(pipeline.counted):
+                yield list(pipeline.counted[handed].views)
+                handed += 1
+    except KeyboardInterrupt:
+        logger.info("teach: stopped collecting after %d parts", handed)
+    finally:
+        pipeline.close()
+        source.close()
+    for part in pipeline.counted[handed:]:
+        yield list(part.views)
+
+
+def collect_parts(
+    parts: Iterator[list[PartCrop]], limit: int, progress: Progress
+) -> list[list[PartCrop]]:
+    """Gather up to `limit` parts' views, ticking the progress bar per part."""
+    collected: list[list[PartCrop]] = []
+    for views in parts:
+        if views:
+            collected.append(views)
+            progress.update(1)
+        if len(collected) >= limit:
+            break
+    return collected
+
+
+def teach(
+    parts: list[list[PartCrop]],
+    model_dir: Path,
+    false_reject_rate: float,
+    threads: int = 1,
+    feature_views: int = 1,
+    use_backbone: bool = True,
+) -> Taught:
+    """Fit, calibrate and save a line from the views of good parts.
+
+    Raises:
+        UserError: too few parts.
+    """
+    if len(parts) < MIN_PARTS:
+        raise UserError(
+            f"only {len(parts)} parts were counted; teach needs at least {MIN_PARTS} good "
+            "parts (record a few minutes of good production, and check [vision] roi)"
+        )
+    backbone = Backbone(BACKBONE_INT8, threads=threads) if use_backbone else None
+    with Progress(len(parts), "teach: fitting") as bar:
+        taught = fit_line(
+            parts,
+            backbone,
+            false_reject_rate=false_reject_rate,
+            feature_views=feature_views,
+            progress=bar.update,
+        )
+    save_taught(taught, model_dir, backbone)
+    return taught
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`oee-agent teach [VIDEO] --config LINE.toml`."""
+    config = load_config(args.config)
+    config.require("camera", "vision")
+    started = time.monotonic()
+    limit = config.inspection.teach_parts
+    if args.video is not None:
+        video = Path(args.video)
+        if not video.is_file():
+            raise UserError(f"footage {video} does not exist")
+        source: Iterator[list[PartCrop]] = _footage_parts(video, config)
+        label = f"teach: parts in {video.name}"
+    else:
+        source = _live_parts(config)
+        label = f"teach: parts from the camera (Ctrl-C when enough; stops at {limit})"
+    with Progress(None, label) as bar:
+        parts = collect_parts(source, limit, bar)
+    taught = teach(
+        parts,
+        config.model_dir,
+        config.inspection.false_reject_rate,
+        threads=config.inspection.threads,
+        feature_views=config.inspection.feature_views,
+    )
+    info = taught.info
+    print(
+        f"taught {config.line.id} on {info['parts']} good parts "
+        f"({info['held_out_parts']} held out to set the threshold for "
+        f"{info['false_reject_rate']:.1%} false rejects) in {time.monotonic() - started:.1f} s; "
+        f"model written to {config.model_dir}"
+    )
+    return 0
