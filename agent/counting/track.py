@@ -122,6 +122,12 @@ class Tracker:
             # the rest were pieces of these parts (or of one part, if none is strong)
             keep = strong or [max(inside, key=lambda ti: (self.tracks[ti].hits, -ti))]
             dropped.update(ti for ti in inside if ti not in keep)
+            if len(keep) == 1:
+                # the blob lies around that track's predicted centre: it is that part,
+                # even if a merge moved the blob's centre outside the usual gate
+                used_blobs.add(bi)
+                used_tracks.add(keep[0])
+                crossings += self._observe(self.tracks[keep[0]], blob, now)
 
         pairs = []
         for ti, track in enumerate(self.tracks):

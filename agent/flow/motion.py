@@ -44,8 +44,9 @@ def profile_shift(previous: np.ndarray, current: np.ndarray, max_lag: int) -> tu
         return 0.0, 0.0
     full = np.correlate(b, a, mode="full")  # full[k + n - 1] = sum_i b[i + k] * a[i]
     lags = np.arange(-max_lag, max_lag + 1)
-    overlap = (n - np.abs(lags)).astype(np.float64)
-    scores = full[lags + n - 1] * (n / overlap)
+    # plain sums over the overlap: large lags overlap less and score lower, which is
+    # what keeps a periodic belt (seams) from aliasing to a backwards jump
+    scores = full[lags + n - 1]
     best = int(np.argmax(scores))
     shift = float(lags[best])
     if 0 < best < scores.size - 1:
@@ -105,13 +106,13 @@ class BeltMotion:
         profile = (profile - smooth).ravel()
         speed = 0.0
         if self._profile is not None and self._mono is not None and mono > self._mono:
-            max_lag = max(2, min(24, profile.size // 4))
+            max_lag = max(2, profile.size // 8)
             shift, quality = profile_shift(self._profile, profile, max_lag)
             if quality > 0.2:
-                speed = shift / profile.size / (mono - self._mono)
+                speed = float(shift) / profile.size / (mono - self._mono)
         self._profile = profile
         self._mono = mono
         self._speeds.append(speed)
-        median = sorted(self._speeds)[len(self._speeds) // 2]
-        moving = energy >= self.motion_threshold and median >= self.min_speed
+        median = float(sorted(self._speeds)[len(self._speeds) // 2])
+        moving = bool(energy >= self.motion_threshold and median >= self.min_speed)
         return FlowReading(speed=median, energy=energy, moving=moving)

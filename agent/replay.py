@@ -1,0 +1,211 @@
+"""`oee-agent replay VIDEO --config LINE.toml`: a recording processed as `run` would a camera.
+
+Time zero is the first frame; frame i happens `i / fps` seconds later, and its wall time
+is `--start` (default: now) plus that. Frames go through the same `LinePipeline` and
+the same store writer (`agent.recorder.Recorder`: events with their MQTT outbox rows,
+pictures of rejected parts) as the daemon's. As fast as the file decodes, or paced at
+the footage's frame rate with `--realtime`. `--report` writes the contract's replay
+report: every part (`t`, verdict), every stop, and the OEE total over the footage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.capture import EndOfStream
+from agent.config import Config, load_config
+from agent.errors import UserError
+from agent.events import Event, PartEvent, StateEvent
+from agent.inspection import Inspector
+from agent.pipeline import EventSink, LinePipeline, PartExtra
+from agent.progress import Progress
+
+logger = logging.getLogger(__name__)
+
+
+def parse_start(value: str | None, config: Config) -> datetime:
+    """`--start` as an aware time; a time without offset is in the line's time zone.
+
+    Raises:
+        UserError: it is not an ISO 8601 time.
+    """
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--start {value!r} is not an ISO 8601 time") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=config.line.zone)
+    return start
+
+
+class _Collect:
+    """Passes events on and keeps what the report needs."""
+
+    def __init__(self, inner: EventSink) -> None:
+        self.inner = inner
+        self.events: list[Event] = []
+        self.parts: list[tuple[PartEvent, PartExtra]] = []
+
+    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
+        self.inner.emit(event, extra)
+        self.events.append(event)
+        if isinstance(event, PartEvent) and extra is not None:
+            self.parts.append((event, extra))
+
+
+def build_report(
+    line_id: str,
+    frames: int,
+    fps: float,
+    origin_mono: float,
+    events: list[Event],
+    parts: list[tuple[PartEvent, PartExtra]],
+    end_mono: float,
+    oee_total: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The contract's replay report from what the pipeline emitted.
+
+    `t`, `start` and `end` are seconds from the first frame; a stop still open when the
+    footage ends ends at the last frame.
+    """
+    report_parts = [
+        {
+            "t": round(extra.part.t, 3),
+            "good": event.good,
+            "score": None if event.score is None else round(float(event.score), 4),
+            "defect": event.defect,
+        }
+        for event, extra in parts
+    ]
+    stops: list[dict[str, Any]] = []
+    open_stop: dict[str, Any] | None = None
+    for event in events:
+        if not isinstance(event, StateEvent):
+            continue
+        at = round((event.mono if event.mono is not None else origin_mono) - origin_mono, 3)
+        if open_stop is not None:
+            open_stop["end"] = at
+            stops.append(open_stop)
+            open_stop = None
+        if event.state != "running":
+            open_stop = {"start": at, "end": None, "state": event.state, "reason": event.reason}
+    if open_stop is not None:
+        open_stop["end"] = round(end_mono - origin_mono, 3)
+        stops.append(open_stop)
+    return {
+        "line": line_id,
+        "frames": frames,
+        "fps": round(fps, 3),
+        "parts": report_parts,
+        "stops": stops,
+        "oee": oee_total,
+    }
+
+
+def _inspector(config: Config) -> Inspector:
+    from agent.inspection.loader import load_inspector
+
+    inspector = load_inspector(config)
+    if not getattr(inspector, "enabled", False):
+        print(
+            f"oee-agent replay: inspection is off (no taught model in {config.model_dir}); "
+            "every part counts as good",
+            file=sys.stderr,
+        )
+    return inspector
+
+
+def _picture_saver(config: Config) -> Any:
+    from agent.inspection.pictures import save_defect_picture
+
+    def save(verdict: Any, part_id: str) -> Path | None:
+        return save_defect_picture(
+            verdict, config.images_dir, part_id, keep=config.inspection.keep_images
+        )
+
+    return save
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`oee-agent replay VIDEO --config LINE.toml [--db] [--report] [--realtime] [--start]`."""
+    from agent.capture.file import VideoFileSource
+    from agent.oee import compute_oee
+    from agent.recorder import Recorder
+    from agent.store import Store
+
+    config = load_config(args.config)
+    config.require("camera", "vision")
+    assert config.camera is not None
+    if args.publish:
+        raise UserError("--publish is not available yet")
+    start = parse_start(args.start, config)
+    report_path = Path(args.report) if args.report else None
+    if report_path is not None and not report_path.parent.exists():
+        raise UserError(f"--report {report_path}: folder {report_path.parent} does not exist")
+    source = VideoFileSource(args.video, start, fps_fallback=config.camera.fps)
+    db_path = Path(args.db) if args.db else config.store_path
+    try:
+        inspector = _inspector(config)
+        store = Store.open(db_path)
+    except BaseException:
+        source.close()
+        raise
+    recorder = Recorder(store, config, pictures=_picture_saver(config))
+    sink = _Collect(recorder)
+    pipeline = LinePipeline(config, inspector, sink)
+    paced_from: float | None = None
+    try:
+        with source, Progress(source.frame_count, "replay") as bar:
+            while True:
+                try:
+                    frame = source.read(0.0)
+                except EndOfStream:
+                    break
+                if args.realtime:
+                    if paced_from is None:
+                        paced_from = time.monotonic() - frame.mono
+                    ahead = paced_from + frame.mono - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
+                pipeline.process(frame)
+                bar.update()
+        pipeline.close()
+        if not recorder.flush():
+            raise UserError(f"{db_path}: the store refused to write the replay's events")
+    finally:
+        store.close()
+    if pipeline.first is None or pipeline.last is None:
+        raise UserError(f"cannot decode video file {args.video}: no usable frame")
+    logger.info(
+        "replayed %s: %d frames, %d parts, %d events into %s",
+        args.video,
+        source.frames_read,
+        len(sink.parts),
+        len(sink.events),
+        db_path,
+    )
+    if report_path is not None:
+        oee = compute_oee(sink.events, config, observed_until=pipeline.last.wall)
+        report = build_report(
+            config.line.id,
+            source.frames_read,
+            source.fps,
+            pipeline.first.mono,
+            sink.events,
+            sink.parts,
+            pipeline.last.mono,
+            oee.to_json()["total"],
+        )
+        tmp = report_path.with_suffix(report_path.suffix + ".tmp")
+        tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(report_path)
+    return 0
