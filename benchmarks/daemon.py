@@ -3,16 +3,19 @@
 Renders a 640x480 MJPG clip of a belt (running, halted, running) into a temporary
 folder, starts its own mosquitto on a free loopback port, then runs the daemon in a
 child process pinned to CPU 0 (`taskset -c 0`) with the clip played as a camera in a
-loop at its 30 fps, for `--seconds`. The child is the real `Agent` of `oee-agent run`
-(capture thread, pipeline, recorder into SQLite with synchronous=FULL, MQTT outbox),
-only its camera is the looping clip. Measured from /proc after a warm-up:
+loop at its 30 fps, for `--seconds`. First it teaches the line's inspection model on
+45 s of rendered good production (`oee-agent teach`), so every part is inspected by
+the real int8 model (`--no-teach` to measure without inspection). The child is the real
+`Agent` of `oee-agent run` (capture thread, pipeline, recorder into SQLite with
+synchronous=FULL, MQTT outbox); only its camera is the looping clip. Measured from
+/proc after a warm-up:
 
 - CPU: (utime + stime) / wall time of the child, as % of one core;
 - peak RSS: VmHWM of the child;
 - the daemon's own `stats` (fps in and processed, dropped frames, process ms) as it
   stored them last.
 
-    .venv/bin/python benchmarks/daemon.py [--seconds 120] [--warmup 10] [--no-taskset]
+    .venv/bin/python benchmarks/daemon.py [--seconds 120] [--warmup 10] [--no-taskset] [--no-teach]
 
 Target (issue 6): <= 50 % of one core and <= 300 MB.
 """
@@ -35,18 +38,11 @@ from pathlib import Path
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def render_clip(folder: Path) -> tuple[Path, tuple[int, int, int, int]]:
-    from agent.sim.line import Phase, Scenario, render_line
+def render_clip(folder: Path, name: str, phases: tuple, seed: int) -> tuple[Path, tuple]:  # type: ignore[type-arg]
+    from agent.sim.line import Scenario, render_line
 
-    scenario = Scenario(
-        phases=(Phase(14.0), Phase(4.0, moving=False), Phase(6.0)),
-        width=640,
-        height=480,
-        fps=30.0,
-        seed=1,
-        codec="MJPG",
-    )
-    truth = render_line(scenario, folder / "belt.avi")
+    scenario = Scenario(phases=phases, width=640, height=480, fps=30.0, seed=seed, codec="MJPG")
+    truth = render_line(scenario, folder / name)
     return truth.path, scenario.roi
 
 
@@ -85,6 +81,19 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def mean_inference_ms(db: Path) -> float | None:
+    """Mean of the stored `inference_ms` samples (each the mean over its interval)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT json_extract(data, '$.inference_ms') FROM stats").fetchall()
+    finally:
+        conn.close()
+    values = [r[0] for r in rows if r[0] is not None]
+    return round(sum(values) / len(values), 2) if values else None
+
+
 def child(config_path: str) -> None:
     """The daemon as `oee-agent run` builds it, with the clip looped as its camera."""
     import logging
@@ -111,6 +120,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--no-taskset", action="store_true", help="do not pin to CPU 0")
+    parser.add_argument("--no-teach", action="store_true", help="run without inspection")
     parser.add_argument("--child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -120,8 +130,12 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="oee-daemon-bench-"))
     broker = None
     try:
+        from agent.sim.line import Phase
+
         print("rendering a 640x480 30 fps clip ...", flush=True)
-        clip, roi = render_clip(folder)
+        clip, roi = render_clip(
+            folder, "belt.avi", (Phase(14.0), Phase(4.0, moving=False), Phase(6.0)), seed=1
+        )
         broker = start_broker(folder)
         mqtt = f"host = '127.0.0.1'\nport = {broker[1]}" if broker else "enabled = false"
         config = folder / "line.toml"
@@ -132,6 +146,15 @@ def main() -> None:
             "[store]\npath = 'line.db'\n"
             f"[mqtt]\n{mqtt}\n"
         )
+        if not args.no_teach:
+            print("teaching inspection on 45 s of good production ...", flush=True)
+            good, _ = render_clip(folder, "good.avi", (Phase(45.0),), seed=2)
+            subprocess.run(
+                [sys.executable, "-m", "agent", "--log-level", "WARNING", "teach", str(good)]
+                + ["--config", str(config)],
+                check=True,
+                cwd=folder,
+            )
         command = [sys.executable, __file__, "--child", str(config)]
         if not args.no_taskset and shutil.which("taskset"):
             command = ["taskset", "-c", "0", *command]
@@ -155,6 +178,7 @@ def main() -> None:
             parts = len(store.parts())
             outbox = store.outbox_depth()
         cpu_percent = 100 * (cpu1 - cpu0) / (t1 - t0)
+        inference_ms = mean_inference_ms(folder / "line.db")
         print(
             json.dumps(
                 {
@@ -166,6 +190,9 @@ def main() -> None:
                     "fps_processed": stats.get("fps"),
                     "dropped_frames": stats.get("dropped_frames"),
                     "process_ms": stats.get("process_ms"),
+                    "inspection": not args.no_teach,
+                    "inference_ms_mean": inference_ms,
+                    "inspections": stats.get("inspections"),
                     "frame_age_ms": stats.get("frame_age_ms"),
                     "parts_stored": parts,
                     "outbox_left": outbox,
