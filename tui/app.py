@@ -192,10 +192,15 @@ class OeeApp(App[int]):
                 done.append("published on cmd/reason")
         except Exception as exc:
             self.call_from_thread(
-                self.notify, f"reason not assigned: {exc}", severity="error", timeout=8
+                self.notify,
+                f"reason not assigned: {exc}",
+                severity="error",
+                timeout=8,
+                markup=False,
             )
             return
-        self.call_from_thread(self.notify, f"{reason} assigned: " + ", ".join(done))
+        message = f"{reason} assigned: " + ", ".join(done)
+        self.call_from_thread(self.notify, message, markup=False)
         self.call_from_thread(self.poll_line)
 
     # ---- the fleet ------------------------------------------------------------------
@@ -210,7 +215,10 @@ class OeeApp(App[int]):
         self.feed.dirty.clear()
         self.fleet = tuple(worst_first(self.feed.rows()))
         for result in self.feed.take_results():
-            self.notify(result, severity="warning" if "rejected" in result else "information")
+            if "rejected" in result:
+                self.notify(result, severity="warning", markup=False)
+            else:
+                self.notify(result, markup=False)
         if isinstance(self.line_source, MqttLineSource):
             self.poll_line()
 

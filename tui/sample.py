@@ -15,6 +15,7 @@ import random
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,34 +122,35 @@ def _shift_events(
     return events
 
 
-def _picture(rng: random.Random, defect: str) -> tuple[np.ndarray, np.ndarray]:
-    """A grey stamped part on a dark belt with a defect, and the heatmap that finds it."""
+def _verdict(rng: random.Random, defect: str) -> Any:
+    """A rejected part's verdict: a grey stamped part with a defect, and its heatmap."""
+    from agent.inspection import Verdict
+
     h, w = 48, 64
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.full((h, w, 3), 40, np.uint8)
     part = ((xx - 32) / 24.0) ** 2 + ((yy - 24) / 18.0) ** 2 <= 1
-    img[part] = (150, 152, 160)
+    img[part] = (160, 152, 150)
     img[((xx - 32) / 6.0) ** 2 + ((yy - 24) / 5.0) ** 2 <= 1] = 40  # the punched hole
     cx, cy = rng.randint(16, 46), rng.randint(12, 34)
     if defect == "scratch":
         for i in range(14):
-            img[min(h - 1, cy + i // 3), min(w - 1, cx - 7 + i)] = (230, 230, 235)
+            img[min(h - 1, cy + i // 3), min(w - 1, cx - 7 + i)] = (235, 230, 230)
     elif defect == "dent":
-        img[((xx - cx) / 4.0) ** 2 + ((yy - cy) / 4.0) ** 2 <= 1] = (95, 95, 100)
+        img[((xx - cx) / 4.0) ** 2 + ((yy - cy) / 4.0) ** 2 <= 1] = (100, 95, 95)
     else:
         for i in range(12):
             img[min(h - 1, cy - 6 + i), min(w - 1, cx + (i % 3) - 1)] = (20, 20, 20)
     heat = np.exp(-(((xx - cx) / 6.0) ** 2 + ((yy - cy) / 6.0) ** 2)).astype(np.float32)
-    return img, heat
+    return Verdict(good=False, score=None, defect=defect, heatmap=heat, crop=img)
 
 
 def build_sample_store(path: Path, now: datetime = SAMPLE_NOW, pictures: int = 12) -> Path:
     """Write the sample store at `path` (a new file) and its pictures beside it."""
     import tomllib
 
-    from PIL import Image
-
     from agent.config import parse_config
+    from agent.inspection.pictures import save_defect_picture
     from agent.oee import compute_oee
     from agent.store import Store
 
@@ -189,15 +191,14 @@ def build_sample_store(path: Path, now: datetime = SAMPLE_NOW, pictures: int = 1
         ).to_json()
         for shift in done["shifts"]:
             store.save_shift_result(shift)
+        # the pictures as the agent writes them: crop beside crop + heatmap
         folder = path.parent / "defects"
-        folder.mkdir(parents=True, exist_ok=True)
         rejects = [e for e in new if isinstance(e, PartEvent) and not e.good][-pictures:]
         for part in rejects:
             assert part.id is not None  # noqa: S101 - generated with ids
-            img, heat = _picture(rng, part.defect or "scratch")
-            picture = folder / f"{part.id}.png"
-            Image.fromarray(img).save(picture)
-            np.save(folder / f"{part.id}.heatmap.npy", heat)
+            verdict = _verdict(rng, part.defect or "scratch")
+            picture = save_defect_picture(verdict, folder, part.id)
+            assert picture is not None  # noqa: S101 - the verdict has a crop
             store.set_part_image(part.id, f"defects/{picture.name}")
     finally:
         store.close()

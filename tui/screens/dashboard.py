@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
@@ -61,7 +62,7 @@ class DashboardScreen(LineScreen):
             table.add_row(
                 snap.local(stop.start).strftime("%H:%M:%S"),
                 duration(stop.seconds(snap.now)) + ("…" if stop.end is None else ""),
-                stop.reason or "—",
+                escape(stop.reason or "—"),
                 key=stop.id,
             )
 
@@ -73,9 +74,9 @@ def _state_line(snap: LineSnapshot) -> str:
         since = snap.local(snap.since).strftime("%H:%M:%S")
         text += f" since {since} ({duration((snap.now - snap.since).total_seconds())})"
     if snap.state == "stopped":
-        text += f"  reason: {snap.reason or '[i]none yet[/]'}"
+        text += f"  reason: {escape(snap.reason) if snap.reason else '[i]none yet[/]'}"
     if snap.stale:
-        text += f"  [reverse yellow] STALE: {snap.stale} [/]"
+        text += f"  [reverse yellow] STALE: {escape(snap.stale)} [/]"
     return text
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL.Image import Image as PILImage
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -62,7 +63,7 @@ class DefectsScreen(LineScreen):
                 table.add_row(
                     snap.local(part.ts).strftime("%m-%d %H:%M:%S"),
                     "-" if part.score is None else f"{part.score:.3f}",
-                    part.defect or "—",
+                    escape(part.defect or "—"),
                     key=part.id,
                 )
             if table.row_count:
@@ -94,7 +95,7 @@ class DefectsScreen(LineScreen):
         self.app.call_from_thread(self._picture_loaded, part, snap, picture)
 
     def _picture_loaded(self, part: Part, snap: LineSnapshot, picture: PILImage | None) -> None:
-        caption = f"{snap.local(part.ts):%H:%M:%S}  {part.defect or 'rejected'}"
+        caption = f"{snap.local(part.ts):%H:%M:%S}  {escape(part.defect or 'rejected')}"
         if part.score is not None:
             caption += f"  score {part.score:.3f}"
         if picture is None:

@@ -102,7 +102,7 @@ def fleet_cells(
     else:
         colour = {"running": "green", "stopped": "bold red", "no_data": "yellow"}
         state = Text(row.state, style=colour.get(row.state, "dim"))
-    cells: list[Text | str] = [row.site, row.area, row.line, state]
+    cells: list[Text | str] = [Text(row.site), Text(row.area), Text(row.line), state]
     for metric in ("oee", "availability", "performance", "quality"):
         value = getattr(row, metric)
         style = GRADE_STYLE[grade(value, targets.get(metric))]

@@ -19,7 +19,7 @@ HELP = """\
   3 / x  Defects: rejected parts, picture and heatmap of the chosen one
   4 / r  Shifts: A, P, Q, OEE, six big losses; e CSV, m Markdown
   5 / f  Fleet (--mqtt): every line, worst first; enter opens a line
-  6 / c  Setup: ROI, direction, count line over a frame (--video)
+  6 / c  Setup: ROI, direction, count line over a frame; w write, T teach
   ? / h  This help          q  Quit
 
 [b]Tables[/]  ↑ ↓ PgUp PgDn Home End move, enter selects

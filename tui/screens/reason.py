@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -30,7 +31,7 @@ class ReasonPicker(ModalScreen[str | None]):
         with Vertical(id="reason-box"):
             yield Static(
                 f"Reason for the stop at {start} ({duration(self.stop.seconds(self.snap.now))})"
-                f", now [b]{self.stop.reason or 'none'}[/]",
+                f", now [b]{escape(self.stop.reason or 'none')}[/]",
                 id="reason-title",
             )
             if self.snap.reasons:

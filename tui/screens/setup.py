@@ -7,10 +7,13 @@ next second of footage, `w` writes the validated `[vision]` section to `--config
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,6 +30,11 @@ if TYPE_CHECKING:
 
 DIRECTIONS = tuple(ARROWS)
 STEPS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def teach_command(config: Path, video: Path) -> list[str]:
+    """`oee-agent teach VIDEO --config LINE.toml`, with this interpreter."""
+    return [sys.executable, "-m", "agent", "teach", str(video), "--config", str(config)]
 
 
 def read_frame(video: Path, index: int) -> np.ndarray:
@@ -70,6 +78,7 @@ class SetupScreen(Screen[None]):
         Binding("minus", "step(-1)", "Step-", show=False),
         Binding("n", "next_frame", "Next frame"),
         Binding("w", "write", "Write config"),
+        Binding("T", "teach", "Teach"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -150,7 +159,7 @@ class SetupScreen(Screen[None]):
         self.query_one("#setup-status", Static).update(
             f"ROI [b]x {x} y {y} w {w} h {h}[/]  flow [b]{ARROWS[self.direction]} "
             f"{self.direction}[/]  count at [b]{self.count_at:.2f}[/]  step {step}px\n"
-            f"[dim]{self.message}[/]"
+            f"[dim]{escape(self.message)}[/]"
         )
         self.query_one(FrameView).set_view(self.frame, self.roi, self.direction, self.count_at)
 
@@ -200,9 +209,39 @@ class SetupScreen(Screen[None]):
         try:
             write_vision(path, self.roi, self.direction, self.count_at, size)
         except (ConfigError, UserError) as exc:
-            self.notify(f"not written: {exc}", severity="error", timeout=8)
+            self.notify(f"not written: {exc}", severity="error", timeout=8, markup=False)
             return
-        video = self.oee_app.video or "VIDEO"
-        self.message = f"wrote {path}; teach with: oee-agent teach {video} --config {path}"
-        self.notify(f"wrote {path}")
+        self.message = f"wrote {path.name}; T teaches from the recording with it"
+        self.notify(f"wrote {path}", markup=False)
+        self._redraw()
+
+    def action_teach(self) -> None:
+        """Teach the line's good parts from the recording, with the config as written."""
+        app = self.oee_app
+        if app.config_path is None or app.video is None:
+            self.notify("teaching needs --config and --video", severity="warning")
+            return
+        self.message = f"teaching from {app.video.name}… (oee-agent teach)"
+        self._redraw()
+        self._teach(app.config_path, app.video)
+
+    @work(thread=True, exclusive=True, group="teach", exit_on_error=False)
+    def _teach(self, config: Path, video: Path) -> None:
+        try:
+            done = subprocess.run(
+                teach_command(config, video), capture_output=True, text=True, timeout=3600
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            self.app.call_from_thread(self._taught, 1, str(exc))
+            return
+        lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        self.app.call_from_thread(self._taught, done.returncode, lines[-1] if lines else "")
+
+    def _taught(self, code: int, last_line: str) -> None:
+        if code == 0:
+            self.message = f"taught: {last_line}"
+            self.notify("teaching done")
+        else:
+            self.message = f"teaching failed: {last_line}"
+            self.notify(f"teaching failed: {last_line}", severity="error", timeout=8, markup=False)
         self._redraw()

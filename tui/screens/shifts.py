@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
@@ -43,8 +44,8 @@ class ShiftsScreen(LineScreen):
         table.clear()
         for i, s in enumerate(snap.shifts):
             table.add_row(
-                str(s.get("date", "")),
-                str(s.get("shift", "")),
+                escape(str(s.get("date", ""))),
+                escape(str(s.get("shift", ""))),
                 percent(s.get("availability")),
                 percent(s.get("performance")),
                 percent(s.get("quality")),
@@ -71,7 +72,8 @@ class ShiftsScreen(LineScreen):
             return
         shift = snap.shifts[min(table.cursor_row, len(snap.shifts) - 1)]
         self.query_one("#pareto-title", Static).update(
-            f"Six big losses, shift {shift.get('shift', '')} {shift.get('date', '')} (time)"
+            f"Six big losses, shift {escape(str(shift.get('shift', '')))} "
+            f"{escape(str(shift.get('date', '')))} (time)"
         )
         self.query_one("#pareto", ParetoChart).show(pareto(shift))
 
@@ -91,6 +93,6 @@ class ShiftsScreen(LineScreen):
         try:
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
-            self.notify(f"cannot write {path}: {exc}", severity="error")
+            self.notify(f"cannot write {path}: {exc}", severity="error", markup=False)
             return
-        self.notify(f"wrote {path}")
+        self.notify(f"wrote {path}", markup=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
@@ -70,7 +71,7 @@ class StopsScreen(LineScreen):
                 snap.local(stop.end).strftime("%H:%M:%S") if stop.end else "open",
                 duration(stop.seconds(snap.now)),
                 stop.state,
-                stop.reason or "—",
+                escape(stop.reason or "—"),
                 key=stop.id,
             )
         if selected is not None and selected in table.rows:

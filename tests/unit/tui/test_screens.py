@@ -120,12 +120,12 @@ async def test_defects_lists_rejects_and_shows_the_picture(line_db, make_app, se
         assert table.row_count == len(app.snapshot.rejects) > 40
         assert cells(table, 0)[0] == "03-03 08:30:58"
         picture = app.screen.query_one("#picture")
-        assert picture.image is not None and picture.image.size == (64, 48)
-        # the heatmap is blended in: the picture differs from the file on disk
+        # the agent's picture: the crop beside the crop with its heatmap, scaled 3x
+        assert picture.image is not None and picture.image.size == (384, 144)
         from PIL import Image
 
-        raw = Image.open(line_db.parent / app.snapshot.rejects[0].image).convert("RGB")
-        assert picture.image.tobytes() != raw.tobytes()
+        with Image.open(line_db.parent / app.snapshot.rejects[0].image) as raw:
+            assert picture.image.tobytes() == raw.convert("RGB").tobytes()
         await pilot.press("down")
         await settle(pilot)
         assert "08:30:53" in str(app.screen.query_one("#picture-caption").render())
@@ -198,7 +198,7 @@ async def test_setup_draws_and_writes_a_valid_config(
     assert text.startswith("# press 3\n") and "# breaks\n[downtime]" in text
 
 
-async def test_setup_refuses_a_roi_outside_the_frame(
+async def test_setup_clamps_the_roi_and_teaching_reports_errors(
     line_db, make_app, settle, tmp_path, recording
 ):
     config = tmp_path / "line.toml"
@@ -214,4 +214,9 @@ async def test_setup_refuses_a_roi_outside_the_frame(
         assert app.screen.roi[0] + app.screen.roi[2] <= 320
         await pilot.press("w")
         await settle(pilot)
-    assert "[vision]" in config.read_text()
+        assert "[vision]" in config.read_text()
+        # teaching runs the real `oee-agent teach`; this config has no [camera]
+        await pilot.press("T")
+        await settle(pilot)
+        status = str(app.screen.query_one("#setup-status").render())
+        assert "teaching failed" in status and "camera" in status
