@@ -81,8 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="OEE from an event log (backfill, audits, other counters)",
         description="Compute OEE per shift and in total from a JSON Lines event log.",
     )
-    oee.add_argument("--events", required=True, metavar="EVENTS.jsonl", help="event log")
+    oee.add_argument(
+        "--events", required=True, metavar="EVENTS.jsonl", help="event log (- reads stdin)"
+    )
     oee.add_argument("--config", required=True, metavar="LINE.toml", help="line configuration")
+    oee.add_argument("--from", dest="from_", metavar="ISO", help="period start (ISO 8601)")
+    oee.add_argument("--to", metavar="ISO", help="period end (ISO 8601)")
     oee.add_argument("--json", action="store_true", help="print the contract's JSON")
 
     report = sub.add_parser(

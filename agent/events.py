@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from agent.errors import UserError
 
@@ -179,20 +180,34 @@ def parse_event_lines(lines: Iterable[str], source: str = "events") -> Iterator[
         yield event
 
 
-def read_event_log(path: str | Path) -> list[Event]:
-    """Read a whole event log file.
+#: The path that means standard input (`oee --events -`).
+STDIN = "-"
+
+
+def read_event_log(path: str | Path, stdin: TextIO | None = None) -> list[Event]:
+    """Read a whole event log file; `-` reads `stdin` (default `sys.stdin`).
 
     Raises:
-        EventLogError: the file is missing or has a bad line.
+        EventLogError: the file is missing, unreadable, not text, or has a bad line.
     """
+    if str(path) == STDIN:
+        stream = stdin if stdin is not None else sys.stdin
+        try:
+            return list(parse_event_lines(stream, source="stdin"))
+        except UnicodeDecodeError:
+            raise EventLogError("stdin: not UTF-8 text") from None
     file = Path(path)
     try:
         with file.open(encoding="utf-8") as handle:
             return list(parse_event_lines(handle, source=str(file)))
     except FileNotFoundError:
         raise EventLogError(f"{file}: no such file") from None
+    except IsADirectoryError:
+        raise EventLogError(f"{file}: is a folder, not an event log") from None
     except UnicodeDecodeError:
         raise EventLogError(f"{file}: not UTF-8 text") from None
+    except OSError as exc:
+        raise EventLogError(f"{file}: cannot read it ({exc.strerror})") from None
 
 
 def write_event_log(events: Iterable[Event], path: str | Path) -> None:

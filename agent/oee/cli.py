@@ -1,10 +1,12 @@
-"""`oee-agent oee --events FILE --config FILE [--json]`: OEE from an event log."""
+"""`oee-agent oee --events FILE|- --config FILE [--from ISO] [--to ISO] [--json]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from agent.config import load_config
 from agent.errors import UserError
@@ -20,16 +22,50 @@ _COLUMNS = (
 )  # fmt: skip
 
 
+def parse_time(value: str | None, option: str, zone: ZoneInfo) -> datetime | None:
+    """An ISO 8601 time or date; without an offset it is local time on the line.
+
+    Raises:
+        UserError: naming the option and the value.
+    """
+    if value is None:
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not an ISO 8601 time or date") from None
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=zone)
+
+
+def parse_period(
+    from_: str | None, to: str | None, zone: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """The `--from`/`--to` period of `oee` and `report` (local times in `zone`).
+
+    Raises:
+        UserError: a value that is not ISO 8601, or `--to` not after `--from`.
+    """
+    start = parse_time(from_, "--from", zone)
+    end = parse_time(to, "--to", zone)
+    if start is not None and end is not None and end <= start:
+        raise UserError(f"--to {to} is not after --from {from_}")
+    return start, end
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Read the event log and the line, print OEE per shift and in total.
 
+    The whole log is read even with `--from`/`--to`: events before the period tell
+    the state it begins in, and the whole length of a stop it cuts.
+
     Raises:
-        UserError: a bad event log (naming the line) or configuration.
+        UserError: a bad event log (naming the line), configuration or period.
     """
     config = load_config(args.config)
+    start, end = parse_period(args.from_, args.to, config.line.zone)
     events = read_event_log(args.events)
     try:
-        report = compute_oee(events, config)
+        report = compute_oee(events, config, start=start, end=end)
     except ValueError as exc:  # events out of order when they did not come from a file
         raise UserError(f"{args.events}: {exc}") from None
     if args.json:

@@ -14,31 +14,16 @@ import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from agent.config import Config, parse_config
 from agent.errors import ConfigError, UserError
 from agent.events import write_event_log
 from agent.oee import compute_oee
+from agent.oee.cli import parse_period
 from agent.store.formats import to_csv, to_markdown
 from agent.store.store import Store, open_readonly
 
 logger = logging.getLogger(__name__)
-
-
-def parse_time(value: str | None, option: str, zone: ZoneInfo) -> datetime | None:
-    """An ISO 8601 time or date; without an offset it is local time on the line.
-
-    Raises:
-        UserError: naming the option and the value.
-    """
-    if value is None:
-        return None
-    try:
-        ts = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{option} {value!r} is not an ISO 8601 time or date") from None
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=zone)
 
 
 def stored_config(store: Store) -> Config:
@@ -88,11 +73,7 @@ def run_command(args: argparse.Namespace) -> int:
     store = open_readonly(args.db)
     try:
         config = stored_config(store)
-        zone = config.line.zone
-        start = parse_time(args.from_, "--from", zone)
-        end = parse_time(args.to, "--to", zone)
-        if start is not None and end is not None and end <= start:
-            raise UserError(f"--to {args.to} is not after --from {args.from_}")
+        start, end = parse_period(args.from_, args.to, config.line.zone)
         report = build_report(store, config, start, end)
         if args.events_out:
             events = store.events(start, end)

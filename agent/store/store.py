@@ -557,6 +557,8 @@ def open_readonly(path: str | Path, *, clock: Clock | None = None) -> Store:
     """
     name = str(path)
     file = Path(path)
+    if file.is_dir():
+        raise StoreError(f"{name}: is a folder, not a store file")
     if not file.is_file():
         raise StoreError(f"{name}: no such store file")
     try:

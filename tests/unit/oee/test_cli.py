@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -180,3 +181,65 @@ def test_missing_files_are_one_line_errors(
     assert "no such file" in capsys.readouterr().err
     assert main(["oee", "--events", str(log), "--config", str(tmp_path / "none.toml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_from_to_cut_a_stop_and_are_local_times_of_the_line(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, config = files
+    # 14:15-15:00 Berlin: the last 15 min of the 30-min changeover (14:00-14:30), then
+    # 30 min of running; the stop keeps its whole length, so it stays setup downtime
+    args = ["oee", "--events", str(log), "--config", str(config), "--json"]
+    assert main([*args, "--from", "2026-03-02T14:15", "--to", "2026-03-02T15:00"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["shift"] for s in out["shifts"]] == ["B"]
+    total = out["total"]
+    assert total["planned_s"] == 2700 and total["run_s"] == 1800
+    assert total["losses"]["setup"] == 900 and total["downtime_s"] == 900
+    assert total["all_time_s"] == 2700
+    assert total["start"] == "2026-03-02T14:15:00+01:00"
+    # 5000 parts spread evenly over 1 h + 1.5 h of running: 30 min of it holds 1000
+    assert total["total"] == pytest.approx(1000, abs=1)
+
+
+def test_events_dash_reads_stdin(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, config = files
+    assert main(["oee", "--events", str(log), "--config", str(config), "--json"]) == 0
+    from_file = capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO(log.read_text()))
+    assert main(["oee", "--events", "-", "--config", str(config), "--json"]) == 0
+    assert capsys.readouterr().out == from_file
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"ts": 1}\n'))
+    assert main(["oee", "--events", "-", "--config", str(config)]) == 1
+    assert "stdin line 1:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("period", "expected"),
+    [
+        (["--from", "monday"], "--from 'monday' is not an ISO 8601 time or date"),
+        (["--to", "2026-02-30"], "--to '2026-02-30' is not an ISO 8601"),
+        (["--from", "2026-03-02T15:00", "--to", "2026-03-02T14:00"], "is not after --from"),
+    ],
+)
+def test_a_bad_period_is_a_one_line_error(
+    files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    period: list[str],
+    expected: str,
+) -> None:
+    log, config = files
+    assert main(["oee", "--events", str(log), "--config", str(config), *period]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_folder_as_event_log_is_a_one_line_error(
+    tmp_path: Path, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, config = files
+    assert main(["oee", "--events", str(tmp_path), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "is a folder, not an event log" in err and len(err.strip().splitlines()) == 1

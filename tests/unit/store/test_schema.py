@@ -105,6 +105,8 @@ def test_missing_file_for_reader(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no such store file"):
         open_readonly(tmp_path / "nope.db")
     assert not (tmp_path / "nope.db").exists()
+    with pytest.raises(StoreError, match="is a folder, not a store file"):
+        open_readonly(tmp_path)
 
 
 def test_uncreatable_folder_is_a_user_error(tmp_path: Path) -> None:
