@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the shift report's CSV/Markdown exports go (default .)",
     )
     parser.add_argument(
-        "--config", metavar="LINE.toml", help="line configuration the setup screen writes"
+        "--config",
+        metavar="LINE.toml",
+        help="line configuration: the one the setup screen writes, and the one used "
+        "for a store that does not keep its own",
     )
     parser.add_argument("--video", metavar="VIDEO", help="recording the setup screen draws over")
     parser.add_argument(
@@ -95,7 +98,9 @@ def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # noqa
         raise UserError(f"--config {config}: no such file")
     line = None
     if args.db:
-        line = StoreSource(Path(args.db), clock=_clock(), stale_after_s=args.stale_after)
+        line = StoreSource(
+            Path(args.db), clock=_clock(), stale_after_s=args.stale_after, config_path=config
+        )
         line.open()
     feed = None
     if args.mqtt:

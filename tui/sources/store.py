@@ -48,9 +48,16 @@ def check_store_path(path: Path) -> None:
 class StoreSource:
     """One line's store, polled read-only."""
 
-    def __init__(self, path: Path, clock: Clock, stale_after_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        stale_after_s: float = 120.0,
+        config_path: Path | None = None,
+    ) -> None:
         check_store_path(path)
         self.path = path
+        self.config_path = config_path
         self.clock = clock
         self.stale_after_s = stale_after_s
         self._reader: Any = None
@@ -78,8 +85,17 @@ class StoreSource:
         from agent.config import parse_config
 
         text = self._reader.meta_get("config_toml")
+        if not text and self.config_path is not None:
+            # a store written without its configuration (an older agent, a tool)
+            if self._config is None:
+                from agent.config import load_config
+
+                self._config = load_config(self.config_path)
+            return
         if not text:
-            raise UserError(f"{self.path}: the store holds no line configuration")
+            raise UserError(
+                f"{self.path}: the store holds no line configuration; give --config LINE.toml"
+            )
         if text != self._config_text:
             self._config = parse_config(tomllib.loads(text))
             self._config_text = text

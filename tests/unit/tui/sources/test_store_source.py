@@ -86,3 +86,15 @@ def test_assignment_is_written_and_read_back(line_db):
     assert {s.id: s.reason for s in snap.stops}["t-stop-0708"] == "no-material"
     with pytest.raises(KeyError):
         source.assign_reason("no-such-stop", "jam")
+
+
+def test_a_store_without_its_configuration_needs_config(tmp_path):
+    db = tmp_path / "line.db"
+    with Store.open(db) as store:
+        store.append(StateEvent(SAMPLE_NOW.replace(hour=8), "running", id="r"))
+    with pytest.raises(UserError, match="give --config LINE.toml"):
+        StoreSource(db, sample_clock()).read()
+    config = tmp_path / "line.toml"
+    config.write_text(SAMPLE_CONFIG)
+    snap = StoreSource(db, sample_clock(), config_path=config).read()
+    assert snap.line == "press-3" and snap.state == "running"
