@@ -118,10 +118,15 @@ class BeltSegmenter:
         seeds = np.zeros(filled.shape, bool)
         split_parents: set[int] = set()
         if solid2.size > 1:
-            # which first-level core each solid second-level core lies in
+            # which first-level core each solid second-level core lies in; a child
+            # smaller than a tenth of its parent is an arm's end, not a part
             mask2 = np.isin(labels2, solid2)
             parents = labels1[mask2]
             pairs = np.unique(np.stack([parents, labels2[mask2]]), axis=1)
+            big_enough = (
+                stats2[pairs[1], cv2.CC_STAT_AREA] >= 0.1 * stats1[pairs[0], cv2.CC_STAT_AREA]
+            )
+            pairs = pairs[:, big_enough]
             per_parent = np.bincount(pairs[0], minlength=n1)
             split_parents = set(np.flatnonzero(per_parent >= 2).tolist())
             if split_parents:

@@ -11,8 +11,11 @@ Two cheap measures per frame, on the ROI at the work resolution (a few thousand 
   frame's is how far the belt moved. Camera shake jitters that lag around zero, so the
   median over a short window stays near zero; a running belt shifts it steadily.
 
-The line counts as moving when enough pixels changed *and* the median speed along the
-flow is at least `min_speed` ROI lengths per second.
+The line counts as moving when enough pixels changed, the median speed along the flow
+over the last few frames is at least `min_speed` ROI lengths per second, *and* the belt
+has travelled at least `min_travel_px` work pixels over the last `travel_window_s`
+(shake moves the image back and forth, so its shifts add up to no more than twice its
+amplitude, while a running belt's add up steadily).
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class BeltMotion:
         pixel_threshold: float = 6.0,
         window: int = 5,
         background_alpha: float = 0.25,
+        travel_window_s: float = 0.6,
+        min_travel_px: float = 2.0,
     ) -> None:
         self.motion_threshold = motion_threshold
         self.min_speed = min_speed
@@ -76,6 +81,9 @@ class BeltMotion:
         self._profile: np.ndarray | None = None
         self._mono: float | None = None
         self._speeds: deque[float] = deque(maxlen=window)
+        self.travel_window_s = travel_window_s
+        self.min_travel_px = min_travel_px
+        self._travel: deque[tuple[float, float]] = deque()
 
     def reset(self) -> None:
         """Forget the past (after a gap in the footage)."""
@@ -83,6 +91,7 @@ class BeltMotion:
         self._profile = None
         self._mono = None
         self._speeds.clear()
+        self._travel.clear()
 
     def update(self, grey: np.ndarray, mono: float) -> FlowReading:
         """Take one frame's canonical grey ROI (cross x along), stamped `mono` seconds."""
@@ -105,7 +114,9 @@ class BeltMotion:
         smooth = cv2.blur(profile, (kernel, 1), borderType=cv2.BORDER_REFLECT)
         profile = (profile - smooth).ravel()
         speed = 0.0
+        dt = 0.0
         if self._profile is not None and self._mono is not None and mono > self._mono:
+            dt = mono - self._mono
             max_lag = max(2, profile.size // 8)
             shift, quality = profile_shift(self._profile, profile, max_lag)
             if quality > 0.2:
@@ -114,5 +125,15 @@ class BeltMotion:
         self._mono = mono
         self._speeds.append(speed)
         median = float(sorted(self._speeds)[len(self._speeds) // 2])
-        moving = bool(energy >= self.motion_threshold and median >= self.min_speed)
+        # net travel over the last `travel_window_s`: shake jitters back and forth, so
+        # its per-frame shifts telescope to no more than twice its amplitude
+        self._travel.append((mono, speed * profile.size * dt))
+        while self._travel and mono - self._travel[0][0] > self.travel_window_s:
+            self._travel.popleft()
+        travel = sum(shift for _, shift in self._travel)
+        moving = bool(
+            energy >= self.motion_threshold
+            and median >= self.min_speed
+            and travel >= self.min_travel_px
+        )
         return FlowReading(speed=median, energy=energy, moving=moving)

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from agent.config import Direction
+from agent.counting.roi import RoiView
+from agent.counting.segment import BeltSegmenter
+from agent.sim.parts import PartSpec, composite, render_part
+
+BELT = (70, 70, 72)
+
+
+def belt_frame(parts: list[tuple[PartSpec, float, tuple[float, float]]], seed: int = 0):
+    rng = np.random.default_rng(seed)
+    frame = np.empty((200, 640, 3), np.float32)
+    frame[:] = BELT
+    frame += rng.normal(0, 3, size=frame.shape)
+    frame = np.clip(frame, 0, 255).astype(np.uint8)
+    for spec, angle, centre in parts:
+        composite(frame, render_part(spec, angle), centre)
+    return frame
+
+
+def segment(frame: np.ndarray, frames: int = 1):
+    view = RoiView((0, 0, 640, 200), Direction.LEFT_TO_RIGHT, (640, 200))
+    segmenter = BeltSegmenter(min_area=16)
+    for _ in range(frames):
+        labels, blobs = segmenter.segment(view.work(frame))
+    return labels, blobs
+
+
+def test_a_washer_with_holes_is_one_blob_at_its_place() -> None:
+    _, blobs = segment(belt_frame([(PartSpec("washer", size=72), 0, (300.0, 100.0))]))
+    assert len(blobs) == 1
+    assert blobs[0].x * 4 == pytest.approx(300, abs=4)
+    assert blobs[0].y * 4 == pytest.approx(100, abs=4)
+
+
+@pytest.mark.parametrize("design", ["washer", "bracket", "angle", "hex"])
+def test_touching_parts_are_split(design: str) -> None:
+    a = render_part(PartSpec(design, size=70), 20)
+    cols = np.nonzero((a.mask > 127).any(axis=0))[0]
+    width = cols[-1] - cols[0] + 1
+    parts = [
+        (PartSpec(design, size=70), 20, (250.0, 100.0)),
+        (PartSpec(design, "brass", size=70, seed=1), 20, (250.0 + width + 1, 100.0)),
+    ]
+    _, blobs = segment(belt_frame(parts))
+    assert len(blobs) == 2
+
+
+def test_thin_and_small_parts_stay_whole() -> None:
+    parts = [
+        (PartSpec("angle", size=50), a, (80.0 + 110 * i, 100.0))
+        for i, a in enumerate((0, 35, 80, 125, 170))
+    ]
+    _, blobs = segment(belt_frame(parts))
+    assert len(blobs) == 5
+
+
+def test_a_part_standing_still_is_never_learnt_into_the_belt() -> None:
+    frame = belt_frame([(PartSpec("bracket", size=80), 10, (320.0, 100.0))])
+    _, blobs = segment(frame, frames=200)
+    assert len(blobs) == 1
+
+
+def test_an_empty_belt_has_no_parts() -> None:
+    _, blobs = segment(belt_frame([]), frames=3)
+    assert blobs == []

@@ -1,0 +1,84 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agent.counting import Blob
+from agent.counting.track import Tracker
+from agent.flow.stops import Stamp
+
+T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
+DT = 1 / 15
+
+
+def stamp(i: int) -> Stamp:
+    return Stamp(i * DT, T0 + timedelta(seconds=i * DT))
+
+
+def blob(x: float, y: float = 20.0, half: float = 8.0, label: int = 1) -> Blob:
+    return Blob(label, x, y, (int(x - half), int(y - half), int(x + half), int(y + half)), 200)
+
+
+def run(tracker: Tracker, positions: list[list[float]], speed: float = 30.0):
+    """positions[i]: centres seen in frame i; returns the crossing times."""
+    times = []
+    for i, xs in enumerate(positions):
+        for crossing in tracker.update(
+            [blob(x, label=k + 1) for k, x in enumerate(xs)], stamp(i), speed
+        ):
+            times.append(round(crossing.at.mono, 3))
+    return times
+
+
+def test_a_part_is_counted_once_at_the_interpolated_crossing() -> None:
+    tracker = Tracker(along=160, count_at=0.5)
+    # enters at the edge, 2 px a frame: crosses x=80 between frames 36 (79.5) and 37 (81.5)
+    times = run(tracker, [[7.5 + 2 * i] for i in range(60)])
+    assert times == [pytest.approx((36 + 0.25) * DT, abs=1e-3)]
+
+
+def test_stopping_on_the_line_and_restarting_counts_once() -> None:
+    tracker = Tracker(along=160, count_at=0.5)
+    path = [7.5 + 2 * i for i in range(37)]  # up to 79.5
+    path += [79.5 + (i % 2) * 0.8 for i in range(60)]  # halted, jittering across the line
+    path += [80.3 + 2 * i for i in range(30)]
+    times = run(tracker, [[x] for x in path], speed=0.0)
+    assert len(times) == 1
+
+
+def test_a_part_first_seen_past_the_line_is_not_counted() -> None:
+    tracker = Tracker(along=160, count_at=0.5)
+    frames = [[50.0 + 2 * i] for i in range(5)]
+    frames += [[50.0 + 2 * i, 100.0 + 2 * i] for i in range(5, 30)]  # appears mid-ROI
+    # only the first part, which crosses x=80 at frame 15, is counted
+    assert run(tracker, frames) == [pytest.approx(15 * DT, abs=1e-3)]
+
+
+def test_a_piece_that_splits_off_is_not_a_second_part() -> None:
+    tracker = Tracker(along=160, count_at=0.5)
+    frames = []
+    for i in range(60):
+        x = 7.5 + 2 * i
+        # every fourth frame the part falls apart into two pieces
+        frames.append([x - 5, x + 5] if i % 4 == 0 and 20 < x < 120 else [x])
+    assert len(run(tracker, frames)) == 1
+
+
+def test_touching_parts_merged_across_the_line_both_count() -> None:
+    tracker = Tracker(along=160, count_at=0.5)
+    frames = []
+    for i in range(70):
+        a, b = 20 + 2 * i, 4 + 2 * i  # two parts 16 px apart, seen apart at first
+        frames.append([a, b] if a < 60 else [(a + b) / 2])  # then merged for good
+    tracker_blobs = []
+    for xs in frames:
+        if len(xs) == 1:
+            merged = Blob(1, xs[0], 20.0, (int(xs[0] - 16), 12, int(xs[0] + 16), 28), 400)
+            tracker_blobs.append([merged])
+        else:
+            tracker_blobs.append([blob(x, label=k + 1) for k, x in enumerate(xs)])
+    crossings = []
+    for i, blobs in enumerate(tracker_blobs):
+        crossings += tracker.update(blobs, stamp(i), 30.0)
+    assert len(crossings) == 2
+    assert crossings[0].at.mono == pytest.approx(30 * DT, abs=2 * DT)
+    assert crossings[1].at.mono == pytest.approx(38 * DT, abs=2 * DT)
