@@ -91,7 +91,7 @@ def test_assignment_is_written_and_read_back(line_db):
 def test_a_store_without_its_configuration_needs_config(tmp_path):
     db = tmp_path / "line.db"
     with Store.open(db) as store:
-        store.append(StateEvent(SAMPLE_NOW.replace(hour=8), "running", id="r"))
+        store.append(StateEvent(SAMPLE_NOW.replace(hour=7), "running", id="r"))
     with pytest.raises(UserError, match="give --config LINE.toml"):
         StoreSource(db, sample_clock()).read()
     config = tmp_path / "line.toml"
