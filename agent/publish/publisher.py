@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +43,17 @@ from agent.publish.sparkplug import STATS_METRICS, SparkplugNode, device_values
 from agent.publish.topics import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
-    OpenStop,
     Topics,
     encode,
     known_reasons,
     oee_payload,
+    payload_id,
+    reason_update_messages,
     result_payload,
     stats_payload,
-    stop_payload,
+    with_reason,
 )
-from agent.store import OutboxMessage, OutboxRow, Store
+from agent.store import OutboxMessage, OutboxRow, Store, StoreWriteError
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ OUTBOX_FLOOR_ROWS = 1000
 OEE_MIN_GAP_S = 1.0
 #: Wait after the broker refused a message before sending from the outbox again.
 REFUSED_BACKOFF_S = 5.0
+#: How often reason assignments made outside the feed (the TUI) are looked for.
+REASON_POLL_S = 1.0
+#: The store's meta key: the last reason assignment the feed announced.
+REASONS_ANNOUNCED_KEY = "mqtt_reasons_announced"
 
 
 @dataclass
@@ -147,6 +152,7 @@ class MqttPublisher:
         self._hold_until = 0.0
         self._depth = 0
         self._lost = 0
+        self._reasons_announced = 0
         self._commands: queue.Queue[tuple[str, bytes | None, int]] = queue.Queue(COMMAND_QUEUE_MAX)
         self._thread: threading.Thread | None = None
         self._started = False
@@ -211,6 +217,15 @@ class MqttPublisher:
         self._started = True
         self._depth = self.store.outbox_depth()
         self._lost = self.store.outbox_lost()
+        announced = self.store.meta_get(REASONS_ANNOUNCED_KEY)
+        if not isinstance(announced, int):
+            # a store older than this feature: its past assignments are not news
+            announced = self.store.last_reason_seq()
+            try:
+                self.store.meta_set(REASONS_ANNOUNCED_KEY, announced)
+            except StoreWriteError as exc:  # a full disk must not keep the feed down
+                logger.warning("mqtt: cannot note the announced reasons: %s", exc)
+        self._reasons_announced = announced
         if not self.config.mqtt.enabled:
             logger.info("mqtt: [mqtt] enabled = false: events stay queued in the outbox")
             return
@@ -403,12 +418,15 @@ class MqttPublisher:
     # ---- the outbox thread ----------------------------------------------------------
 
     def _run(self) -> None:
-        next_trim = 0.0
+        next_trim = next_reasons = 0.0
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= next_trim:
                     self._trim()
                     next_trim = time.monotonic() + TRIM_EVERY_S
+                if time.monotonic() >= next_reasons:
+                    self._announce_reasons()
+                    next_reasons = time.monotonic() + REASON_POLL_S
                 self._handle_commands()
                 self._collect_acks()
                 if self._connected.is_set() and time.monotonic() >= self._hold_until:
@@ -425,7 +443,7 @@ class MqttPublisher:
         room = self._inflight_max - len(self._window)
         if room <= 0:
             return
-        rows = self.store.outbox_peek(room, after=self._cursor)
+        rows = self._with_current_reasons(self.store.outbox_peek(room, after=self._cursor))
         now = time.monotonic()
         for row in rows:
             try:
@@ -441,6 +459,22 @@ class MqttPublisher:
             self._window[row.seq] = _InFlight(row, info, now)
             self._cursor = row.seq
             self.counters.published += 1
+
+    def _with_current_reasons(self, rows: list[OutboxRow]) -> list[OutboxRow]:
+        """`stop`/`state` rows carrying the stop's reason as it is now, not when queued."""
+        ids = {
+            row.seq: payload_id(row.payload)
+            for row in rows
+            if row.topic in (self.topics.stop, self.topics.state)
+        }
+        current = self.store.current_reasons(i for i in ids.values() if i is not None)
+        out = []
+        for row in rows:
+            stop_id = ids.get(row.seq)
+            if stop_id in current:
+                row = replace(row, payload=with_reason(row.payload, current[stop_id]))
+            out.append(row)
+        return out
 
     def _check_stale(self) -> None:
         if not self._window:
@@ -565,22 +599,33 @@ class MqttPublisher:
             ) from None
         self.counters.commands_ok += 1
         logger.info("mqtt: stop %s assigned reason %r", command.stop_id, command.reason)
-        messages = []
-        try:
-            stop = self.store.stop(command.stop_id)
-        except KeyError:
-            stop = None
-        if stop is not None:
-            # re-announce the stop with its reason (same id: consumers update it)
-            payload = stop_payload(OpenStop.from_stop(stop), stop.end)
-            messages.append(OutboxMessage(self.topics.stop, encode(payload), qos=1))
+        self._announce_reasons()  # the stop with its reason goes out before the result
         self._result(
-            ok=True,
-            stop_id=command.stop_id,
-            reason=command.reason,
-            request_id=command.request_id,
-            extra=messages,
+            ok=True, stop_id=command.stop_id, reason=command.reason, request_id=command.request_id
         )
+
+    def _announce_reasons(self) -> None:
+        """Announce every reason assignment not yet announced (MQTT's, the TUI's...).
+
+        Each stop goes out again with its current reason (and the retained `state`
+        while it is in progress), read and queued in one transaction so it cannot
+        contradict an end the agent is writing at the same moment.
+        """
+        assignments = self.store.reason_assignments(self._reasons_announced)
+        if not assignments:
+            return
+        for stop_id in dict.fromkeys(stop_id for _, stop_id in assignments):
+
+            def build(stop_id: str = stop_id) -> list[OutboxMessage]:
+                try:
+                    return reason_update_messages(self.store.stop(stop_id), self.config)
+                except KeyError:
+                    return []
+
+            self.store.enqueue_built(build)
+        self._reasons_announced = assignments[-1][0]
+        self.store.meta_set(REASONS_ANNOUNCED_KEY, self._reasons_announced)
+        self._wake.set()
 
     def _result(
         self,
@@ -590,7 +635,6 @@ class MqttPublisher:
         reason: str | None = None,
         request_id: str | None = None,
         error: str | None = None,
-        extra: list[OutboxMessage] | None = None,
     ) -> None:
         payload = result_payload(
             self._clock.wall(),
@@ -601,5 +645,5 @@ class MqttPublisher:
             error=error,
         )
         result = OutboxMessage(self.topics.cmd_result, encode(payload), qos=1)
-        self.store.enqueue([*(extra or []), result])
+        self.store.enqueue([result])
         self._wake.set()

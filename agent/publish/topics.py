@@ -266,6 +266,46 @@ def messages_for(
     return messages
 
 
+def reason_update_messages(stop: Stop, config: Config) -> list[OutboxMessage]:
+    """What the feed says when a stop's reason is (re)assigned.
+
+    The stop again (same id, start and end: consumers update it); for a stop still in
+    progress also the retained `state`, so a late subscriber sees the reason too.
+    """
+    topics = Topics.for_config(config)
+    open_stop = OpenStop.from_stop(stop)
+    messages = [OutboxMessage(topics.stop, encode(stop_payload(open_stop, stop.end)), qos=1)]
+    if stop.end is None and stop.state in STOP_STATES:
+        now = StateEvent(stop.start, stop.state, stop.reason, stop.id)  # type: ignore[arg-type]
+        messages.append(OutboxMessage(topics.state, encode(state_payload(now)), qos=1, retain=True))
+    return messages
+
+
+def payload_id(payload: bytes) -> str | None:
+    """The `id` of a JSON payload, or None."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def with_reason(payload: bytes, reason: str | None) -> bytes:
+    """A `stop`/`state` payload carrying `reason` (unchanged when it already does).
+
+    A stop's closing message is written when the stop ends, from what was known when
+    it began; a reason assigned in between must not be undone by it.
+    """
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return payload
+    if not isinstance(data, dict) or data.get("reason") == reason:
+        return payload
+    return encode({**data, "reason": reason})
+
+
 def known_reasons(config: Config) -> frozenset[str]:
     """Reason codes a `cmd/reason` may assign: the line's and the built-in ones."""
     return frozenset(r.code for r in config.reason) | BUILTIN_REASONS

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -291,6 +291,32 @@ class Store:
                 [stop_id, reason, source, _utc(now).isoformat(), now.timestamp()],
             )
 
+    def reason_assignments(self, after: int = 0) -> list[tuple[int, str]]:
+        """Reason assignments made after the one numbered `after`: (seq, stop_id), in order."""
+        rows = self._read(
+            "SELECT seq, stop_id FROM stop_reasons WHERE seq > ? ORDER BY seq", [int(after)]
+        )
+        return [(int(seq), str(stop_id)) for seq, stop_id in rows]
+
+    def last_reason_seq(self) -> int:
+        """The number of the latest reason assignment (0 when there is none)."""
+        return int(self._read("SELECT coalesce(max(seq), 0) FROM stop_reasons")[0][0])
+
+    def current_reasons(self, stop_ids: Iterable[str]) -> dict[str, str | None]:
+        """The current reason of each of these ids that is a stop (others are left out)."""
+        ids = list(dict.fromkeys(stop_ids))
+        out: dict[str, str | None] = {}
+        for i in range(0, len(ids), 500):  # SQLite's bound on parameters
+            chunk = ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM} WHERE e.id IN ({marks}) "  # noqa: S608
+                "AND e.state IN ('stopped', 'no_data')",
+                chunk,
+            )
+            out.update((row[1], row[6]) for row in rows)
+        return out
+
     def stops(self, start: datetime | None = None, end: datetime | None = None) -> list[Stop]:
         """Stops overlapping `[start, end)`, in time order, with their current reasons."""
         clauses = ["e.type = 'state'"]
@@ -401,6 +427,19 @@ class Store:
             _check_message(message)
         created = self.clock.wall().timestamp()
         with self._write() as conn:
+            return _insert_messages(conn, batch, created)
+
+    def enqueue_built(self, build: Callable[[], Iterable[OutboxMessage]]) -> list[int]:
+        """Queue the messages `build()` returns, building them inside the transaction.
+
+        What `build` reads from this store cannot change before its messages are queued
+        (the agent's next event waits), so a message about "the stop now" stays true.
+        """
+        created = self.clock.wall().timestamp()
+        with self._write() as conn:
+            batch = list(build())
+            for message in batch:
+                _check_message(message)
             return _insert_messages(conn, batch, created)
 
     def outbox_peek(self, limit: int = 100, after: int | None = None) -> list[OutboxRow]:

@@ -348,3 +348,66 @@ def test_a_row_mqtt_cannot_carry_does_not_block_the_rest(broker, tmp_path, subsc
             assert publisher.counters.unsendable == 1
         finally:
             publisher.stop()
+
+
+def test_a_reason_assigned_during_a_stop_holds_to_its_end(broker, tmp_path, subscribe) -> None:
+    """What a MES sees: the reason lands on the stop and on the retained state, and
+    the stop's closing message (written from what was known when it began) keeps it;
+    an assignment made in the store (the TUI) is announced too."""
+    config = make_config(broker)
+    topics = Topics.for_config(config)
+    sub = subscribe([topics.root + "/#"])
+    with Store.open(tmp_path / "line.db") as store:
+        publisher = MqttPublisher(config, store, reconnect_max_s=2)
+        publisher.start()
+        try:
+            assert publisher.wait_ready(10)
+            recorder_open = None  # what the agent's recorder holds: the stop as it began
+            first = StateEvent(T0, "stopped", id="stop-a")
+            store.append(first, messages_for(first, config, recorder_open))
+            recorder_open = open_stop_after(first, recorder_open)
+            publisher.notify()
+            command = {"stop_id": "stop-a", "reason": "jam", "request_id": "r1"}
+            sub.client.publish(topics.cmd_reason, json.dumps(command), qos=1)
+            assert sub.wait_for(lambda ms: len(results(sub)) == 1)
+            assert results(sub)[0]["ok"] is True
+
+            late = subscribe([topics.state])
+            assert late.wait_for(lambda ms: bool(ms))
+            retained = json.loads(late.snapshot()[-1].payload)
+            assert (retained["id"], retained["state"], retained["reason"]) == (
+                "stop-a",
+                "stopped",
+                "jam",
+            )
+
+            running = StateEvent(T0 + timedelta(minutes=5), "running", id="run-b")
+            store.append(running, messages_for(running, config, recorder_open))
+            second = StateEvent(T0 + timedelta(minutes=9), "stopped", id="stop-c")
+            store.append(second, messages_for(second, config, None))
+            ended = StateEvent(T0 + timedelta(minutes=12), "running", id="run-d")
+            store.append(ended, messages_for(ended, config, open_stop_after(second, None)))
+            # the TUI writes to the store through its own connection
+            with Store.open(tmp_path / "line.db") as tui:
+                tui.assign_reason("stop-c", "jam", source="tui")
+            publisher.notify()
+
+            def stop_messages(stop_id: str) -> list[dict]:
+                found = [json.loads(m.payload) for m in sub.on("/stop")]
+                return [m for m in found if m["id"] == stop_id]
+
+            assert sub.wait_for(lambda ms: len(stop_messages("stop-c")) == 3, timeout=10)
+            a = stop_messages("stop-a")
+            assert [(m["end"] is None, m["reason"]) for m in a] == [
+                (True, None),  # it began without a reason
+                (True, "jam"),  # the command's announcement, still open
+                (False, "jam"),  # its end keeps the reason
+            ]
+            assert [m["reason"] for m in stop_messages("stop-c")][-1] == "jam"
+            assert stop_messages("stop-c")[-1]["end"] == ended.ts.isoformat()
+            for message in sub.snapshot():
+                check_schema(topics, message.topic, message.payload)
+            # the retained state is the line's now, not the stop the TUI named
+            assert json.loads(sub.on("/state")[-1].payload)["state"] == "running"
+        finally:
+            publisher.stop()

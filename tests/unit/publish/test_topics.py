@@ -184,3 +184,34 @@ def test_the_open_stop_from_the_store_closes_after_a_restart(config) -> None:
     running = StateEvent(T0 + timedelta(seconds=3), "running", id="r")
     first = json.loads(messages_for(running, config, open_stop)[0].payload)
     assert (first["id"], first["state"], first["end"]) == ("s7", "no_data", running.ts.isoformat())
+
+
+def test_a_reason_update_is_the_stop_again_and_the_state_while_it_lasts(config, validate) -> None:
+    from agent.publish.topics import reason_update_messages
+    from agent.store import Stop
+
+    going_on = Stop("s1", T0, None, "stopped", "jam")
+    stop_msg, state_msg = reason_update_messages(going_on, config)
+    assert (stop_msg.topic, stop_msg.retain) == (f"{ROOT}/stop", False)
+    assert validate("stop", stop_msg.payload) == {
+        "v": 1, "id": "s1", "start": T0.isoformat(), "end": None, "state": "stopped",
+        "reason": "jam",
+    }  # fmt: skip
+    assert (state_msg.topic, state_msg.retain, state_msg.qos) == (f"{ROOT}/state", True, 1)
+    state = validate("state", state_msg.payload)
+    assert (state["id"], state["since"], state["reason"]) == ("s1", T0.isoformat(), "jam")
+    # an ended stop: the line is in another state now, the retained state is not touched
+    ended = Stop("s1", T0, T0 + timedelta(minutes=3), "stopped", "jam")
+    (only,) = reason_update_messages(ended, config)
+    assert json.loads(only.payload)["end"] == (T0 + timedelta(minutes=3)).isoformat()
+
+
+def test_with_reason_rewrites_only_the_reason() -> None:
+    from agent.publish.topics import payload_id, with_reason
+
+    payload = encode({"v": 1, "id": "s1", "start": "x", "end": "y", "reason": None})
+    assert payload_id(payload) == "s1"
+    assert json.loads(with_reason(payload, "jam")) == {**json.loads(payload), "reason": "jam"}
+    assert with_reason(payload, None) is payload
+    assert with_reason(b"online", "jam") == b"online" and payload_id(b"online") is None
+    assert payload_id(b"[1]") is None

@@ -252,3 +252,37 @@ def test_two_writers_take_turns_without_locked_errors(store: Store, db_path: Pat
     assert not errors
     assert [s.reason for s in store.stops()] == ["changeover"] * 50
     assert len(store.parts()) == 150
+
+
+def test_reason_assignments_and_current_reasons(store: Store) -> None:
+    running, stop, other = state(0, "running"), state(10, "stopped", "jam"), state(20, "no_data")
+    for event in (running, stop, other):
+        store.append(event)
+    assert store.reason_assignments() == [] and store.last_reason_seq() == 0
+    store.assign_reason(other.id or "", "changeover")
+    store.assign_reason(stop.id or "", "breakdown", source="mqtt")
+    first, second = store.reason_assignments()
+    assert (first[1], second[1]) == (other.id, stop.id) and first[0] < second[0]
+    assert store.reason_assignments(first[0]) == [second]
+    assert store.last_reason_seq() == second[0]
+    ids = [running.id or "", stop.id or "", other.id or "", "unknown"]
+    # only stops have a reason: a running state and an unknown id are left out
+    assert store.current_reasons(ids) == {stop.id: "breakdown", other.id: "changeover"}
+
+
+def test_enqueue_built_reads_and_queues_in_one_transaction(store: Store) -> None:
+    stop = state(0, "stopped")
+    store.append(stop)
+    seen: list[bool] = []
+
+    def build() -> list[OutboxMessage]:
+        seen.append(store.db.conn.in_transaction)
+        end = store.stop(stop.id or "").end
+        return [OutboxMessage("t/stop", str(end).encode())]
+
+    (seq,) = store.enqueue_built(build)
+    assert seen == [True]
+    assert [(r.seq, r.payload) for r in store.outbox_peek()] == [(seq, b"None")]
+    with pytest.raises(ValueError, match="qos"):
+        store.enqueue_built(lambda: [OutboxMessage("t", b"x", qos=3)])
+    assert store.outbox_depth() == 1  # the bad batch left nothing behind
