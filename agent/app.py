@@ -40,7 +40,7 @@ from agent.oee import compute_oee
 from agent.pipeline import LinePipeline
 from agent.publish import open_stop_after, shift_message
 from agent.recorder import Recorder
-from agent.store import Store, StoreWriteError
+from agent.store import Store, StoreWriteError, open_readonly
 from agent.systemd import Notifier
 
 logger = logging.getLogger(__name__)
@@ -225,6 +225,9 @@ class Agent:
         self.health = Health()
         self.labels = WallLabels(self.clock)
         self.store: Store | None = None
+        #: A read-only connection for the supervisor's reads: in WAL mode they never
+        #: hold up the pipeline's writes on the writer connection.
+        self.reader: Store | None = None
         self.recorder: Recorder | None = None
         self.publisher: Any = None
         self.source: Any = None
@@ -257,6 +260,8 @@ class Agent:
             except StoreWriteError as exc:
                 logger.error("cannot keep the configuration in the store: %s", exc)
         last_state = _last_state(self.store)
+        if str(self.config.store_path) != ":memory:":
+            self.reader = open_readonly(self.config.store_path)
         if self.publish:
             from agent.publish import MqttPublisher
 
@@ -323,6 +328,9 @@ class Agent:
             if not self.publisher.drain(timeout=3.0):
                 logger.warning("stopping with %d messages in the outbox", self.store_depth())
             self.publisher.stop(timeout=3.0)
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -476,12 +484,13 @@ class Agent:
 
     def _snapshot(self) -> None:
         """The current shift's OEE from the store (so a restart resumes where it was)."""
-        if self.store is None:
+        store = self.reader or self.store
+        if store is None:
             return
         now = self.labels.label(self.clock.monotonic())
         start = self._read_from or now - HISTORY
         try:
-            events = self.store.events(start=start, with_state_before=True)
+            events = store.events(start=start, with_state_before=True)
         except Exception as exc:  # noqa: BLE001 - a read failure must not stop counting
             logger.warning("cannot read events for the oee snapshot: %s", exc)
             return
