@@ -12,7 +12,7 @@ from agent.config import load_config
 from agent.errors import UserError
 from agent.events import read_event_log
 from agent.oee.engine import compute_oee
-from agent.oee.report import OeeReport, ShiftOee
+from agent.oee.report import OeeReport, ShiftOee, format_hms
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +75,6 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hms(seconds: float) -> str:
-    whole = round(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
@@ -88,11 +83,11 @@ def _row(shift: ShiftOee) -> list[str]:
     return [
         shift.shift,
         "" if shift.date is None else shift.date.isoformat(),
-        _hms(shift.planned_s),
-        _hms(shift.run_s),
-        _hms(shift.downtime_s),
-        _hms(shift.small_stop_s),
-        _hms(shift.no_data_s),
+        format_hms(shift.planned_s),
+        format_hms(shift.run_s),
+        format_hms(shift.downtime_s),
+        format_hms(shift.small_stop_s),
+        format_hms(shift.no_data_s),
         str(shift.total),
         str(shift.good),
         _pct(shift.availability),
@@ -118,11 +113,9 @@ def render_table(report: OeeReport) -> str:
     out += ["  ".join("-" * w for w in widths), line(rows[-1])]
     losses = report.total.losses
     out.append("")
-    out.append(
-        "losses (h:mm:ss): "
-        + ", ".join(f"{name.replace('_', ' ')} {_hms(value)}" for name, value in losses.items())
-    )
-    out.append(f"TEEP {_pct(report.teep)} over {_hms(report.all_time_s)}")
+    listed = (f"{name.replace('_', ' ')} {format_hms(value)}" for name, value in losses.items())
+    out.append("losses (h:mm:ss): " + ", ".join(listed))
+    out.append(f"TEEP {_pct(report.teep)} over {format_hms(report.all_time_s)}")
     if not report.shifts:
         out.append("no shift is covered by the events")
     out += [f"warning: {w}" for w in report.warnings]

@@ -53,6 +53,14 @@ class Tally:
         return self.planned_s + self.planned_stop_s + self.no_data_s
 
 
+def format_hms(seconds: float | None) -> str:
+    """Seconds as h:mm:ss for people (tables, reports); `-` for none."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 

@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from agent.oee.report import format_hms
+
 LOSSES = ("breakdown", "setup", "unassigned", "small_stop", "reduced_speed", "defects")
 CSV_COLUMNS = (
     "shift", "date", "start", "end", "planned_s", "run_s", "downtime_s", "small_stop_s",
@@ -32,13 +34,6 @@ def to_csv(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def _hms(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
@@ -53,11 +48,11 @@ def _md_cells(shift: dict[str, Any], bold: bool = False) -> list[str]:
     cells = [
         str(shift.get("shift") or ""),
         str(shift.get("date") or ""),
-        _hms(shift.get("planned_s")),
-        _hms(shift.get("run_s")),
-        _hms(shift.get("downtime_s")),
-        _hms(shift.get("small_stop_s")),
-        _hms(shift.get("no_data_s")),
+        format_hms(shift.get("planned_s")),
+        format_hms(shift.get("run_s")),
+        format_hms(shift.get("downtime_s")),
+        format_hms(shift.get("small_stop_s")),
+        format_hms(shift.get("no_data_s")),
         str(shift.get("total", 0)),
         str(shift.get("good", 0)),
         _pct(shift.get("availability")),
@@ -85,7 +80,7 @@ def to_markdown(report: dict[str, Any], title: str = "OEE report") -> str:
     losses = total.get("losses", {})
     lines += _md_table(
         ["Loss", "Time"],
-        [[name.replace("_", " "), _hms(losses.get(name))] for name in LOSSES],
+        [[name.replace("_", " "), format_hms(losses.get(name))] for name in LOSSES],
         numeric_from=1,
     )
     warnings = [w for s in [*report["shifts"], total] for w in s.get("warnings", [])]

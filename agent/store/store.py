@@ -135,21 +135,12 @@ class Store:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"{name}: cannot create its folder ({exc.strerror})") from None
-        try:
-            conn = _connect(path, readonly=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{name}: cannot open it ({exc})") from None
-        db = Database(conn)
-        try:
-            _configure(db, writer=True)
+
+        def prepare(db: Database) -> None:
             _check_schema(db, name)  # an empty file or one of ours from here on
             schema.apply_pending(db)
-        except StoreError:
-            conn.close()
-            raise
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise StoreError(f"{name}: not a usable SQLite database ({exc})") from None
+
+        db = _open_database(path, name, readonly=False, prepare=prepare)
         return cls(db, path=name, readonly=False, clock=clock, stats_keep=stats_keep)
 
     def close(self) -> None:
@@ -600,13 +591,8 @@ def open_readonly(path: str | Path, *, clock: Clock | None = None) -> Store:
         raise StoreError(f"{name}: is a folder, not a store file")
     if not file.is_file():
         raise StoreError(f"{name}: no such store file")
-    try:
-        conn = _connect(file, readonly=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{name}: cannot open it ({exc})") from None
-    db = Database(conn)
-    try:
-        _configure(db, writer=False)
+
+    def prepare(db: Database) -> None:
         names = _check_schema(db, name)
         if not names:
             raise StoreError(f"{name}: not an oee-agent store (it has no tables)")
@@ -616,13 +602,30 @@ def open_readonly(path: str | Path, *, clock: Clock | None = None) -> Store:
                 f"{name}: written by an older oee-agent (migration {missing[0][0]} pending); "
                 "open it once with the agent to upgrade it"
             )
+
+    db = _open_database(file, name, readonly=True, prepare=prepare)
+    return Store(db, path=name, readonly=True, clock=clock)
+
+
+def _open_database(
+    path: Path | str, name: str, *, readonly: bool, prepare: Callable[[Database], None]
+) -> Database:
+    """Connect, configure and `prepare` (check/migrate); any failure is a StoreError."""
+    try:
+        conn = _connect(path, readonly=readonly)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{name}: cannot open it ({exc})") from None
+    db = Database(conn)
+    try:
+        _configure(db, writer=not readonly)
+        prepare(db)
     except StoreError:
         conn.close()
         raise
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"{name}: not a usable SQLite database ({exc})") from None
-    return Store(db, path=name, readonly=True, clock=clock)
+    return db
 
 
 def _configure(db: Database, *, writer: bool) -> None:
