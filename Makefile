@@ -40,8 +40,9 @@ pytest: venv broker
 
 test: venv broker lint typecheck pytest
 
+# make demo [ARGS="--headless 60 | --keep DIR | --broker HOST:PORT | --no-teach"]
 demo: venv
-	$(BIN)/python -m agent.demo
+	$(BIN)/python -m agent.demo $(ARGS)
 
 # The working tree installed and run on arm64 (Debian bookworm, as 64-bit Raspberry Pi
 # OS) under qemu, compared with the host's answers (pi/check.sh, docs/arm64.md).

@@ -178,13 +178,14 @@ def match_parts(
     return pairs, misses, used.count(False)
 
 
-def stopped_intervals(events: list[Any]) -> list[tuple[float, float, str | None]]:
+def stopped_intervals(events: list[Any], end_s: float) -> list[tuple[float, float, str | None]]:
+    """`stopped` intervals in seconds; one still open at the footage's end ends there."""
     states = [e for e in events if isinstance(e, StateEvent)]
     out = []
     for i, event in enumerate(states):
         if event.state == "stopped":
-            end = states[i + 1].ts if i + 1 < len(states) else states[-1].ts
-            out.append((seconds(event.ts), seconds(end), event.reason))
+            end = seconds(states[i + 1].ts) if i + 1 < len(states) else end_s
+            out.append((seconds(event.ts), end, event.reason))
     return out
 
 
@@ -194,12 +195,12 @@ def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str
     parts = [e for e in events if isinstance(e, PartEvent)]
     pairs, misses, extras = match_parts(footage.crossings, parts)
     true_stops = footage.stops
+    detected = stopped_intervals(events, footage.frames / line.fps)
     found = []
     for start, end, reason in true_stops:
-        hits = [s for s in stopped_intervals(events) if s[0] < end and s[1] > start]
+        hits = [s for s in detected if s[0] < end and s[1] > start]
         if hits:
             found.append((start, end, reason, hits[0]))
-    detected = stopped_intervals(events)
     extra_stops = [s for s in detected if not any(s[0] < e and s[1] > b for b, e, _ in true_stops)]
     defective = [(t, e) for t, e in pairs if t[1]]
     good_parts = [(t, e) for t, e in pairs if not t[1]]
@@ -227,15 +228,27 @@ def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str
         "rejected_defective": sum(1 for _, e in defective if not e.good),
         "good": len(good_parts),
         "rejected_good": sum(1 for _, e in good_parts if not e.good),
+        "score_auroc": auroc(
+            [e.score for _, e in defective if e.score is not None],
+            [e.score for _, e in good_parts if e.score is not None],
+        ),
         "recall_by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(by_kind.items())},
     }
+
+
+def auroc(positives: list[float], negatives: list[float]) -> float | None:
+    """Chance a defective part scores above a good one (ties count half)."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| scenario | footage | parts true/counted | missed | extra | stops found/true "
-        "| extra stops | start/end err | defects caught | good rejected |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| extra stops | start/end err | defects caught | good rejected | score AUROC |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         err = (
@@ -247,7 +260,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['scenario']} | {r['footage_s']:.0f} s | {r['parts_true']}/{r['parts_counted']} "
             f"| {r['missed']} | {r['extra']} | {r['stops_found']}/{r['stops_true']} "
             f"| {r['stops_extra']} | {err} "
-            f"| {r['rejected_defective']}/{r['defective']} | {r['rejected_good']}/{r['good']} |"
+            f"| {r['rejected_defective']}/{r['defective']} | {r['rejected_good']}/{r['good']} "
+            f"| {'-' if r['score_auroc'] is None else format(r['score_auroc'], '.3f')} |"
         )
     return "\n".join(out)
 

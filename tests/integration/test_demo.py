@@ -170,3 +170,21 @@ def test_tui_opens_on_the_demo_store_and_says_the_feed_is_queued(cache, tmp_path
     assert snap is not None and snap.line == "demo-line" and snap.shift["total"] > 0
     assert "no broker answers" in str(seen["sub_title"]), seen["sub_title"]
     assert seen["return_code"] == 0
+
+
+def test_the_bundled_line_file_matches_the_rendered_footage(tmp_path):
+    from agent import demo
+    from agent.config import load_config
+
+    config = load_config(demo.LINE_TOML)
+    for scenario in demo._scenarios(short=False) + demo._scenarios(short=True):
+        assert config.vision is not None and config.camera is not None
+        assert tuple(config.vision.roi) == scenario.roi
+        assert config.vision.direction == scenario.direction
+        assert config.vision.count_at == scenario.count_at
+        assert config.camera.fps == scenario.fps
+    # relative paths resolve in the cache folder the file is copied to
+    copied, _ = demo.prepare_config(tmp_path)
+    moved = load_config(copied)
+    assert moved.model_dir == tmp_path / "inspection"
+    assert moved.camera is not None and moved.camera.source == demo.LINE_VIDEO
