@@ -291,6 +291,42 @@ def test_no_data_is_apart_and_never_downtime(build: Any) -> None:
     assert shift.planned_s == pytest.approx(7200)
 
 
+def test_no_data_running_into_a_break_is_a_planned_stop_there(build: Any) -> None:
+    """The camera gone 01:50-02:10 across the night break's start (02:00): 10 min
+    without data, then the break (planned, whatever the camera says)."""
+    config = build.config(shifts=THREE_SHIFTS)
+    night = DAY + H  # 01:00 on the night that began on 1 March
+    events = [
+        StateEvent(night, "running"),
+        StateEvent(night + 50 * M, "no_data"),
+        StateEvent(night + 70 * M, "running"),
+    ]
+    (shift,) = compute_oee(events, config, observed_until=night + 2 * H).shifts
+    assert (shift.shift, shift.date.isoformat()) == ("night", "2026-03-01")
+    assert shift.no_data_s == pytest.approx(600)
+    assert shift.planned_stop_s == pytest.approx(1800)
+    assert shift.downtime_s == 0 and shift.run_s == pytest.approx(7200 - 600 - 1800)
+
+
+def test_a_period_that_cuts_a_stop_judges_it_by_its_whole_length(build: Any) -> None:
+    """A 100 s stop cut to 40 s by the period stays small; a 300 s one cut to 60 s stays
+    downtime: the period changes what is counted, never what kind of loss it is."""
+    config = build.config(shifts=ONE_SHIFT)
+    t = DAY + 7 * H
+    events = [
+        StateEvent(t, "stopped"),  # the log begins in the middle of a stop
+        StateEvent(t + 100 * S, "running"),
+        StateEvent(t + 10 * M, "stopped"),
+        StateEvent(t + 15 * M, "running"),
+    ]
+    until = t + H
+    head = compute_oee(events, config, start=t + 60 * S, observed_until=until).total
+    assert head.small_stop_s == pytest.approx(40) and head.downtime_s == pytest.approx(300)
+    tail = compute_oee(events, config, end=t + 11 * M, observed_until=until).total
+    assert tail.downtime_s == pytest.approx(60) and tail.losses["unassigned"] == 60
+    assert tail.small_stop_s == pytest.approx(100)
+
+
 def test_stop_length_counts_consecutive_stop_events_as_one_stop(build: Any) -> None:
     """A stop whose reason arrives later is one stop: 100 s + 100 s is not small."""
     config = build.config(shifts=ONE_SHIFT, reasons=[{"code": "r1", "loss": "breakdown"}])
