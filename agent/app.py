@@ -384,10 +384,9 @@ class Agent:
             except Exception:  # noqa: BLE001 - the faulty pipeline may fail again
                 logger.warning("could not close the faulty pipeline's interval", exc_info=True)
         self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
-        if old is not None:
-            # keep event times monotone across pipelines
-            self.pipeline._last_ts = old._last_ts
-            self.pipeline._last_mono = old._last_mono
+        for name in ("_last_ts", "_last_mono"):  # event times stay monotone across pipelines
+            if old is not None and hasattr(old, name):
+                setattr(self.pipeline, name, getattr(old, name))
 
     def _consume(self) -> None:
         assert self.pipeline is not None
@@ -501,11 +500,21 @@ class Agent:
         if current is not None and self.publisher is not None:
             self.publisher.publish_oee(current.to_json(self.config.line.zone))
         key = (current.shift, str(current.date)) if current is not None else None
-        if self._shift_key is not None and key != self._shift_key:
+        if self._shift_key is None:
+            self._close_missed_shifts(report, store, now)
+        elif key != self._shift_key:
             self._close_shift(report, self._shift_key, now)
         self._shift_key = key
         if current is not None and current.start is not None:
             self._read_from = datetime.fromtimestamp(current.start, UTC)
+
+    def _close_missed_shifts(self, report: Any, store: Store, now: datetime) -> None:
+        """At start: shifts that ended while the agent was down get their result too."""
+        saved = {(r.get("shift"), str(r.get("date"))) for r in store.shift_results()}
+        for shift in report.shifts:
+            key = (shift.shift, str(shift.date))
+            if shift.end is not None and shift.end <= now.timestamp() and key not in saved:
+                self._close_shift(report, key, now)
 
     def _close_shift(self, report: Any, key: tuple[str, str], now: datetime) -> None:
         for shift in report.shifts:
@@ -651,15 +660,10 @@ def _last_state(store: Store) -> StateEvent | None:
 
 
 def _open_camera(config: Config, clock: Clock) -> Any:
-    from agent.capture.sources import SourceKind, classify, open_source
+    from agent.capture.sources import open_source
 
-    camera = config.camera
-    assert camera is not None
-    if getattr(camera, "loop", False):
-        if classify(camera.source) is not SourceKind.FILE:
-            raise UserError("camera.loop: only a video file source can be played in a loop")
-        return _looping_file(camera, clock, config.base_dir)
-    return open_source(camera, clock, base_dir=config.base_dir)
+    assert config.camera is not None
+    return open_source(config.camera, clock, base_dir=config.base_dir)
 
 
 class _LoopingCapture:
@@ -685,6 +689,7 @@ class _LoopingCapture:
 
 
 def _looping_file(camera: CameraConfig, clock: Clock, base_dir: Path) -> Any:
+    """`camera.source`, a video file, played as a camera over and over (benchmarks)."""
     from agent.capture.file import container_fps, open_video_file
     from agent.capture.watchdog import WatchedSource
 

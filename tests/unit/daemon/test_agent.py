@@ -285,3 +285,23 @@ def test_the_watchdog_is_pinged_only_while_the_pipeline_makes_progress(
     after = [t for t in pings if t > hanging.hung_at + 1.5 + 0.5 + 0.5]
     assert len(before) >= 2, got
     assert after == [], "pinged while the pipeline was hung"
+
+
+def test_a_shift_that_ended_while_the_agent_was_down_is_closed_at_start(
+    footage: GroundTruth, line_config, clock: StepClock, run
+) -> None:
+    config = line_config()
+    yesterday = clock.wall() - timedelta(days=1)
+    with Store.open(config.store_path) as store:
+        store.append(StateEvent(yesterday, "running", None, "r1"))
+        store.append(PartEvent(yesterday + timedelta(seconds=1), True, id="p1"))
+        store.append(PartEvent(yesterday + timedelta(seconds=2), False, "scratch", id="p2"))
+    run(make_agent(config, clock, footage))
+    with open_readonly(config.store_path) as store:
+        results = store.shift_results()
+        shift_topics = [r.topic for r in store.outbox_peek(10_000) if r.topic.endswith("/shift")]
+    old = [r for r in results if r["date"] == yesterday.date().isoformat()]
+    assert len(old) == 1
+    assert old[0]["total"] == 2 and old[0]["good"] == 1
+    assert old[0]["run_s"] == pytest.approx(2.0)  # the crash's gap after p2 is no_data
+    assert shift_topics == [f"oee/site/area/{config.line.id}/shift"]
