@@ -128,7 +128,11 @@ def test_fleet_worst_first_open_a_line_and_assign_over_mqtt(make_broker):
             await wait_until(pilot, lambda: len(app.fleet) == 3)
             await pilot.pause(0.6)
             table = app.screen.query_one("#fleet", DataTable)
-            assert [table.get_row_at(i)[2] for i in range(3)] == ["press-2", "booth-1", "press-1"]
+            assert [str(table.get_row_at(i)[2]) for i in range(3)] == [
+                "press-2",
+                "booth-1",
+                "press-1",
+            ]
             assert table.get_row_at(0)[8] == "08:00"
             await pilot.press("enter")  # the worst line
             await wait_until(pilot, lambda: app.snapshot is not None)
