@@ -9,6 +9,7 @@ are written in order as soon as the disk takes them again.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -120,7 +121,7 @@ class Recorder:
         batch = list(self._pending)
         try:
             self.store.append_many((p.event, p.messages) for p in batch)
-        except StoreWriteError as exc:
+        except (StoreWriteError, sqlite3.Error) as exc:  # full, read-only, I/O error, corrupt
             self.counters.write_failures += 1
             if self.counters.alarm is None:
                 logger.error("store refuses writes, keeping events in memory: %s", exc)

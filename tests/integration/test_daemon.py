@@ -14,8 +14,10 @@ import threading
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+import agent.publish
 from agent.events import PartEvent, StateEvent
 from agent.sim.line import GroundTruth, Phase, Scenario, render_line
 from agent.store import open_readonly
@@ -154,6 +156,16 @@ def test_run_stopped_by_sigterm_agrees_with_report_and_retained_topics(
     assert last["status"].payload == b"offline"
     state = json.loads(last["state"].payload)
     assert state["state"] == "no_data" and state["id"] == state_events[-1].id
+    # health went out on `stats` too, in the published schema, with the daemon's readings
+    stats_schema = json.loads(
+        (Path(agent.publish.__file__).parent / "schemas" / "stats.json").read_text()
+    )
+    samples = [json.loads(m.payload) for m in live.on("/stats")]
+    assert samples, "no stats published"
+    for sample in samples:
+        jsonschema.validate(sample, stats_schema)
+    assert samples[-1]["fps"] > 0 and samples[-1]["alarms"] == []
+    assert {"fps_in", "dropped_frames", "queue_depths", "disk_free_mb"} <= samples[-1].keys()
     oee = json.loads(last["oee"].payload)
     shift = json.loads(report.stdout)["shifts"][-1]
     for key in ("total", "good", "planned_s", "run_s", "downtime_s", "small_stop_s"):
