@@ -34,7 +34,7 @@ from agent.inspection.model import (
     stack_features,
     threshold_for,
 )
-from agent.inspection.register import Registered, build_reference, register
+from agent.inspection.register import Registered, build_reference, place
 from agent.inspection.runtime import Backbone, file_sha256
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ PATCH_CHANNELS = 48
 #: Parts held out of fitting to set the threshold, as a fraction of those taught.
 HOLDOUT_FRACTION = 0.3
 MIN_FIT_PARTS = 20
+POSES = ("register", "fixed", "texture")
 MIN_HOLDOUT_PARTS = 10
 
 
@@ -55,7 +56,7 @@ class Taught:
     """A taught line: its model and rotation reference, and how it was taught."""
 
     model: LineModel
-    reference: np.ndarray  # rfft of the reference polar silhouette
+    reference: np.ndarray | None  # rfft of the reference silhouette; None: fixed pose
     info: dict[str, Any]
 
 
@@ -85,7 +86,7 @@ class TaughtInspector:
 
     def view_maps(self, views: Sequence[PartCrop]) -> list[tuple[Registered, np.ndarray]]:
         """Each view found in pose with its anomaly map (views with no part are skipped)."""
-        registered = [register(v, self.taught.reference, self.model.side) for v in views]
+        registered = [place(v, self.taught.reference, self.model.side) for v in views]
         found = [r for r in registered if r is not None]
         if self.model.part_scale:
             # Prefer views showing the whole part alone; a part that is wrong in every
@@ -155,8 +156,14 @@ def fit_line(
     feature_views: int = 1,
     progress: Callable[[int], None] | None = None,
     seed: int = 0,
+    pose: str = "register",
 ) -> Taught:
     """Learn a line from the views of good parts; calibrate on held-out good parts.
+
+    `pose`: "register" brings every view to a canonical pose first (parts loose on a
+    belt); "fixed" compares views as they are (a part held in a fixture); "texture"
+    also compares them as they are, with every backbone channel and a wider smoothing
+    of the pixel map (a surface that looks alike everywhere: web, sheet, weave).
 
     Raises:
         UserError: too few parts to fit and calibrate.
@@ -165,17 +172,27 @@ def fit_line(
     tick = progress or (lambda n: None)
     _enough(len(parts), "good parts to learn from")
     fit_idx, _ = split_parts(len(parts))
-    try:
-        reference = build_reference([v for i in fit_idx[:40] for v in parts[i]])
-    except ValueError:
-        raise UserError("no part could be found in the views of the parts counted") from None
+    reference = None
+    if pose not in POSES:
+        raise UserError(f"unknown inspection pose {pose!r} (one of {', '.join(POSES)})")
+    if pose == "texture" and backbone is None:
+        raise UserError("texture inspection needs the backbone")
+    register_parts = pose == "register"
+    if register_parts:
+        try:
+            reference = build_reference([v for i in fit_idx[:40] for v in parts[i]])
+        except ValueError:
+            raise UserError("no part could be found in the views of the parts counted") from None
     registered: list[list[Registered]] = []
     for views in parts:
-        registered.append([r for r in (register(v, reference, side) for v in views) if r])
+        registered.append([r for r in (place(v, reference, side) for v in views) if r])
         tick(1)
     # Views cut off by the frame's edge or merged with a neighbour are not the part.
     typical = float(np.median([r.pose.scale for regs in registered for r in regs] or [0.0]))
-    registered = [[r for r in regs if _plausible(r.pose.scale, typical)] for regs in registered]
+    if register_parts:
+        registered = [[r for r in regs if _plausible(r.pose.scale, typical)] for regs in registered]
+    else:
+        typical = 0.0
     keep = [i for i, regs in enumerate(registered) if regs]
     if len(keep) < len(parts):
         logger.info("teach: %d of %d parts had no usable view", len(parts) - len(keep), len(parts))
@@ -191,15 +208,29 @@ def fit_line(
     patches = None
     if backbone is not None:
         rng = np.random.default_rng(seed)
-        channels = np.sort(rng.choice(40 + 112, size=PATCH_CHANNELS, replace=False))
+        # Textures need every channel; registered parts do as well with a third of them.
+        wanted = 40 + 112 if pose == "texture" else PATCH_CHANNELS
+        channels = np.sort(rng.choice(40 + 112, size=wanted, replace=False))
         feats = np.stack([_features(backbone, r.image, channels) for r in fit_views])
         patches = PatchModel.fit(feats, channels)
-    model = LineModel(side=side, region=region, pixels=pixels, patches=patches, part_scale=typical)
+    model = LineModel(
+        side=side,
+        region=region,
+        pixels=pixels,
+        patches=patches,
+        part_scale=typical,
+        smooth_px=7 if pose == "texture" else 3,
+    )
 
     # Each map's scale: the median peak on held-out good views, so both read "1 = typical".
     inspector = TaughtInspector(Taught(model, reference, {}), backbone, feature_views)
-    pixel_peaks = [peak(model.pixel_map(r.image) * region) for i in held_idx for r in registered[i]]
-    model.pixel_scale = float(np.median(pixel_peaks)) or 1.0
+    if pixels is not None:
+        pixel_peaks = [
+            peak(model.combine(model.pixel_map(r.image), None))
+            for i in held_idx
+            for r in registered[i]
+        ]
+        model.pixel_scale = float(np.median(pixel_peaks)) or 1.0
     if patches is not None and backbone is not None:
         patch_peaks = [
             peak(model.patch_map(_features(backbone, r.image, patches.channels)) * region)
@@ -237,12 +268,14 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
     try:
         m = taught.model
         arrays: dict[str, np.ndarray] = {
-            "reference_real": taught.reference.real.astype(np.float32),
-            "reference_imag": taught.reference.imag.astype(np.float32),
             "region": m.region,
-            "pixel_mean": m.pixels.mean,
-            "pixel_sigma": m.pixels.sigma,
         }
+        if m.pixels is not None:
+            arrays["pixel_mean"] = m.pixels.mean
+            arrays["pixel_sigma"] = m.pixels.sigma
+        if taught.reference is not None:
+            arrays["reference_real"] = taught.reference.real.astype(np.float32)
+            arrays["reference_imag"] = taught.reference.imag.astype(np.float32)
         if m.patches is not None:
             arrays |= {
                 "patch_channels": m.patches.channels,
@@ -262,6 +295,7 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
             "patch_scale": m.patch_scale,
             "threshold": m.threshold,
             "part_scale": m.part_scale,
+            "smooth_px": m.smooth_px,
             "backbone": None
             if m.patches is None or backbone is None
             else {"name": backbone.path.stem, "sha256": backbone.manifest["sha256"]},
@@ -328,14 +362,19 @@ def load_taught(model_dir: Path) -> tuple[Taught, str | None]:
     model = LineModel(
         side=int(manifest["side"]),
         region=arrays["region"],
-        pixels=PixelModel(arrays["pixel_mean"], arrays["pixel_sigma"]),
+        pixels=PixelModel(arrays["pixel_mean"], arrays["pixel_sigma"])
+        if "pixel_mean" in arrays
+        else None,
         patches=patches,
         pixel_scale=float(manifest["pixel_scale"]),
         patch_scale=float(manifest["patch_scale"]),
         threshold=float(manifest["threshold"]),
         part_scale=float(manifest.get("part_scale", 0.0)),
+        smooth_px=int(manifest.get("smooth_px", 3)),
     )
-    reference = arrays["reference_real"] + 1j * arrays["reference_imag"]
+    reference = None
+    if "reference_real" in arrays:
+        reference = arrays["reference_real"] + 1j * arrays["reference_imag"]
     backbone = manifest.get("backbone")
     return Taught(model, reference, manifest.get("teach", {})), (
         backbone["name"] if backbone else None

@@ -81,8 +81,17 @@ class PatchModel:
     inv_cov: np.ndarray  # H x W x d x d
 
     @classmethod
-    def fit(cls, features: np.ndarray, channels: np.ndarray, ridge: float = 0.01) -> PatchModel:
-        """From N x H x W x d float32 features (already the channel subset)."""
+    def fit(
+        cls, features: np.ndarray, channels: np.ndarray, ridge: float = 0.01, shared: bool = False
+    ) -> PatchModel:
+        """From N x H x W x d float32 features (already the channel subset).
+
+        `shared`: one Gaussian for every position (a texture looks the same everywhere),
+        stored as a 1 x 1 map.
+        """
+        if shared:
+            n, h, w, d = features.shape
+            features = features.reshape(n * h * w, 1, 1, d)
         n, h, w, d = features.shape
         mean = features.mean(axis=0)
         centred = (features - mean).reshape(n, h * w, d).transpose(1, 0, 2)
@@ -96,7 +105,11 @@ class PatchModel:
     def distance(self, features: np.ndarray) -> np.ndarray:
         """Mahalanobis distance per position (H x W)."""
         delta = features - self.mean
-        m = np.einsum("hwd,hwde,hwe->hw", delta, self.inv_cov, delta)
+        if self.inv_cov.shape[:2] == (1, 1):
+            m = np.einsum("hwd,de,hwe->hw", delta, self.inv_cov[0, 0], delta)
+        else:
+            projected = np.matmul(self.inv_cov, delta[..., None])[..., 0]  # batched BLAS
+            m = (delta * projected).sum(axis=-1)
         return np.sqrt(np.maximum(m, 0.0))
 
 
@@ -106,7 +119,7 @@ class LineModel:
 
     side: int
     region: np.ndarray  # side x side float32 0..1: where defects count (part + margin)
-    pixels: PixelModel
+    pixels: PixelModel | None
     patches: PatchModel | None
     #: Divisors that bring each map to "1 = the largest seen on held-out good parts".
     pixel_scale: float = 1.0
@@ -114,13 +127,17 @@ class LineModel:
     threshold: float = 1.0
     #: Typical sqrt(hull area) of a part in crop pixels (0: unknown).
     part_scale: float = 0.0
+    #: Side of the box that smooths the pixel map (3 keeps 1-2 px scratches).
+    smooth_px: int = 3
     extra: dict[str, float] = field(default_factory=dict)
 
-    def pixel_map(self, image: np.ndarray) -> np.ndarray:
+    def pixel_map(self, image: np.ndarray) -> np.ndarray | None:
         """Smoothed pixel distance map of a registered view, in held-out units."""
+        if self.pixels is None:
+            return None
         raw = self.pixels.distance(image)
         # A 3 x 3 box keeps a 1-2 px wide scratch but averages single noisy pixels away.
-        smooth = cv2.blur(raw, (3, 3))
+        smooth = cv2.blur(raw, (self.smooth_px, self.smooth_px))
         return np.asarray(smooth, np.float32) / self.pixel_scale
 
     def patch_map(self, features: np.ndarray) -> np.ndarray:
@@ -130,9 +147,12 @@ class LineModel:
         up = cv2.resize(raw, (self.side, self.side), interpolation=cv2.INTER_LINEAR)
         return np.asarray(up, np.float32) / self.patch_scale
 
-    def combine(self, pixel_map: np.ndarray, patch_map: np.ndarray | None) -> np.ndarray:
+    def combine(self, pixel_map: np.ndarray | None, patch_map: np.ndarray | None) -> np.ndarray:
         """The view's anomaly map inside the part's region."""
-        both = pixel_map if patch_map is None else np.maximum(pixel_map, patch_map)
+        maps = [m for m in (pixel_map, patch_map) if m is not None]
+        if not maps:
+            return np.zeros_like(self.region)
+        both = maps[0] if len(maps) == 1 else np.maximum(maps[0], maps[1])
         return np.asarray(both * self.region, np.float32)
 
 

@@ -181,6 +181,24 @@ def register(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Reg
     return Registered(image, canon_mask, pose)
 
 
+def fixed(crop: PartCrop, side: int) -> Registered:
+    """A view used as it is, resized to the canonical square.
+
+    For a part held in a fixture, or a textured surface: there is no pose to undo.
+    """
+    image = cv2.resize(crop.image, (side, side), interpolation=cv2.INTER_AREA)
+    h, w = crop.image.shape[:2]
+    pose = Pose(w / 2.0, h / 2.0, math.sqrt(h * w), 0.0)
+    return Registered(image.astype(np.float32), np.ones((side, side), np.float32), pose)
+
+
+def place(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Registered | None:
+    """`register` a view against the line's reference, or take it as it is (`fixed`)."""
+    if reference_fft is None:
+        return fixed(crop, side)
+    return register(crop, reference_fft, side)
+
+
 def signature_of(crop: PartCrop) -> np.ndarray | None:
     """The polar silhouette of a view, in its own (unrotated) frame."""
     mask = part_mask(crop)
