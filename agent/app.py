@@ -304,11 +304,17 @@ class Agent:
         self._halt.set()
         if self.source is not None:
             self.source.close()
+        hung = False
         if self._thread is not None:
             self._thread.join(5.0)
-            if self._thread.is_alive():
+            hung = self._thread.is_alive()
+            if hung:
                 logger.warning("the pipeline thread did not stop in time")
-        if self.pipeline is not None and self.recorder is not None:
+        if hung and self.recorder is not None:
+            # leave the stuck pipeline alone; close the interval from here
+            now = self.clock.monotonic()
+            self.recorder.emit(StateEvent(self.labels.label(now), "no_data", None, new_id(), now))
+        elif self.pipeline is not None and self.recorder is not None:
             self.pipeline.close()
             last = self.pipeline.last
             if last is not None:
@@ -324,7 +330,7 @@ class Agent:
                 self.recorder.counters.alarm,
             )
         if self.publisher is not None:
-            self._snapshot()
+            self._guarded(self._snapshot)  # the final `oee`, with the interval closed
             if not self.publisher.drain(timeout=3.0):
                 logger.warning("stopping with %d messages in the outbox", self.store_depth())
             self.publisher.stop(timeout=3.0)
