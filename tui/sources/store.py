@@ -63,6 +63,10 @@ class StoreSource:
         self._reader: Any = None
         self._config_text: str | None = None
         self._config: Any = None
+        # the shift's events, kept between polls: only what is new is read each time
+        self._cached_from: datetime | None = None
+        self._cached: list[Any] = []
+        self._cached_total = -1
 
     def open(self) -> None:
         """Open the reader and the line configuration it keeps.
@@ -116,8 +120,7 @@ class StoreSource:
         tz = config.line.zone
         now = self.clock.wall()
         window = shift_window(config.shift, tz, now)
-        # the state in effect at the shift's start comes first, so "since" is right
-        events = list(self._reader.events(window.start, now, with_state_before=True))
+        events = self._events(window.start, now)
         stops = [_stop(s) for s in self._reader.stops(window.start, now)]
         events = _with_reasons(events, stops)
         in_shift = [e for e in events if e.ts >= window.start]
@@ -174,6 +177,27 @@ class StoreSource:
             stale=stale,
         )
 
+    def _events(self, start: datetime, now: datetime) -> list[Any]:
+        """The events from `start` to `now`, the state in effect at `start` first.
+
+        A full read of an 8-hour shift at a part a second costs most of a poll, so the
+        events are kept and only newer ones are read; whenever the store's event count
+        says something else changed (an event inserted earlier, a deletion), it is all
+        read again. Reasons are re-applied from the stops on every poll.
+        """
+        total = self._reader.event_count()
+        if self._cached_from == start and self._cached:
+            last = self._cached[-1].ts
+            seen = {e.id for e in self._cached if e.ts == last}
+            new = [e for e in self._reader.events(last, now) if e.id not in seen]
+            if self._cached_total + len(new) == total:
+                self._cached.extend(new)
+                self._cached_total = total
+                return list(self._cached)
+        self._cached = list(self._reader.events(start, now, with_state_before=True))
+        self._cached_from, self._cached_total = start, total
+        return list(self._cached)
+
     def assign_reason(self, stop_id: str, reason: str) -> str:
         """Write the assignment to the store (append-only; the latest one wins)."""
         from agent.store import Store
@@ -205,7 +229,7 @@ def _part(row: Any) -> Part:
 
 def _with_reasons(events: list[Any], stops: list[Stop]) -> list[Any]:
     """State events carrying the stops' latest reasons (assignments come after the event)."""
-    reasons = {s.id: s.reason for s in stops if s.reason}
+    reasons = {s.id: s.reason for s in stops}
     if not reasons:
         return events
     out = []

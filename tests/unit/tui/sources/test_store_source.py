@@ -98,3 +98,25 @@ def test_a_store_without_its_configuration_needs_config(tmp_path):
     config.write_text(SAMPLE_CONFIG)
     snap = StoreSource(db, sample_clock(), config_path=config).read()
     assert snap.line == "press-3" and snap.state == "running"
+
+
+def test_polls_read_what_is_new_and_notice_what_changed_earlier(tmp_path):
+    db = tmp_path / "line.db"
+    t7 = SAMPLE_NOW.replace(hour=7, minute=0)
+    with Store.open(db) as store:
+        store.save_config(SAMPLE_CONFIG)
+        store.append(StateEvent(t7, "running", id="r"))
+        store.append(PartEvent(t7.replace(minute=1), id="p1"))
+    source = StoreSource(db, sample_clock())
+    assert source.read().shift["total"] == 1
+    with Store.open(db) as store:  # the agent goes on writing
+        store.append(PartEvent(t7.replace(minute=2), id="p2"))
+        store.append(StateEvent(t7.replace(minute=3), "stopped", id="s1"))
+    snap = source.read()
+    assert snap.shift["total"] == 2 and snap.state == "stopped"
+    with Store.open(db) as store:  # a late event, earlier than what was read
+        store.append(PartEvent(t7.replace(second=30), good=False, id="p0"))
+        store.assign_reason("s1", "jam")
+    snap = source.read()
+    assert (snap.shift["total"], snap.shift["good"]) == (3, 2)
+    assert snap.reason == "jam" and snap.shift["losses"]["breakdown"] > 0
