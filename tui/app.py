@@ -64,7 +64,7 @@ class OeeApp(App[int]):
     #: The line the line screens show (None until the first read).
     snapshot: reactive[LineSnapshot | None] = reactive(None, init=False)
     #: The fleet table, worst first.
-    fleet: reactive[tuple[FleetRow, ...]] = reactive((), init=False)
+    fleet: reactive[tuple[FleetRow, ...]] = reactive((), init=False, always_update=True)
     #: The banner text when the line has been stopped too long ("" when not).
     alert: reactive[str] = reactive("", init=False)
 
@@ -210,6 +210,10 @@ class OeeApp(App[int]):
         if self.feed is None:
             return
         self._fleet_ticks = getattr(self, "_fleet_ticks", 0) + 1
+        connected = self.feed.connected.is_set()
+        if connected != getattr(self, "_was_connected", None):
+            self._was_connected = connected
+            force = True
         if not (force or self.feed.dirty.is_set() or self._fleet_ticks % 5 == 0):
             return
         self.feed.dirty.clear()

@@ -263,3 +263,33 @@ def test_fleet_of_200_lines_stays_responsive(make_broker):
         lines.stop()
     # the table is rebuilt per tick, not per message
     assert sent[0] >= 600 and refreshes[0] < sent[0] / 20
+
+
+def test_lost_broker_and_quiet_lines_are_shown(make_broker):
+    broker = make_broker()
+    lines = Client(broker)
+    publish_line(lines, "oee/plant-a/stamping/press-1", 0.82, "running").wait_for_publish(5)
+    lines.stop()
+    feed = MqttFeed(broker.host, broker.port, stale_after_s=1.0)
+    feed.start()
+    app = OeeApp(feed=feed, clock=sample_clock(T0))
+
+    def summary() -> str:
+        return str(app.screen.query_one("#fleet-summary").render())
+
+    async def run() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: len(app.fleet) == 1)
+            # nothing new from the line for longer than --stale-after: STALE
+            await wait_until(pilot, lambda: app.fleet[0].stale)
+            table = app.screen.query_one("#fleet", DataTable)
+            assert "STALE" in str(table.get_row_at(0)[3])
+            broker.stop()
+            await wait_until(pilot, lambda: "BROKER LOST" in summary())
+            broker.start()  # paho reconnects by itself; retained messages come again
+            await wait_until(pilot, lambda: "BROKER LOST" not in summary(), timeout=20)
+
+    try:
+        asyncio.run(run())
+    finally:
+        broker.start()

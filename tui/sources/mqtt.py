@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.errors import UserError
-from tui.model import FleetRow, LineSnapshot, Part, Stop, hourly_bars
+from tui.model import FleetRow, LineSnapshot, Part, Stop, bars_from_report, hourly_bars
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +221,10 @@ class FleetState:
         stops = tuple(sorted(feed.stops.values(), key=lambda s: s.start))
         shift_start = _ts(shift.get("start")) if shift else None
         start = shift_start or (feed.part_times[0] if feed.part_times else None)
-        hourly = hourly_bars(start, now, list(feed.part_times), stops, cycle) if start else ()
+        hourly = bars_from_report(shift or {})
+        if hourly is None:
+            parts = list(feed.part_times)
+            hourly = hourly_bars(start, now, parts, stops, cycle) if start else ()
         stale = None
         if row.online is False:
             stale = "line offline"

@@ -135,3 +135,11 @@ def test_a_late_subscriber_learns_the_open_stop_from_the_retained_state():
     later = T0.replace(minute=9)
     put(state, "oee/s/a/l/state", state_payload(StateEvent(later, "running", id="r8")))
     assert [(s.id, s.end) for s in state.lines["s/a/l"].stops.values()] == [("s7", later)]
+
+
+def test_the_oee_objects_own_hours_are_used_when_it_has_them():
+    state = FleetState()
+    hourly = [{"hour": "2026-03-03T08:00:00+00:00", "target": 900, "actual": 612, "stopped_s": 240}]
+    put(state, "oee/s/a/l/oee", {**shift(0.7), "hourly": hourly})
+    snap = state.line_snapshot("s/a/l", now=T0.replace(hour=9), mono=0.0)
+    assert [(b.target, b.actual, b.stopped_s) for b in snap.hourly] == [(900, 612, 240.0)]
