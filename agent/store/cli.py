@@ -76,7 +76,8 @@ def run_command(args: argparse.Namespace) -> int:
         start, end = parse_period(args.from_, args.to, config.line.zone)
         report = build_report(store, config, start, end)
         if args.events_out:
-            events = store.events(start, end)
+            # the same events the report used: `oee --from --to` on the file agrees
+            events = store.events(start, end, with_state_before=True, with_event_after=True)
             try:
                 write_event_log(events, args.events_out)
             except OSError as exc:

@@ -136,6 +136,25 @@ def test_period_report_starts_inside_a_stop(line_db, capsys) -> None:
     assert [s["shift"] for s in rep["shifts"]] == ["B"]
 
 
+def test_a_period_export_then_oee_with_the_period_agrees_with_report(
+    line_db, tmp_path, capsys
+) -> None:
+    """The export of a period that starts inside a stop carries the state in effect,
+    so `oee --from --to` on it gives what `report --from --to` gave."""
+    events_file = tmp_path / "period.jsonl"
+    config_file = tmp_path / "line.toml"
+    config_file.write_text(CONFIG)
+    period = ["--from", "2026-03-02T14:00:00", "--to", "2026-03-02T14:45"]
+    from_store = report_json(
+        capsys, "--db", str(line_db), *period, "--events-out", str(events_file)
+    )
+    args = ["oee", "--events", str(events_file), "--config", str(config_file), "--json"]
+    assert main([*args, *period]) == 0
+    assert json.loads(capsys.readouterr().out) == from_store
+    first = json.loads(events_file.read_text().splitlines()[0])
+    assert (first["type"], first["state"], first["reason"]) == ("state", "stopped", "changeover")
+
+
 def test_periods_add_up_to_the_whole(line_db, capsys) -> None:
     whole = report_json(capsys, "--db", str(line_db))["total"]
     cut = "2026-03-02T10:17:33+01:00"
