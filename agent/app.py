@@ -329,8 +329,8 @@ class Agent:
                 self.recorder.pending,
                 self.recorder.counters.alarm,
             )
+        self._guarded(self._snapshot)  # the final `oee` with the interval closed; shifts
         if self.publisher is not None:
-            self._guarded(self._snapshot)  # the final `oee`, with the interval closed
             if not self.publisher.drain(timeout=3.0):
                 logger.warning("stopping with %d messages in the outbox", self.store_depth())
             self.publisher.stop(timeout=3.0)
