@@ -43,7 +43,10 @@ from agent.progress import Progress
 
 logger = logging.getLogger(__name__)
 
+#: The checkout: `make demo` installs the project editable, so the package sits in it.
 ROOT = Path(__file__).resolve().parent.parent
+if not (ROOT / "demo" / "line.toml").is_file():  # installed elsewhere: run from the checkout
+    ROOT = Path.cwd()
 #: The bundled line configuration (relative paths in it resolve in the cache folder).
 LINE_TOML = ROOT / "demo" / "line.toml"
 DEFAULT_CACHE = ROOT / ".cache" / "demo"
@@ -107,9 +110,11 @@ def _scenarios(short: bool) -> tuple[Any, Any]:
 
 def fingerprint(scenario: Any) -> str:
     """What decides a rendering's pixels: the scenario and the simulator's code."""
+    from agent.sim import line, parts
+
     digest = hashlib.sha256(repr(scenario).encode())
-    for module in ("line.py", "parts.py"):
-        digest.update((ROOT / "agent" / "sim" / module).read_bytes())
+    for module in (line, parts):
+        digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -263,6 +268,8 @@ def parse_broker(text: str) -> tuple[str, int]:
 def prepare_config(cache: Path) -> tuple[Path, str]:
     """Copy the bundled line file into the cache folder; its relative paths resolve there."""
     cache.mkdir(parents=True, exist_ok=True)
+    if not LINE_TOML.is_file():
+        raise UserError(f"{LINE_TOML} is missing: run the demo from the project's checkout")
     text = LINE_TOML.read_text(encoding="utf-8")
     target = cache / "line.toml"
     target.write_text(text, encoding="utf-8")
@@ -400,10 +407,10 @@ class DemoRun:
         if publisher is None:
             return "MQTT off"
         depth = self._outbox_depth()
-        queued = "" if depth is None else f", {depth} messages queued"
+        queued = "" if depth is None else f", {depth} queued"
         if publisher.connected:
-            return f"MQTT {where}: connected{queued}"
-        return f"MQTT {where}: no broker answers{queued}"
+            return f"MQTT {where} connected{queued if depth else ''}"
+        return f"MQTT: no broker at {where}{queued}"
 
     def _outbox_depth(self) -> int | None:
         """Messages waiting in the outbox, read on a connection of the calling thread."""
@@ -516,7 +523,8 @@ def build_tui(run: DemoRun, config_file: Path, video: Path) -> Any:
             feed = run.feed_status()
             if not run.running:
                 feed += " · the agent stopped (see demo.log)"
-            self.sub_title = " · ".join(t for t in (self.base_sub_title, feed) if t)
+            # the feed first: it is what a narrow terminal must not cut off
+            self.sub_title = " · ".join(t for t in (feed, self.base_sub_title) if t)
 
     source = StoreSource(run.config.store_path, clock=SystemClock(), stale_after_s=120.0)
     source.open()

@@ -22,6 +22,8 @@ from agent.store.store import open_readonly
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "oee/demo-plant/assembly/demo-line/"
+#: Long enough for the 4 s halt (8-12 s) and the parts after it.
+HEADLESS_S = 15
 
 
 def free_port() -> int:
@@ -59,7 +61,7 @@ def test_headless_demo_reaches_store_and_broker(cache, tmp_path, broker, subscri
         "--broker",
         f"{broker.host}:{broker.port}",
         "--headless",
-        "21",
+        str(HEADLESS_S),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "rendered" in done.stdout and "inspection on" in done.stdout, done.stdout
@@ -71,16 +73,22 @@ def test_headless_demo_reaches_store_and_broker(cache, tmp_path, broker, subscri
         stops = [s for s in store.stops() if s.state == "stopped"]
         outbox = store.outbox_depth()
         events = store.events()
-    # every part of the footage is counted near the time it crosses count_at (the
-    # footage runs 20 s, the headless run 21 s; time zero is the agent's first event)
+    # every part that crossed count_at in time is counted, each by a count of its own
+    # near its true time (time zero is the agent's first event, a fraction of a second
+    # before the first frame; a loaded machine plays the file up to ~10 % slow)
     t0 = events[0].ts
-    seen = [(p.ts - t0).total_seconds() for p in parts]
-    missed = [t for t, _ in truth["crossings"] if not any(abs(s - t) < 0.7 for s in seen)]
-    assert not missed, (missed, seen)
-    # a few double counts are the counting stage's error (docs/accuracy.md), not the demo's
-    assert len(parts) <= truth["parts"] + 3, (len(parts), truth["parts"])
-    # the belt halts for 4 s: one stop of about that length (plus at most the starved
-    # seam of the loop, when the run outlasts the footage)
+    seen = sorted((p.ts - t0).total_seconds() for p in parts)
+    crossed = [t for t, _ in truth["crossings"] if t < HEADLESS_S - 2.5]
+    assert crossed
+    for t in crossed:
+        near = [s for s in seen if -0.3 < s - t < 0.7 + 0.12 * t]
+        assert near, f"the part crossing at {t:.2f} s was not counted: {seen}"
+        seen.remove(near[0])
+    # a few double counts are the counting stage's error in real time on a loaded
+    # machine (docs/accuracy.md), not the demo's
+    in_time = [t for t, _ in truth["crossings"] if t < HEADLESS_S]
+    assert len(parts) <= len(in_time) + 3, (len(parts), len(in_time))
+    # the belt halts for 4 s: one stop of about that length
     halts = [s for s in stops if s.reason is None]
     assert len(halts) == 1, stops
     (start, end, _), *_ = truth["stops"]
@@ -88,6 +96,7 @@ def test_headless_demo_reaches_store_and_broker(cache, tmp_path, broker, subscri
     # the taught inspection scored every part
     assert all(p.score is not None for p in parts)
     assert sum(not p.good for p in parts) <= truth["defective"] + 1
+    assert truth["parts"] > len(in_time)  # (the footage is longer than the run)
 
     # the feed reached the broker: every part, the stop, and the outbox is empty
     assert feed.wait_for(lambda m: len([x for x in m if x.topic.endswith("/part")]) >= len(parts))
@@ -96,6 +105,7 @@ def test_headless_demo_reaches_store_and_broker(cache, tmp_path, broker, subscri
     assert any(json.loads(m.payload)["id"] == halts[0].id for m in feed.on("/stop"))
     assert outbox == 0
     assert f"{len(parts)} parts" in done.stdout
+    assert f"MQTT {broker.host}:{broker.port} connected" in done.stdout
 
 
 @pytest.mark.timeout(180)
@@ -118,7 +128,7 @@ def test_second_run_reuses_footage_and_model_and_queues_without_broker(cache, tm
     assert done.returncode == 0, done.stderr[-2000:]
     assert "reusing" in done.stdout, done.stdout
     assert video.stat().st_mtime_ns == before
-    assert "no broker answers" in done.stdout
+    assert "no broker at" in done.stdout
     with open_readonly(store_dir / "line.db") as store:
         parts = store.parts()
         assert store.outbox_depth() > 0
@@ -168,7 +178,8 @@ def test_tui_opens_on_the_demo_store_and_says_the_feed_is_queued(cache, tmp_path
     assert not run.running and run.error is None
     snap = seen["snapshot"]
     assert snap is not None and snap.line == "demo-line" and snap.shift["total"] > 0
-    assert "no broker answers" in str(seen["sub_title"]), seen["sub_title"]
+    assert "no broker at 127.0.0.1:" in str(seen["sub_title"]), seen["sub_title"]
+    assert "queued" in str(seen["sub_title"])
     assert seen["return_code"] == 0
 
 
