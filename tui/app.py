@@ -156,6 +156,7 @@ class OeeApp(App[int]):
     def watch_snapshot(self, snap: LineSnapshot | None) -> None:
         """Title, and the too-long-stopped alert (bell once per stop)."""
         if snap is None:
+            self.alert = ""
             return
         self.title = f"OEE {snap.line}"
         parts = [f"{snap.site}/{snap.area}", f"shift {snap.shift_name}"]
@@ -229,9 +230,15 @@ class OeeApp(App[int]):
     def open_line(self, key: str) -> None:
         """Show one line of the fleet on the line screens."""
         assert self.feed is not None  # noqa: S101 - only the fleet screen calls this
-        snap = self.snapshot
-        if not (self.store_source is not None and snap is not None and snap.key == key):
-            self.line_source = MqttLineSource(self.feed, key, self.clock)
+        current = self.snapshot.key if self.snapshot is not None else None
+        if key != current:
+            # the store's own line reads from the store; any other from the feed
+            store_key = getattr(self.store_source, "line_key", None)
+            if self.store_source is not None and store_key == key:
+                self.line_source = self.store_source
+            else:
+                self.line_source = MqttLineSource(self.feed, key, self.clock)
+            self.snapshot = None
             self._polling = False
             self.poll_line()
         self.switch_mode("dashboard")

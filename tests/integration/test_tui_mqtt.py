@@ -184,6 +184,18 @@ def test_store_and_mqtt_together_write_and_publish(make_broker, tmp_path):
             await pilot.press("down", "enter")  # jam
             await pilot.app.workers.wait_for_complete()
             await wait_until(pilot, lambda: app.snapshot.stops[3].reason == "jam")
+            # the fleet: another line opens from the feed, the store's own from the store
+            publish_line(listener, "oee/plant-a/stamping/press-9", 0.3, "running")
+            publish_line(listener, "oee/plant-a/stamping/press-3", 0.6, "running")
+            await pilot.press("5")
+            await wait_until(pilot, lambda: len(app.fleet) == 2)
+            await pilot.pause(1.2)
+            await pilot.press("enter")  # press-9, the worst
+            await wait_until(pilot, lambda: app.snapshot is not None)
+            assert app.snapshot.line == "press-9" and app.line_source is not app.store_source
+            await pilot.press("5", "down", "enter")
+            await wait_until(pilot, lambda: app.snapshot is not None)
+            assert app.snapshot.line == "press-3" and app.line_source is app.store_source
 
     try:
         asyncio.run(run())

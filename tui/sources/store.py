@@ -111,6 +111,12 @@ class StoreSource:
             self.open()
         return self._config
 
+    @property
+    def line_key(self) -> str:
+        """`site/area/line` of the store's line (its MQTT topic levels)."""
+        line = self.config.line
+        return f"{line.site}/{line.area}/{line.id}"
+
     def read(self) -> LineSnapshot:
         """The line now: current shift's OEE, state, stops, rejects and shift history."""
         from agent.oee import compute_oee
