@@ -34,7 +34,7 @@ from agent.clock import Clock, SystemClock
 from agent.config import CameraConfig, Config, load_config
 from agent.errors import UserError
 from agent.events import Event, StateEvent, new_id
-from agent.health import board_health, cpu_seconds
+from agent.health import board_health, clock_synchronised, cpu_seconds
 from agent.inspection import Inspector, NoInspection, PartCrop, Verdict
 from agent.oee import compute_oee
 from agent.pipeline import LinePipeline
@@ -275,6 +275,16 @@ class Agent:
             open_stop=open_stop_after(last_state, None) if last_state else None,
         )
         self._resume(self.store, self.recorder)
+        if clock_synchronised() is False:
+            # Flag where unsynchronised labels begin; a later step is kept beside it.
+            logger.warning("the system clock is not synchronised (no NTP answer since boot)")
+            try:
+                self.store.meta_set(
+                    "clock_unsynchronised_from",
+                    self.labels.label(self.clock.monotonic()).isoformat(),
+                )
+            except StoreWriteError:
+                pass
         self.timed = TimedInspector(self.inspector or _load_inspector(self.config))
         self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
         self.source = self.source_factory(self.config, self.clock)
@@ -599,6 +609,8 @@ class Agent:
         if self.labels.steps:
             last = self.labels.steps[-1]
             alarms.append(f"clock: stepped by {last.offset_s:+.0f} s")
+        elif stats.get("clock_synchronised") is False:
+            alarms.append("clock: not synchronised (no NTP answer since boot)")
         if self.health.faults:
             alarms.append(f"pipeline: {self.health.faults} faults, last {self.health.last_fault}")
         free = stats.get("disk_free_mb")

