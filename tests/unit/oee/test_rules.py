@@ -257,6 +257,9 @@ def test_a_planned_reason_takes_the_time_out_of_planned_production(build: Any) -
     assert shift.planned_stop_s == pytest.approx(900)
     assert shift.planned_s == pytest.approx(3 * 3600 - 900)
     assert shift.availability == 1.0
+    # a short one too: planned is planned, not a small stop
+    short = _one_stop(build, 30, "clean", reasons=[{"code": "clean", "loss": "planned"}])
+    assert short.planned_stop_s == pytest.approx(30) and short.small_stop_s == 0
 
 
 def test_small_stop_and_reduced_speed_reasons_are_performance_losses_at_any_length(
