@@ -584,7 +584,12 @@ class MqttPublisher:
             if payload is None:
                 raise CommandRejected(f"payload of {size} bytes is over {MAX_COMMAND_BYTES}")
             command = parse_reason_command(payload, self._reasons)
-            self._assign(command)
+            try:
+                self._assign(command)
+            except StoreWriteError as exc:
+                raise CommandRejected(
+                    f"the store refuses writes, nothing assigned ({exc})", command.request_id
+                ) from None
         except CommandRejected as exc:
             self.counters.commands_rejected += 1
             logger.warning("mqtt: rejected command on %s: %s", topic[:120], exc)
@@ -645,5 +650,10 @@ class MqttPublisher:
             error=error,
         )
         result = OutboxMessage(self.topics.cmd_result, encode(payload), qos=1)
-        self.store.enqueue([result])
+        try:
+            self.store.enqueue([result])
+        except StoreWriteError as exc:
+            # the answer matters now, not after a restart: straight to the broker
+            logger.error("mqtt: cannot queue a command result (%s); sending it directly", exc)
+            self.client.publish(result.topic, result.payload, qos=1)
         self._wake.set()

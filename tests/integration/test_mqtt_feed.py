@@ -411,3 +411,32 @@ def test_a_reason_assigned_during_a_stop_holds_to_its_end(broker, tmp_path, subs
             assert json.loads(sub.on("/state")[-1].payload)["state"] == "running"
         finally:
             publisher.stop()
+
+
+def test_a_command_while_the_store_refuses_writes_gets_an_answer(
+    broker, tmp_path, subscribe
+) -> None:
+    config = make_config(broker)
+    topics = Topics.for_config(config)
+    sub = subscribe([topics.cmd_result])
+    with Store.open(tmp_path / "line.db") as store:
+        feed(store, config, [StateEvent(T0, "stopped", id="stop-w")])
+        publisher = MqttPublisher(config, store, reconnect_max_s=2)
+        publisher.start()
+        try:
+            assert publisher.wait_ready(10) and publisher.drain(10)
+            with store._lock:  # a full or failing disk, as SQLite reports it
+                store.db.conn.execute("PRAGMA query_only = ON")
+            command = {"stop_id": "stop-w", "reason": "jam", "request_id": "r-w"}
+            sub.client.publish(topics.cmd_reason, json.dumps(command), qos=1)
+            assert sub.wait_for(lambda ms: len(results(sub)) == 1)
+            [refused] = results(sub)
+            assert refused["ok"] is False and refused["request_id"] == "r-w"
+            assert "the store refuses writes" in refused["error"]
+            with store._lock:
+                store.db.conn.execute("PRAGMA query_only = OFF")
+            sub.client.publish(topics.cmd_reason, json.dumps(command), qos=1)
+            assert sub.wait_for(lambda ms: len(results(sub)) == 2)
+            assert results(sub)[1]["ok"] is True and store.stop("stop-w").reason == "jam"
+        finally:
+            publisher.stop()
