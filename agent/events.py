@@ -198,7 +198,8 @@ def read_event_log(path: str | Path, stdin: TextIO | None = None) -> list[Event]
             raise EventLogError("stdin: not UTF-8 text") from None
     file = Path(path)
     try:
-        with file.open(encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (Windows tools write one) is not part of line 1
+        with file.open(encoding="utf-8-sig") as handle:
             return list(parse_event_lines(handle, source=str(file)))
     except FileNotFoundError:
         raise EventLogError(f"{file}: no such file") from None

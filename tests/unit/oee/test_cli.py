@@ -243,3 +243,15 @@ def test_a_folder_as_event_log_is_a_one_line_error(
     assert main(["oee", "--events", str(tmp_path), "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "is a folder, not an event log" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_event_log_with_a_byte_order_mark_reads(
+    tmp_path: Path, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, config = files
+    assert main(["oee", "--events", str(log), "--config", str(config), "--json"]) == 0
+    plain = capsys.readouterr().out
+    marked = tmp_path / "bom.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + log.read_bytes())
+    assert main(["oee", "--events", str(marked), "--config", str(config), "--json"]) == 0
+    assert capsys.readouterr().out == plain
