@@ -53,6 +53,7 @@ def check_file(db: Path) -> tuple[str, list[str]]:
     return result, ids
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     footage: GroundTruth, tmp_path: Path, mosquitto, subscribe
 ) -> None:

@@ -1,0 +1,106 @@
+"""firmware_config/mosquitto/edge-bridge.conf bridges a real edge broker to a plant broker.
+
+The file is dropped into a `conf.d` included by a main file like Debian's (which sets
+persistence), as the file says, with only what a test machine must change: the port,
+the plant's address (the session mosquitto plays the plant) and no TLS towards it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+BRIDGE = Path(__file__).resolve().parents[2] / "firmware_config" / "mosquitto" / "edge-bridge.conf"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Client:
+    def __init__(self, port: int, topics: list[str]) -> None:
+        self.got: list[tuple[str, bytes, bool]] = []
+        self.ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics])
+        self.client.on_subscribe = lambda *a: self.ready.set()
+        self.client.on_message = lambda c, u, m: self.got.append(
+            (m.topic, bytes(m.payload), bool(m.retain))
+        )
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+        assert self.ready.wait(10)
+
+    def wait(self, topic: str, timeout: float = 15.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for t, payload, _ in list(self.got):
+                if t == topic:
+                    return payload
+            time.sleep(0.05)
+        raise AssertionError(f"{topic} never arrived; got {self.got}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_the_edge_bridge_forwards_the_feed_and_brings_commands_back(
+    mosquitto, tmp_path: Path
+) -> None:
+    port = free_port()
+    text = BRIDGE.read_text()
+    text = text.replace("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
+    text = re.sub(r"^address .*$", f"address 127.0.0.1:{mosquitto.port}", text, flags=re.M)
+    text = re.sub(r"^bridge_cafile .*$", "", text, flags=re.M)  # the test plant has no TLS
+    conf_d = tmp_path / "conf.d"
+    conf_d.mkdir()
+    (conf_d / "edge-bridge.conf").write_text(text)
+    # what Debian's /etc/mosquitto/mosquitto.conf says, in a test folder
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"persistence true\npersistence_location {tmp_path}/\n"
+        f"log_dest file {tmp_path}/edge.log\ninclude_dir {conf_d}\nuser {getpass.getuser()}\n"
+    )
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    edge = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the edge broker did not start"
+                time.sleep(0.05)
+        plant = Client(mosquitto.port, ["oee/#"])
+        # the bridge announces itself on the plant broker (retained "1")
+        assert plant.wait("oee/_bridge/edge-1/status") == b"1"
+        local = Client(port, ["oee/+/+/+/cmd/#"])
+        time.sleep(0.5)  # the bridge's subscriptions on both sides
+        agent = mqtt.Client(CallbackAPIVersion.VERSION2)
+        agent.connect("127.0.0.1", port)
+        agent.loop_start()
+        agent.publish("oee/site/area/bridge-1/part", b'{"v": 1}', qos=1).wait_for_publish(5)
+        assert plant.wait("oee/site/area/bridge-1/part") == b'{"v": 1}'
+        command = b'{"stop_id": "s1", "reason": "jam"}'
+        plant.client.publish("oee/site/area/bridge-1/cmd/reason", command, qos=1)
+        assert local.wait("oee/site/area/bridge-1/cmd/reason") == command
+        agent.loop_stop()
+        agent.disconnect()
+        plant.close()
+        local.close()
+    finally:
+        edge.terminate()
+        edge.wait(10)
