@@ -130,6 +130,7 @@ class LinePipeline:
             contrast=self.vision.part_contrast,
             max_views=self.vision.views_per_part,
             origin_mono=frame.mono,
+            analysis_fps=self.vision.analysis_fps,
         )
 
     def process(self, frame: Frame) -> None:
@@ -162,7 +163,9 @@ class LinePipeline:
         grey = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
         reading = self.flow.update(grey, frame.mono)
         self.last_reading = reading
-        parts = self.counter.process(work, frame.image, now, reading.speed)
+        parts: list[CountedPart] = []
+        if self.counter.wants(now, reading.speed):
+            parts = self.counter.process(work, frame.image, now, reading.speed)
         changes = self.stops.update(now, reading.moving, self.counter.parts_in_view)
         if changes:
             parts += self.counter.flush()

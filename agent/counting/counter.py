@@ -5,6 +5,10 @@ mask, taken in frames where the part is wholly inside the ROI near the count lin
 to `max_views // 2` from just before the crossing, the crossing frame, and the frames
 after it until `max_views` are gathered (or the part leaves). A counted part is handed
 on once its views are complete, a few frames after it crossed.
+
+Counting needs every analysed frame only near the count line; elsewhere a part only
+needs following, so `wants` lets the pipeline skip counting on two analysed frames in
+three while no part is near the line (flow still runs on every analysed frame).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class PartCounter:
         max_views: int = 5,
         margin: float = 0.15,
         origin_mono: float = 0.0,
+        analysis_fps: float = 15.0,
+        idle_every: int = 3,
     ) -> None:
         self.view = view
         self.segmenter = BeltSegmenter(min_area=min_area, contrast=contrast)
@@ -53,7 +59,14 @@ class PartCounter:
         self.max_views = max(1, max_views)
         self.margin = margin
         self.origin_mono = origin_mono
-        self._before: dict[int, deque[PartCrop]] = {}
+        self.idle_every = max(1, idle_every)
+        self._period = 1.0 / analysis_fps
+        self._last_run: float | None = None
+        # a count line close to where parts enter leaves no room for idle frames
+        self._always = count_at * view.along < 0.25 * view.along
+        #: Per uncounted track near the line: (frame, box, part mask) of recent frames.
+        self._before: dict[int, deque[tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]]]
+        self._before = {}
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
         self._labels: np.ndarray | None = None
@@ -61,9 +74,30 @@ class PartCounter:
 
     def reset(self) -> None:
         """Forget tracks and the belt (after a gap); counted parts already handed on stay."""
+        self._last_run = None
         self.segmenter.reset()
         self.tracker.reset()
         self._before.clear()
+
+    def wants(self, now: Stamp, belt_speed: float) -> bool:
+        """Whether this analysed frame needs counting, or may be left to flow alone.
+
+        Counting runs every analysed frame while a part is (predicted) near the count
+        line, a counted part waits for views or the ROI is empty, and at least every
+        `idle_every`-th analysed frame otherwise: far from the line a part only needs
+        following.
+        """
+        if self._last_run is None or self._pending or self._always or not self.tracker.tracks:
+            return True  # (an empty ROI: a part coming into view ends a starved stop)
+        since = now.mono - self._last_run
+        if since >= self.idle_every * self._period * 0.999:
+            return True
+        step = max(0.0, belt_speed) * self.view.along * self.idle_every * self._period
+        for track in self.tracker.tracks:
+            ahead = track.x + max(0.0, belt_speed) * self.view.along * (now.mono - track.seen.mono)
+            if abs(ahead - self.tracker.line) <= 0.5 * track.length + step + 2:
+                return True
+        return False
 
     @property
     def parts_in_view(self) -> bool:
@@ -74,6 +108,7 @@ class PartCounter:
         self, work: np.ndarray, frame: np.ndarray, now: Stamp, belt_speed: float
     ) -> list[CountedPart]:
         """One frame (see `agent.counting.Counter`)."""
+        self._last_run = now.mono
         labels, blobs = self.segmenter.segment(work)
         self._labels, self.blobs = labels, blobs
         crossings = self.tracker.update(blobs, now, belt_speed * self.view.along)
@@ -82,16 +117,17 @@ class PartCounter:
         live_ids = {t.id for t in self.tracker.tracks}
         for track in self.tracker.tracks:
             blob = track.blob
-            near = blob is not None and self._near_line(blob)
-            crop = self._crop(frame, labels, blob) if blob is not None and near else None
             if track.id in crossed_ids:
                 before = self._before.pop(track.id, deque())
-                views = [*before, *([crop] if crop is not None else [])]
+                views = [self._crop(*ref) for ref in before]
+                if blob is not None and self._near_line(blob):
+                    views.append(self._crop(frame, blob.box, self._part_mask(labels, blob)))
                 after = self.max_views - len(views)
                 self._pending.append(_Pending(track, crossed_ids[track.id].at, views, after))
-            elif not track.counted and crop is not None:
+            elif not track.counted and blob is not None and self._near_line(blob):
+                # keep the frame and where the part is; cut the crop only if it is used
                 queue = self._before.setdefault(track.id, deque(maxlen=self.max_views // 2))
-                queue.append(crop)
+                queue.append((frame, blob.box, self._part_mask(labels, blob)))
         still_pending = []
         for pending in self._pending:
             if pending.track.id in crossed_ids:
@@ -100,7 +136,8 @@ class PartCounter:
                 done.append(self._finish(pending))
                 continue
             elif pending.track.blob is not None and self._near_line(pending.track.blob):
-                pending.views.append(self._crop(frame, labels, pending.track.blob))
+                blob = pending.track.blob
+                pending.views.append(self._crop(frame, blob.box, self._part_mask(labels, blob)))
                 pending.frames_left -= 1
             else:
                 pending.frames_left -= 1
@@ -139,15 +176,22 @@ class PartCounter:
             return False
         return abs(blob.x - self.tracker.line) <= max(blob.length, 4)
 
-    def _crop(self, frame: np.ndarray, labels: np.ndarray, blob: Blob) -> PartCrop:
-        x0, y0, x1, y1 = self.view.to_frame_box(blob.box)
+    @staticmethod
+    def _part_mask(labels: np.ndarray, blob: Blob) -> np.ndarray:
+        """The blob's pixels inside its box, at the work resolution (canonical)."""
+        bx0, by0, bx1, by1 = blob.box
+        return labels[by0:by1, bx0:bx1] == blob.label
+
+    def _crop(
+        self, frame: np.ndarray, box: tuple[int, int, int, int], part_mask: np.ndarray
+    ) -> PartCrop:
+        x0, y0, x1, y1 = self.view.to_frame_box(box)
         pad = int(round(self.margin * max(x1 - x0, y1 - y0))) + 4
         fh, fw = frame.shape[:2]
         cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
         cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
         image = frame[cy0:cy1, cx0:cx1].copy()
-        bx0, by0, bx1, by1 = blob.box
-        part = (labels[by0:by1, bx0:bx1] == blob.label).astype(np.uint8) * 255
+        part = part_mask.astype(np.uint8) * 255
         part = np.ascontiguousarray(self.view.from_canonical(part))
         mask = np.zeros(image.shape[:2], np.uint8)
         grown = cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)

@@ -32,6 +32,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
+
 from agent.counting import Blob
 from agent.flow.stops import Stamp
 
@@ -104,15 +106,19 @@ class Tracker:
         used_blobs: set[int] = set()
         dropped: set[int] = set()
 
-        for bi, blob in enumerate(blobs):
-            inside = [
-                ti
-                for ti, track in enumerate(self.tracks)
-                if blob.box[0] - 1 <= predicted[ti] <= blob.box[2] + 1
-                and blob.box[1] - 1 <= track.y <= blob.box[3] + 1
-            ]
-            if len(inside) < 2:
-                continue
+        # every (blob, track) relation at once: a handful of each, but every frame
+        tx = np.array(predicted, np.float64)
+        ty = np.array([t.y for t in self.tracks], np.float64)
+        boxes = np.array([b.box for b in blobs], np.float64).reshape(-1, 4)
+        holds = (
+            (boxes[:, :1] - 1 <= tx)
+            & (tx <= boxes[:, 2:3] + 1)
+            & (boxes[:, 1:2] - 1 <= ty)
+            & (ty <= boxes[:, 3:4] + 1)
+        )
+        for bi in np.flatnonzero(holds.sum(axis=1) >= 2).tolist():
+            blob = blobs[bi]
+            inside = np.flatnonzero(holds[bi]).tolist()
             strong = [ti for ti in inside if self.tracks[ti].hits >= self.establish_hits]
             if len(strong) >= 2:
                 used_blobs.add(bi)
@@ -129,21 +135,24 @@ class Tracker:
                 used_tracks.add(keep[0])
                 crossings += self._observe(self.tracks[keep[0]], blob, now)
 
-        pairs = []
-        for ti, track in enumerate(self.tracks):
-            if ti in used_tracks or ti in dropped:
-                continue
-            gate_along = max(4.0, 0.5 * track.length)
-            gate_across = max(4.0, 0.5 * track.width)
-            for bi, blob in enumerate(blobs):
-                if bi in used_blobs:
-                    continue
-                dx = blob.x - predicted[ti]
-                dy = blob.y - track.y
-                if abs(dx) <= gate_along and abs(dy) <= gate_across:
-                    # established tracks win ties against provisional ones
-                    cost = abs(dx) + abs(dy) + (0.0 if track.established else 2.0)
-                    pairs.append((cost, ti, bi))
+        pairs: list[tuple[float, int, int]] = []
+        if self.tracks and blobs:
+            bx = np.array([b.x for b in blobs], np.float64)
+            by = np.array([b.y for b in blobs], np.float64)
+            gate_along = np.array([max(4.0, 0.5 * t.length) for t in self.tracks])
+            gate_across = np.array([max(4.0, 0.5 * t.width) for t in self.tracks])
+            # established tracks win ties against provisional ones
+            penalty = np.array([0.0 if t.established else 2.0 for t in self.tracks])
+            dx = np.abs(bx[None, :] - tx[:, None])
+            dy = np.abs(by[None, :] - ty[:, None])
+            ok = (dx <= gate_along[:, None]) & (dy <= gate_across[:, None])
+            for ti in used_tracks | dropped:
+                ok[ti] = False
+            for bi in used_blobs:
+                ok[:, bi] = False
+            cost = dx + dy + penalty[:, None]
+            tis, bis = np.nonzero(ok)
+            pairs = list(zip(cost[tis, bis].tolist(), tis.tolist(), bis.tolist(), strict=True))
         pairs.sort()
         for _, ti, bi in pairs:
             if ti in used_tracks or bi in used_blobs:

@@ -1,0 +1,169 @@
+"""Whole-pipeline throughput against decoding alone, on the same file, in one run.
+
+    .venv/bin/python benchmarks/pipeline.py [VIDEO --roi X Y W H --direction D] [--rounds 3]
+
+Without VIDEO it renders 40 s of 640x480 30 fps belt footage with the simulator: one
+part design (a line runs one product at a time) with touching parts, a stop, flicker
+and noise, or `--footage mixed` (four designs of different sizes). The process is pinned to one CPU core
+and OpenCV to one thread. Each round decodes the file alone, then decodes it through
+the whole pipeline (flow, stops, counting, crops, no inspection model), once with
+events into a list and once into a SQLite store through the daemon's recorder; rounds
+alternate so machine load hits all alike. Prints the
+median frames per CPU-second of each (the process's own CPU time, so other programs
+on a busy machine do not skew the comparison), their ratio, the pipeline's speed
+against real time on that one core, and the peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+
+from agent.capture import EndOfStream
+from agent.capture.file import VideoFileSource
+from agent.config import parse_config
+from agent.inspection import NoInspection
+from agent.pipeline import LinePipeline, ListSink
+from agent.recorder import Recorder
+from agent.sim.line import Phase, Scenario, render_line
+from agent.store import Store
+
+T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
+
+#: A line runs one product at a time: brackets, some touching, a stop, flicker, noise.
+SCENARIOS = {
+    "one-design": Scenario(
+        (Phase(15), Phase(5, moving=False), Phase(20)),
+        seed=11,
+        designs=("bracket",),
+        touching_rate=0.2,
+        flicker=0.04,
+        noise_sigma=3,
+    ),
+    # the harder mix of the replay tests: four designs of different sizes on one belt
+    "mixed": Scenario(
+        (Phase(15), Phase(5, moving=False), Phase(20)),
+        seed=11,
+        designs=("washer", "bracket", "angle", "hex"),
+        colours=("steel", "brass"),
+        touching_rate=0.2,
+        flicker=0.04,
+        noise_sigma=3,
+    ),
+}
+
+
+def decode_only(path: Path) -> tuple[int, float]:
+    start = time.process_time()
+    frames = 0
+    with VideoFileSource(path, T0) as source:
+        while True:
+            try:
+                source.read(0.0)
+            except EndOfStream:
+                break
+            frames += 1
+    return frames, time.process_time() - start
+
+
+def whole_pipeline(
+    path: Path, config_data: dict, folder: Path, with_store: bool
+) -> tuple[int, float, int]:
+    config = parse_config(config_data)
+    store = Store.open(folder / f"bench-{time.monotonic_ns()}.db") if with_store else None
+    sink = Recorder(store, config) if store is not None else ListSink()
+    pipeline = LinePipeline(config, NoInspection(), sink)
+    start = time.process_time()
+    frames = 0
+    with VideoFileSource(path, T0) as source:
+        while True:
+            try:
+                frame = source.read(0.0)
+            except EndOfStream:
+                break
+            pipeline.process(frame)
+            frames += 1
+    pipeline.close()
+    if isinstance(sink, Recorder):
+        sink.flush()
+    elapsed = time.process_time() - start
+    if store is not None:
+        store.close()
+    return frames, elapsed, len(pipeline.counted)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", nargs="?", help="a recording (default: render one)")
+    parser.add_argument("--roi", nargs=4, type=int, metavar=("X", "Y", "W", "H"))
+    parser.add_argument("--direction", default="left_to_right")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpu", type=int, default=None, help="core to pin to (default: last)")
+    parser.add_argument("--footage", choices=sorted(SCENARIOS), default="one-design")
+    args = parser.parse_args()
+
+    cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    cv2.setNumThreads(1)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if args.video:
+            path = Path(args.video)
+            if not args.roi:
+                parser.error("--roi is needed with a VIDEO")
+            vision = {"roi": args.roi, "direction": args.direction}
+        else:
+            path = folder / "belt.mp4"
+            scenario = SCENARIOS[args.footage]
+            t = time.perf_counter()
+            truth = render_line(scenario, path)
+            print(
+                f"rendered {truth.frames} frames of 640x480 ({args.footage}) "
+                f"in {time.perf_counter() - t:.1f} s; {len(truth.counted)} parts cross"
+            )
+            vision = {"roi": list(scenario.roi), "direction": scenario.direction}
+        config_data = {
+            "line": {"id": "bench", "ideal_cycle_s": 0.8},
+            "camera": {"source": str(path), "fps": 30},
+            "vision": vision,
+        }
+        fps_video = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
+        decode_fps, pipeline_fps, stored_fps = [], [], []
+        parts = 0
+        for _ in range(args.rounds):
+            frames, seconds = decode_only(path)
+            decode_fps.append(frames / seconds)
+            frames, seconds, parts = whole_pipeline(path, config_data, folder, False)
+            pipeline_fps.append(frames / seconds)
+            frames, seconds, parts = whole_pipeline(path, config_data, folder, True)
+            stored_fps.append(frames / seconds)
+        decode = statistics.median(decode_fps)
+        whole = statistics.median(pipeline_fps)
+        stored = statistics.median(stored_fps)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"file: {path.name}, {frames} frames at {fps_video:.1f} fps; {parts} parts counted")
+        print(f"one core (cpu {cpu}), OpenCV threads 1, {args.rounds} alternating rounds (median)")
+        print(f"decode only:    {decode:8.1f} frames per CPU-second")
+        print(
+            f"whole pipeline: {whole:8.1f} frames per CPU-second (decode + vision, events listed)"
+        )
+        print(f"  + SQLite store: {stored:6.1f} frames per CPU-second (every event committed)")
+        print(f"ratio pipeline/decode: {whole / decode:.2f}  (target >= 0.8)")
+        print(f"ratio with store/decode: {stored / decode:.2f}")
+        print(f"pipeline vs real time: {whole / fps_video:.1f}x  (target >= 10x)")
+        print(f"peak RSS: {rss_mb:.0f} MB  (target <= 300 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
