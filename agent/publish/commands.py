@@ -26,9 +26,12 @@ _LIMITS = {"stop_id": 64, "reason": 48, "request_id": 64, "by": 64}
 class CommandRejected(ValueError):
     """A command that cannot be carried out; the message says why, in one line."""
 
-    def __init__(self, message: str, request_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, request_id: str | None = None, stop_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.request_id = request_id
+        self.stop_id = stop_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +72,17 @@ def parse_reason_command(payload: bytes, reasons: Collection[str]) -> ReasonComm
         raise CommandRejected(f"payload is not JSON ({str(exc).splitlines()[0][:80]})") from None
     if not isinstance(data, dict):
         raise CommandRejected(f"payload must be a JSON object, not {type(data).__name__}")
-    request_id = data.get("request_id")
-    request_id = request_id if isinstance(request_id, str) and len(request_id) <= 64 else None
+    # echoed in a rejection when readable, so a sender can tell which request failed
+    request_id, stop_id = (_echo(data, key) for key in ("request_id", "stop_id"))
     try:
         return _reason_command(data, reasons)
     except CommandRejected as exc:
-        raise CommandRejected(str(exc), request_id) from None
+        raise CommandRejected(str(exc), request_id, stop_id) from None
+
+
+def _echo(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) and 0 < len(value) <= _LIMITS[key] else None
 
 
 def _reason_command(data: dict[str, Any], reasons: Collection[str]) -> ReasonCommand:

@@ -65,6 +65,10 @@ def test_the_request_id_survives_a_rejection() -> None:
     with pytest.raises(CommandRejected) as info:
         parse({"stop_id": "s1", "reason": "coffee", "request_id": "r9"})
     assert info.value.request_id == "r9"
+    assert info.value.stop_id == "s1"  # so a sender without request ids knows which
+    with pytest.raises(CommandRejected) as info:
+        parse({"stop_id": 5, "reason": "jam", "request_id": "x" * 65})
+    assert (info.value.stop_id, info.value.request_id) == (None, None)  # unreadable
 
 
 json_values = st.recursive(
