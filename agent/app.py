@@ -53,6 +53,8 @@ STALL_S = 20.0
 STEP_S = 2.0
 #: Counted parts the pipeline may keep for `teach`; the daemon needs none of them.
 KEEP_COUNTED = 64
+#: The `oee` snapshot waits at least this many times as long as the last one took.
+SNAPSHOT_BUDGET = 20.0
 #: A pipeline that ran this long without a fault starts its backoff afresh.
 HEALTHY_AFTER_S = 60.0
 
@@ -174,6 +176,7 @@ class Health:
     camera_down: str | None = None
     camera_outages: int = 0
     cpu_start: float = 0.0
+    snapshot_s: float = 0.0
 
 
 @dataclass
@@ -478,8 +481,14 @@ class Agent:
                 next_retry = now + self.retry_s
                 self.recorder.flush()
             if now >= next_oee:
-                next_oee = now + self.config.mqtt.oee_interval_s
+                began = time.perf_counter()
                 self._guarded(self._snapshot)
+                self.health.snapshot_s = time.perf_counter() - began
+                # a long shift on a slow board: keep the snapshot under ~5 % of the time
+                wait = max(
+                    self.config.mqtt.oee_interval_s, SNAPSHOT_BUDGET * self.health.snapshot_s
+                )
+                next_oee = now + wait
             urgent = (
                 self.health.faults != self._published_faults
                 or len(self.labels.steps) != self._steps_seen
@@ -578,6 +587,7 @@ class Agent:
             "clock_ahead_s": round(self.labels.ahead_s, 3),
             "camera": camera,
             "uptime_s": round(now - h.started_mono, 1),
+            "snapshot_ms": round(1000 * h.snapshot_s, 1),
         }
         if self.recorder is not None:
             counters = self.recorder.counters
