@@ -4,11 +4,11 @@
 
 Without VIDEO it renders 40 s of 640x480 30 fps belt footage with the simulator: one
 part design (a line runs one product at a time) with touching parts, a stop, flicker
-and noise, or `--footage mixed` (four designs of different sizes). The process is pinned to one CPU core
-and OpenCV to one thread. Each round decodes the file alone, then decodes it through
-the whole pipeline (flow, stops, counting, crops, no inspection model), once with
-events into a list and once into a SQLite store through the daemon's recorder; rounds
-alternate so machine load hits all alike. Prints the
+and noise, or `--footage mixed` (four designs of different sizes). The process is
+pinned to one CPU core and OpenCV to one thread. Each round decodes the file alone,
+then decodes it through the whole pipeline (flow, stops, counting, crops, no
+inspection model), once with events into a list and once into a SQLite store through
+the daemon's recorder; rounds alternate so machine load hits all alike. Prints the
 median frames per CPU-second of each (the process's own CPU time, so other programs
 on a busy machine do not skew the comparison), their ratio, the pipeline's speed
 against real time on that one core, and the peak RSS of the process.
