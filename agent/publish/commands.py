@@ -27,11 +27,16 @@ class CommandRejected(ValueError):
     """A command that cannot be carried out; the message says why, in one line."""
 
     def __init__(
-        self, message: str, request_id: str | None = None, stop_id: str | None = None
+        self,
+        message: str,
+        request_id: str | None = None,
+        stop_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.request_id = request_id
         self.stop_id = stop_id
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +78,11 @@ def parse_reason_command(payload: bytes, reasons: Collection[str]) -> ReasonComm
     if not isinstance(data, dict):
         raise CommandRejected(f"payload must be a JSON object, not {type(data).__name__}")
     # echoed in a rejection when readable, so a sender can tell which request failed
-    request_id, stop_id = (_echo(data, key) for key in ("request_id", "stop_id"))
+    request_id, stop_id, reason = (_echo(data, k) for k in ("request_id", "stop_id", "reason"))
     try:
         return _reason_command(data, reasons)
     except CommandRejected as exc:
-        raise CommandRejected(str(exc), request_id, stop_id) from None
+        raise CommandRejected(str(exc), request_id, stop_id, reason) from None
 
 
 def _echo(data: dict[str, Any], key: str) -> str | None:

@@ -591,18 +591,28 @@ class MqttPublisher:
                     f"the store refuses writes, nothing assigned ({exc})",
                     command.request_id,
                     command.stop_id,
+                    command.reason,
                 ) from None
         except CommandRejected as exc:
             self.counters.commands_rejected += 1
             logger.warning("mqtt: rejected command on %s: %s", topic[:120], exc)
-            self._result(ok=False, error=str(exc), request_id=exc.request_id, stop_id=exc.stop_id)
+            self._result(
+                ok=False,
+                error=str(exc),
+                request_id=exc.request_id,
+                stop_id=exc.stop_id,
+                reason=exc.reason,
+            )
 
     def _assign(self, command: ReasonCommand) -> None:
         try:
             self.store.assign_reason(command.stop_id, command.reason, source="mqtt")
         except KeyError:
             raise CommandRejected(
-                f"unknown stop id {command.stop_id!r}", command.request_id, command.stop_id
+                f"unknown stop id {command.stop_id!r}",
+                command.request_id,
+                command.stop_id,
+                command.reason,
             ) from None
         self.counters.commands_ok += 1
         logger.info("mqtt: stop %s assigned reason %r", command.stop_id, command.reason)

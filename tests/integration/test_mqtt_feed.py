@@ -187,7 +187,8 @@ def test_reason_command_assigns_a_known_stop(line) -> None:
     assert sub.wait_for(lambda ms: len(results(sub)) == 3)
     errors = [r["error"] for r in results(sub)[1:]]
     assert errors == ["unknown stop id 'nope'", "unknown reason code 'x'"]
-    assert [r["stop_id"] for r in results(sub)[1:]] == ["nope", "stop-9"]  # which one failed
+    echoed = [(r["stop_id"], r["reason"], r["ok"]) for r in results(sub)[1:]]
+    assert echoed == [("nope", "jam", False), ("stop-9", "x", False)]  # which one failed
     for message in sub.on("/cmd/result"):
         check_schema(topics, message.topic, message.payload)
     assert publisher.counters.commands_ok == 1 and publisher.counters.commands_rejected == 2

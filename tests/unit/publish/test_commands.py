@@ -65,10 +65,11 @@ def test_the_request_id_survives_a_rejection() -> None:
     with pytest.raises(CommandRejected) as info:
         parse({"stop_id": "s1", "reason": "coffee", "request_id": "r9"})
     assert info.value.request_id == "r9"
-    assert info.value.stop_id == "s1"  # so a sender without request ids knows which
+    assert (info.value.stop_id, info.value.reason) == ("s1", "coffee")  # which one failed
     with pytest.raises(CommandRejected) as info:
         parse({"stop_id": 5, "reason": "jam", "request_id": "x" * 65})
     assert (info.value.stop_id, info.value.request_id) == (None, None)  # unreadable
+    assert info.value.reason == "jam"
 
 
 json_values = st.recursive(
