@@ -210,22 +210,33 @@ def teach_available() -> bool:
     return importlib.util.find_spec("agent.inspection.teach") is not None
 
 
-def ensure_model(config_file: Path, config: Config, good: Footage) -> str:
-    """Teach the line on `good` unless a model taught on that footage is there.
+def teach_fingerprint(good: Footage) -> str:
+    """What decides a taught model: the good footage and the inspection code."""
+    import agent.inspection
+
+    digest = hashlib.sha256(good.fingerprint.encode())
+    for source in sorted(Path(agent.inspection.__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ensure_model(config_file: Path, config: Config, good: Footage) -> tuple[str, bool]:
+    """Teach the line on `good` unless a model taught on it by this code is there.
 
     Returns:
-        A sentence saying what happened, for the user.
+        A sentence saying what happened, for the user, and whether to inspect.
     """
     mark = config_file.parent / TAUGHT_MARK
     manifest = config.model_dir / "manifest.json"
+    wanted = teach_fingerprint(good)
     if manifest.is_file() and mark.is_file():
         try:
-            if json.loads(mark.read_text(encoding="utf-8")).get("footage") == good.fingerprint:
-                return f"inspection model: reusing {config.model_dir}"
+            if json.loads(mark.read_text(encoding="utf-8")).get("taught") == wanted:
+                return f"inspection model: reusing {config.model_dir}", True
         except (OSError, ValueError):
             pass
     if not teach_available():
-        return "inspection off: this build has no `oee-agent teach` yet"
+        return "inspection off: this build has no `oee-agent teach` yet", False
     print(f"teaching the line on {good.parts} good parts ({good.path.name}) ...", flush=True)
     command = [
         sys.executable,
@@ -238,12 +249,13 @@ def ensure_model(config_file: Path, config: Config, good: Footage) -> str:
         "--config",
         str(config_file),
     ]
+    mark.unlink(missing_ok=True)
     # the child draws its own progress bar on this terminal
     result = subprocess.run(command, check=False)
     if result.returncode != 0 or not manifest.is_file():
-        return f"inspection off: teaching failed (exit {result.returncode}, see above)"
-    mark.write_text(json.dumps({"footage": good.fingerprint}), encoding="utf-8")
-    return f"inspection model: taught into {config.model_dir}"
+        return f"inspection off: teaching failed (exit {result.returncode}, see above)", False
+    mark.write_text(json.dumps({"taught": wanted}), encoding="utf-8")
+    return f"inspection model: taught into {config.model_dir}", True
 
 
 # ---- the configuration ----------------------------------------------------------------
@@ -594,19 +606,20 @@ def _demo(args: argparse.Namespace) -> int:
     line, rendered = ensure_footage(line_scenario, cache / LINE_VIDEO, "rendering the line")
     print(
         f"{'rendered' if rendered else 'reusing'} {line.path}: {line.frames / 30:.0f} s, "
-        f"{line.parts} parts ({line.defective} defective), {len(line.stops)} stops",
+        f"{line.parts} parts ({line.defective} defective), {len(line.stops)} stop(s)",
         flush=True,
     )
+    inspect = False
     if args.no_teach:
         teach_note = "inspection off (--no-teach)"
     else:
         good, _ = ensure_footage(good_scenario, cache / GOOD_VIDEO, "rendering good parts")
-        teach_note = ensure_model(config_file, load_config(config_file), good)
+        teach_note, inspect = ensure_model(config_file, load_config(config_file), good)
     print(teach_note, flush=True)
 
     with _store_folder(args.keep) as folder:
-        # --no-teach: a model folder that does not exist, so inspection is off
-        no_model = cache / "no-model" if args.no_teach else None
+        # inspection off: a model folder that does not exist (not a stale model)
+        no_model = None if inspect else cache / "no-model"
         config = agent_config(config_file, folder / "line.db", broker, no_model)
         run = DemoRun(config, config_text)
         run.start()
