@@ -47,6 +47,8 @@ PATCH_CHANNELS = 48
 #: Parts held out of fitting to set the threshold, as a fraction of those taught.
 HOLDOUT_FRACTION = 0.3
 MIN_FIT_PARTS = 20
+#: Views of a part scored (the middle ones of those the pipeline gathered).
+MAX_VIEWS = 3
 POSES = ("register", "fixed", "texture")
 MIN_HOLDOUT_PARTS = 10
 
@@ -65,8 +67,8 @@ def _features(backbone: Backbone, image: np.ndarray, channels: np.ndarray) -> np
     return stack_features(feats.stride8, feats.stride16, channels)
 
 
-def _feature_views(n: int, wanted: int) -> list[int]:
-    """Which of `n` views go through the backbone: the middle ones (best framed)."""
+def _middle(n: int, wanted: int) -> list[int]:
+    """The indices of the `wanted` middle items of `n` (best framed views), in order."""
     if wanted <= 0 or n == 0:
         return []
     order = sorted(range(n), key=lambda i: abs(i - (n - 1) / 2))
@@ -78,22 +80,32 @@ class TaughtInspector:
 
     enabled = True
 
-    def __init__(self, taught: Taught, backbone: Backbone | None, feature_views: int = 1):
+    def __init__(
+        self,
+        taught: Taught,
+        backbone: Backbone | None,
+        feature_views: int = 1,
+        max_views: int = MAX_VIEWS,
+    ):
         self.taught = taught
         self.model = taught.model
         self.backbone = backbone if taught.model.patches is not None else None
         self.feature_views = feature_views
+        self.max_views = max_views
 
     def view_maps(self, views: Sequence[PartCrop]) -> list[tuple[Registered, np.ndarray]]:
         """Each view found in pose with its anomaly map (views with no part are skipped)."""
-        registered = [place(v, self.taught.reference, self.model.side) for v in views]
+        # The views nearest the crossing are the best framed; a median of three
+        # already ignores one bad frame, and each view costs a few milliseconds.
+        chosen = [views[i] for i in _middle(len(views), self.max_views)]
+        registered = [place(v, self.taught.reference, self.model.side) for v in chosen]
         found = [r for r in registered if r is not None]
         if self.model.part_scale:
             # Prefer views showing the whole part alone; a part that is wrong in every
             # view (half of it missing) is still scored on what there is.
             whole = [r for r in found if _plausible(r.pose.scale, self.model.part_scale)]
             found = whole or found
-        with_features = set(_feature_views(len(found), self.feature_views))
+        with_features = set(_middle(len(found), self.feature_views))
         out = []
         for i, reg in enumerate(found):
             patch = None
