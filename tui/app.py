@@ -38,6 +38,8 @@ class OeeApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "OEE"
+    # every command has a key; the palette's footer hint would crowd out ? and q at 80 cols
+    ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [
         (0, "-narrow"),
         (100, "-wide"),

@@ -24,7 +24,7 @@ class LineScreen(Screen[None]):
         yield AlertBanner(classes="alert")
         yield Static("waiting for the line…", classes="empty")
         yield from self.body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def body(self) -> ComposeResult:
         """The screen's own widgets."""

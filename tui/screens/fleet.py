@@ -29,7 +29,7 @@ class FleetScreen(Screen[None]):
         yield AlertBanner(classes="alert")
         yield Static(id="fleet-summary")
         yield DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def oee_app(self) -> OeeApp:

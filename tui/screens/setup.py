@@ -73,11 +73,11 @@ class SetupScreen(Screen[None]):
         Binding("shift+down,J", "grow(0, 1)", "Resize", show=False),
         Binding("left_square_bracket", "count(-0.05)", "Count line", show=False),
         Binding("right_square_bracket", "count(0.05)", "Count line", show=False),
-        Binding("t", "turn", "Direction"),
+        Binding("t", "turn", "Turn"),
         Binding("plus,equals_sign", "step(1)", "Step+", show=False),
         Binding("minus", "step(-1)", "Step-", show=False),
-        Binding("n", "next_frame", "Next frame"),
-        Binding("w", "write", "Write config"),
+        Binding("n", "next_frame", "Next", show=False),
+        Binding("w", "write", "Write"),
         Binding("T", "teach", "Teach"),
     ]
 
@@ -87,7 +87,7 @@ class SetupScreen(Screen[None]):
         yield AlertBanner(classes="alert")
         yield Static(id="setup-status")
         yield FrameView(id="frame")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def oee_app(self) -> OeeApp:

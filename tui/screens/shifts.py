@@ -20,8 +20,8 @@ class ShiftsScreen(LineScreen):
     """Shifts (the one in progress on top) and the Pareto of the selected one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("e", "export('csv')", "Export CSV"),
-        Binding("m", "export('md')", "Export Markdown"),
+        Binding("e", "export('csv')", "CSV"),
+        Binding("m", "export('md')", "Markdown"),
     ]
 
     def body(self) -> ComposeResult:

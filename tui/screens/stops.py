@@ -25,8 +25,8 @@ class StopsScreen(LineScreen):
     """A table of stops; `a` or enter assigns the selected stop's reason."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "assign", "Assign reason"),
-        Binding("o", "toggle_order", "Longest/by time"),
+        Binding("a", "assign", "Reason"),
+        Binding("o", "toggle_order", "Order"),
     ]
 
     longest_first = True
