@@ -343,6 +343,7 @@ class Agent:
                 self.recorder.counters.alarm,
             )
         self._guarded(self._snapshot)  # the final `oee` with the interval closed; shifts
+        self._guarded(self._stats)  # and the final health sample
         if self.publisher is not None:
             if not self.publisher.drain(timeout=3.0):
                 logger.warning("stopping with %d messages in the outbox", self.store_depth())
