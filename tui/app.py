@@ -239,11 +239,25 @@ class OeeApp(App[int]):
             if self.store_source is not None and store_key == key:
                 self.line_source = self.store_source
             else:
-                self.line_source = MqttLineSource(self.feed, key, self.clock)
+                self.line_source = MqttLineSource(self.feed, key, self.clock, self._config_of(key))
             self.snapshot = None
             self._polling = False
             self.poll_line()
         self.switch_mode("dashboard")
+
+    def _config_of(self, key: str) -> Any:
+        """The `--config` line configuration when it describes line `key`, else None."""
+        if self.config_path is None:
+            return None
+        from agent.config import load_config
+        from agent.errors import ConfigError
+
+        try:
+            config = load_config(self.config_path)
+        except ConfigError:
+            return None
+        line = config.line
+        return config if f"{line.site}/{line.area}/{line.id}" == key else None
 
     # ---- actions --------------------------------------------------------------------
 

@@ -305,3 +305,40 @@ def test_lost_broker_and_quiet_lines_are_shown(make_broker):
         asyncio.run(run())
     finally:
         broker.start()
+
+
+def test_a_config_of_the_line_gives_the_reason_list_over_mqtt(make_broker, tmp_path):
+    broker = make_broker()
+    lines = Client(broker, ["oee/+/+/+/cmd/reason"])
+    publish_line(lines, "oee/plant-a/stamping/press-2", 0.41, "stopped", stop="stop-7")
+    publish_line(lines, "oee/plant-a/stamping/press-1", 0.8, "running").wait_for_publish(5)
+    config = tmp_path / "press-2.toml"
+    config.write_text(
+        '[line]\nid = "press-2"\nsite = "plant-a"\narea = "stamping"\nideal_cycle_s = 4.0\n\n'
+        '[[reason]]\ncode = "changeover"\nloss = "setup"\n\n'
+        '[[reason]]\ncode = "jam"\nloss = "breakdown"\n'
+    )
+    feed = MqttFeed(broker.host, broker.port)
+    feed.start()
+    app = OeeApp(feed=feed, clock=sample_clock(T0), config_path=config)
+
+    async def run() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: len(app.fleet) == 2)
+            await pilot.pause(1.2)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.snapshot is not None)
+            assert app.snapshot.ideal_cycle_s == 4.0
+            assert [r.code for r in app.snapshot.reasons] == ["changeover", "jam"]
+            await pilot.press("2")
+            await pilot.pause()
+            await pilot.press("a", "enter")  # changeover, from the list
+            await app.workers.wait_for_complete()
+
+    try:
+        asyncio.run(run())
+        assert lines.wait_for(lambda m: any(t.endswith("cmd/reason") for t, _ in m))
+        (payload,) = [p for t, p in lines.messages if t.endswith("cmd/reason")]
+        assert json.loads(payload) == {"stop_id": "stop-7", "reason": "changeover"}
+    finally:
+        lines.stop()

@@ -16,12 +16,20 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.errors import UserError
-from tui.model import FleetRow, LineSnapshot, Part, Stop, bars_from_report, hourly_bars
+from tui.model import (
+    FleetRow,
+    LineSnapshot,
+    Part,
+    Reason,
+    Stop,
+    bars_from_report,
+    hourly_bars,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -380,14 +388,20 @@ class MqttFeed:
 class MqttLineSource:
     """One line of the fleet, for the line screens (assignments go out on `cmd/reason`)."""
 
-    def __init__(self, feed: MqttFeed, key: str, clock: Any) -> None:
+    def __init__(self, feed: MqttFeed, key: str, clock: Any, config: Any = None) -> None:
         self.feed, self.key, self.clock = feed, key, clock
+        # the feed carries no reason list or ideal cycle: a `--config` of this line does
+        self.config = config
 
     def read(self) -> LineSnapshot:
         """The line as the feed has told it."""
-        snap = self.feed.line_snapshot(self.key, self.clock.wall())
+        cycle = self.config.line.ideal_cycle_s if self.config is not None else None
+        snap = self.feed.line_snapshot(self.key, self.clock.wall(), cycle)
         if snap is None:
             raise UserError(f"no messages from {self.key} yet")
+        if self.config is not None:
+            reasons = tuple(Reason(r.code, str(r.loss), r.label) for r in self.config.reason)
+            snap = replace(snap, reasons=reasons, tz=self.config.line.zone)
         return snap
 
     def assign_reason(self, stop_id: str, reason: str) -> str:
