@@ -46,6 +46,12 @@ class ReasonPicker(ModalScreen[str | None]):
                 yield Input(placeholder="reason code (the line lists none)", id="reason-code")
             yield Static("enter: assign · escape: cancel", classes="hint")
 
+    def on_mount(self) -> None:
+        """Start on the stop's current reason, when it has one from the list."""
+        codes = [r.code for r in self.snap.reasons]
+        if self.stop.reason in codes:
+            self.query_one(OptionList).highlighted = codes.index(self.stop.reason)
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """A code was chosen."""
         self.dismiss(event.option.id)

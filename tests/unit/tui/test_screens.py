@@ -86,6 +86,7 @@ async def test_assign_a_reason_end_to_end_through_the_store(line_db, make_app, s
         assert cells(table, 0)[table.cursor_row] == "08:02:00"
         await pilot.press("a")
         assert isinstance(app.screen, ReasonPicker)
+        assert app.screen.query_one(OptionList).highlighted == 0  # no reason yet: the first
         await pilot.press("escape")  # changed my mind: nothing is assigned
         assert not isinstance(app.screen, ReasonPicker)
         await pilot.press("enter")  # enter on a stop opens the picker too
@@ -108,6 +109,9 @@ async def test_assign_a_reason_end_to_end_through_the_store(line_db, make_app, s
         assert cells(table, 4)[cells(table, 0).index("08:02:00")] == "jam"
         summary = str(app.screen.query_one("#stops-summary").render())
         assert "breakdowns 11m10s" in summary
+        await pilot.press("a")  # the picker starts on the stop's reason now
+        assert app.screen.query_one(OptionList).highlighted == 1
+        await pilot.press("escape")
 
 
 async def test_defects_lists_rejects_and_shows_the_picture(line_db, make_app, settle):
