@@ -85,8 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--events", required=True, metavar="EVENTS.jsonl", help="event log (- reads stdin)"
     )
     oee.add_argument("--config", required=True, metavar="LINE.toml", help="line configuration")
-    oee.add_argument("--from", dest="from_", metavar="ISO", help="period start (ISO 8601)")
-    oee.add_argument("--to", metavar="ISO", help="period end (ISO 8601)")
+    oee.add_argument(
+        "--from", dest="from_", metavar="ISO", help="period start (ISO 8601; no offset: line time)"
+    )
+    oee.add_argument("--to", metavar="ISO", help="period end (ISO 8601; no offset: line time)")
     oee.add_argument("--json", action="store_true", help="print the contract's JSON")
 
     report = sub.add_parser(
@@ -95,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Shift reports from a line's SQLite store.",
     )
     report.add_argument("--db", required=True, metavar="DB", help="the line's SQLite store")
-    report.add_argument("--from", dest="from_", metavar="ISO", help="period start (ISO 8601)")
-    report.add_argument("--to", metavar="ISO", help="period end (ISO 8601)")
+    report.add_argument(
+        "--from", dest="from_", metavar="ISO", help="period start (ISO 8601; no offset: line time)"
+    )
+    report.add_argument("--to", metavar="ISO", help="period end (ISO 8601; no offset: line time)")
     report.add_argument(
         "--format", default="md", choices=["json", "csv", "md"], help="output format (default md)"
     )
