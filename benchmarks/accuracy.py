@@ -77,6 +77,17 @@ def scenarios() -> dict[str, tuple[Scenario, Scenario, Path]]:
     )
     hard_good = replace(hard, phases=(Phase(60.0),), seed=12, defect_rate=0.0, pitch_s=(0.6, 0.8))
     out["hard-light"] = (hard, hard_good, BENCH / "hard-light")
+    # The hard conditions one at a time, to see which one costs what.
+    short = phases[:4] + (Phase(30.0),)
+    for name, changes in (
+        ("light-only", {"flicker": 0.04, "drift": -0.15}),
+        ("shake-noise-only", {"shake_px": 1.5, "noise_sigma": 4.0}),
+        ("touching-only", {"touching_rate": 0.15}),
+    ):
+        calm = {"touching_rate": 0.0, "flicker": 0.0, "drift": 0.0, "shake_px": 0.0}
+        one = replace(hard, phases=short, **{**calm, "noise_sigma": 2.0, **changes})
+        one_good = replace(one, phases=(Phase(60.0),), seed=12, defect_rate=0.0)
+        out[name] = (one, replace(one_good, pitch_s=(0.6, 0.8)), BENCH / name)
     # Another part and another flow direction.
     vertical = Scenario(
         phases=phases,
@@ -307,17 +318,20 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="OUT.json", help="also write the figures here")
-    parser.add_argument("--only", metavar="NAME", help="one scenario (demo, hard-light, vertical)")
+    parser.add_argument(
+        "--only", metavar="NAME[,NAME]", help="these scenarios only (demo, hard-light, ...)"
+    )
     parser.add_argument(
         "--realtime",
         action="store_true",
         help="one pass through the daemon in real time instead (takes the footage's length)",
     )
     args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else None
     if args.realtime:
         found = []
         for name, (line, good, folder) in scenarios().items():
-            if not args.only or name == args.only:
+            if wanted is None or name in wanted:
                 found.append(realtime(name, line, good, folder))
                 print(json.dumps(found[-1]), flush=True)
         if args.json:
@@ -325,7 +339,7 @@ def main() -> int:
         return 0
     rows = []
     for name, (line, good, folder) in scenarios().items():
-        if args.only and name != args.only:
+        if wanted is not None and name not in wanted:
             continue
         rows.append(measure(name, line, good, folder))
         print(json.dumps(rows[-1]), flush=True)
