@@ -92,3 +92,18 @@ def test_past_the_bound_the_oldest_waiting_events_are_dropped_and_counted(
         assert stored[-5:] == [f"p{k:05d}" for k in range(i - 4, i + 1)]
         assert recorder.counters.dropped == i - len(stored)
         assert recorder.counters.dropped >= 3
+
+
+def test_a_read_only_store_is_survived_like_a_full_one(tmp_path: Path) -> None:
+    """SQLITE_READONLY, as after an SD card remounted read-only (here: query_only)."""
+    with Store.open(tmp_path / "line.db") as store:
+        recorder = Recorder(store, CONFIG)
+        recorder.emit(StateEvent(T0, "running", None, "r0"))
+        store.db.execute("PRAGMA query_only = 1")
+        for i in range(1, 6):
+            recorder.emit(part(i))
+        assert recorder.failing and recorder.pending == 5
+        assert "readonly" in (recorder.counters.alarm or "")
+        store.db.execute("PRAGMA query_only = 0")
+        assert recorder.flush()
+        assert [e.id for e in store.events()] == ["r0"] + [f"p{k:05d}" for k in range(1, 6)]
