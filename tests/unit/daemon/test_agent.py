@@ -17,6 +17,7 @@ from agent.app import Agent
 from agent.capture import EndOfStream
 from agent.capture.file import VideoFileSource
 from agent.config import Config
+from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
 from agent.inspection import NoInspection, Verdict
 from agent.oee import compute_oee
@@ -305,3 +306,14 @@ def test_a_shift_that_ended_while_the_agent_was_down_is_closed_at_start(
     assert old[0]["total"] == 2 and old[0]["good"] == 1
     assert old[0]["run_s"] == pytest.approx(2.0)  # the crash's gap after p2 is no_data
     assert shift_topics == [f"oee/site/area/{config.line.id}/shift"]
+
+
+def test_an_roi_outside_the_frame_stops_the_daemon_with_one_sentence(
+    footage: GroundTruth, line_config, clock: StepClock
+) -> None:
+    config = line_config(vision={"roi": [5000, 0, 100, 100]})
+    agent = make_agent(config, clock, footage)
+    with pytest.raises(UserError, match="vision.roi"):
+        agent.run(threading.Event())
+    assert agent.health.faults == 0  # not retried: no backoff loop on a bad configuration
+    assert agent.store is None  # stopped in order
