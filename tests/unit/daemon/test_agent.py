@@ -130,7 +130,7 @@ def test_a_wall_clock_step_mid_shift_counts_no_time_twice(
     with open_readonly(config.store_path) as store:
         assert store.meta_get("clock_steps")[0]["offset_s"] == pytest.approx(step_s, abs=0.1)
     assert agent.last_stats is not None
-    assert any(a.startswith("clock:") for a in agent.last_stats["alarms"])
+    assert any(a.startswith("clock: stepped by") for a in agent.last_stats["alarms"])
 
 
 def test_a_restart_closes_what_a_crash_left_open(
