@@ -1,9 +1,10 @@
 """Frames in, events out: flow, stops, counting and inspection for one line.
 
 `LinePipeline` is the vision core shared by `oee-agent replay` and the daemon. Each
-frame's ROI is cut out, shrunk by 4 (two exact 2x2 averages) and turned so parts flow
-along +x; the flow detector and the part counter both work on that small image, and
-only the crops of counted parts are taken at full resolution. Events go to an
+frame's ROI is cut out, shrunk by 4 (one bilinear resize at an exact 1/4 scale) and
+turned so parts flow along +x; the flow detector and the part counter both work on
+that small image, `vision.analysis_fps` times a second, and only the crops of counted
+parts are taken at full resolution. Events go to an
 `EventSink`:
 
 - a `StateEvent` `running` at the first frame, `stopped` (backdated to when the flow
@@ -14,7 +15,8 @@ only the crops of counted parts are taken at full resolution. Events go to an
   counted part (views, cycle time) for pictures.
 
 Event times never go backwards: a backdated event is never stamped before one already
-emitted.
+emitted. `pipeline.counted` keeps every `CountedPart` until its owner clears it (teach
+reads it; replay and the daemon clear or trim it, so memory stays bounded).
 """
 
 from __future__ import annotations
@@ -242,15 +244,14 @@ def iter_counted_parts(
     fps = config.camera.fps if config.camera else 30.0
     pipeline = LinePipeline(config, NoInspection(), ListSink())
     with VideoFileSource(video_path, start, fps_fallback=fps) as source:
-        handed = 0
         while True:
             try:
                 frame = source.read(0.0)
             except EndOfStream:
                 break
             pipeline.process(frame)
-            while handed < len(pipeline.counted):
-                yield pipeline.counted[handed]
-                handed += 1
+            yield from pipeline.counted
+            pipeline.counted.clear()  # handed on: the caller keeps what it wants
         pipeline.close()
-        yield from pipeline.counted[handed:]
+        yield from pipeline.counted
+        pipeline.counted.clear()

@@ -48,18 +48,19 @@ def parse_start(value: str | None, config: Config) -> datetime:
 
 
 class _Collect:
-    """Passes events on and keeps what the report needs."""
+    """Passes events on and keeps what the report needs (not the pixels)."""
 
     def __init__(self, inner: EventSink) -> None:
         self.inner = inner
         self.events: list[Event] = []
-        self.parts: list[tuple[PartEvent, PartExtra]] = []
+        #: Each part event with the seconds from the first frame to its crossing.
+        self.parts: list[tuple[PartEvent, float]] = []
 
     def emit(self, event: Event, extra: PartExtra | None = None) -> None:
         self.inner.emit(event, extra)
         self.events.append(event)
         if isinstance(event, PartEvent) and extra is not None:
-            self.parts.append((event, extra))
+            self.parts.append((event, extra.part.t))
 
 
 def build_report(
@@ -68,7 +69,7 @@ def build_report(
     fps: float,
     origin_mono: float,
     events: list[Event],
-    parts: list[tuple[PartEvent, PartExtra]],
+    parts: list[tuple[PartEvent, float]],
     end_mono: float,
     oee_total: dict[str, Any] | None,
 ) -> dict[str, Any]:
@@ -79,12 +80,12 @@ def build_report(
     """
     report_parts = [
         {
-            "t": round(extra.part.t, 3),
+            "t": round(t, 3),
             "good": event.good,
             "score": None if event.score is None else round(float(event.score), 4),
             "defect": event.defect,
         }
-        for event, extra in parts
+        for event, t in parts
     ]
     stops: list[dict[str, Any]] = []
     open_stop: dict[str, Any] | None = None
@@ -177,6 +178,7 @@ def run_command(args: argparse.Namespace) -> int:
                     if ahead > 0:
                         time.sleep(ahead)
                 pipeline.process(frame)
+                pipeline.counted.clear()  # the crops are not needed here: bounded memory
                 bar.update()
         pipeline.close()
         if not recorder.flush():
