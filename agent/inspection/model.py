@@ -52,14 +52,18 @@ class PixelModel:
 
     def __post_init__(self) -> None:
         # The 3 x 3 neighbourhood's means and inverse spreads, stacked once: 9 x H x W x 3.
-        self._means = np.stack([_shifted(self.mean, dy, dx) for dy, dx in _OFFSETS])
+        shifted = [_shifted(self.mean, dy, dx) for dy, dx in _OFFSETS]
+        self._means = np.stack(shifted).astype(np.float32)
         self._inv = np.stack([1.0 / _shifted(self.sigma, dy, dx) for dy, dx in _OFFSETS])
+        self._inv = self._inv.astype(np.float32)
 
     def distance(self, image: np.ndarray) -> np.ndarray:
         """Per-pixel distance (in spreads) to the best match within one pixel."""
-        z = (image[None].astype(np.float32) - self._means) * self._inv
-        squared = np.einsum("khwc,khwc->khw", z, z) / 3.0
-        return np.asarray(np.sqrt(squared.min(axis=0)), np.float32)
+        z = image[None].astype(np.float32) - self._means
+        z *= self._inv
+        z *= z
+        squared = (z[..., 0] + z[..., 1] + z[..., 2]).min(axis=0) / 3.0  # faster than sum(3)
+        return np.asarray(np.sqrt(squared), np.float32)
 
 
 def stack_features(stride8: np.ndarray, stride16: np.ndarray, channels: np.ndarray) -> np.ndarray:

@@ -22,9 +22,9 @@ from agent.inspection import PartCrop
 
 logger = logging.getLogger(__name__)
 
-#: Angular bins of the polar silhouette (0.5° each).
-POLAR_ANGLES = 720
-POLAR_RADII = 48
+#: Angular bins of the polar silhouette (1° each; a parabola refines the peak).
+POLAR_ANGLES = 360
+POLAR_RADII = 32
 #: The hull's sqrt(area) maps to this fraction of the canonical side.
 PART_FRACTION = 0.58
 
@@ -56,11 +56,15 @@ def part_mask(crop: PartCrop) -> np.ndarray:
     mask is coarse (it segments at reduced resolution), so it only picks which blob is
     the part; without one, the largest blob is.
     """
-    image = crop.image.astype(np.float32)
+    image = np.ascontiguousarray(crop.image)
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    distance = np.linalg.norm(image - np.median(border, axis=0), axis=2)
-    scaled = np.clip(distance * (255.0 / max(float(distance.max()), 1.0)), 0, 255)
-    _, binary = cv2.threshold(scaled.astype(np.uint8), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    background = np.median(border, axis=0).astype(np.uint8)
+    # Largest per-channel difference from the background: cheap, and a coloured part
+    # on a grey belt differs in at least one channel.
+    scalar = (*(float(v) for v in background), 0.0)
+    b, g, r = cv2.split(cv2.absdiff(image, scalar))  # type: ignore[call-overload]  # a Scalar
+    distance = cv2.max(cv2.max(b, g), r)
+    _, binary = cv2.threshold(distance, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         np.asarray(binary, np.uint8), connectivity=8
     )
@@ -75,7 +79,7 @@ def part_mask(crop: PartCrop) -> np.ndarray:
         label = 0
     if label == 0:
         label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return np.where(labels == label, 255, 0).astype(np.uint8)
+    return (labels == label).view(np.uint8) * np.uint8(255)
 
 
 def _largest_contour(mask: np.ndarray) -> np.ndarray | None:
