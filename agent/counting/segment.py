@@ -74,8 +74,7 @@ class BeltSegmenter:
         if self._belt is None or self._belt.shape[0] != image.shape[0]:
             self._belt = np.median(image, axis=1).astype(np.float32)
         if self._belt_image is None or self._belt_image.shape != image.shape:
-            self._belt_image = np.empty_like(image)
-            self._belt_image[:] = np.clip(self._belt, 0, 255).astype(np.uint8)[:, None, :]
+            self._belt_image = self._belt_picture(image.shape[1])
         blue, green, red = cv2.split(cv2.absdiff(image, self._belt_image))
         strongest = cv2.max(cv2.max(blue, green), red)
         _, raw = cv2.threshold(strongest, self.contrast, 1, cv2.THRESH_BINARY)
@@ -114,7 +113,7 @@ class BeltSegmenter:
         areas = stats[:, cv2.CC_STAT_AREA]
         x0 = stats[:, cv2.CC_STAT_LEFT]
         whole = areas[(x0 > 0) & (x0 + stats[:, cv2.CC_STAT_WIDTH] < along)]
-        self._areas.extend(int(a) for a in whole if a >= self.min_area)
+        self._areas.extend(whole[whole >= self.min_area].tolist())
         self._checks += 1
         if len(self._areas) < 20:
             return True
@@ -182,11 +181,20 @@ class BeltSegmenter:
         assert self._belt is not None
         belt_px = (cv2.dilate(filled, _SQUARE) == 0).astype(np.uint8)
         masked = cv2.bitwise_and(image, image, mask=belt_px)
-        sums = cv2.reduce(masked, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32F).reshape(-1, 3)
+        sums = cv2.reduce(masked, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 3)
         counts = cv2.reduce(belt_px, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
         usable = counts >= max(4, image.shape[1] // 4)
         if usable.any():
             rows = sums[usable] / counts[usable, None]
             self._belt[usable] += self.learn_rate * (rows - self._belt[usable])
-            if self._belt_image is not None:
-                self._belt_image[:] = np.clip(self._belt, 0, 255).astype(np.uint8)[:, None, :]
+            self._belt_image = self._belt_picture(image.shape[1])
+
+    def _belt_picture(self, width: int) -> np.ndarray:
+        """The belt model as an image of `width` columns (what frames are compared with)."""
+        assert self._belt is not None
+        column = np.clip(self._belt, 0, 255).astype(np.uint8)[:, None, :]
+        # a nearest-neighbour stretch: several times cheaper than numpy broadcasting
+        picture: np.ndarray = cv2.resize(
+            column, (width, column.shape[0]), interpolation=cv2.INTER_NEAREST
+        )
+        return picture

@@ -42,22 +42,21 @@ def profile_shift(previous: np.ndarray, current: np.ndarray, max_lag: int) -> tu
         return 0.0, 0.0
     a = previous - previous.mean()
     b = current - current.mean()
-    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
     if norm < 1e-6:
         return 0.0, 0.0
     full = np.correlate(b, a, mode="full")  # full[k + n - 1] = sum_i b[i + k] * a[i]
-    lags = np.arange(-max_lag, max_lag + 1)
     # plain sums over the overlap: large lags overlap less and score lower, which is
     # what keeps a periodic belt (seams) from aliasing to a backwards jump
-    scores = full[lags + n - 1]
-    best = int(np.argmax(scores))
-    shift = float(lags[best])
-    if 0 < best < scores.size - 1:
+    scores = full[n - 1 - max_lag : n + max_lag].tolist()
+    best = max(range(len(scores)), key=scores.__getitem__)
+    shift = float(best - max_lag)
+    if 0 < best < len(scores) - 1:
         left, mid, right = scores[best - 1], scores[best], scores[best + 1]
         curvature = left - 2 * mid + right
         if curvature < 0:
             shift += 0.5 * (left - right) / curvature
-    return shift, float(scores[best] / norm)
+    return shift, scores[best] / norm
 
 
 class BeltMotion:
@@ -84,6 +83,7 @@ class BeltMotion:
         self.travel_window_s = travel_window_s
         self.min_travel_px = min_travel_px
         self._travel: deque[tuple[float, float]] = deque()
+        self._travelled = 0.0
 
     def reset(self) -> None:
         """Forget the past (after a gap in the footage)."""
@@ -92,6 +92,7 @@ class BeltMotion:
         self._mono = None
         self._speeds.clear()
         self._travel.clear()
+        self._travelled = 0.0
 
     def update(self, grey: np.ndarray, mono: float) -> FlowReading:
         """Take one frame's canonical grey ROI (cross x along), stamped `mono` seconds."""
@@ -127,10 +128,12 @@ class BeltMotion:
         median = float(sorted(self._speeds)[len(self._speeds) // 2])
         # net travel over the last `travel_window_s`: shake jitters back and forth, so
         # its per-frame shifts telescope to no more than twice its amplitude
-        self._travel.append((mono, speed * profile.size * dt))
-        while self._travel and mono - self._travel[0][0] > self.travel_window_s:
-            self._travel.popleft()
-        travel = sum(shift for _, shift in self._travel)
+        moved = speed * profile.size * dt
+        self._travel.append((mono, moved))
+        self._travelled += moved
+        while mono - self._travel[0][0] > self.travel_window_s:
+            self._travelled -= self._travel.popleft()[1]
+        travel = self._travelled
         moving = bool(
             energy >= self.motion_threshold
             and median >= self.min_speed
