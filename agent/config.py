@@ -234,6 +234,11 @@ class InspectionConfig(_Section):
     feature_views: int = Field(
         1, ge=0, le=10, description="Views per part scored by the int8 backbone (0: pixels only)."
     )
+    pose: Literal["register", "fixed", "texture"] = Field(
+        "register",
+        description="How teach lines views up: register (loose parts on a belt), fixed "
+        "(a part in a fixture), texture (a surface that looks alike everywhere).",
+    )
 
 
 class StoreConfig(_Section):

@@ -93,6 +93,7 @@ def teach(
     threads: int = 1,
     feature_views: int = 1,
     use_backbone: bool = True,
+    pose: str = "register",
 ) -> Taught:
     """Fit, calibrate and save a line from the views of good parts.
 
@@ -112,6 +113,7 @@ def teach(
             false_reject_rate=false_reject_rate,
             feature_views=feature_views,
             progress=bar.update,
+            pose=pose,
         )
     save_taught(taught, model_dir, backbone)
     return taught
@@ -140,6 +142,7 @@ def run_command(args: argparse.Namespace) -> int:
         config.inspection.false_reject_rate,
         threads=config.inspection.threads,
         feature_views=config.inspection.feature_views,
+        pose=config.inspection.pose,
     )
     info = taught.info
     print(
