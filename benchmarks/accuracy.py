@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -137,13 +136,10 @@ def prepare(name: str, line: Scenario, good: Scenario, folder: Path) -> tuple[Pa
         config_file.write_text(toml_text(data), encoding="utf-8")
     footage, _ = demo.ensure_footage(line, folder / "line.mp4", f"{name}: rendering the line")
     taught, _ = demo.ensure_footage(good, folder / "good.mp4", f"{name}: rendering good parts")
-    config = load_config(config_file)
-    if not (config.model_dir / "manifest.json").is_file():
-        subprocess.run(
-            [sys.executable, "-m", "agent", "--log-level", "WARNING", "teach"]
-            + [str(taught.path), "--config", str(config_file)],
-            check=True,
-        )
+    # teach unless a model taught on this footage by this inspection code is there
+    note, taught_ok = demo.ensure_model(config_file, load_config(config_file), taught)
+    if not taught_ok:
+        raise SystemExit(f"{name}: {note}")
     return config_file, footage, taught
 
 
