@@ -4,7 +4,8 @@ Runs in the project's own venv (no build tools needed):
 
     .venv/bin/python models/measure_backbone.py
 
-Latency is one thread, median of repeated invokes; agreement is the cosine between the
+Latency is one thread, CPU time (median of repeated invokes, so other work on the
+machine inflates it less than wall time); agreement is the cosine between the
 int8 and float32 feature maps on real images nobody here made (Debian opencv-doc photos
 and scikit-image textures). Figures come from whatever machine runs it: the committed
 card was written on a loaded, shared 2-core x86 machine.
@@ -46,9 +47,9 @@ def latency_ms(backbone: Backbone, image: np.ndarray, repeats: int = 50) -> floa
     backbone.features(image)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         backbone.features(image)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return float(np.median(times) * 1000)
 
 
@@ -78,7 +79,7 @@ def main() -> None:
 | size | {m8["bytes"] / 1024:.0f} KiB | {m32["bytes"] / 1024:.0f} KiB |
 | input | {s}x{s}x3 int8 (pixels, {q_text}) | {s}x{s}x3 float32 (pixels 0..255) |
 | outputs | {outs}, int8 | same, float32 |
-| latency, 1 thread (median) | {lat8:.2f} ms | {lat32:.2f} ms |
+| latency, 1 thread (median CPU time) | {lat8:.2f} ms | {lat32:.2f} ms |
 
 - **What it is**: the stem and MBConv blocks 0-10 of EfficientNet-Lite0 (ImageNet),
   returning the stride-8 and stride-16 feature maps, the mid-level "patch features"

@@ -77,6 +77,7 @@ def test_good_parts_pass(shift):
     assert unmatched <= 0.05 * total
     flagged = results["good"]
     assert len(flagged) >= 30
+    print(design, "good parts rejected", sum(flagged), "of", len(flagged))
     assert sum(flagged) / len(flagged) <= 0.01, (design, sum(flagged), len(flagged))
 
 
