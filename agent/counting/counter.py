@@ -71,10 +71,16 @@ class PartCounter:
         self._last_crossing: float | None = None
         self._labels: np.ndarray | None = None
         self.blobs: list[Blob] = []
+        self._lengths: deque[int] = deque(maxlen=50)
+        self._offset, self._end = 0, view.along
+        self._occupied = False
+        self._occupied_frames = 0
 
     def reset(self) -> None:
         """Forget tracks and the belt (after a gap); counted parts already handed on stay."""
         self._last_run = None
+        self._occupied = False
+        self._occupied_frames = 0
         self.segmenter.reset()
         self.tracker.reset()
         self._before.clear()
@@ -101,17 +107,60 @@ class PartCounter:
 
     @property
     def parts_in_view(self) -> bool:
-        """Whether a confirmed part is in the ROI now."""
-        return bool(self.tracker.confirmed)
+        """Whether a part is in the ROI now (a confirmed track, or two frames of one)."""
+        return self._occupied
+
+    def _window(self, speed_px_s: float) -> tuple[int, int]:
+        """Columns of the work image to segment and track: the count line's surroundings.
+
+        Parts only need to be followed near the count line, so once a typical part
+        length is known (the 80th percentile of whole pieces lately) the counter works
+        from 3 part lengths before the line to 1.2 after it, plus a few analysed
+        frames of travel; until then, and where that reaches near an end of the ROI,
+        on the whole ROI (or up to that end).
+        """
+        along = self.view.along
+        if len(self._lengths) < 8:
+            return 0, along
+        lengths = sorted(self._lengths)
+        typical = lengths[int(0.8 * (len(lengths) - 1))]
+        step = max(0.0, speed_px_s) * self._period
+        # upstream: room to see touching parts apart before they reach the line;
+        # downstream: room for the views after the crossing
+        up = max(along / 6, 3.0 * typical + 3 * step + 4)
+        down = max(along / 8, 1.2 * typical + 2 * step + 4)
+        line = self.tracker.line
+        a = max(0, int(line - up) // 4 * 4)
+        b = min(along, -(-int(line + down) // 4) * 4)
+        if a < 0.1 * along:
+            a = 0
+        if b > 0.9 * along:
+            b = along
+        return a, b
 
     def process(
         self, work: np.ndarray, frame: np.ndarray, now: Stamp, belt_speed: float
     ) -> list[CountedPart]:
         """One frame (see `agent.counting.Counter`)."""
         self._last_run = now.mono
-        labels, blobs = self.segmenter.segment(work)
+        speed_px_s = belt_speed * self.view.along
+        a, b = self._window(speed_px_s)
+        self._offset, self._end = a, b
+        window = work if (a, b) == (0, work.shape[1]) else np.ascontiguousarray(work[:, a:b])
+        labels, found = self.segmenter.segment(window)
+        blobs = [
+            Blob(k.label, k.x + a, k.y, (k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]), k.area)
+            for k in found
+        ]
         self._labels, self.blobs = labels, blobs
-        crossings = self.tracker.update(blobs, now, belt_speed * self.view.along)
+        self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
+        crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
+        # parts in the ROI outside the window still hold off a `starved` stop
+        seen = bool(self.tracker.confirmed) or (
+            (a, b) != (0, work.shape[1]) and self.segmenter.occupied(work)
+        )
+        self._occupied = seen and (self._occupied_frames >= 1 or bool(self.tracker.confirmed))
+        self._occupied_frames = self._occupied_frames + 1 if seen else 0
         crossed_ids = {c.track.id: c for c in crossings}
         done: list[CountedPart] = []
         live_ids = {t.id for t in self.tracker.tracks}
@@ -171,16 +220,15 @@ class PartCounter:
         )
 
     def _near_line(self, blob: Blob) -> bool:
-        """Wholly inside the ROI along the flow, and near the count line."""
-        if blob.box[0] <= 0 or blob.box[2] >= self.view.along:
+        """Wholly inside the window along the flow, and near the count line."""
+        if blob.box[0] <= self._offset or blob.box[2] >= self._end:
             return False
         return abs(blob.x - self.tracker.line) <= max(blob.length, 4)
 
-    @staticmethod
-    def _part_mask(labels: np.ndarray, blob: Blob) -> np.ndarray:
+    def _part_mask(self, labels: np.ndarray, blob: Blob) -> np.ndarray:
         """The blob's pixels inside its box, at the work resolution (canonical)."""
         bx0, by0, bx1, by1 = blob.box
-        return labels[by0:by1, bx0:bx1] == blob.label
+        return labels[by0:by1, bx0 - self._offset : bx1 - self._offset] == blob.label
 
     def _crop(
         self, frame: np.ndarray, box: tuple[int, int, int, int], part_mask: np.ndarray

@@ -48,7 +48,7 @@ class BeltSegmenter:
         self.learn_every = learn_every
         self._seed_area = max(4, self.min_area // 4)
         self._belt: np.ndarray | None = None  # (rows, 3) float32
-        self._belt_image: np.ndarray | None = None
+        self._pictures: dict[int, np.ndarray] = {}
         self._frames = 0
         self._areas: deque[int] = deque(maxlen=200)
         self._reference: float | None = None
@@ -57,7 +57,7 @@ class BeltSegmenter:
     def reset(self) -> None:
         """Forget the belt (after a gap in the footage)."""
         self._belt = None
-        self._belt_image = None
+        self._pictures.clear()
         self._frames = 0
 
     @property
@@ -73,11 +73,8 @@ class BeltSegmenter:
         """
         if self._belt is None or self._belt.shape[0] != image.shape[0]:
             self._belt = np.median(image, axis=1).astype(np.float32)
-        if self._belt_image is None or self._belt_image.shape != image.shape:
-            self._belt_image = self._belt_picture(image.shape[1])
-        blue, green, red = cv2.split(cv2.absdiff(image, self._belt_image))
-        strongest = cv2.max(cv2.max(blue, green), red)
-        _, raw = cv2.threshold(strongest, self.contrast, 1, cv2.THRESH_BINARY)
+            self._pictures.clear()
+        raw = self._differs(image)
         # fill holes first (a 3x3 opening would cut a washer's ring at its bolt holes)
         holes_filled = np.zeros_like(raw)
         contours, _ = cv2.findContours(raw, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -187,7 +184,24 @@ class BeltSegmenter:
         if usable.any():
             rows = sums[usable] / counts[usable, None]
             self._belt[usable] += self.learn_rate * (rows - self._belt[usable])
-            self._belt_image = self._belt_picture(image.shape[1])
+            self._pictures.clear()
+
+    def _differs(self, image: np.ndarray) -> np.ndarray:
+        """1 where a pixel differs from its row's belt colour by more than `contrast`."""
+        picture = self._pictures.get(image.shape[1])
+        if picture is None:
+            picture = self._pictures[image.shape[1]] = self._belt_picture(image.shape[1])
+        blue, green, red = cv2.split(cv2.absdiff(image, picture))
+        strongest = cv2.max(cv2.max(blue, green), red)
+        _, raw = cv2.threshold(strongest, self.contrast, 1, cv2.THRESH_BINARY)
+        return raw
+
+    def occupied(self, image: np.ndarray) -> bool:
+        """Whether anything part-sized differs from the belt in `image` (no labelling)."""
+        if self._belt is None or self._belt.shape[0] != image.shape[0]:
+            return False
+        fg = cv2.morphologyEx(self._differs(image), cv2.MORPH_OPEN, _SQUARE)
+        return cv2.countNonZero(fg) >= self.min_area
 
     def _belt_picture(self, width: int) -> np.ndarray:
         """The belt model as an image of `width` columns (what frames are compared with)."""

@@ -18,10 +18,12 @@ Touching parts do not always segment the same way from frame to frame, so:
   a frame, or a touching part that just separated from its neighbour) is counted only
   once established (at the time it crossed, if it crossed meanwhile);
 - a blob that holds the predicted centres of two or more *strong* tracks (seen on
-  their own for `establish_hits` frames) is touching parts merged in this frame: each
-  of them moves on with the belt (and is counted if it crosses meanwhile) instead of
-  one jumping to the merged centre. Any other track inside such a blob, or all but
-  the longest-seen of several weak tracks inside one blob, was a piece: it is dropped.
+  their own for `establish_hits` frames, or twice with at least `neighbour_area` of
+  the others' area: a touching neighbour) is touching parts merged in this frame:
+  each of them moves on with the belt (and is counted if it crosses meanwhile)
+  instead of one jumping to the merged centre. Any other track inside such a blob,
+  or all but the longest-seen of several weak tracks inside one blob, was a piece:
+  it is dropped.
 
 A track that first appears already past the line is never counted.
 """
@@ -53,6 +55,7 @@ class Track:
     established: bool
     hits: int = 1
     missed: int = 0
+    area: int = 0  # of the last blob it was seen as on its own
     counted: bool = False
     #: When a provisional track crossed, kept until it is established.
     crossed: Stamp | None = None
@@ -78,24 +81,40 @@ class Tracker:
         max_missed_s: float = 0.5,
         establish_hits: int = 4,
         edge: int = 2,
+        neighbour_area: float = 0.6,
     ) -> None:
         self.along = along
         self.line = count_at * along
         self.max_missed_s = max_missed_s
         self.establish_hits = establish_hits
+        self.neighbour_area = neighbour_area
         self.edge = edge
         self.tracks: list[Track] = []
         self._next_id = 1
         self._frames = 0
+        self._entry = 0.0
 
     def reset(self) -> None:
         """Drop every track (after a gap in the footage)."""
         self.tracks.clear()
         self._frames = 0
 
-    def update(self, blobs: list[Blob], now: Stamp, speed_px_s: float) -> list[Crossing]:
-        """Match this frame's blobs; returns the crossings it completes."""
+    def update(
+        self,
+        blobs: list[Blob],
+        now: Stamp,
+        speed_px_s: float,
+        entry: float = 0.0,
+        exit: float | None = None,
+    ) -> list[Crossing]:
+        """Match this frame's blobs; returns the crossings it completes.
+
+        Blobs are looked for between `entry` and `exit` along the flow (default: the
+        whole ROI): a track starting at `entry` is entering; one past `exit` is gone.
+        """
         self._frames += 1
+        self._entry = entry
+        exit_x = self.along if exit is None else exit
         step = max(0.0, speed_px_s)
         predicted = [t.x + step * (now.mono - t.seen.mono) for t in self.tracks]
         for track in self.tracks:
@@ -120,6 +139,18 @@ class Tracker:
             blob = blobs[bi]
             inside = np.flatnonzero(holds[bi]).tolist()
             strong = [ti for ti in inside if self.tracks[ti].hits >= self.establish_hits]
+            # a newer track seen on its own twice with a part's area (not a crumb) is a
+            # touching neighbour, not a piece: it is covered too, and grows established
+            reference = sorted(self.tracks[ti].area for ti in strong or inside)[
+                len(strong or inside) // 2
+            ]
+            strong += [
+                ti
+                for ti in inside
+                if ti not in strong
+                and self.tracks[ti].hits >= 2
+                and self.tracks[ti].area >= self.neighbour_area * reference
+            ]
             if len(strong) >= 2:
                 used_blobs.add(bi)
                 for ti in strong:
@@ -170,7 +201,7 @@ class Tracker:
                 track.missed += 1
                 if now.mono - track.seen.mono > self.max_missed_s:
                     continue
-            if predicted[ti] - track.length / 2 > self.along:
+            if predicted[ti] - track.length / 2 > exit_x:
                 continue
             survivors.append(track)
         self.tracks = survivors
@@ -180,9 +211,17 @@ class Tracker:
         return crossings
 
     def _start(self, blob: Blob, now: Stamp) -> Track:
-        entering = blob.box[0] <= self.edge or self._frames == 1
+        entering = blob.box[0] <= self._entry + self.edge or self._frames == 1
         track = Track(
-            self._next_id, blob.x, blob.y, blob.length, blob.width, now, entering, blob=blob
+            self._next_id,
+            blob.x,
+            blob.y,
+            blob.length,
+            blob.width,
+            now,
+            entering,
+            blob=blob,
+            area=blob.area,
         )
         self._next_id += 1
         if blob.x >= self.line:
@@ -195,7 +234,20 @@ class Tracker:
         track.x = predicted
         track.seen = now
         track.covered = True
-        return self._crossed(track, before, seen_before, now)
+        crossings = self._crossed(track, before, seen_before, now)
+        if not track.established:
+            track.hits += 1
+            crossings += self._establish(track)
+        return crossings
+
+    def _establish(self, track: Track) -> list[Crossing]:
+        if track.established or track.hits < self.establish_hits:
+            return []
+        track.established = True
+        if track.crossed is not None and not track.counted:
+            track.counted = True
+            return [Crossing(track, track.crossed)]
+        return []
 
     def _observe(self, track: Track, blob: Blob, now: Stamp) -> list[Crossing]:
         before, seen_before = track.x, track.seen
@@ -206,13 +258,9 @@ class Tracker:
         track.hits += 1
         track.missed = 0
         track.blob = blob
+        track.area = blob.area
         crossings = self._crossed(track, before, seen_before, now)
-        if not track.established and track.hits >= self.establish_hits:
-            track.established = True
-            if track.crossed is not None and not track.counted:
-                track.counted = True
-                crossings.append(Crossing(track, track.crossed))
-        return crossings
+        return crossings + self._establish(track)
 
     def _crossed(
         self, track: Track, before: float, seen_before: Stamp, now: Stamp
