@@ -278,6 +278,7 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=model_dir.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; the model is no secret
         m = taught.model
         arrays: dict[str, np.ndarray] = {
             "region": m.region,

@@ -23,7 +23,8 @@ def overlay(crop: np.ndarray, heatmap: np.ndarray | None, alpha: float = 0.45) -
         return crop.copy()
     heat = cv2.resize(heatmap.astype(np.float32), (crop.shape[1], crop.shape[0]))
     colour = cv2.applyColorMap((np.clip(heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    weight = (alpha * np.clip(heat * 2.0, 0, 1))[:, :, None]
+    # Colour only what approaches the threshold (0.5); below 0.25 the crop shows as is.
+    weight = (alpha * np.clip((heat - 0.25) * 4.0, 0, 1))[:, :, None]
     return (crop * (1 - weight) + colour * weight).astype(np.uint8)
 
 
