@@ -81,17 +81,38 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def mean_inference_ms(db: Path) -> float | None:
-    """Mean of the stored `inference_ms` samples (each the mean over its interval)."""
+def summarise(db: Path, warmup: float) -> dict[str, object]:
+    """Rates over the daemon's stored `stats` samples after the warm-up.
+
+    The last sample (taken while stopping) is left out: its interval is cut short.
+    """
     import sqlite3
 
     conn = sqlite3.connect(db)
     try:
-        rows = conn.execute("SELECT json_extract(data, '$.inference_ms') FROM stats").fetchall()
+        rows = [json.loads(r[0]) for r in conn.execute("SELECT data FROM stats ORDER BY seq")]
     finally:
         conn.close()
-    values = [r[0] for r in rows if r[0] is not None]
-    return round(sum(values) / len(values), 2) if values else None
+    samples = [r for r in rows[:-1] if r.get("uptime_s", 0) >= warmup]
+    if len(samples) < 2:
+        return {}
+    first, last = samples[0], samples[-1]
+    span = last["uptime_s"] - first["uptime_s"]
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in samples[1:] if r.get(key) is not None]
+        return round(sum(values) / len(values), 2) if values else None
+
+    return {
+        "fps_in": round((last["camera"]["frames_in"] - first["camera"]["frames_in"]) / span, 2),
+        "fps_processed": round((last["frames"] - first["frames"]) / span, 2),
+        "dropped_frames": last["dropped_frames"] - first["dropped_frames"],
+        "frames": last["frames"] - first["frames"],
+        "process_ms": mean("process_ms"),
+        "frame_age_ms": mean("frame_age_ms"),
+        "inference_ms": mean("inference_ms"),
+        "inspections": last["inspections"] - first["inspections"],
+    }
 
 
 def child(config_path: str) -> None:
@@ -174,11 +195,9 @@ def main() -> None:
         from agent.store import open_readonly
 
         with open_readonly(folder / "line.db") as store:
-            stats = store.latest_stats() or {}
             parts = len(store.parts())
             outbox = store.outbox_depth()
         cpu_percent = 100 * (cpu1 - cpu0) / (t1 - t0)
-        inference_ms = mean_inference_ms(folder / "line.db")
         print(
             json.dumps(
                 {
@@ -186,14 +205,8 @@ def main() -> None:
                     "pinned_to_cpu0": "taskset" in command[0],
                     "cpu_percent_of_one_core": round(cpu_percent, 1),
                     "peak_rss_mb": round(rss, 1),
-                    "fps_in": stats.get("fps_in"),
-                    "fps_processed": stats.get("fps"),
-                    "dropped_frames": stats.get("dropped_frames"),
-                    "process_ms": stats.get("process_ms"),
                     "inspection": not args.no_teach,
-                    "inference_ms_mean": inference_ms,
-                    "inspections": stats.get("inspections"),
-                    "frame_age_ms": stats.get("frame_age_ms"),
+                    **summarise(folder / "line.db", args.warmup),
                     "parts_stored": parts,
                     "outbox_left": outbox,
                     "mqtt": broker is not None,
