@@ -127,6 +127,9 @@ class Recorder:
                 logger.error("store refuses writes, keeping events in memory: %s", exc)
             self.counters.alarm = f"store write failed: {exc}"
             return False
+        except Exception:  # noqa: BLE001 - an event the store rejects must not block the rest
+            logger.exception("the store rejected a batch; writing its events one by one")
+            return self._write_one_by_one()
         self._pending.clear()
         self.counters.written += len(batch)
         if self.counters.alarm is not None:
@@ -135,6 +138,27 @@ class Recorder:
         for item in batch:
             if item.verdict is not None and isinstance(item.event, PartEvent):
                 self._save_picture(item.event, item.verdict)
+        if self.on_written is not None:
+            self.on_written()
+        return True
+
+    def _write_one_by_one(self) -> bool:
+        """Write pending events singly, dropping (logged, counted) any the store rejects."""
+        while self._pending:
+            item = self._pending[0]
+            try:
+                self.store.append_many([(item.event, item.messages)])
+            except (StoreWriteError, sqlite3.Error) as exc:
+                self.counters.write_failures += 1
+                self.counters.alarm = f"store write failed: {exc}"
+                return False
+            except Exception:  # noqa: BLE001 - this one event is bad, not the store
+                logger.exception("event %s dropped: the store rejects it", item.event)
+                self.counters.dropped += 1
+            else:
+                self.counters.written += 1
+            self._pending.popleft()
+        self.counters.alarm = None
         if self.on_written is not None:
             self.on_written()
         return True

@@ -107,3 +107,13 @@ def test_a_read_only_store_is_survived_like_a_full_one(tmp_path: Path) -> None:
         store.db.execute("PRAGMA query_only = 0")
         assert recorder.flush()
         assert [e.id for e in store.events()] == ["r0"] + [f"p{k:05d}" for k in range(1, 6)]
+
+
+def test_an_event_the_store_rejects_is_dropped_not_a_blockage(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "line.db") as store:
+        recorder = Recorder(store, CONFIG)
+        naive = PartEvent(datetime(2026, 3, 2, 6, 0, 1), True, id="naive")  # no UTC offset
+        recorder.emit(naive)
+        recorder.emit(part(2))
+        assert recorder.pending == 0 and recorder.counters.dropped == 1
+        assert [e.id for e in store.events()] == ["p00002"]
