@@ -37,8 +37,14 @@ FAILURES=()
 step_start() { STEP_NAME=$1; STEP_T0=$SECONDS; pi_log "$1"; }
 step_end() { TIMES+=("$STEP_NAME: $((SECONDS - STEP_T0)) s"); }
 
+HOST_PROBE=
+on_exit() {
+    [ -n "$HOST_PROBE" ] && kill "$HOST_PROBE" 2>/dev/null
+    pi_cleanup
+}
+
 pi_lock
-trap pi_cleanup EXIT
+trap on_exit EXIT
 trap 'exit 130' INT TERM
 pi_cleanup
 T0=$SECONDS
@@ -77,7 +83,7 @@ DEPS_STAMP=$PI_ROOTFS$VENV/.pi-check-deps
 if [ ! -f "$DEPS_STAMP" ] || [ "$(cat "$DEPS_STAMP")" != "$DEPS_KEY" ]; then
     rm -f "$DEPS_STAMP"
     if ! PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "${PIP_ENV[@]}" "$VENV/bin/python" -m pip \
-        install --only-binary=:all: -e '.[test]' >"$PI_CACHE/pip.log" 2>&1; then
+        install --only-binary=:all: --no-compile -e '.[test]' >"$PI_CACHE/pip.log" 2>&1; then
         missing=$(sed -n 's/.*No matching distribution found for \(.*\)/\1/p' "$PI_CACHE/pip.log")
         if [ -n "$missing" ]; then
             pi_die "no arm64 (manylinux aarch64, Python 3.11) wheel on PyPI for: $missing (see $PI_CACHE/pip.log)"
@@ -88,6 +94,28 @@ if [ ! -f "$DEPS_STAMP" ] || [ "$(cat "$DEPS_STAMP")" != "$DEPS_KEY" ]; then
 else
     pi_log "dependencies cached (pyproject.toml unchanged); the editable install sees the new tree"
 fi
+step_end
+
+step_start "the inputs, rendered on the host; the host's answers in the background"
+pi_remove_tree "$WORK"
+mkdir -p "$WORK"
+(cd "$PI_REPO" && "$HOST_PY" pi/probe.py prepare "$WORK/inputs" --src "$PI_REPO" 2>"$WORK/prepare.log") ||
+    pi_die "rendering the inputs on the host failed, see $WORK/prepare.log"
+(cd "$PI_REPO" && exec "$HOST_PY" pi/probe.py run "$WORK/inputs" "$WORK/host" --src "$PI_REPO" \
+    2>"$WORK/host.log") &
+HOST_PROBE=$!
+step_end
+
+step_start "the same on arm64"
+pi_remove_tree "$PI_ROOTFS$GUEST/work"
+mkdir -p "$PI_ROOTFS$GUEST/work"
+cp -a "$WORK/inputs" "$PI_ROOTFS$GUEST/work/inputs"
+if ! PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "$VENV/bin/python" pi/probe.py run \
+    "$GUEST/work/inputs" "$GUEST/work/pi" --src "$GUEST/src" 2>"$WORK/pi.log"; then
+    tail -20 "$WORK/pi.log" >&2
+    pi_die "the probe failed on arm64, see $WORK/pi.log"
+fi
+cp -a "$PI_ROOTFS$GUEST/work/pi" "$WORK/pi"
 step_end
 
 if [ "${PI_SKIP_TESTS:-0}" != 1 ]; then
@@ -103,8 +131,8 @@ if [ "${PI_SKIP_TESTS:-0}" != 1 ]; then
     done <"$HERE/tests.txt"
     [ ${#selection[@]} -gt 0 ] || pi_die "none of the paths in pi/tests.txt exist"
     pi_log "  ${selection[*]}"
-    if ! PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "$VENV/bin/python" -m pytest -q \
-        -p pi.pytest_emulation -p no:cacheprovider --timeout=3600 "${selection[@]}" \
+    if ! PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "$VENV/bin/python" -m pytest \
+        -p pi.pytest_emulation -p no:cacheprovider --timeout=3600 -v --durations=10 "${selection[@]}" \
         >"$PI_CACHE/pytest.log" 2>&1; then
         tail -30 "$PI_CACHE/pytest.log" >&2
         FAILURES+=("tests failed on arm64 (log: $PI_CACHE/pytest.log)")
@@ -114,25 +142,8 @@ if [ "${PI_SKIP_TESTS:-0}" != 1 ]; then
     step_end
 fi
 
-step_start "the host's answers (pi/probe.py)"
-pi_remove_tree "$WORK"
-mkdir -p "$WORK"
-(cd "$PI_REPO" && "$HOST_PY" pi/probe.py prepare "$WORK/inputs" --src "$PI_REPO" 2>"$WORK/prepare.log") ||
-    pi_die "rendering the inputs on the host failed, see $WORK/prepare.log"
-(cd "$PI_REPO" && "$HOST_PY" pi/probe.py run "$WORK/inputs" "$WORK/host" --src "$PI_REPO" 2>"$WORK/host.log") ||
-    pi_die "the probe failed on the host, see $WORK/host.log"
-step_end
-
-step_start "the same on arm64"
-pi_remove_tree "$PI_ROOTFS$GUEST/work"
-mkdir -p "$PI_ROOTFS$GUEST/work"
-cp -a "$WORK/inputs" "$PI_ROOTFS$GUEST/work/inputs"
-if ! PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "$VENV/bin/python" pi/probe.py run \
-    "$GUEST/work/inputs" "$GUEST/work/pi" --src "$GUEST/src" 2>"$WORK/pi.log"; then
-    tail -20 "$WORK/pi.log" >&2
-    pi_die "the probe failed on arm64, see $WORK/pi.log"
-fi
-cp -a "$PI_ROOTFS$GUEST/work/pi" "$WORK/pi"
+step_start "waiting for the host's answers"
+wait "$HOST_PROBE" || pi_die "the probe failed on the host, see $WORK/host.log"
 step_end
 
 step_start "comparing"

@@ -54,11 +54,18 @@ pi_remove_tree() {
     rm -rf --one-file-system "$1"
 }
 
+# /proc, /dev and a read-only /sys. /sys matters: without /sys/devices/system/cpu,
+# XNNPACK's cpuinfo fails and LiteRT's int8 outputs on arm64 stop matching the host's
+# (measured); with it they are bit-exact.
 pi_mount_runtime() {
     local root=$1
-    mkdir -p "$root/proc" "$root/dev"
+    mkdir -p "$root/proc" "$root/dev" "$root/sys"
     mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
     mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+    if ! mountpoint -q "$root/sys"; then
+        mount --bind /sys "$root/sys"
+        mount -o remount,bind,ro "$root/sys"
+    fi
 }
 
 pi_apt() {

@@ -117,7 +117,7 @@ def _generated_log(seed: int = 7) -> Iterator[dict[str, Any]]:
 
 
 def _sim_config(truth: Any) -> dict[str, dict[str, Any]]:
-    config: dict[str, dict[str, Any]] = truth.config(line_id="pi-check")
+    config: dict[str, dict[str, Any]] = truth.config(line_id="pi-check", ideal_cycle_s=0.45)
     config["camera"]["source"] = Path(truth.path).name
     config["inspection"] = {"model_dir": "taught"}
     config["store"] = {"path": "line.db"}
@@ -188,7 +188,15 @@ def _platform() -> dict[str, Any]:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
+    cpu: dict[str, str] = {}
+    if platform.machine() == "aarch64":
+        # qemu-user answers for the CPU QEMU_CPU names (CPU part 0xd08 = Cortex-A72).
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("CPU part", "Features"):
+                cpu[key.strip()] = value.strip()
     return {
+        "cpu": cpu,
         "machine": platform.machine(),
         "python": platform.python_version(),
         "qemu_cpu": os.environ.get("QEMU_CPU"),
