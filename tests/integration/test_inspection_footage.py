@@ -8,6 +8,7 @@ kind: recall >= 95 % of visible defects at <= 1 % false rejects.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
@@ -69,11 +70,11 @@ def shift(request, tmp_path_factory):
             if visible < MIN_VISIBLE_PX:
                 continue  # drawn off the part: nothing to see
         results[kind].append(not inspector.inspect(part.views).good)
-    return design, results, unmatched, len(truth.counted)
+    return design, results, unmatched, len(truth.counted), config_path, truth
 
 
 def test_good_parts_pass(shift):
-    design, results, unmatched, total = shift
+    design, results, unmatched, total, _, _ = shift
     assert unmatched <= 0.05 * total
     flagged = results["good"]
     assert len(flagged) >= 30
@@ -82,8 +83,46 @@ def test_good_parts_pass(shift):
 
 
 def test_each_defect_kind_is_caught(shift):
-    design, results, _, _ = shift
+    design, results, *_ = shift
     recall = {k: (sum(results[k]) / len(results[k]), len(results[k])) for k in DEFECT_KINDS}
     print(design, recall)
     assert all(n >= 5 for _, n in recall.values()), recall
     assert all(r >= 0.95 for r, _ in recall.values()), recall
+
+
+def test_replay_reports_verdicts_and_keeps_pictures(shift, tmp_path):
+    """`oee-agent replay` loads the taught model: parts carry verdicts, rejects a picture."""
+    design, results, _, _, config_path, truth = shift
+    report_path = tmp_path / "report.json"
+    db = tmp_path / "line.db"
+    argv = ["replay", str(truth.path), "--config", str(config_path), "--db", str(db)]
+    assert main([*argv, "--report", str(report_path)]) == 0
+    parts = json.loads(report_path.read_text())["parts"]
+    rejected = [p for p in parts if not p["good"]]
+    expected = sum(sum(flags) for kind, flags in results.items() if kind != "good")
+    assert abs(len(rejected) - expected) <= 0.1 * expected + 2, (len(rejected), expected)
+    assert all(p["defect"] == "anomaly" and p["score"] > 1.0 for p in rejected)
+    assert all(p["defect"] is None and 0 <= p["score"] <= 1.0 for p in parts if p["good"])
+    pictures = list(load_config(config_path).images_dir.glob("*.png"))
+    assert len(pictures) == len(rejected)
+
+
+def test_teach_from_a_live_camera(tmp_path, monkeypatch):
+    """Without VIDEO, teach reads `[camera] source` (here a recording played 4x fast)."""
+    from agent.capture import sources
+
+    footage = render_line(
+        Scenario(phases=(Phase(28.0),), seed=8, designs=("hex",), **LOOK), tmp_path / "cam.mp4"
+    )
+    config_path = tmp_path / "line.toml"
+    config_path.write_text(_toml(footage, tmp_path / "model"))
+    real_open = sources.open_source
+
+    def fast(camera, clock, **kwargs):
+        return real_open(camera, clock, pace_s=1.0 / (4 * footage.fps), **kwargs)
+
+    monkeypatch.setattr(sources, "open_source", fast)
+    assert main(["teach", "--config", str(config_path)]) == 0
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    assert manifest["teach"]["parts"] >= 30
+    assert manifest["backbone"]["name"] == "effnet_lite0_patch_int8"
