@@ -1,6 +1,7 @@
 """`oee-agent replay` on a real recording nobody here made, and on bad input."""
 
 import json
+import time
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,7 @@ def write_config(folder: Path, roi: list[int], extra: str = "") -> Path:
     return path
 
 
-def test_a_real_recording_replays_without_error(tmp_path: Path) -> None:
+def test_a_real_recording_replays_without_error(tmp_path: Path, capsys) -> None:
     assert VTEST.is_file(), "install Debian's opencv-doc (make test does)"
     capture = cv2.VideoCapture(str(VTEST))
     frames = 0
@@ -52,6 +53,7 @@ def test_a_real_recording_replays_without_error(tmp_path: Path) -> None:
         ]
     )
     assert code == 0
+    assert "inspection is off" in capsys.readouterr().err
     out = json.loads(report.read_text())
     assert out["line"] == "street" and out["frames"] == frames > 500
     assert out["fps"] == pytest.approx(fps, abs=0.01)
@@ -107,3 +109,26 @@ def test_a_bad_start_time_is_refused(tmp_path: Path, capsys) -> None:
     code = main(["replay", str(VTEST), "--config", str(config), "--start", "yesterday"])
     assert code == 1
     assert "--start 'yesterday' is not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_realtime_paces_frames_at_the_footage_rate(tmp_path: Path) -> None:
+    from agent.sim.line import Phase, Scenario, render_line
+
+    clip = render_line(
+        Scenario((Phase(2.0),), width=320, height=240, size_px=(34, 40)), tmp_path / "clip.mp4"
+    )
+    config = write_config(tmp_path, list(clip.scenario.roi))
+    started = time.monotonic()
+    code = main(
+        [
+            "replay",
+            str(clip.path),
+            "--config",
+            str(config),
+            "--realtime",
+            "--db",
+            str(tmp_path / "x.db"),
+        ]
+    )
+    # 60 frames at 30 fps: the last one is due 59/30 s after the first
+    assert code == 0 and time.monotonic() - started >= 59 / 30
