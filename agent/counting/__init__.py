@@ -63,6 +63,10 @@ class CountedPart:
 class Counter(Protocol):
     """Counts parts frame by frame."""
 
+    def wants(self, now: Stamp, belt_speed: float) -> bool:
+        """Whether this analysed frame needs counting (False: flow alone will do)."""
+        ...
+
     def process(
         self, work: np.ndarray, frame: np.ndarray, now: Stamp, belt_speed: float
     ) -> list[CountedPart]:
