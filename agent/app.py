@@ -689,10 +689,15 @@ def _last_state(store: Store) -> StateEvent | None:
 
 
 def _open_camera(config: Config, clock: Clock) -> Any:
-    from agent.capture.sources import open_source
+    from agent.capture.sources import SourceKind, classify, open_source
 
-    assert config.camera is not None
-    return open_source(config.camera, clock, base_dir=config.base_dir)
+    camera = config.camera
+    assert camera is not None
+    if camera.loop:
+        if classify(camera.source) is not SourceKind.FILE:
+            raise UserError("camera.loop: only a video file source can be played in a loop")
+        return _looping_file(camera, clock, config.base_dir)
+    return open_source(camera, clock, base_dir=config.base_dir)
 
 
 class _LoopingCapture:
@@ -718,7 +723,7 @@ class _LoopingCapture:
 
 
 def _looping_file(camera: CameraConfig, clock: Clock, base_dir: Path) -> Any:
-    """`camera.source`, a video file, played as a camera over and over (benchmarks)."""
+    """`camera.source`, a video file, played as a camera over and over (`camera.loop`)."""
     from agent.capture.file import container_fps, open_video_file
     from agent.capture.watchdog import WatchedSource
 

@@ -126,6 +126,11 @@ class CameraConfig(_Section):
     reopen_backoff_max_s: float = Field(
         30, gt=0, le=3600, description="Longest wait between attempts to reopen the source."
     )
+    loop: bool = Field(
+        False,
+        description="Play a video file source again from its start when it ends (demos, "
+        "benchmarks); only for video files.",
+    )
 
     @field_validator("source")
     @classmethod

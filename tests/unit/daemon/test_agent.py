@@ -317,3 +317,31 @@ def test_an_roi_outside_the_frame_stops_the_daemon_with_one_sentence(
         agent.run(threading.Event())
     assert agent.health.faults == 0  # not retried: no backoff loop on a bad configuration
     assert agent.store is None  # stopped in order
+
+
+def test_a_looped_recording_plays_on_without_a_gap(line_config, tmp_path: Path) -> None:
+    from agent.sim.line import Phase, Scenario, render_line
+
+    short = render_line(
+        Scenario(phases=(Phase(2.0),), width=320, height=240, size_px=(32.0, 38.0), seed=4),
+        tmp_path / "short.mp4",
+    )
+    config = line_config(camera={"source": str(short.path), "loop": True})
+    agent = Agent(config, inspector=NoInspection())
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while agent.health.frames < 2.5 * short.frames and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(20)
+    assert agent.health.frames >= 2.5 * short.frames, "the recording did not loop"
+    assert agent.health.camera_outages == 0
+    assert states(stored(config)) == ["running", "no_data"]  # one run, closed at stop
+
+
+def test_loop_is_only_for_video_files(line_config) -> None:
+    config = line_config(camera={"source": "rtsp://127.0.0.1:9/stream", "loop": True})
+    with pytest.raises(UserError, match=r"camera\.loop"):
+        Agent(config, inspector=NoInspection()).run(threading.Event())
