@@ -1,21 +1,21 @@
 """Daemon benchmark: CPU and peak RSS of `oee-agent run` at 30 fps, on one core.
 
 Renders a 640x480 MJPG clip of a belt (running, halted, running) into a temporary
-folder, starts its own mosquitto on a free loopback port, then runs the daemon in a
-child process pinned to CPU 0 (`taskset -c 0`) with the clip played as a camera in a
-loop at its 30 fps, for `--seconds`. First it teaches the line's inspection model on
-45 s of rendered good production (`oee-agent teach`), so every part is inspected by
-the real int8 model (`--no-teach` to measure without inspection). The child is the real
-`Agent` of `oee-agent run` (capture thread, pipeline, recorder into SQLite with
-synchronous=FULL, MQTT outbox); only its camera is the looping clip. Measured from
-/proc after a warm-up:
+folder and starts its own mosquitto on a free loopback port. First it teaches the
+line's inspection model on 45 s of rendered good production (`oee-agent teach`), so
+every part is inspected by the real int8 model (`--no-teach` measures without). Then
+it runs `oee-agent run` itself in a child process pinned to CPU 0 (`taskset -c 0`),
+with the clip played as a camera in a loop at its 30 fps (`[camera] loop = true`), for
+`--seconds`: capture thread, pipeline, recorder into SQLite with synchronous=FULL, MQTT
+outbox to the local mosquitto, as on a board. Measured after a warm-up:
 
-- CPU: (utime + stime) / wall time of the child, as % of one core;
+- CPU: (utime + stime) / wall time of the child from /proc, as % of one core;
 - peak RSS: VmHWM of the child;
-- the daemon's own `stats` (fps in and processed, dropped frames, process ms) as it
-  stored them last.
+- from the daemon's own stored `stats` samples: fps in and processed, dropped frames,
+  pipeline and inspection time.
 
-    .venv/bin/python benchmarks/daemon.py [--seconds 120] [--warmup 10] [--no-taskset] [--no-teach]
+    .venv/bin/python benchmarks/daemon.py [--seconds 120] [--warmup 10] [--no-taskset]
+                                          [--no-teach]
 
 Target (issue 6): <= 50 % of one core and <= 300 MB.
 """
@@ -115,38 +115,13 @@ def summarise(db: Path, warmup: float) -> dict[str, object]:
     }
 
 
-def child(config_path: str) -> None:
-    """The daemon as `oee-agent run` builds it, with the clip looped as its camera."""
-    import logging
-    import threading
-
-    from agent.app import Agent, _looping_file
-    from agent.config import load_config
-
-    logging.basicConfig(level=logging.WARNING)
-    config = load_config(config_path)
-    text = Path(config_path).read_text()
-
-    def camera(cfg, clock):  # type: ignore[no-untyped-def]
-        return _looping_file(cfg.camera, clock, cfg.base_dir)
-
-    agent = Agent(config, config_text=text, source_factory=camera, stats_interval_s=5.0)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    agent.run(stop)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--no-taskset", action="store_true", help="do not pin to CPU 0")
     parser.add_argument("--no-teach", action="store_true", help="run without inspection")
-    parser.add_argument("--child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.child)
-        return
 
     folder = Path(tempfile.mkdtemp(prefix="oee-daemon-bench-"))
     broker = None
@@ -162,7 +137,7 @@ def main() -> None:
         config = folder / "line.toml"
         config.write_text(
             "[line]\nid = 'bench'\nideal_cycle_s = 0.8\n"
-            f"[camera]\nsource = '{clip}'\nfps = 30\n"
+            f"[camera]\nsource = '{clip}'\nfps = 30\nloop = true\n"
             f"[vision]\nroi = {list(roi)}\n"
             "[store]\npath = 'line.db'\n"
             f"[mqtt]\n{mqtt}\n"
@@ -176,7 +151,8 @@ def main() -> None:
                 check=True,
                 cwd=folder,
             )
-        command = [sys.executable, __file__, "--child", str(config)]
+        command = [sys.executable, "-m", "agent", "--log-level", "WARNING", "run", "--config"]
+        command.append(str(config))
         if not args.no_taskset and shutil.which("taskset"):
             command = ["taskset", "-c", "0", *command]
         process = subprocess.Popen(command, cwd=folder)
