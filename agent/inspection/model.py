@@ -84,21 +84,12 @@ class PatchModel:
     inv_cov: np.ndarray  # H x W x d x d
 
     @classmethod
-    def fit(
-        cls, features: np.ndarray, channels: np.ndarray, ridge: float = 0.01, shared: bool = False
-    ) -> PatchModel:
-        """From N x H x W x d float32 features (already the channel subset).
-
-        `shared`: one Gaussian for every position (a texture looks the same everywhere),
-        stored as a 1 x 1 map.
-        """
-        if shared:
-            n, h, w, d = features.shape
-            features = features.reshape(n * h * w, 1, 1, d)
+    def fit(cls, features: np.ndarray, channels: np.ndarray, ridge: float = 0.01) -> PatchModel:
+        """From N x H x W x d float32 features (already the channel subset)."""
         n, h, w, d = features.shape
         mean = features.mean(axis=0)
         centred = (features - mean).reshape(n, h * w, d).transpose(1, 0, 2)
-        cov = np.einsum("pnd,pne->pde", centred, centred) / max(n - 1, 1)
+        cov = np.matmul(centred.transpose(0, 2, 1), centred) / max(n - 1, 1)  # batched BLAS
         # Ridge in proportion to each position's variance keeps few samples invertible.
         scale = np.trace(cov, axis1=1, axis2=2)[:, None, None] / d
         cov += (ridge * scale + 1e-6) * np.eye(d, dtype=cov.dtype)[None]

@@ -102,3 +102,25 @@ def test_missing_model_or_manifest_is_a_user_error(tmp_path):
     path.with_suffix(".json").unlink()
     with pytest.raises(UserError, match="no manifest"):
         make_interpreter(path)
+
+
+def test_runtime_falls_back_to_tflite_runtime_then_says_what_to_install(monkeypatch):
+    import sys
+    import types
+
+    from agent.inspection import runtime
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    fallback = types.ModuleType("tflite_runtime.interpreter")
+
+    class Interpreter:  # stands in for the other runtime's class, nothing is run
+        pass
+
+    fallback.Interpreter = Interpreter  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tflite_runtime", types.ModuleType("tflite_runtime"))
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", fallback)
+    assert runtime._interpreter_class() is Interpreter
+
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
+    with pytest.raises(UserError, match="pip install ai-edge-litert"):
+        runtime._interpreter_class()
