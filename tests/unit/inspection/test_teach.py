@@ -154,3 +154,12 @@ def test_defect_pictures_are_written_and_bounded(tmp_path):
     assert np.allclose(picture[2, 2], [120, 120, 120], atol=2)
     assert save_defect_picture(Verdict(good=True), tmp_path / "d2", "x") is None
     assert not os.path.exists(tmp_path / "d2")
+
+
+def test_views_without_a_part_are_not_booked_as_rejects(hex_parts):
+    from agent.inspection import PartCrop
+
+    inspector = TaughtInspector(fit_line(hex_parts, None), None)
+    blank = PartCrop(np.full((60, 60, 3), 70, np.uint8))
+    verdict = inspector.inspect([blank, blank])
+    assert verdict.good and verdict.score is None
