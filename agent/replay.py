@@ -29,6 +29,9 @@ from agent.progress import Progress
 
 logger = logging.getLogger(__name__)
 
+#: How long `--publish` waits for the broker to acknowledge everything at the end.
+DRAIN_TIMEOUT_S = 60.0
+
 
 def parse_start(value: str | None, config: Config) -> datetime:
     """`--start` as an aware time; a time without offset is in the line's time zone.
@@ -136,6 +139,32 @@ def _picture_saver(config: Config) -> Any:
     return save
 
 
+def _start_publisher(config: Config, store: Any) -> Any:
+    from agent.publish import MqttPublisher
+
+    publisher = MqttPublisher(config, store)
+    publisher.start()
+    return publisher
+
+
+def _drain(publisher: Any, config: Config) -> None:
+    """Wait (bounded) until the broker acknowledged every queued message.
+
+    Raises:
+        UserError: some messages are still queued when the time is up (they stay in
+            the store's outbox for the next `run` or `replay --publish`).
+    """
+    if publisher.drain(timeout=DRAIN_TIMEOUT_S):
+        logger.info("every event was acknowledged by %s:%d", config.mqtt.host, config.mqtt.port)
+        return
+    left = publisher.outbox_depth
+    raise UserError(
+        f"the MQTT broker at {config.mqtt.host}:{config.mqtt.port} did not acknowledge "
+        f"{left} queued messages within {DRAIN_TIMEOUT_S:.0f} s; they stay in the store's "
+        "outbox for the next `run` or `replay --publish`"
+    )
+
+
 def run_command(args: argparse.Namespace) -> int:
     """`oee-agent replay VIDEO --config LINE.toml [--db] [--report] [--realtime] [--start]`."""
     from agent.capture.file import VideoFileSource
@@ -146,8 +175,6 @@ def run_command(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     config.require("camera", "vision")
     assert config.camera is not None
-    if args.publish:
-        raise UserError("--publish is not available yet")
     start = parse_start(args.start, config)
     report_path = Path(args.report) if args.report else None
     if report_path is not None and not report_path.parent.exists():
@@ -160,10 +187,23 @@ def run_command(args: argparse.Namespace) -> int:
     except BaseException:
         source.close()
         raise
-    recorder = Recorder(store, config, pictures=_picture_saver(config))
+    try:
+        store.save_config(Path(args.config).read_text(encoding="utf-8"))
+    except BaseException:
+        store.close()
+        source.close()
+        raise
+    publisher = _start_publisher(config, store) if args.publish else None
+    recorder = Recorder(
+        store,
+        config,
+        pictures=_picture_saver(config),
+        on_written=publisher.notify if publisher is not None else None,
+    )
     sink = _Collect(recorder)
     pipeline = LinePipeline(config, inspector, sink)
     paced_from: float | None = None
+    undelivered: UserError | None = None
     try:
         with source, Progress(source.frame_count, "replay") as bar:
             while True:
@@ -183,7 +223,14 @@ def run_command(args: argparse.Namespace) -> int:
         pipeline.close()
         if not recorder.flush():
             raise UserError(f"{db_path}: the store refused to write the replay's events")
+        if publisher is not None:
+            try:
+                _drain(publisher, config)
+            except UserError as exc:
+                undelivered = exc  # the report is still written; the command then fails
     finally:
+        if publisher is not None:
+            publisher.stop(timeout=3.0)
         store.close()
     if pipeline.first is None or pipeline.last is None:
         raise UserError(f"cannot decode video file {args.video}: no usable frame")
@@ -210,4 +257,6 @@ def run_command(args: argparse.Namespace) -> int:
         tmp = report_path.with_suffix(report_path.suffix + ".tmp")
         tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         tmp.replace(report_path)
+    if undelivered is not None:
+        raise undelivered
     return 0
