@@ -315,7 +315,7 @@ class MqttConfig(_Section):
     host: str = Field("localhost", min_length=1, description="Broker host name or address.")
     port: int = Field(1883, ge=1, le=65535, description="Broker port.")
     protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version.")
-    client_id: str | None = Field(None, description="Client id (default oee-<site>-<line>).")
+    client_id: str | None = Field(None, description="Client id (default oee-<site>-<area>-<line>).")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive.")
     tls: bool = Field(False, description="Use TLS.")
     ca_file: Path | None = Field(None, description="CA certificate file for TLS.")
@@ -323,8 +323,11 @@ class MqttConfig(_Section):
     key_file: Path | None = Field(None, description="Client key for TLS.")
     sparkplug: bool = Field(False, description="Also run a Sparkplug B edge node.")
     oee_interval_s: float = Field(5, gt=0, le=3600, description="Seconds between `oee` updates.")
-    outbox_max_rows: int = Field(
-        1_000_000, ge=1000, description="Outbox bound; past it the oldest are dropped, counted."
+    outbox_max_rows: int | None = Field(
+        None,
+        ge=1000,
+        description="Optional outbox bound; past it the oldest are dropped, counted "
+        "(none: only a nearly full disk drops any).",
     )
 
     @model_validator(mode="after")

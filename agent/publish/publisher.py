@@ -44,6 +44,7 @@ from agent.publish.topics import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
     Topics,
+    default_client_id,
     encode,
     known_reasons,
     oee_payload,
@@ -158,7 +159,7 @@ class MqttPublisher:
         self._started = False
         mq = config.mqtt
         self._v5 = mq.protocol == "5"
-        self.client_id = client_id or mq.client_id or f"oee-{config.line.site}-{config.line.id}"
+        self.client_id = client_id or mq.client_id or default_client_id(config)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -543,8 +544,11 @@ class MqttPublisher:
         free = self._free_bytes()
         if free is not None and free < MIN_FREE_BYTES:
             # the disk is nearly full: shed the older half rather than fail to store events
-            bound = min(bound, max(OUTBOX_FLOOR_ROWS, self.store.outbox_depth() // 2))
+            half = max(OUTBOX_FLOOR_ROWS, self.store.outbox_depth() // 2)
+            bound = half if bound is None else min(bound, half)
             why = f"the disk-full bound ({free // 1024} KiB free)"
+        if bound is None:
+            return
         dropped = self.store.outbox_trim(bound)
         if dropped:
             self.counters.trimmed += dropped

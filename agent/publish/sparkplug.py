@@ -37,6 +37,7 @@ from paho.mqtt.properties import Properties
 
 from agent.clock import Clock, SystemClock
 from agent.config import Config
+from agent.publish.topics import default_client_id
 
 # protoc's module, imported by name: generated code is neither linted nor type-checked
 pb: Any = importlib.import_module("agent.publish.sparkplug_b_pb2")
@@ -216,7 +217,7 @@ class SparkplugNode:
         v5 = mq.protocol == "5"
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"oee-{config.line.site}-{config.line.id}-spb",
+            client_id=client_id or default_client_id(config) + "-spb",
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else True,
         )

@@ -306,6 +306,12 @@ def with_reason(payload: bytes, reason: str | None) -> bytes:
     return encode({**data, "reason": reason})
 
 
+def default_client_id(config: Config) -> str:
+    """`oee-{site}-{area}-{line}`: unique per line, as the topic tree is."""
+    line = config.line
+    return f"oee-{line.site}-{line.area}-{line.id}"
+
+
 def known_reasons(config: Config) -> frozenset[str]:
     """Reason codes a `cmd/reason` may assign: the line's and the built-in ones."""
     return frozenset(r.code for r in config.reason) | BUILTIN_REASONS
