@@ -30,6 +30,15 @@ from agent.inspection import PartCrop
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """A copied piece of a frame and where its top-left corner was."""
+
+    image: np.ndarray
+    x: int
+    y: int
+
+
 @dataclass
 class _Pending:
     track: Track
@@ -64,8 +73,8 @@ class PartCounter:
         self._last_run: float | None = None
         # a count line close to where parts enter leaves no room for idle frames
         self._always = count_at * view.along < 0.25 * view.along
-        #: Per uncounted track near the line: (frame, box, part mask) of recent frames.
-        self._before: dict[int, deque[tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]]]
+        #: Per uncounted track near the line: (cut, box, part mask) of recent frames.
+        self._before: dict[int, deque[tuple[_Cut, tuple[int, int, int, int], np.ndarray]]]
         self._before = {}
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
@@ -170,13 +179,15 @@ class PartCounter:
                 before = self._before.pop(track.id, deque())
                 views = [self._crop(*ref) for ref in before]
                 if blob is not None and self._near_line(blob):
-                    views.append(self._crop(frame, blob.box, self._part_mask(labels, blob)))
+                    views.append(self._crop_now(frame, blob, labels))
                 after = self.max_views - len(views)
                 self._pending.append(_Pending(track, crossed_ids[track.id].at, views, after))
             elif not track.counted and blob is not None and self._near_line(blob):
-                # keep the frame and where the part is; cut the crop only if it is used
+                # keep a copy of the part's surroundings (never the whole frame: a held
+                # frame makes the decoder's next one come from fresh pages), and where
+                # the part is; its mask is drawn only if the view is used
                 queue = self._before.setdefault(track.id, deque(maxlen=self.max_views // 2))
-                queue.append((frame, blob.box, self._part_mask(labels, blob)))
+                queue.append((self._cut(frame, blob.box), blob.box, self._part_mask(labels, blob)))
         still_pending = []
         for pending in self._pending:
             if pending.track.id in crossed_ids:
@@ -186,7 +197,7 @@ class PartCounter:
                 continue
             elif pending.track.blob is not None and self._near_line(pending.track.blob):
                 blob = pending.track.blob
-                pending.views.append(self._crop(frame, blob.box, self._part_mask(labels, blob)))
+                pending.views.append(self._crop_now(frame, blob, labels))
                 pending.frames_left -= 1
             else:
                 pending.frames_left -= 1
@@ -230,20 +241,27 @@ class PartCounter:
         bx0, by0, bx1, by1 = blob.box
         return labels[by0:by1, bx0 - self._offset : bx1 - self._offset] == blob.label
 
-    def _crop(
-        self, frame: np.ndarray, box: tuple[int, int, int, int], part_mask: np.ndarray
-    ) -> PartCrop:
+    def _cut(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> _Cut:
+        """A copy of the part's box, grown by the margin, in full-resolution frame pixels."""
         x0, y0, x1, y1 = self.view.to_frame_box(box)
         pad = int(round(self.margin * max(x1 - x0, y1 - y0))) + 4
         fh, fw = frame.shape[:2]
         cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
         cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
-        image = frame[cy0:cy1, cx0:cx1].copy()
+        return _Cut(frame[cy0:cy1, cx0:cx1].copy(), cx0, cy0)
+
+    def _crop_now(self, frame: np.ndarray, blob: Blob, labels: np.ndarray) -> PartCrop:
+        return self._crop(self._cut(frame, blob.box), blob.box, self._part_mask(labels, blob))
+
+    def _crop(self, cut: _Cut, box: tuple[int, int, int, int], part_mask: np.ndarray) -> PartCrop:
+        """The view: the cut image and the part's mask grown to frame pixels."""
+        x0, y0, x1, y1 = self.view.to_frame_box(box)
+        image = cut.image
         part = part_mask.astype(np.uint8) * 255
         part = np.ascontiguousarray(self.view.from_canonical(part))
         mask = np.zeros(image.shape[:2], np.uint8)
         grown = cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        mx0, my0 = x0 - cx0, y0 - cy0
+        mx0, my0 = x0 - cut.x, y0 - cut.y
         target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
         target[:] = grown[: target.shape[0], : target.shape[1]]
         return PartCrop(image=image, mask=mask > 127)
