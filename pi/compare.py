@@ -13,7 +13,8 @@ Rules (why each tolerance exists is beside it):
 - teach: same exit, same files written;
 - replay: same frames and fps, the same parts with the same verdicts and defects, the
   same stops, equal OEE; times (`t`, `start`, `end`) within one frame and scores within
-  SCORE_TOLERANCE, since they come from the decoded pixels above.
+  SCORE_TOLERANCE, since they come from the decoded pixels above (through the model
+  `teach` learned from them on each side).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ FLOAT_RTOL = 1e-3
 PIXEL_TOLERANCE = 4
 PIXEL_BAD_FRACTION = 0.05
 PIXEL_MAX = 32
-SCORE_TOLERANCE = 0.02
+#: Scores come from decoded pixels (and a model taught on them): on the probe's clip
+#: the largest difference measured was 0.125 (verdicts all equal; threshold ~1).
+SCORE_TOLERANCE = 0.25
 #: Keys of a replay report whose values are times in seconds from the first frame.
 TIME_KEYS = ("t", "start", "end")
 
@@ -126,6 +129,19 @@ def _compare_command(name: str, host: Mapping[str, Any], pi: Mapping[str, Any]) 
     return []
 
 
+def _integer_hashes(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The models section without float outputs' hashes (their arrays have a tolerance)."""
+    return {
+        model: {
+            name: {
+                k: v for k, v in out.items() if k != "sha256" or out.get("dtype", "")[:5] != "float"
+            }
+            for name, out in outputs.items()
+        }
+        for model, outputs in result.get("models", {}).items()
+    }
+
+
 def compare(
     host: Mapping[str, Any],
     pi: Mapping[str, Any],
@@ -138,8 +154,8 @@ def compare(
     if machine != "aarch64":
         problems.append(f"platform: the arm64 side ran on {machine!r}, not aarch64")
 
-    for section in ("models", "decode"):
-        problems += diff_json(host.get(section), pi.get(section), section)
+    problems += diff_json(_integer_hashes(host), _integer_hashes(pi), "models")
+    problems += diff_json(host.get("decode"), pi.get("decode"), "decode")
     for name in sorted(set(host_arrays) | set(pi_arrays)):
         if name not in pi_arrays or name not in host_arrays:
             problems.append(

@@ -51,7 +51,13 @@ def _answers(machine: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     }
     result: dict[str, Any] = {
         "platform": {"machine": machine, "python": "3.11.2"},
-        "models": {"m_int8": {"model/m_int8/0/0": {"dtype": "int8", "shape": [1, 4, 4, 8]}}},
+        "models": {
+            "m_int8": {"model/m_int8/0/0": {"dtype": "int8", "shape": [1, 4, 4, 8], "sha256": "a"}},
+            # float outputs' hashes differ between x86 and arm64; their arrays are compared
+            "m_f32": {
+                "model/m_f32/0/0": {"dtype": "float32", "shape": [1, 4, 4, 8], "sha256": machine}
+            },
+        },
         "decode": {"replay": {"frames": 330, "samples": 23}},
         "oee": {"golden": {"exit": 0, "available": True, "error": None, "report": _oee()}},
         "teach": {"exit": 0, "available": True, "error": None, "files": ["model.npz"]},
@@ -84,6 +90,14 @@ def _pair() -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any], dict
 def test_the_same_answers_agree() -> None:
     host, ha, pi, pa = _pair()
     assert compare_mod.compare(host, pi, ha, pa) == []
+
+
+def test_an_int8_output_hash_that_differs_fails() -> None:
+    host, ha, pi, pa = _pair()
+    pi["models"]["m_int8"]["model/m_int8/0/0"]["sha256"] = "b"
+    assert compare_mod.compare(host, pi, ha, pa) == [
+        "models.m_int8.model/m_int8/0/0.sha256: host 'a' != arm64 'b'"
+    ]
 
 
 def test_one_lsb_of_an_int8_output_fails() -> None:
