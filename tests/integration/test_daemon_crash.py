@@ -73,7 +73,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     # during and after it in about the same shares on a fast or a loaded machine
     began = time.monotonic()
     first = subprocess.Popen(
-        [*command[:3], "INFO", *command[4:], str(config)],
+        [*command[:4], "INFO", *command[5:], str(config)],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
@@ -83,6 +83,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
         if "started" in line:
             break
     startup = time.monotonic() - began
+    assert first.poll() is None, "the first run did not start"
     time.sleep(rng.uniform(0.2, 1.0))
     first.send_signal(signal.SIGKILL)
     first.wait(10)
