@@ -25,7 +25,7 @@ done
 echo "== system packages"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  python3 python3-venv python3-dev rsync mosquitto-clients v4l-utils
+  python3 python3-venv python3-dev rsync mosquitto-clients v4l-utils sqlite3
 
 echo "== user and folders"
 if ! id -u oee >/dev/null 2>&1; then
