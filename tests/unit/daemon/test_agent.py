@@ -345,3 +345,21 @@ def test_loop_is_only_for_video_files(line_config) -> None:
     config = line_config(camera={"source": "rtsp://127.0.0.1:9/stream", "loop": True})
     with pytest.raises(UserError, match=r"camera\.loop"):
         Agent(config, inspector=NoInspection()).run(threading.Event())
+
+
+def test_stopping_without_a_broker_is_bounded_and_keeps_the_outbox(
+    footage: GroundTruth, line_config, clock: StepClock
+) -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = line_config(mqtt={"enabled": True, "host": "127.0.0.1", "port": port})
+    agent = make_agent(config, clock, footage)
+    began = time.monotonic()
+    agent.run(threading.Event())  # the footage ends, then the agent stops
+    assert time.monotonic() - began < 30
+    with open_readonly(config.store_path) as store:
+        events = store.event_count()
+        depth = store.outbox_depth()
+    # nothing acknowledged, nothing lost: every message waits on disk for the broker
+    assert events > 0 and depth >= events
