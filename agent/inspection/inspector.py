@@ -24,6 +24,7 @@ import numpy as np
 
 from agent.errors import UserError
 from agent.inspection import PartCrop, Verdict
+from agent.inspection.classifier import DefectClassifier
 from agent.inspection.model import (
     LineModel,
     PatchModel,
@@ -86,18 +87,23 @@ class TaughtInspector:
         backbone: Backbone | None,
         feature_views: int = 1,
         max_views: int = MAX_VIEWS,
+        classifier: DefectClassifier | None = None,
     ):
         self.taught = taught
         self.model = taught.model
         self.backbone = backbone if taught.model.patches is not None else None
         self.feature_views = feature_views
         self.max_views = max_views
+        self.classifier = classifier
+
+    def _chosen(self, views: Sequence[PartCrop]) -> list[PartCrop]:
+        return [views[i] for i in _middle(len(views), self.max_views)]
 
     def view_maps(self, views: Sequence[PartCrop]) -> list[tuple[Registered, np.ndarray]]:
         """Each view found in pose with its anomaly map (views with no part are skipped)."""
         # The views nearest the crossing are the best framed; a median of three
         # already ignores one bad frame, and each view costs a few milliseconds.
-        chosen = [views[i] for i in _middle(len(views), self.max_views)]
+        chosen = self._chosen(views)
         registered = [place(v, self.taught.reference, self.model.side) for v in chosen]
         found = [r for r in registered if r is not None]
         if self.model.part_scale:
@@ -131,10 +137,17 @@ class TaughtInspector:
         reg, amap = maps[shown]
         heatmap = np.clip(amap / (2.0 * self.model.threshold), 0.0, 1.0).astype(np.float32)
         crop = np.clip(reg.image, 0, 255).astype(np.uint8)
+        defect = None
+        if not good:
+            defect = "anomaly"
+            if self.classifier is not None:
+                chosen = self._chosen(views)
+                label, _ = self.classifier.classify(chosen[len(chosen) // 2].image)
+                defect = label if label != "good" else "anomaly"
         return Verdict(
             good=good,
             score=round(float(score), 4),
-            defect=None if good else "anomaly",
+            defect=defect,
             heatmap=heatmap,
             crop=crop,
         )

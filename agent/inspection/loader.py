@@ -6,6 +6,7 @@ import logging
 
 from agent.config import Config
 from agent.inspection import Inspector, NoInspection
+from agent.inspection.classifier import load_classifier
 from agent.inspection.inspector import TaughtInspector, has_taught, load_taught
 from agent.inspection.runtime import Backbone
 
@@ -32,4 +33,7 @@ def load_inspector(config: Config) -> Inspector:
     logger.info(
         "inspection is on: model in %s (taught on %s parts)", model_dir, taught.info.get("parts")
     )
-    return TaughtInspector(taught, backbone, feature_views=config.inspection.feature_views)
+    classifier = load_classifier(model_dir, config.inspection.threads)
+    return TaughtInspector(
+        taught, backbone, feature_views=config.inspection.feature_views, classifier=classifier
+    )
