@@ -24,7 +24,7 @@ import numpy as np
 
 from agent.errors import UserError
 from agent.inspection import PartCrop, Verdict
-from agent.inspection.classifier import DefectClassifier
+from agent.inspection.classifier import CLASSIFIER_FILE, DefectClassifier
 from agent.inspection.model import (
     LineModel,
     PatchModel,
@@ -333,6 +333,10 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
             f.write(json.dumps(manifest, indent=2) + "\n")
             f.flush()
             os.fsync(f.fileno())
+        # A defect classifier trained for this line outlives re-teaching.
+        for name in (CLASSIFIER_FILE, Path(CLASSIFIER_FILE).with_suffix(".json").name):
+            if (model_dir / name).is_file():
+                shutil.copy2(model_dir / name, tmp / name)
         _fsync_dir(tmp)
         old = None
         if model_dir.exists():

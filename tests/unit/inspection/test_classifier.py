@@ -63,3 +63,7 @@ def test_rejected_parts_carry_the_class_name(tmp_path):
         named.append(verdict.defect == kind)
     assert sum(named) >= 2, named
     assert inspector.inspect(sample_part(rng, "washer").views).defect is None
+    # teaching the line again keeps its classifier
+    save_taught(fit_line(good, None), model_dir, None)
+    assert (model_dir / CLASSIFIER_FILE).is_file()
+    assert (model_dir / "defect_classifier.json").is_file()
