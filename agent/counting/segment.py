@@ -48,7 +48,7 @@ class BeltSegmenter:
         self.learn_every = learn_every
         self._seed_area = max(4, self.min_area // 4)
         self._belt: np.ndarray | None = None  # (rows, 3) float32
-        self._pictures: dict[int, np.ndarray] = {}
+        self._pictures: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._frames = 0
         self._areas: deque[int] = deque(maxlen=200)
         self._reference: float | None = None
@@ -89,34 +89,36 @@ class BeltSegmenter:
     def _label(self, filled: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
         """Labels and blobs, with touching parts separated at thin necks."""
         count, labels, stats, _ = cv2.connectedComponentsWithStats(filled, connectivity=8)
-        if count > 1 and self._may_hold_several(stats[1:], filled.shape[1]):
+        rows = stats.tolist()  # a handful of pieces: plain lists from here on
+        if count > 1 and self._may_hold_several(rows[1:], filled.shape[1]):
             seeds = self._seeds(filled, count - 1)
             if seeds is not None:
                 count, labels, stats = self._cut(filled, seeds)
-        blobs = []
-        for i, (x, y, w, h, area) in enumerate(stats.tolist()):
-            if i and area >= self.min_area:
-                blobs.append(Blob(i, x + w / 2.0, y + h / 2.0, (x, y, x + w, y + h), area))
+                rows = stats.tolist()
+        blobs = [
+            Blob(i, x + w / 2.0, y + h / 2.0, (x, y, x + w, y + h), area)
+            for i, (x, y, w, h, area) in enumerate(rows)
+            if i and area >= self.min_area
+        ]
         blobs.sort(key=lambda b: b.x)
         return labels, blobs
 
-    def _may_hold_several(self, stats: np.ndarray, along: int) -> bool:
+    def _may_hold_several(self, rows: list[list[int]], along: int) -> bool:
         """Whether any piece is big enough to be touching parts (so worth splitting).
 
-        The reference is a low quantile of the areas of whole pieces seen lately (a
-        small single part); a piece half as big again may be two. Until enough pieces
-        were seen, every frame is checked.
+        `rows` are the pieces' (x, y, w, h, area). The reference is a low quantile of
+        the areas of whole pieces seen lately (a small single part); a piece half as
+        big again may be two. Until enough pieces were seen, every frame is checked.
         """
-        areas = stats[:, cv2.CC_STAT_AREA]
-        x0 = stats[:, cv2.CC_STAT_LEFT]
-        whole = areas[(x0 > 0) & (x0 + stats[:, cv2.CC_STAT_WIDTH] < along)]
-        self._areas.extend(whole[whole >= self.min_area].tolist())
+        self._areas.extend(
+            area for x, _, w, _, area in rows if x > 0 and x + w < along and area >= self.min_area
+        )
         self._checks += 1
         if len(self._areas) < 20:
             return True
         if self._reference is None or self._checks % 10 == 0:
             self._reference = float(np.percentile(self._areas, 20))
-        return bool(areas.max() >= 1.5 * self._reference)
+        return max(row[4] for row in rows) >= 1.5 * self._reference
 
     def _seeds(self, filled: np.ndarray, pieces: int) -> np.ndarray | None:
         """Cores of parts: one erosion, and a second one where it splits a core further.
@@ -176,25 +178,32 @@ class BeltSegmenter:
 
     def _learn(self, image: np.ndarray, filled: np.ndarray) -> None:
         assert self._belt is not None
-        belt_px = (cv2.dilate(filled, _SQUARE) == 0).astype(np.uint8)
+        # 1 on belt pixels: not a part, nor next to one
+        _, belt_px = cv2.threshold(cv2.dilate(filled, _SQUARE), 0, 1, cv2.THRESH_BINARY_INV)
         masked = cv2.bitwise_and(image, image, mask=belt_px)
         sums = cv2.reduce(masked, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 3)
         counts = cv2.reduce(belt_px, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
         usable = counts >= max(4, image.shape[1] // 4)
-        if usable.any():
+        if usable.all():
+            self._belt += self.learn_rate * (sums / counts[:, None] - self._belt)
+        elif usable.any():
             rows = sums[usable] / counts[usable, None]
             self._belt[usable] += self.learn_rate * (rows - self._belt[usable])
-            self._pictures.clear()
+        else:
+            return
+        self._pictures.clear()
 
     def _differs(self, image: np.ndarray) -> np.ndarray:
-        """1 where a pixel differs from its row's belt colour by more than `contrast`."""
-        picture = self._pictures.get(image.shape[1])
-        if picture is None:
-            picture = self._pictures[image.shape[1]] = self._belt_picture(image.shape[1])
-        blue, green, red = cv2.split(cv2.absdiff(image, picture))
-        strongest = cv2.max(cv2.max(blue, green), red)
-        _, raw = cv2.threshold(strongest, self.contrast, 1, cv2.THRESH_BINARY)
-        return raw
+        """Non-zero where a pixel differs from its row's belt colour by more than `contrast`.
+
+        One `inRange` against the belt picture +- the contrast (a pixel is belt when
+        every channel is within it), inverted: the same as thresholding the largest
+        channel difference, in two passes instead of five.
+        """
+        bounds = self._pictures.get(image.shape[1])
+        if bounds is None:
+            bounds = self._pictures[image.shape[1]] = self._belt_bounds(image.shape[1])
+        return cv2.bitwise_not(cv2.inRange(image, bounds[0], bounds[1]))
 
     def occupied(self, image: np.ndarray) -> bool:
         """Whether anything part-sized differs from the belt in `image` (no labelling)."""
@@ -203,12 +212,17 @@ class BeltSegmenter:
         fg = cv2.morphologyEx(self._differs(image), cv2.MORPH_OPEN, _SQUARE)
         return cv2.countNonZero(fg) >= self.min_area
 
-    def _belt_picture(self, width: int) -> np.ndarray:
-        """The belt model as an image of `width` columns (what frames are compared with)."""
+    def _belt_bounds(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """The belt model as images of `width` columns, minus and plus the contrast."""
         assert self._belt is not None
-        column = np.clip(self._belt, 0, 255).astype(np.uint8)[:, None, :]
+        # |difference| > contrast on integer levels is |difference| >= floor(contrast) + 1
+        level = int(np.floor(self.contrast))
+        belt = np.clip(self._belt, 0, 255).astype(np.uint8).astype(np.int16)
+        low = np.clip(belt - level, 0, 255).astype(np.uint8)[:, None, :]
+        high = np.clip(belt + level, 0, 255).astype(np.uint8)[:, None, :]
         # a nearest-neighbour stretch: several times cheaper than numpy broadcasting
-        picture: np.ndarray = cv2.resize(
-            column, (width, column.shape[0]), interpolation=cv2.INTER_NEAREST
+        size = (width, low.shape[0])
+        return (
+            cv2.resize(low, size, interpolation=cv2.INTER_NEAREST),
+            cv2.resize(high, size, interpolation=cv2.INTER_NEAREST),
         )
-        return picture

@@ -34,8 +34,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-import numpy as np
-
 from agent.counting import Blob
 from agent.flow.stops import Stamp
 
@@ -125,19 +123,20 @@ class Tracker:
         used_blobs: set[int] = set()
         dropped: set[int] = set()
 
-        # every (blob, track) relation at once: a handful of each, but every frame
-        tx = np.array(predicted, np.float64)
-        ty = np.array([t.y for t in self.tracks], np.float64)
-        boxes = np.array([b.box for b in blobs], np.float64).reshape(-1, 4)
-        holds = (
-            (boxes[:, :1] - 1 <= tx)
-            & (tx <= boxes[:, 2:3] + 1)
-            & (boxes[:, 1:2] - 1 <= ty)
-            & (ty <= boxes[:, 3:4] + 1)
-        )
-        for bi in np.flatnonzero(holds.sum(axis=1) >= 2).tolist():
+        # a handful of tracks and blobs: plain Python beats numpy's per-call cost here
+        tys = [t.y for t in self.tracks]
+        holds = [
+            [
+                ti
+                for ti, (tx, ty) in enumerate(zip(predicted, tys, strict=True))
+                if x0 - 1 <= tx <= x1 + 1 and y0 - 1 <= ty <= y1 + 1
+            ]
+            for x0, y0, x1, y1 in (b.box for b in blobs)
+        ]
+        for bi, inside in enumerate(holds):
+            if len(inside) < 2:
+                continue
             blob = blobs[bi]
-            inside = np.flatnonzero(holds[bi]).tolist()
             strong = [ti for ti in inside if self.tracks[ti].hits >= self.establish_hits]
             # a newer track seen on its own twice with a part's area (not a crumb) is a
             # touching neighbour, not a piece: it is covered too, and grows established
@@ -167,23 +166,19 @@ class Tracker:
                 crossings += self._observe(self.tracks[keep[0]], blob, now)
 
         pairs: list[tuple[float, int, int]] = []
-        if self.tracks and blobs:
-            bx = np.array([b.x for b in blobs], np.float64)
-            by = np.array([b.y for b in blobs], np.float64)
-            gate_along = np.array([max(4.0, 0.5 * t.length) for t in self.tracks])
-            gate_across = np.array([max(4.0, 0.5 * t.width) for t in self.tracks])
+        free_blobs = [(bi, b.x, b.y) for bi, b in enumerate(blobs) if bi not in used_blobs]
+        for ti, track in enumerate(self.tracks):
+            if ti in used_tracks or ti in dropped:
+                continue
+            tx, ty = predicted[ti], track.y
+            gate_along = max(4.0, 0.5 * track.length)
+            gate_across = max(4.0, 0.5 * track.width)
             # established tracks win ties against provisional ones
-            penalty = np.array([0.0 if t.established else 2.0 for t in self.tracks])
-            dx = np.abs(bx[None, :] - tx[:, None])
-            dy = np.abs(by[None, :] - ty[:, None])
-            ok = (dx <= gate_along[:, None]) & (dy <= gate_across[:, None])
-            for ti in used_tracks | dropped:
-                ok[ti] = False
-            for bi in used_blobs:
-                ok[:, bi] = False
-            cost = dx + dy + penalty[:, None]
-            tis, bis = np.nonzero(ok)
-            pairs = list(zip(cost[tis, bis].tolist(), tis.tolist(), bis.tolist(), strict=True))
+            penalty = 0.0 if track.established else 2.0
+            for bi, bx, by in free_blobs:
+                dx, dy = abs(bx - tx), abs(by - ty)
+                if dx <= gate_along and dy <= gate_across:
+                    pairs.append((dx + dy + penalty, ti, bi))
         pairs.sort()
         for _, ti, bi in pairs:
             if ti in used_tracks or bi in used_blobs:

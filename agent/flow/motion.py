@@ -21,6 +21,7 @@ amplitude, while a running belt's add up steadily).
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 
 import cv2
@@ -37,26 +38,37 @@ def profile_shift(previous: np.ndarray, current: np.ndarray, max_lag: int) -> tu
     Returns:
         (shift in samples, normalised correlation at the peak in -1..1).
     """
-    n = previous.size
-    if n < 4 or current.size != n:
+    if previous.size < 4 or current.size != previous.size:
         return 0.0, 0.0
-    a = previous - previous.mean()
-    b = current - current.mean()
-    norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return _shift(_centred(previous), _centred(current), max_lag)
+
+
+def _centred(profile: np.ndarray) -> tuple[np.ndarray, float]:
+    """A profile less its mean, and its sum of squares (kept for the next frame)."""
+    centred = profile - profile.mean()
+    return centred, float(np.dot(centred, centred))
+
+
+def _shift(
+    previous: tuple[np.ndarray, float], current: tuple[np.ndarray, float], max_lag: int
+) -> tuple[float, float]:
+    (a, aa), (b, bb) = previous, current
+    n = a.size
+    norm = math.sqrt(aa * bb)
     if norm < 1e-6:
         return 0.0, 0.0
     full = np.correlate(b, a, mode="full")  # full[k + n - 1] = sum_i b[i + k] * a[i]
     # plain sums over the overlap: large lags overlap less and score lower, which is
     # what keeps a periodic belt (seams) from aliasing to a backwards jump
-    scores = full[n - 1 - max_lag : n + max_lag].tolist()
-    best = max(range(len(scores)), key=scores.__getitem__)
+    scores = full[n - 1 - max_lag : n + max_lag]
+    best = int(scores.argmax())  # the first of equal peaks
     shift = float(best - max_lag)
     if 0 < best < len(scores) - 1:
-        left, mid, right = scores[best - 1], scores[best], scores[best + 1]
+        left, mid, right = scores[best - 1 : best + 2].tolist()
         curvature = left - 2 * mid + right
         if curvature < 0:
             shift += 0.5 * (left - right) / curvature
-    return shift, scores[best] / norm
+    return shift, float(scores[best]) / norm
 
 
 class BeltMotion:
@@ -77,7 +89,7 @@ class BeltMotion:
         self.pixel_threshold = pixel_threshold
         self.background_alpha = background_alpha
         self._background: np.ndarray | None = None
-        self._profile: np.ndarray | None = None
+        self._profile: tuple[np.ndarray, float] | None = None
         self._mono: float | None = None
         self._speeds: deque[float] = deque(maxlen=window)
         self.travel_window_s = travel_window_s
@@ -114,15 +126,20 @@ class BeltMotion:
         kernel = max(3, (profile.size // 8) | 1)
         smooth = cv2.blur(profile, (kernel, 1), borderType=cv2.BORDER_REFLECT)
         profile = (profile - smooth).ravel()
+        centred = _centred(profile) if profile.size >= 4 else None
         speed = 0.0
         dt = 0.0
         if self._profile is not None and self._mono is not None and mono > self._mono:
             dt = mono - self._mono
             max_lag = max(2, profile.size // 8)
-            shift, quality = profile_shift(self._profile, profile, max_lag)
+            shift, quality = (
+                _shift(self._profile, centred, max_lag)
+                if centred is not None and self._profile[0].size == profile.size
+                else (0.0, 0.0)
+            )
             if quality > 0.2:
                 speed = float(shift) / profile.size / (mono - self._mono)
-        self._profile = profile
+        self._profile = centred
         self._mono = mono
         self._speeds.append(speed)
         median = float(sorted(self._speeds)[len(self._speeds) // 2])
