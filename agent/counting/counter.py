@@ -155,7 +155,7 @@ class PartCounter:
         speed_px_s = belt_speed * self.view.along
         a, b = self._window(speed_px_s)
         self._offset, self._end = a, b
-        window = work if (a, b) == (0, work.shape[1]) else np.ascontiguousarray(work[:, a:b])
+        window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
         labels, found = self.segmenter.segment(window)
         blobs = [
             Blob(k.label, k.x + a, k.y, (k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]), k.area)
@@ -165,10 +165,9 @@ class PartCounter:
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
         # parts in the ROI outside the window still hold off a `starved` stop
-        seen = bool(self.tracker.confirmed) or (
-            (a, b) != (0, work.shape[1]) and self.segmenter.occupied(work)
-        )
-        self._occupied = seen and (self._occupied_frames >= 1 or bool(self.tracker.confirmed))
+        confirmed = bool(self.tracker.confirmed)
+        seen = confirmed or ((a, b) != (0, work.shape[1]) and self.segmenter.occupied(work))
+        self._occupied = seen and (self._occupied_frames >= 1 or confirmed)
         self._occupied_frames = self._occupied_frames + 1 if seen else 0
         crossed_ids = {c.track.id: c for c in crossings}
         done: list[CountedPart] = []

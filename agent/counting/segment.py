@@ -217,9 +217,9 @@ class BeltSegmenter:
         assert self._belt is not None
         # |difference| > contrast on integer levels is |difference| >= floor(contrast) + 1
         level = int(np.floor(self.contrast))
-        belt = np.clip(self._belt, 0, 255).astype(np.uint8).astype(np.int16)
-        low = np.clip(belt - level, 0, 255).astype(np.uint8)[:, None, :]
-        high = np.clip(belt + level, 0, 255).astype(np.uint8)[:, None, :]
+        belt = np.clip(self._belt, 0, 255).astype(np.uint8)  # (rows, 3): one channel to cv2
+        low = cv2.subtract(belt, level)[:, None, :]  # saturating, as the comparison was
+        high = cv2.add(belt, level)[:, None, :]
         # a nearest-neighbour stretch: several times cheaper than numpy broadcasting
         size = (width, low.shape[0])
         return (

@@ -45,7 +45,7 @@ def profile_shift(previous: np.ndarray, current: np.ndarray, max_lag: int) -> tu
 
 def _centred(profile: np.ndarray) -> tuple[np.ndarray, float]:
     """A profile less its mean, and its sum of squares (kept for the next frame)."""
-    centred = profile - profile.mean()
+    centred = profile - profile.sum() / profile.size  # the mean, less numpy's wrapping
     return centred, float(np.dot(centred, centred))
 
 
