@@ -218,8 +218,9 @@ class BeltSegmenter:
         # |difference| > contrast on integer levels is |difference| >= floor(contrast) + 1
         level = int(np.floor(self.contrast))
         belt = np.clip(self._belt, 0, 255).astype(np.uint8)  # (rows, 3): one channel to cv2
-        low = cv2.subtract(belt, level)[:, None, :]  # saturating, as the comparison was
-        high = cv2.add(belt, level)[:, None, :]
+        # saturating, as the comparison was (the stubs do not know scalar operands)
+        low = cv2.subtract(belt, level)[:, None, :]  # type: ignore[call-overload]
+        high = cv2.add(belt, level)[:, None, :]  # type: ignore[call-overload]
         # a nearest-neighbour stretch: several times cheaper than numpy broadcasting
         size = (width, low.shape[0])
         return (
