@@ -29,6 +29,8 @@ from agent.inspection.model import (
     LineModel,
     PatchModel,
     PixelModel,
+    brightness_of,
+    normalise,
     part_score,
     peak,
     region_of,
@@ -114,12 +116,13 @@ class TaughtInspector:
         with_features = set(_middle(len(found), self.feature_views))
         out = []
         for i, reg in enumerate(found):
+            image = self.model.normalise(reg.image)
             patch = None
             if self.backbone is not None and i in with_features:
                 assert self.model.patches is not None
-                feats = _features(self.backbone, reg.image, self.model.patches.channels)
+                feats = _features(self.backbone, image, self.model.patches.channels)
                 patch = self.model.patch_map(feats)
-            out.append((reg, self.model.combine(self.model.pixel_map(reg.image), patch)))
+            out.append((reg, self.model.combine(self.model.pixel_map(image), patch)))
         return out
 
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
@@ -228,8 +231,10 @@ def fit_line(
     _enough(len(parts), "parts with a usable view (whole and alone in the crop)")
     fit_idx, held_idx = split_parts(len(parts))
     fit_views = [r for i in fit_idx for r in registered[i]]
-    images = np.stack([r.image for r in fit_views])
     masks = np.stack([r.mask for r in fit_views])
+    body = masks.mean(axis=0) > 0.95
+    brightness = float(np.median([brightness_of(r.image, body) for r in fit_views]))
+    images = np.stack([normalise(r.image, body, brightness) for r in fit_views])
     pixels = PixelModel.fit(images)
     region = region_of(masks)
     patches = None
@@ -238,7 +243,7 @@ def fit_line(
         # Textures need every channel; registered parts do as well with a third of them.
         wanted = 40 + 112 if pose == "texture" else PATCH_CHANNELS
         channels = np.sort(rng.choice(40 + 112, size=wanted, replace=False))
-        feats = np.stack([_features(backbone, r.image, channels) for r in fit_views])
+        feats = np.stack([_features(backbone, image, channels) for image in images])
         patches = PatchModel.fit(feats, channels)
     model = LineModel(
         side=side,
@@ -247,20 +252,25 @@ def fit_line(
         patches=patches,
         part_scale=typical,
         smooth_px=7 if pose == "texture" else 3,
+        body=body,
+        brightness=brightness,
     )
 
     # Each map's scale: the median peak on held-out good views, so both read "1 = typical".
     inspector = TaughtInspector(Taught(model, reference, {}), backbone, feature_views)
     if pixels is not None:
         pixel_peaks = [
-            peak(model.combine(model.pixel_map(r.image), None))
+            peak(model.combine(model.pixel_map(model.normalise(r.image)), None))
             for i in held_idx
             for r in registered[i]
         ]
         model.pixel_scale = float(np.median(pixel_peaks)) or 1.0
     if patches is not None and backbone is not None:
         patch_peaks = [
-            peak(model.patch_map(_features(backbone, r.image, patches.channels)) * region)
+            peak(
+                model.patch_map(_features(backbone, model.normalise(r.image), patches.channels))
+                * region
+            )
             for i in held_idx
             for r in registered[i][:2]
         ]
@@ -301,6 +311,8 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
         if m.pixels is not None:
             arrays["pixel_mean"] = m.pixels.mean
             arrays["pixel_sigma"] = m.pixels.sigma
+        if m.body is not None:
+            arrays["body"] = m.body
         if taught.reference is not None:
             arrays["reference_real"] = taught.reference.real.astype(np.float32)
             arrays["reference_imag"] = taught.reference.imag.astype(np.float32)
@@ -324,6 +336,7 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
             "threshold": m.threshold,
             "part_scale": m.part_scale,
             "smooth_px": m.smooth_px,
+            "brightness": m.brightness,
             "backbone": None
             if m.patches is None or backbone is None
             else {"name": backbone.path.stem, "sha256": backbone.manifest["sha256"]},
@@ -403,6 +416,8 @@ def load_taught(model_dir: Path) -> tuple[Taught, str | None]:
         threshold=float(manifest["threshold"]),
         part_scale=float(manifest.get("part_scale", 0.0)),
         smooth_px=int(manifest.get("smooth_px", 3)),
+        body=arrays.get("body"),
+        brightness=float(manifest.get("brightness", 0.0)),
     )
     reference = None
     if "reference_real" in arrays:

@@ -123,6 +123,16 @@ class LineModel:
     part_scale: float = 0.0
     #: Side of the box that smooths the pixel map (3 keeps 1-2 px scratches).
     smooth_px: int = 3
+    #: Pixels every good part covers, and their median grey level (0: no correction).
+    body: np.ndarray | None = None
+    brightness: float = 0.0
+
+    def normalise(self, image: np.ndarray) -> np.ndarray:
+        """A registered view corrected to the taught brightness."""
+        if self.body is None:
+            return image
+        return normalise(image, self.body, self.brightness)
+
     extra: dict[str, float] = field(default_factory=dict)
 
     def pixel_map(self, image: np.ndarray) -> np.ndarray | None:
@@ -148,6 +158,29 @@ class LineModel:
             return np.zeros_like(self.region)
         both = maps[0] if len(maps) == 1 else np.maximum(maps[0], maps[1])
         return np.asarray(both * self.region, np.float32)
+
+
+#: How far a view's brightness is corrected towards the taught level (lighting drift).
+GAIN_LIMITS = (0.75, 1.33)
+
+
+def brightness_of(image: np.ndarray, body: np.ndarray) -> float:
+    """Median grey level of the part's body (pixels every good part covers)."""
+    grey = image.mean(axis=2)
+    inside = grey[body] if body.any() else grey.ravel()
+    return float(np.median(inside))
+
+
+def normalise(image: np.ndarray, body: np.ndarray, brightness: float) -> np.ndarray:
+    """The view with its brightness brought to the taught level, within GAIN_LIMITS.
+
+    One gain for all channels: lighting that drifts or flickers changes brightness,
+    not hue, so a part of the wrong colour still differs.
+    """
+    if brightness <= 0:
+        return image
+    gain = brightness / max(brightness_of(image, body), 1.0)
+    return np.asarray(image * float(np.clip(gain, *GAIN_LIMITS)), np.float32)
 
 
 def peak(anomaly_map: np.ndarray) -> float:

@@ -75,3 +75,23 @@ def test_pixels_only_model_also_works(backbone):
     assert inspector.model.patches is None
     assert inspector.inspect(sample_part(rng, "hex").views).good
     assert not inspector.inspect(sample_defects(rng, "hex", "missing_hole", 1)[0].views).good
+
+
+def _dimmed(views, gain):
+    from agent.inspection import PartCrop
+
+    return [
+        PartCrop(np.clip(v.image.astype(np.float32) * gain, 0, 255).astype(np.uint8), v.mask)
+        for v in views
+    ]
+
+
+@pytest.mark.parametrize("gain", [0.85, 1.12])
+def test_lighting_drift_is_not_a_defect(taught_lines, gain):
+    rng = np.random.default_rng(17)
+    inspector = taught_lines["washer"]
+    good = [inspector.inspect(_dimmed(sample_part(rng, "washer").views, gain)) for _ in range(40)]
+    assert sum(not v.good for v in good) == 0, [v.score for v in good]
+    for kind in ("scratch", "wrong_colour"):
+        parts = sample_defects(rng, "washer", kind, 5)
+        assert all(not inspector.inspect(_dimmed(p.views, gain)).good for p in parts), kind
