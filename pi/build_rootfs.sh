@@ -47,7 +47,7 @@ pi_build_rootfs() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     pi_require_root
     pi_lock
-    trap pi_cleanup EXIT
+    trap 'set +e; pi_cleanup' EXIT
     pi_cleanup
     pi_ensure_qemu
     pi_register_binfmt

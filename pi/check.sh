@@ -39,7 +39,8 @@ step_end() { TIMES+=("$STEP_NAME: $((SECONDS - STEP_T0)) s"); }
 
 HOST_PROBE=
 on_exit() {
-    [ -n "$HOST_PROBE" ] && kill "$HOST_PROBE" 2>/dev/null
+    set +e # a failing command here must not skip the unmounting
+    if [ -n "$HOST_PROBE" ]; then kill "$HOST_PROBE" 2>/dev/null; fi
     pi_cleanup
 }
 

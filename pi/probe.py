@@ -30,6 +30,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -261,6 +262,7 @@ def _oee_agent(args: list[str], log: Path) -> dict[str, Any]:
     """Run `oee-agent` of this interpreter's environment; its exit code and outputs."""
     exe = Path(sys.executable).with_name("oee-agent")
     command = [str(exe), "--log-level", "WARNING", *args]
+    started = time.monotonic()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -269,6 +271,8 @@ def _oee_agent(args: list[str], log: Path) -> dict[str, Any]:
     log.write_text(f"$ {' '.join(command)}\n[exit {done.returncode}]\n{done.stdout}\n{done.stderr}")
     available = NOT_AVAILABLE not in done.stderr
     return {
+        # How long the check takes (under emulation: never a Pi's speed); not compared.
+        "seconds": round(time.monotonic() - started, 1),
         "exit": done.returncode,
         "available": available,
         "stdout": done.stdout,
