@@ -45,9 +45,10 @@ demo: venv
 	$(BIN)/python -m agent.demo $(ARGS)
 
 # The working tree installed and run on arm64 (Debian bookworm, as 64-bit Raspberry Pi
-# OS) under qemu, compared with the host's answers (pi/check.sh, docs/arm64.md).
+# OS) under qemu, compared with the host's answers (pi/check.sh, docs/arm64.md); it
+# re-runs itself with sudo when not root, keeping PI_CPU, PI_SUITE, PI_SKIP_TESTS.
 pi-check: venv
-	$(SUDO) pi/check.sh
+	pi/check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
