@@ -7,11 +7,15 @@ part design (a line runs one product at a time) with touching parts, a stop, fli
 and noise, or `--footage mixed` (four designs of different sizes). The process is
 pinned to one CPU core and OpenCV to one thread. Each round decodes the file alone,
 then decodes it through the whole pipeline (flow, stops, counting, crops, no
-inspection model), once with events into a list and once into a SQLite store through
-the daemon's recorder; rounds alternate so machine load hits all alike. Prints the
-median frames per CPU-second of each (the process's own CPU time, so other programs
-on a busy machine do not skew the comparison), their ratio, the pipeline's speed
-against real time on that one core, and the peak RSS of the process.
+inspection model): with events into a list (the loop drops each frame before the next
+decodes, as the decode-only loop does; the CPU time spent inside the decoder is
+measured too, so the split between decoding and vision is printed), again with a loop
+that holds the previous frame while the next decodes (as replay and the daemon loop
+today), and with events into a SQLite store through the daemon's recorder. Rounds
+interleave so machine load hits all alike. Prints the median frames per CPU-second of
+each (the process's own CPU time, so other programs on a busy machine do not skew the
+comparison), their ratio (and each round's), the pipeline's speed against real time on
+that one core, and the peak RSS of the process.
 """
 
 from __future__ import annotations
