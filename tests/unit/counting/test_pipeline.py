@@ -1,5 +1,6 @@
 """LinePipeline on short rendered clips: every direction, crops for inspection, events."""
 
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,3 +120,22 @@ def test_no_data_then_frames_again_restarts_cleanly(rendered) -> None:
             pipeline.process(source.read(0.0))
     states = [e.state for e in sink.events if isinstance(e, StateEvent)]
     assert states == ["running", "no_data", "running"]
+
+
+def test_the_pipeline_keeps_no_reference_to_a_frame(rendered) -> None:
+    # a frame still referenced when the next one decodes makes the decoder write into
+    # memory out of the cache (see docs/performance.md): views keep copies instead
+    truth = rendered["left_to_right"]
+    pipeline = LinePipeline(parse_config(truth.config()), None, ListSink())
+    with VideoFileSource(truth.path, T0) as source:
+        while True:
+            try:
+                frame = source.read(0.0)
+            except EndOfStream:
+                break
+            pipeline.process(frame)
+            image = weakref.ref(frame.image)
+            del frame
+            assert image() is None, f"frame {pipeline.frames} is still referenced"
+    pipeline.close()
+    assert pipeline.counted, "the clip's parts were counted (and their views cut)"

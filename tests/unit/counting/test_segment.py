@@ -66,3 +66,21 @@ def test_a_part_standing_still_is_never_learnt_into_the_belt() -> None:
 def test_an_empty_belt_has_no_parts() -> None:
     _, blobs = segment(belt_frame([]), frames=3)
     assert blobs == []
+
+
+@pytest.mark.parametrize("contrast", [28.0, 12.5, 1.0])
+def test_belt_difference_is_the_largest_channel_difference_over_the_contrast(contrast) -> None:
+    # the one-inRange form must mark exactly the pixels whose largest per-channel
+    # |difference| from the row's belt colour exceeds the contrast, saturation included
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
+    image[:5] = rng.choice([0, 1, 254, 255], size=(5, 60, 3)).astype(np.uint8)
+    segmenter = BeltSegmenter(min_area=16, contrast=contrast)
+    segmenter.segment(image)  # learns a belt model from the image
+    belt = segmenter.belt
+    assert belt is not None
+    belt[:5] = rng.choice([0.0, 3.7, 251.2, 255.0, 300.0], size=(5, 3))
+    segmenter._pictures.clear()
+    picture = np.clip(belt, 0, 255).astype(np.uint8)[:, None, :]
+    expected = np.abs(image.astype(int) - picture.astype(int)).max(axis=2) > contrast
+    np.testing.assert_array_equal(segmenter._differs(image) > 0, expected)
