@@ -41,7 +41,9 @@ rsync -a --delete --exclude .git --exclude '.venv*' --exclude var --exclude .cac
   --exclude '__pycache__' "$REPO/" "$PREFIX/src/"
 [ -x "$PREFIX/.venv/bin/python" ] || python3 -m venv "$PREFIX/.venv"
 "$PREFIX/.venv/bin/pip" install --quiet --upgrade pip
-"$PREFIX/.venv/bin/pip" install --quiet --upgrade "$PREFIX/src"
+# Editable: the committed models (models/*.tflite + manifests) are read from the source
+# tree, next to the code that checks them.
+"$PREFIX/.venv/bin/pip" install --quiet --upgrade -e "$PREFIX/src"
 
 echo "== systemd, journald, udev, time"
 install -m 0644 "$FIRMWARE/systemd/oee-agent@.service" /etc/systemd/system/
