@@ -1,8 +1,12 @@
 """Setup: place the ROI, the flow direction and the count line over a frame, then write.
 
+The frame comes from `--video`, or without one from the live camera that the
+`[camera] source` of `--config` names.
+
 Arrow keys move the ROI, shift+arrows (or `H J K L` … the capitals) resize it, `[` `]`
 move the count line, `t` turns the flow direction, `+`/`-` change the step, `n` the
-next second of footage, `w` writes the validated `[vision]` section to `--config`.
+next second of footage (or a fresh frame from the camera), `w` writes the validated
+`[vision]` section to `--config`.
 """
 
 from __future__ import annotations
@@ -60,7 +64,10 @@ def read_frame(video: Path, index: int) -> np.ndarray:
 
 
 class SetupScreen(Screen[None]):
-    """Draw the line's vision settings over a frame of footage."""
+    """Draw the line's vision settings over a frame of a recording or the live camera."""
+
+    #: How long to wait for the camera's first frame before saying none came.
+    camera_timeout_s: ClassVar[float] = 5.0
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "move(-1, 0)", "Move", show=False),
@@ -101,28 +108,41 @@ class SetupScreen(Screen[None]):
         self.step_i = 3
         self.message = ""
         self.roi, self.direction, self.count_at = (0, 0, 64, 32), "left_to_right", 0.5
-        vision = self._config_vision()
+        self.config = self._load_config()
+        vision = self.config.vision if self.config is not None else None
         if vision is not None:
             self.roi = tuple(vision.roi)
             self.direction, self.count_at = str(vision.direction), vision.count_at
         self._redraw()
-        if self.oee_app.video is not None:
-            self._load_frame(self.oee_app.video, 0)
-        else:
-            self.message = "give --video RECORDING to draw over a frame"
-            self._redraw()
+        self._next_frame(0)
 
-    def _config_vision(self) -> Any:
+    def _load_config(self) -> Any:
         app = self.oee_app
         if app.config_path is not None:
             from agent.config import load_config
 
             try:
-                return load_config(app.config_path).vision
+                return load_config(app.config_path)
             except ConfigError as exc:
                 self.message = f"{app.config_path}: {exc}"
                 return None
         return None
+
+    def _next_frame(self, index: int) -> None:
+        """Frame `index` of `--video`; without one, a frame from `[camera] source`."""
+        if self.oee_app.video is not None:
+            self._load_frame(self.oee_app.video, index)
+        elif self.config is not None:
+            from agent.capture.sources import redact
+
+            camera = self.config.camera
+            source = redact(camera.source) if camera is not None else "(none)"
+            self.message = f"waiting for a frame from camera {source}…"
+            self._redraw()
+            self._grab_frame(self.config)
+        elif not self.message:
+            self.message = "give --video RECORDING, or --config LINE.toml for its camera"
+            self._redraw()
 
     @work(thread=True, exclusive=True, group="frame", exit_on_error=False)
     def _load_frame(self, video: Path, index: int) -> None:
@@ -131,15 +151,28 @@ class SetupScreen(Screen[None]):
         except UserError as exc:
             self.app.call_from_thread(self._frame_failed, str(exc))
             return
-        self.app.call_from_thread(self._frame_loaded, frame, index)
+        name = video.name
+        self.app.call_from_thread(self._frame_loaded, frame, index, f"frame {index} of {name}")
 
-    def _frame_loaded(self, frame: np.ndarray, index: int) -> None:
+    @work(thread=True, exclusive=True, group="frame", exit_on_error=False)
+    def _grab_frame(self, config: Any) -> None:
+        from agent.capture.sources import redact
+        from tui.camera import grab_frame
+
+        try:
+            frame = grab_frame(config, self.camera_timeout_s)
+        except UserError as exc:
+            self.app.call_from_thread(self._frame_failed, str(exc))
+            return
+        label = f"a frame of camera {redact(config.camera.source)} (n: a new one)"
+        self.app.call_from_thread(self._frame_loaded, frame, 0, label)
+
+    def _frame_loaded(self, frame: np.ndarray, index: int, label: str) -> None:
         self.frame, self.frame_index = frame, index
         h, w = frame.shape[:2]
         x, y, rw, rh = self.roi
         self.roi = self._clamp(x, y, rw, rh)
-        name = self.oee_app.video.name if self.oee_app.video else "the recording"
-        self.message = f"frame {index} of {name}, {w}×{h}"
+        self.message = f"{label}, {w}×{h}"
         self._redraw()
 
     def _frame_failed(self, message: str) -> None:
@@ -193,9 +226,8 @@ class SetupScreen(Screen[None]):
         self._redraw()
 
     def action_next_frame(self) -> None:
-        """About one second further into the recording."""
-        if self.oee_app.video is not None:
-            self._load_frame(self.oee_app.video, self.frame_index + 30)
+        """About one second further into the recording, or a fresh frame of the camera."""
+        self._next_frame(self.frame_index + 30 if self.oee_app.video is not None else 0)
 
     def action_write(self) -> None:
         """Write the `[vision]` section to the configuration file, validated."""
@@ -211,7 +243,9 @@ class SetupScreen(Screen[None]):
         except (ConfigError, UserError) as exc:
             self.notify(f"not written: {exc}", severity="error", timeout=8, markup=False)
             return
-        self.message = f"wrote {path.name}; T teaches from the recording with it"
+        self.message = f"wrote {path.name}"
+        if self.oee_app.video is not None:
+            self.message += "; T teaches from the recording with it"
         self.notify(f"wrote {path}", markup=False)
         self._redraw()
 
