@@ -56,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="line configuration: the one the setup screen writes, and the one used "
         "for a store that does not keep its own",
     )
-    parser.add_argument("--video", metavar="VIDEO", help="recording the setup screen draws over")
+    parser.add_argument(
+        "--video",
+        metavar="VIDEO",
+        help="recording the setup screen draws over (without it: a frame of the camera "
+        "that --config's [camera] source names)",
+    )
     parser.add_argument(
         "--graphics",
         choices=["auto", "halfcell"],

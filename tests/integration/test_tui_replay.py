@@ -1,7 +1,7 @@
 """oee-tui on a store built by `oee-agent replay` from rendered footage (the real agent).
 
-The snapshots use the sample store (fixed while the vision stages are tuned); this test
-checks that what the agent really writes reads and renders right: counts and stops on
+`tests/unit/tui/test_snapshots_replayed.py` keeps pictures of such a store; this test
+checks by assertion that what the agent really writes reads right: counts and stops on
 screen agree with the replay's own report, and a reason assigned on screen moves the
 losses.
 """
