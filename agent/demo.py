@@ -36,7 +36,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from agent.clock import Clock
 from agent.config import Config, load_config, parse_config
 from agent.errors import UserError
 from agent.progress import Progress
@@ -304,64 +303,6 @@ def agent_config(
     return parse_config(data, base_dir=config_file.parent)
 
 
-# ---- the camera: the footage in a loop ---------------------------------------------------
-
-
-class LoopingFile:
-    """A recording that starts over at its end, as a camera that never ends."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.loops = 0
-        self._capture = self._open()
-
-    def _open(self) -> Any:
-        import cv2
-
-        capture = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
-        if not capture.isOpened():
-            capture.release()
-            raise UserError(f"cannot open the demo footage {self.path}")
-        return capture
-
-    def read(self) -> tuple[bool, Any]:
-        """The next frame; after the last, the first again."""
-        ok, image = self._capture.read()
-        if ok:
-            return ok, image
-        self._capture.release()
-        self._capture = self._open()
-        self.loops += 1
-        logger.info("demo footage: starting over (loop %d)", self.loops)
-        ok, image = self._capture.read()
-        return ok, image
-
-    def release(self) -> None:
-        """Close the file."""
-        self._capture.release()
-
-
-def looping_camera(config: Config, clock: Clock) -> Any:
-    """`[camera] source` played as a camera at its frame rate, over and over."""
-    from agent.capture.file import container_fps, open_video_file
-    from agent.capture.watchdog import WatchedSource
-
-    assert config.camera is not None
-    path = str(config.resolve(Path(config.camera.source)))
-    capture, _ = open_video_file(path)  # a missing or broken file fails here, clearly
-    fps = container_fps(capture, config.camera.fps)
-    capture.release()
-    return WatchedSource.from_config(
-        partial(LoopingFile, path),
-        clock,
-        config.camera,
-        pace_s=1.0 / fps,
-        ends_at_eof=False,
-        freeze_after_s=None,  # a halted belt is a still picture, not a frozen camera
-        name="demo footage",
-    )
-
-
 # ---- the agent in a background thread -----------------------------------------------------
 
 
@@ -372,7 +313,8 @@ class DemoRun:
         from agent.app import Agent
 
         self.config = config
-        self.agent = Agent(config, config_text=config_text, source_factory=looping_camera)
+        # the footage plays in a loop: `[camera] loop = true` in demo/line.toml
+        self.agent = Agent(config, config_text=config_text)
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-agent", daemon=True)
@@ -685,7 +627,7 @@ def _log_to(path: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-__all__ = ["DemoRun", "LoopingFile", "ensure_footage", "looping_camera", "main", "summary"]
+__all__ = ["DemoRun", "build_tui", "ensure_footage", "main", "summary"]
 
 
 if __name__ == "__main__":

@@ -267,6 +267,9 @@ def realtime(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[st
     config_file, footage, _ = prepare(name, line, good, folder)
     with tempfile.TemporaryDirectory() as tmp:
         config = demo.agent_config(config_file, Path(tmp) / "line.db")
+        assert config.camera is not None  # one pass: the demo's line file loops
+        camera = config.camera.model_copy(update={"loop": False})
+        config = config.model_copy(update={"camera": camera})
         started = time.monotonic()
         Agent(config, publish=False).run(threading.Event())  # returns at the file's end
         wall_s = time.monotonic() - started

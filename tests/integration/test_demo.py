@@ -185,6 +185,7 @@ def test_the_bundled_line_file_matches_the_rendered_footage(tmp_path):
     from agent.config import load_config
 
     config = load_config(demo.LINE_TOML)
+    assert config.camera is not None and config.camera.loop  # the demo never runs out
     for scenario in demo._scenarios(short=False) + demo._scenarios(short=True):
         assert config.vision is not None and config.camera is not None
         assert tuple(config.vision.roi) == scenario.roi
