@@ -8,6 +8,7 @@
 #   3. the test subset in pi/tests.txt, run on arm64
 #   4. pi/probe.py on the host and on arm64 (models, decode, oee, teach, replay),
 #      then pi/compare.py: non-zero exit when an answer differs
+#   5. pi/wheels.sh: every dependency has an arm64 wheel for Trixie's Python 3.13
 #
 # Environment: PI_CPU (cortex-a72 = Pi 4, the default; cortex-a76 = Pi 5), PI_SUITE
 # (bookworm), PI_CACHE (.cache/pi), PI_SKIP_TESTS=1 (probe and compare only).
@@ -79,7 +80,11 @@ step_start "installing the project with arm64 wheels from PyPI"
 PIP_ENV=(PIP_CERT=/etc/ssl/certs/host-ca-bundle.crt PIP_DISABLE_PIP_VERSION_CHECK=1
     PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore)
 [ -x "$PI_ROOTFS$VENV/bin/python" ] || pi_chroot "$PI_ROOTFS" /usr/bin/python3 -m venv "$VENV"
-DEPS_KEY="$(sha256sum "$SRC/pyproject.toml" | cut -c1-16) cpu=$PI_CPU"
+# What decides the venv: the [project] and [build-system] tables (not pytest's options).
+DEPS_KEY=$("$HOST_PY" -c 'import hashlib, json, sys, tomllib
+d = tomllib.load(open(sys.argv[1], "rb"))
+key = json.dumps([d.get("project"), d.get("build-system")], sort_keys=True)
+print(hashlib.sha256(key.encode()).hexdigest()[:16])' "$SRC/pyproject.toml")
 DEPS_STAMP=$PI_ROOTFS$VENV/.pi-check-deps
 if [ ! -f "$DEPS_STAMP" ] || [ "$(cat "$DEPS_STAMP")" != "$DEPS_KEY" ]; then
     rm -f "$DEPS_STAMP"
@@ -93,7 +98,7 @@ if [ ! -f "$DEPS_STAMP" ] || [ "$(cat "$DEPS_STAMP")" != "$DEPS_KEY" ]; then
     fi
     echo "$DEPS_KEY" >"$DEPS_STAMP"
 else
-    pi_log "dependencies cached (pyproject.toml unchanged); the editable install sees the new tree"
+    pi_log "dependencies cached ([project] unchanged); the editable install sees the new tree"
 fi
 step_end
 
@@ -149,6 +154,10 @@ step_end
 
 step_start "comparing"
 "$HOST_PY" "$HERE/compare.py" "$WORK/host" "$WORK/pi" || FAILURES+=("answers differ (above)")
+step_end
+
+step_start "arm64 wheels for Trixie's Python 3.13 (resolved on the host, not run)"
+"$HERE/wheels.sh" 3.13 41 || FAILURES+=("a dependency has no arm64 wheel for Python 3.13 (above)")
 step_end
 
 pi_log "times (emulated: says nothing about a Pi's speed):"
