@@ -35,7 +35,9 @@ from agent.config import CameraConfig, Config, load_config
 from agent.errors import UserError
 from agent.events import Event, StateEvent, new_id
 from agent.health import board_health, clock_synchronised, cpu_seconds
-from agent.inspection import Inspector, NoInspection, PartCrop, Verdict
+from agent.inspection import Inspector, PartCrop, Verdict
+from agent.inspection.loader import load_inspector
+from agent.inspection.pictures import picture_saver
 from agent.oee import compute_oee
 from agent.pipeline import LinePipeline
 from agent.publish import open_stop_after, shift_message
@@ -274,7 +276,7 @@ class Agent:
             self.store,
             self.config,
             on_written=self.publisher.notify if self.publisher else None,
-            pictures=_picture_saver(self.config),
+            pictures=picture_saver(self.config),
             open_stop=open_stop_after(last_state, None) if last_state else None,
         )
         self._resume(self.store, self.recorder)
@@ -288,7 +290,7 @@ class Agent:
                 )
             except StoreWriteError:
                 pass
-        self.timed = TimedInspector(self.inspector or _load_inspector(self.config))
+        self.timed = TimedInspector(self.inspector or load_inspector(self.config))
         self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
         self.source = self.source_factory(self.config, self.clock)
         self._heartbeat = self.clock.monotonic()
@@ -739,33 +741,6 @@ def _looping_file(camera: CameraConfig, clock: Clock, base_dir: Path) -> Any:
         pace_s=1.0 / fps,
         freeze_after_s=None,
     )
-
-
-def _load_inspector(config: Config) -> Inspector:
-    """The line's taught inspector (`NoInspection`, logged, when it has no model)."""
-    try:
-        from agent.inspection.loader import load_inspector
-    except ImportError:
-        logger.warning("inspection is off: this build has no inspection model loader")
-        return NoInspection()
-    return load_inspector(config)
-
-
-def _picture_saver(config: Config) -> Any:
-    try:
-        from agent.inspection.pictures import (  # type: ignore[import-not-found]
-            save_defect_picture,
-        )
-    except ImportError:
-        return None
-
-    def save(verdict: Any, part_id: str) -> Path | None:
-        path: Path | None = save_defect_picture(
-            verdict, config.images_dir, part_id, keep=config.inspection.keep_images
-        )
-        return path
-
-    return save
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from agent.config import Config, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
 from agent.inspection import Inspector
+from agent.inspection.pictures import picture_saver
 from agent.pipeline import EventSink, LinePipeline, PartExtra
 from agent.progress import Progress
 
@@ -128,17 +129,6 @@ def _inspector(config: Config) -> Inspector:
     return inspector
 
 
-def _picture_saver(config: Config) -> Any:
-    from agent.inspection.pictures import save_defect_picture
-
-    def save(verdict: Any, part_id: str) -> Path | None:
-        return save_defect_picture(
-            verdict, config.images_dir, part_id, keep=config.inspection.keep_images
-        )
-
-    return save
-
-
 def _start_publisher(config: Config, store: Any) -> Any:
     from agent.publish import MqttPublisher
 
@@ -197,7 +187,7 @@ def run_command(args: argparse.Namespace) -> int:
     recorder = Recorder(
         store,
         config,
-        pictures=_picture_saver(config),
+        pictures=picture_saver(config),
         on_written=publisher.notify if publisher is not None else None,
     )
     sink = _Collect(recorder)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from agent.inspection import Verdict
+
+if TYPE_CHECKING:
+    from agent.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +69,14 @@ def prune(images_dir: Path, keep: int) -> int:
     for p in excess:
         p.unlink(missing_ok=True)
     return len(excess)
+
+
+def picture_saver(config: Config) -> Callable[[Verdict, str], Path | None]:
+    """`save(verdict, part_id)` for the line's `images_dir`, bounded by `keep_images`."""
+
+    def save(verdict: Verdict, part_id: str) -> Path | None:
+        return save_defect_picture(
+            verdict, config.images_dir, part_id, keep=config.inspection.keep_images
+        )
+
+    return save
