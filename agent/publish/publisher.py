@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -39,6 +39,7 @@ from agent.publish.commands import (
     ReasonCommand,
     parse_reason_command,
 )
+from agent.publish.connection import new_client
 from agent.publish.sparkplug import STATS_METRICS, SparkplugNode, device_values
 from agent.publish.topics import (
     STATUS_OFFLINE,
@@ -160,23 +161,15 @@ class MqttPublisher:
         mq = config.mqtt
         self._v5 = mq.protocol == "5"
         self.client_id = client_id or mq.client_id or default_client_id(config)
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
-            # a persistent session keeps `cmd/reason` messages sent while we are away
-            clean_session=None if self._v5 else False,
+        # a persistent session keeps `cmd/reason` messages sent while we are away
+        self.client = new_client(
+            config,
+            self.client_id,
+            persistent=True,
+            reconnect_min_s=reconnect_min_s,
+            reconnect_max_s=reconnect_max_s,
         )
         self.client.will_set(self.topics.status, STATUS_OFFLINE, qos=1, retain=True)
-        if mq.username:
-            self.client.username_pw_set(mq.username, mq.password)
-        if mq.tls:
-            self.client.tls_set(
-                ca_certs=str(config.resolve(mq.ca_file)) if mq.ca_file else None,
-                certfile=str(config.resolve(mq.cert_file)) if mq.cert_file else None,
-                keyfile=str(config.resolve(mq.key_file)) if mq.key_file else None,
-            )
-        self.client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
         self.client.max_inflight_messages_set(inflight_max)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.clock import Clock, SystemClock
 from agent.config import Config
+from agent.publish.connection import new_client
 from agent.publish.topics import default_client_id
 
 # protoc's module, imported by name: generated code is neither linted nor type-checked
@@ -213,24 +213,14 @@ class SparkplugNode:
         self._device: dict[str, Any] = dict.fromkeys(DEVICE_METRICS)
         self._node: dict[str, Any] = {"Outbox/Depth": 0, "Outbox/Dropped": 0}
         self._node["Line/Area"] = config.line.area
-        mq = config.mqtt
-        v5 = mq.protocol == "5"
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id or default_client_id(config) + "-spb",
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else True,
+        self.client = new_client(
+            config,
+            client_id or default_client_id(config) + "-spb",
+            persistent=False,
+            reconnect_min_s=reconnect_min_s,
+            reconnect_max_s=reconnect_max_s,
         )
-        self._v5 = v5
-        if mq.username:
-            self.client.username_pw_set(mq.username, mq.password)
-        if mq.tls:
-            self.client.tls_set(
-                ca_certs=str(config.resolve(mq.ca_file)) if mq.ca_file else None,
-                certfile=str(config.resolve(mq.cert_file)) if mq.cert_file else None,
-                keyfile=str(config.resolve(mq.key_file)) if mq.key_file else None,
-            )
-        self.client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        self._v5 = config.mqtt.protocol == "5"
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
