@@ -30,7 +30,7 @@ from typing import Protocol
 
 import cv2
 
-from agent.capture import EndOfStream, Frame
+from agent.capture import EndOfStream, Frame, Skipped
 from agent.config import Config
 from agent.counting import CountedPart
 from agent.counting.counter import PartCounter
@@ -135,8 +135,32 @@ class LinePipeline:
             analysis_fps=self.vision.analysis_fps,
         )
 
-    def process(self, frame: Frame) -> None:
-        """Take one frame; emits whatever events it completes."""
+    def due(self, mono: float) -> bool:
+        """Whether a frame stamped `mono` would be analysed (else only its stamp counts).
+
+        A recording's loop asks before converting a frame to pixels
+        (`VideoFileSource.read_if`): at the default `analysis_fps` half the frames of a
+        30 fps file need none.
+        """
+        return (
+            self.view is None
+            or self.first is None
+            or self._no_data
+            or self._next_analysis is None
+            or mono >= self._next_analysis - 1e-6
+        )
+
+    def process(self, frame: Frame | Skipped) -> None:
+        """Take one frame; emits whatever events it completes.
+
+        A `Skipped` frame (one `due` declined, without pixels) only advances the time
+        line (`frames`, `last`).
+        """
+        if isinstance(frame, Skipped):
+            if self.first is not None:
+                self.frames += 1
+                self.last = Stamp(frame.mono, frame.wall)
+            return
         if self.view is None:
             self._setup(frame)
         assert self.view is not None and self.counter is not None
@@ -246,7 +270,7 @@ def iter_counted_parts(
     with VideoFileSource(video_path, start, fps_fallback=fps) as source:
         while True:
             try:
-                frame = source.read(0.0)
+                frame = source.read_if(pipeline.due)
             except EndOfStream:
                 break
             pipeline.process(frame)

@@ -198,7 +198,7 @@ def run_command(args: argparse.Namespace) -> int:
         with source, Progress(source.frame_count, "replay") as bar:
             while True:
                 try:
-                    frame = source.read(0.0)
+                    frame = source.read_if(pipeline.due)
                 except EndOfStream:
                     break
                 if args.realtime:

@@ -6,8 +6,11 @@ Without VIDEO it renders 40 s of 640x480 30 fps belt footage with the simulator:
 part design (a line runs one product at a time) with touching parts, a stop, flicker
 and noise, or `--footage mixed` (four designs of different sizes). The process is
 pinned to one CPU core and OpenCV to one thread. Each round decodes the file alone,
-then decodes it through the whole pipeline (flow, stops, counting, crops, no
-inspection model): with events into a list (the loop drops each frame before the next
+then decodes it without the colour conversion (`grab`, the decoder's floor), then
+decodes it through the whole pipeline (flow, stops, counting, crops, no inspection
+model) as replay does: every frame decoded, only the frames the pipeline analyses
+(`vision.analysis_fps`) converted to BGR (`VideoFileSource.read_if`); with events
+into a list (the loop drops each frame before the next
 decodes, as the decode-only loop does; the CPU time spent inside the decoder is
 measured too, so the split between decoding and vision is printed), again with a loop
 that holds the previous frame while the next decodes (as replay and the daemon loop
@@ -79,6 +82,18 @@ def decode_only(path: Path) -> tuple[int, float]:
     return frames, time.process_time() - start
 
 
+def grab_only(path: Path) -> tuple[int, float]:
+    """Decoding without the colour conversion (`grab`): the floor under any consumer."""
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    start = time.process_time()
+    frames = 0
+    while capture.grab():
+        frames += 1
+    seconds = time.process_time() - start
+    capture.release()
+    return frames, seconds
+
+
 def whole_pipeline(
     path: Path, config_data: dict, folder: Path, with_store: bool, hold: bool = False
 ) -> tuple[int, float, float, int]:
@@ -101,7 +116,7 @@ def whole_pipeline(
         while True:
             began = clock()
             try:
-                frame = source.read(0.0)
+                frame = source.read_if(pipeline.due)
             except EndOfStream:
                 break
             decoding += clock() - began
@@ -155,13 +170,15 @@ def main() -> int:
             "vision": vision,
         }
         fps_video = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
-        decode_fps, pipeline_fps, held_fps, stored_fps = [], [], [], []
+        decode_fps, pipeline_fps, held_fps, stored_fps, grab_fps = [], [], [], [], []
         decode_ms, in_pipeline_decode_ms, vision_ms = [], [], []
         parts = 0
         for _ in range(args.rounds):
             frames, seconds = decode_only(path)
             decode_fps.append(frames / seconds)
             decode_ms.append(1000 * seconds / frames)
+            frames, seconds = grab_only(path)
+            grab_fps.append(frames / seconds)
             frames, seconds, decoding, parts = whole_pipeline(path, config_data, folder, False)
             pipeline_fps.append(frames / seconds)
             in_pipeline_decode_ms.append(1000 * decoding / frames)
@@ -178,6 +195,11 @@ def main() -> int:
         print(f"file: {path.name}, {frames} frames at {fps_video:.1f} fps; {parts} parts counted")
         print(f"one core (cpu {cpu}), OpenCV threads 1, {args.rounds} interleaved rounds (median)")
         print(f"decode only:    {decode:8.1f} frames per CPU-second ({median(decode_ms):.3f} ms)")
+        grab_ms = 1000 / median(grab_fps)
+        print(
+            f"  decoding without colour conversion (grab): {median(grab_fps):.1f} frames per "
+            f"CPU-second ({grab_ms:.3f} ms; the conversion is {median(decode_ms) - grab_ms:.3f})"
+        )
         print(
             f"whole pipeline: {whole:8.1f} frames per CPU-second (decode + vision, events listed)"
         )
@@ -191,6 +213,7 @@ def main() -> int:
         print(f"  per round: {' '.join(f'{r:.2f}' for r in ratios)}")
         print(f"ratio holding the previous frame/decode: {held / decode:.2f}")
         print(f"ratio with store/decode: {stored / decode:.2f}")
+        print(f"ratio pipeline/decoding without conversion: {whole / median(grab_fps):.2f}")
         print(f"pipeline vs real time: {whole / fps_video:.1f}x  (target >= 10x)")
         print(f"peak RSS: {rss_mb:.0f} MB  (target <= 300 MB)")
     return 0

@@ -37,6 +37,19 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A frame of a recording that was decoded but not converted to pixels.
+
+    The pipeline said it would not look at it (`LinePipeline.due`); it keeps the frame's
+    place on the time line at a fraction of the cost (no colour conversion).
+    """
+
+    index: int
+    mono: float
+    wall: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SourceDown:
     """The source stopped giving good frames at `mono`/`wall` (backdated), because `why`.
 
@@ -100,4 +113,5 @@ __all__ = [
     "SourceDown",
     "SourceError",
     "SourceUp",
+    "Skipped",
 ]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import cv2
 import numpy as np
 
-from agent.capture import EndOfStream, Frame, SourceError
+from agent.capture import EndOfStream, Frame, Skipped, SourceError
 from agent.capture.validate import FrameValidator
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,9 @@ class VideoFileSource:
 
     Frame i has `mono = i / fps` and `wall = start_wall + mono`, however fast it is read.
     Bad frames (see `FrameValidator`) are skipped but keep their place on the time line.
-    `read` ignores its timeout: decoding a file never stalls.
+    `read` ignores its timeout: decoding a file never stalls. `read_if` decodes every
+    frame but converts to BGR only those its caller wants (the colour conversion is
+    about a third of the decoder's cost for 640x480 MPEG-4, measured).
     """
 
     def __init__(self, path: str | Path, start_wall: datetime, fps_fallback: float = 30.0) -> None:
@@ -97,6 +101,29 @@ class VideoFileSource:
             mono = index / self.fps
             return Frame(index, mono, self.start_wall + timedelta(seconds=mono), image)
 
+    def read_if(self, wanted: Callable[[float], bool]) -> Frame | Skipped:
+        """The next frame, as pixels only when `wanted(mono)` says so.
+
+        A frame not wanted is decoded (the decoder needs every frame) but not converted
+        or validated: a `Skipped` with its stamps.
+
+        Raises:
+            EndOfStream: the recording has no more frames.
+        """
+        mono = self._next_index / self.fps
+        if self._pending is not None or wanted(mono):
+            return self.read()
+        if self._ended or not self._capture.grab():
+            self._end()
+        index = self._next_index
+        self._next_index += 1
+        return Skipped(index, mono, self.start_wall + timedelta(seconds=mono))
+
+    def _end(self) -> NoReturn:
+        self._ended = True
+        self._capture.release()
+        raise EndOfStream(str(self.path))
+
     def _decode(self) -> np.ndarray:
         if self._pending is not None:
             image, self._pending = self._pending, None
@@ -105,9 +132,7 @@ class VideoFileSource:
             raise EndOfStream(str(self.path))
         ok, image = self._capture.read()
         if not ok:
-            self._ended = True
-            self._capture.release()
-            raise EndOfStream(str(self.path))
+            self._end()
         return image
 
     @property

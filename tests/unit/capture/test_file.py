@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.capture import EndOfStream, SourceError
+from agent.capture import EndOfStream, Frame, Skipped, SourceError
 from agent.capture.file import VideoFileSource
 from agent.errors import UserError
 
@@ -38,6 +38,33 @@ def test_file_source_ends_with_every_frame_on_the_video_time_line(make_video) ->
         assert f.wall == START + timedelta(seconds=f.mono)
         assert f.image.shape == (64, 96, 3)
     assert source.stats()["frames_in"] == 37
+
+
+def test_read_if_converts_only_the_wanted_frames_and_keeps_the_time_line(make_video) -> None:
+    path = make_video(n=20, fps=10.0)
+    with VideoFileSource(path, START) as source:
+        full = read_all(source)
+    asked: list[float] = []
+
+    def every_third(mono: float) -> bool:
+        asked.append(mono)
+        return round(mono * 10) % 3 == 0
+
+    items = []
+    with VideoFileSource(path, START) as source, pytest.raises(EndOfStream):
+        while True:
+            items.append(source.read_if(every_third))
+    assert [i.index for i in items] == list(range(20))
+    assert [i.mono for i in items] == [f.mono for f in full]
+    assert [i.wall for i in items] == [f.wall for f in full]
+    # the first frame is decoded while opening, so it always comes with its pixels
+    assert [isinstance(i, Frame) for i in items] == [k == 0 or k % 3 == 0 for k in range(20)]
+    assert all(isinstance(i, Skipped) for i in items if i.index % 3 and i.index)
+    for item in items:
+        if isinstance(item, Frame):  # the same pixels as reading every frame
+            assert (item.image == full[item.index].image).all()
+    assert asked[:19] == [f.mono for f in full[1:]]  # then once more, at the end
+    assert source.frames_read == 20
 
 
 def test_missing_file_is_a_user_error_naming_it(tmp_path: Path) -> None:

@@ -51,17 +51,33 @@ class Recording:
         return Verdict(good=True, score=0.1)
 
 
-def replay(truth, inspector=None) -> tuple[LinePipeline, ListSink]:
+def replay(truth, inspector=None, every_frame: bool = True) -> tuple[LinePipeline, ListSink]:
+    """Through the pipeline: every frame as pixels, or only those it is `due` to analyse."""
     sink = ListSink()
     pipeline = LinePipeline(parse_config(truth.config()), inspector, sink)
     with VideoFileSource(truth.path, T0) as source:
         while True:
             try:
-                pipeline.process(source.read(0.0))
+                frame = source.read(0.0) if every_frame else source.read_if(pipeline.due)
             except EndOfStream:
                 break
+            pipeline.process(frame)
     pipeline.close()
     return pipeline, sink
+
+
+def test_frames_the_pipeline_is_not_due_to_analyse_need_no_pixels(rendered) -> None:
+    truth = rendered["left_to_right"]
+    full, full_sink = replay(truth)
+    lean, lean_sink = replay(truth, every_frame=False)
+    assert lean.frames == full.frames == truth.frames
+    assert lean.last == full.last
+
+    def seen(sink: ListSink) -> list[tuple]:  # events less their random ids
+        return [(type(e), e.ts, e.mono, getattr(e, "state", None)) for e in sink.events]
+
+    assert seen(lean_sink) == seen(full_sink)
+    assert len(lean.counted) == len(truth.counted)
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
