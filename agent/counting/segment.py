@@ -88,7 +88,9 @@ class BeltSegmenter:
 
     def _label(self, filled: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
         """Labels and blobs, with touching parts separated at thin necks."""
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(filled, connectivity=8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            filled, 8, cv2.CV_32S, cv2.CCL_BBDT
+        )
         rows = stats.tolist()  # a handful of pieces: plain lists from here on
         if count > 1 and self._may_hold_several(rows[1:], filled.shape[1]):
             seeds = self._seeds(filled, count - 1)
