@@ -29,9 +29,14 @@ pi_build_rootfs() {
     local tmp=$PI_ROOTFS.tmp t0=$SECONDS
     pi_remove_tree "$tmp"
     pi_log "debootstrap $PI_SUITE arm64, first stage (host)"
+    # two tries: a mirror hiccup should not fail a CI run
     debootstrap --arch=arm64 --foreign --variant=minbase --include="$PI_PACKAGES" \
-        "$PI_SUITE" "$tmp" "$PI_MIRROR" >"$PI_CACHE/debootstrap-1.log" 2>&1 ||
-        pi_die "debootstrap first stage failed, see $PI_CACHE/debootstrap-1.log"
+        "$PI_SUITE" "$tmp" "$PI_MIRROR" >"$PI_CACHE/debootstrap-1.log" 2>&1 || {
+        pi_log "debootstrap first stage failed; trying once more"
+        pi_remove_tree "$tmp"
+        debootstrap --arch=arm64 --foreign --variant=minbase --include="$PI_PACKAGES" \
+            "$PI_SUITE" "$tmp" "$PI_MIRROR" >"$PI_CACHE/debootstrap-1.log" 2>&1
+    } || pi_die "debootstrap first stage failed, see $PI_CACHE/debootstrap-1.log"
     pi_log "debootstrap second stage (arm64 under $("$PI_QEMU" --version | head -1))"
     pi_chroot "$tmp" /debootstrap/debootstrap --second-stage \
         >"$PI_CACHE/debootstrap-2.log" 2>&1 ||

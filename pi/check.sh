@@ -5,9 +5,9 @@
 #   1. qemu-aarch64 >= 10 and a bookworm arm64 root file system (cached: pi/build_rootfs.sh)
 #   2. the working tree copied in, installed into a venv with arm64 wheels from PyPI
 #      (`pip install --only-binary=:all: -e '.[test]'`, as `make demo` does on a Pi)
-#   3. the test subset in pi/tests.txt, run on arm64
-#   4. pi/probe.py on the host and on arm64 (models, decode, oee, teach, replay),
-#      then pi/compare.py: non-zero exit when an answer differs
+#   3. pi/probe.py on the host and on arm64 (models, decode, oee, teach, replay), and
+#      beside it the test subset in pi/tests.txt on arm64 (two emulated processes at once)
+#   4. pi/compare.py: non-zero exit when an answer differs
 #   5. pi/wheels.sh: every dependency has an arm64 wheel for Trixie's Python 3.13
 #
 # Environment: PI_CPU (cortex-a72 = Pi 4, the default; cortex-a76 = Pi 5), PI_SUITE
@@ -39,9 +39,14 @@ step_start() { STEP_NAME=$1; STEP_T0=$SECONDS; pi_log "$1"; }
 step_end() { TIMES+=("$STEP_NAME: $((SECONDS - STEP_T0)) s"); }
 
 HOST_PROBE=
+PI_PROBE=
 on_exit() {
     set +e # a failing command here must not skip the unmounting
     if [ -n "$HOST_PROBE" ]; then kill "$HOST_PROBE" 2>/dev/null; fi
+    if [ -n "$PI_PROBE" ]; then # the subshell, and the emulated python it started
+        kill $(pgrep -P "$PI_PROBE") "$PI_PROBE" 2>/dev/null
+        wait "$PI_PROBE" 2>/dev/null
+    fi
     pi_cleanup
 }
 
@@ -112,20 +117,17 @@ mkdir -p "$WORK"
 HOST_PROBE=$!
 step_end
 
-step_start "the same on arm64"
+# The probe and the test subset on arm64 at the same time: each is one emulated
+# process, and the machine has more than one core.
+step_start "the probe on arm64 (and the test subset beside it)"
 pi_remove_tree "$PI_ROOTFS$GUEST/work"
 mkdir -p "$PI_ROOTFS$GUEST/work"
 cp -a "$WORK/inputs" "$PI_ROOTFS$GUEST/work/inputs"
-if ! PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "$VENV/bin/python" pi/probe.py run \
-    "$GUEST/work/inputs" "$GUEST/work/pi" --src "$GUEST/src" 2>"$WORK/pi.log"; then
-    tail -20 "$WORK/pi.log" >&2
-    pi_die "the probe failed on arm64, see $WORK/pi.log"
-fi
-cp -a "$PI_ROOTFS$GUEST/work/pi" "$WORK/pi"
-step_end
+(PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "$VENV/bin/python" pi/probe.py run \
+    "$GUEST/work/inputs" "$GUEST/work/pi" --src "$GUEST/src" 2>"$WORK/pi.log") &
+PI_PROBE=$!
 
 if [ "${PI_SKIP_TESTS:-0}" != 1 ]; then
-    step_start "the test subset (pi/tests.txt) on arm64"
     selection=()
     while read -r pattern; do
         case $pattern in '' | '#'*) continue ;; esac
@@ -136,7 +138,8 @@ if [ "${PI_SKIP_TESTS:-0}" != 1 ]; then
         [ $found = 1 ] || pi_log "  not in this tree (yet): $pattern"
     done <"$HERE/tests.txt"
     [ ${#selection[@]} -gt 0 ] || pi_die "none of the paths in pi/tests.txt exist"
-    pi_log "  ${selection[*]}"
+    pi_log "  tests: ${selection[*]}"
+    TESTS_T0=$SECONDS
     if ! PI_CHROOT_CWD=$GUEST/src pi_chroot "$PI_ROOTFS" "$VENV/bin/python" -m pytest \
         -p pi.pytest_emulation -p no:cacheprovider --timeout=3600 -v --durations=10 "${selection[@]}" \
         >"$PI_CACHE/pytest.log" 2>&1; then
@@ -145,8 +148,17 @@ if [ "${PI_SKIP_TESTS:-0}" != 1 ]; then
     else
         pi_log "  $(tail -1 "$PI_CACHE/pytest.log")"
     fi
-    step_end
+    TIMES+=("the test subset on arm64: $((SECONDS - TESTS_T0)) s")
 fi
+
+if ! wait "$PI_PROBE"; then
+    PI_PROBE=
+    tail -20 "$WORK/pi.log" >&2
+    pi_die "the probe failed on arm64, see $WORK/pi.log"
+fi
+PI_PROBE=
+cp -a "$PI_ROOTFS$GUEST/work/pi" "$WORK/pi"
+step_end
 
 step_start "waiting for the host's answers"
 wait "$HOST_PROBE" || pi_die "the probe failed on the host, see $WORK/host.log"
