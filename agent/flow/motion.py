@@ -53,14 +53,15 @@ def _shift(
     previous: tuple[np.ndarray, float], current: tuple[np.ndarray, float], max_lag: int
 ) -> tuple[float, float]:
     (a, aa), (b, bb) = previous, current
-    n = a.size
     norm = math.sqrt(aa * bb)
     if norm < 1e-6:
         return 0.0, 0.0
-    full = np.correlate(b, a, mode="full")  # full[k + n - 1] = sum_i b[i + k] * a[i]
-    # plain sums over the overlap: large lags overlap less and score lower, which is
-    # what keeps a periodic belt (seams) from aliasing to a backwards jump
-    scores = full[n - 1 - max_lag : n + max_lag]
+    # scores[max_lag + k] = sum_i b[i + k] * a[i] for |k| <= max_lag, b zero outside:
+    # plain sums over the overlap, so large lags overlap less and score lower, which is
+    # what keeps a periodic belt (seams) from aliasing to a backwards jump. Only these
+    # lags are computed (a "full" correlation costs n / max_lag times as much)
+    edge = np.zeros(max_lag, b.dtype)
+    scores = np.correlate(np.concatenate((edge, b, edge)), a, mode="valid")
     best = int(scores.argmax())  # the first of equal peaks
     shift = float(best - max_lag)
     if 0 < best < len(scores) - 1:
