@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.capture import EndOfStream, Frame, SourceDown, SourceUp
+from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
 from agent.clock import Clock, SystemClock
 from agent.config import CameraConfig, Config, load_config
 from agent.errors import UserError
@@ -207,7 +207,7 @@ class Agent:
         *,
         config_text: str | None = None,
         clock: Clock | None = None,
-        source_factory: Callable[[Config, Clock], Any] | None = None,
+        source_factory: Callable[[Config, Clock, Callable[[float], bool]], Any] | None = None,
         inspector: Inspector | None = None,
         notifier: Notifier | None = None,
         publish: bool = True,
@@ -292,7 +292,7 @@ class Agent:
                 pass
         self.timed = TimedInspector(self.inspector or load_inspector(self.config))
         self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
-        self.source = self.source_factory(self.config, self.clock)
+        self.source = self.source_factory(self.config, self.clock, self._frame_wanted)
         self._heartbeat = self.clock.monotonic()
         self._thread = threading.Thread(target=self._pipeline_loop, name="pipeline", daemon=True)
         self._thread.start()
@@ -410,6 +410,16 @@ class Agent:
             if old is not None and hasattr(old, name):
                 setattr(self.pipeline, name, getattr(old, name))
 
+    def _frame_wanted(self, mono: float) -> bool:
+        """Whether the pipeline will analyse a frame stamped `mono`.
+
+        The camera's reader thread asks before converting a frame to pixels; it may ask
+        before the pipeline has taken the frames ahead of it, but the pipeline's next
+        analysis time only moves forward, so a stale answer errs towards converting.
+        """
+        pipeline = self.pipeline
+        return pipeline is None or pipeline.due(mono)
+
     def _consume(self) -> None:
         assert self.pipeline is not None
         pipeline = self.pipeline
@@ -421,8 +431,13 @@ class Agent:
                 self._clock_stepped(step, pipeline)
             if item is None:
                 continue
-            if isinstance(item, Frame):
-                frame = Frame(item.index, item.mono, self.labels.label(item.mono), item.image)
+            if isinstance(item, Frame | Skipped):
+                label = self.labels.label(item.mono)
+                frame = (
+                    Frame(item.index, item.mono, label, item.image)
+                    if isinstance(item, Frame)
+                    else Skipped(item.index, item.mono, label)
+                )
                 began = time.perf_counter()
                 pipeline.process(frame)
                 self.health.process_s += time.perf_counter() - began
@@ -690,7 +705,7 @@ def _last_state(store: Store) -> StateEvent | None:
 # ---- defaults for the real board ----------------------------------------------------------
 
 
-def _open_camera(config: Config, clock: Clock) -> Any:
+def _open_camera(config: Config, clock: Clock, wanted: Callable[[float], bool]) -> Any:
     from agent.capture.sources import SourceKind, classify, open_source
 
     camera = config.camera
@@ -698,8 +713,8 @@ def _open_camera(config: Config, clock: Clock) -> Any:
     if camera.loop:
         if classify(camera.source) is not SourceKind.FILE:
             raise UserError("camera.loop: only a video file source can be played in a loop")
-        return _looping_file(camera, clock, config.base_dir)
-    return open_source(camera, clock, base_dir=config.base_dir)
+        return _looping_file(camera, clock, config.base_dir, wanted)
+    return open_source(camera, clock, base_dir=config.base_dir, wanted=wanted)
 
 
 class _LoopingCapture:
@@ -713,18 +728,25 @@ class _LoopingCapture:
         self._capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
 
     def read(self) -> tuple[bool, Any]:
-        ok, image = self._capture.read()
-        if ok:
-            return ok, image
+        return self.retrieve() if self.grab() else (False, None)
+
+    def grab(self) -> bool:
+        if self._capture.grab():
+            return True
         self._capture.release()
         self._capture = self._cv2.VideoCapture(self.path, self._cv2.CAP_FFMPEG)
-        return self._capture.read()  # type: ignore[no-any-return]
+        return bool(self._capture.grab())
+
+    def retrieve(self) -> tuple[bool, Any]:
+        return self._capture.retrieve()  # type: ignore[no-any-return]
 
     def release(self) -> None:
         self._capture.release()
 
 
-def _looping_file(camera: CameraConfig, clock: Clock, base_dir: Path) -> Any:
+def _looping_file(
+    camera: CameraConfig, clock: Clock, base_dir: Path, wanted: Callable[[float], bool]
+) -> Any:
     """`camera.source`, a video file, played as a camera over and over (`camera.loop`)."""
     from agent.capture.file import container_fps, open_video_file
     from agent.capture.watchdog import WatchedSource
@@ -740,6 +762,7 @@ def _looping_file(camera: CameraConfig, clock: Clock, base_dir: Path) -> Any:
         name=Path(path).name,
         pace_s=1.0 / fps,
         freeze_after_s=None,
+        wanted=wanted,
     )
 
 

@@ -54,6 +54,14 @@ class Captured:
 
 
 @dataclass(frozen=True, slots=True)
+class Grabbed:
+    """A frame taken off the capture but not converted to pixels (nobody wanted them)."""
+
+    mono: float
+    wall: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
     """The capture could not be opened or stopped giving frames; the thread has ended."""
 
@@ -65,7 +73,7 @@ class Ended:
     """A recording reached its end; the thread has ended."""
 
 
-ReaderItem = Opened | Captured | Failed | Ended
+ReaderItem = Opened | Captured | Grabbed | Failed | Ended
 
 
 class ThreadedReader:
@@ -78,6 +86,9 @@ class ThreadedReader:
         maxsize: frames held before the oldest is dropped.
         pace_s: when set, at least this long between reads (a file played as a camera).
         ends_at_eof: a failed read is the end of a recording, not a fault.
+        wanted: when set, and the capture can `grab` and `retrieve` (an OpenCV capture),
+            each frame is grabbed and converted to pixels only if `wanted(mono)`; the
+            others arrive as `Grabbed`. Called from the reader thread.
     """
 
     def __init__(
@@ -89,8 +100,10 @@ class ThreadedReader:
         maxsize: int = 2,
         pace_s: float | None = None,
         ends_at_eof: bool = False,
+        wanted: Callable[[float], bool] | None = None,
     ) -> None:
         self._opener = opener
+        self._wanted = wanted
         self._clock = clock
         self._pace_s = pace_s
         self._ends_at_eof = ends_at_eof
@@ -142,7 +155,7 @@ class ThreadedReader:
         while not self._stop.is_set():
             started = self._clock.monotonic()
             try:
-                ok, image = capture.read()
+                ok, image, converted = self._take(capture)
             except Exception as exc:  # noqa: BLE001 - a broken read is reported, not raised
                 self._put(Failed(f"read failed: {_one_line(exc)}"))
                 return
@@ -152,10 +165,26 @@ class ThreadedReader:
                 self._put(Ended() if self._ends_at_eof else Failed("the source gave no frame"))
                 return
             self.frames_read += 1
-            self._put(Captured(self._clock.monotonic(), self._clock.wall(), image))
+            mono, wall = self._clock.monotonic(), self._clock.wall()
+            self._put(Captured(mono, wall, image) if converted else Grabbed(mono, wall))
             if self._pace_s is not None:
                 spent = self._clock.monotonic() - started
                 self._stop.wait(max(0.0, self._pace_s - spent))
+
+    def _take(self, capture: Capture) -> tuple[bool, np.ndarray | None, bool]:
+        """(ok, image, converted): the next frame, converted to pixels only if wanted."""
+        grab = getattr(capture, "grab", None)
+        retrieve = getattr(capture, "retrieve", None)
+        if self._wanted is None or grab is None or retrieve is None:
+            ok, image = capture.read()
+            return ok, image, True
+        if not grab():
+            return False, None, False
+        # stamped as `Captured` will be: the pipeline decides on this clock
+        if not self._wanted(self._clock.monotonic()):
+            return True, None, False
+        ok, image = retrieve()
+        return ok, image, True
 
     def _put(self, item: ReaderItem) -> None:
         """Queue `item`, dropping the oldest queued items to make room."""
@@ -168,7 +197,7 @@ class ThreadedReader:
                     old = self._queue.get_nowait()
                 except queue.Empty:
                     continue
-                if isinstance(old, Captured):
+                if isinstance(old, Captured | Grabbed):
                     self.dropped += 1
 
 

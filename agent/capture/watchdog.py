@@ -3,6 +3,7 @@
 `WatchedSource.read(timeout)` returns one of:
 
 - `Frame`: a good frame (index counts delivered frames, stamps from the injected clock);
+- `Skipped`: a frame the source was told it need not convert to pixels (`wanted`);
 - `SourceDown(mono, wall, why)`: good frames stopped at `mono` (backdated to the last good
   frame, or to the first of a run of identical frames); the source is being reopened;
 - `SourceUp(mono, wall)`: good frames again from `mono` (the next `read` returns that frame);
@@ -21,12 +22,21 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
 
-from agent.capture import EndOfStream, Frame, SourceDown, SourceUp
-from agent.capture.reader import Captured, Ended, Failed, Opened, Opener, ThreadedReader
+from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
+from agent.capture.reader import (
+    Captured,
+    Ended,
+    Failed,
+    Grabbed,
+    Opened,
+    Opener,
+    ThreadedReader,
+)
 from agent.capture.validate import FrameValidator
 from agent.clock import Clock
 from agent.config import CameraConfig
@@ -36,7 +46,7 @@ logger = logging.getLogger(__name__)
 #: Rough size of the pixel grid compared to spot a frozen source.
 _SAMPLE_GRID = (32, 24)
 
-CaptureEvent = Frame | SourceDown | SourceUp
+CaptureEvent = Frame | Skipped | SourceDown | SourceUp
 
 
 def freeze_sample(image: np.ndarray) -> bytes:
@@ -67,6 +77,10 @@ class WatchedSource:
         ends_at_eof: the source is a recording: its end raises `EndOfStream`.
         queue_size: frames held between the reader thread and `read`.
         name: for logs and the reader thread's name.
+        wanted: when set, frames for whose stamp `wanted(mono)` is false are grabbed
+            but not converted to pixels, and come out as `Skipped` (the daemon passes
+            `LinePipeline.due`); called from the reader thread. Freezes are then seen
+            on the converted frames, and only those count as progress against a stall.
     """
 
     def __init__(
@@ -83,8 +97,10 @@ class WatchedSource:
         ends_at_eof: bool = False,
         queue_size: int = 2,
         name: str = "camera",
+        wanted: Callable[[float], bool] | None = None,
     ) -> None:
         self._opener = opener
+        self._wanted = wanted
         self._clock = clock
         self.read_timeout_s = read_timeout_s
         self.freeze_after_s = freeze_after_s
@@ -115,6 +131,7 @@ class WatchedSource:
         self._dropped_before = 0  # drops counted by readers already closed
         self._read_before = 0
         self.frames_in = 0
+        self.frames_not_converted = 0
         self.frozen_skipped = 0
         self.reopens = 0
         self.outages = 0
@@ -180,6 +197,7 @@ class WatchedSource:
         }
         counts.update({f"invalid_{kind}": n for kind, n in self.validator.counts.items()})
         counts.update(
+            frames_not_converted=self.frames_not_converted,
             frozen_skipped=self.frozen_skipped,
             reopens=self.reopens,
             outages=self.outages,
@@ -229,6 +247,7 @@ class WatchedSource:
                 maxsize=self._queue_size,
                 pace_s=self._pace_s,
                 ends_at_eof=self._ends_at_eof,
+                wanted=self._wanted,
             )
 
     def _wait_for_attempt(self, remaining: float) -> bool:
@@ -277,9 +296,16 @@ class WatchedSource:
 
     # -- items from the reader -------------------------------------------------------------
 
-    def _handle(self, item: Opened | Captured | Failed | Ended) -> None:
+    def _handle(self, item: Opened | Captured | Grabbed | Failed | Ended) -> None:
         if isinstance(item, Captured):
             self._on_frame(item)
+        elif isinstance(item, Grabbed):
+            self._opened = True
+            if not self._down:  # an outage ends with a good converted frame only
+                self.frames_in += 1
+                self.frames_not_converted += 1
+                self._out.append(Skipped(self._next_index, item.mono, item.wall))
+                self._next_index += 1
         elif isinstance(item, Opened):
             self._opened = True
             self._progress_mono = self._clock.monotonic()

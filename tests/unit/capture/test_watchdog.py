@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from capture_helpers import FlakyOpener, ScriptedCapture, moving_square, write_video
 
-from agent.capture import EndOfStream, Frame, SourceDown, SourceUp
+from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
 from agent.capture.watchdog import WatchedSource, freeze_sample
 from agent.clock import ManualClock, SystemClock
 
@@ -364,3 +364,63 @@ def test_an_open_that_hangs_is_abandoned_and_its_capture_released_later() -> Non
     finally:
         unblock.set()
         source.close()
+
+
+def test_frames_nobody_wants_are_grabbed_but_not_converted(tmp_path) -> None:
+    """A real OpenCV capture: only the frames `wanted` accepts are decoded to pixels."""
+    path = write_video(tmp_path / "c.avi", (moving_square(i) for i in range(30)), fps=50)
+    asked: list[float] = []
+    every_other = iter(range(10**6))
+
+    def wanted(mono: float) -> bool:
+        asked.append(mono)
+        return next(every_other) % 2 == 0
+
+    source = WatchedSource(
+        lambda: cv2.VideoCapture(str(path)),
+        SystemClock(),
+        pace_s=0.01,
+        ends_at_eof=True,
+        queue_size=64,
+        wanted=wanted,
+    )
+    events: list = []
+    with pytest.raises(EndOfStream):
+        give_up = time.monotonic() + 10
+        while time.monotonic() < give_up:
+            event = source.read(0.1)
+            if event is not None:
+                events.append(event)
+    source.close()
+    assert len(events) == 30 and len(asked) == 30
+    assert [isinstance(e, Frame) for e in events] == [i % 2 == 0 for i in range(30)]
+    assert all(isinstance(e, Skipped) for e in events[1::2])
+    assert [e.index for e in events] == list(range(30))  # one time line for both kinds
+    assert all(b.mono > a.mono for a, b in zip(events, events[1:], strict=False))
+    for k, frame in enumerate(events[::2]):  # the converted ones are the right pictures
+        assert np.abs(frame.image.astype(int) - moving_square(2 * k)).mean() < 3
+    stats = source.stats()
+    assert stats["frames_in"] == 30 and stats["frames_not_converted"] == 15
+
+
+def test_a_freeze_is_seen_on_the_converted_frames_alone(tmp_path) -> None:
+    frozen = write_video(tmp_path / "frozen.avi", [moving_square(7)] * 60, fps=20)
+    source = WatchedSource(
+        lambda: cv2.VideoCapture(str(frozen)),
+        SystemClock(),
+        freeze_after_s=0.3,
+        read_timeout_s=2.0,
+        backoff_initial_s=5.0,
+        pace_s=0.02,
+        queue_size=8,
+        wanted=lambda mono: int(mono * 1000) % 3 == 0,  # about a third
+    )
+    try:
+        events = collect(source, lambda ev: "SourceDown" in kinds(ev))
+    finally:
+        source.close()
+    down = next(e for e in events if isinstance(e, SourceDown))
+    assert "frozen" in down.why
+    first = next(e for e in events if isinstance(e, Frame))
+    assert down.mono == first.mono  # backdated to the first identical converted frame
+    assert any(isinstance(e, Skipped) for e in events)

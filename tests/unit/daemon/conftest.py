@@ -188,7 +188,7 @@ def baseline(footage: GroundTruth, line_config: Callable[..., Config], clock: St
     agent = Agent(
         config,
         clock=clock,
-        source_factory=lambda c, k: ScriptedCamera(footage.path, clock),
+        source_factory=lambda c, k, w: ScriptedCamera(footage.path, clock),
         inspector=NoInspection(),
     )
     run_agent(agent)

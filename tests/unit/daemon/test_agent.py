@@ -57,7 +57,7 @@ def make_agent(
     return Agent(
         config,
         clock=clock,
-        source_factory=lambda c, k: _CAMERA(footage.path, clock, hooks),
+        source_factory=lambda c, k, w: _CAMERA(footage.path, clock, hooks),
         inspector=kw.pop("inspector", NoInspection()),
         **kw,
     )
@@ -256,7 +256,9 @@ def test_the_watchdog_is_pinged_only_while_the_pipeline_makes_progress(
     agent = Agent(
         line_config(),
         clock=RealClock(),
-        source_factory=lambda c, k: _CAMERA(footage.path, make_clock(datetime.now(UTC)), {}, 0.02),
+        source_factory=lambda c, k, w: _CAMERA(
+            footage.path, make_clock(datetime.now(UTC)), {}, 0.02
+        ),
         inspector=hanging,
         notifier=Notifier(address),
         stall_s=1.5,

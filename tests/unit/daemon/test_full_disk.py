@@ -84,7 +84,7 @@ def test_a_full_disk_keeps_counting_in_memory_and_recovers(
     agent = Agent(
         config,
         clock=clock,
-        source_factory=lambda c, k: make_camera(footage.path, clock, hooks),
+        source_factory=lambda c, k, w: make_camera(footage.path, clock, hooks),
         inspector=NoInspection(),
         retry_s=0.5,
     )
