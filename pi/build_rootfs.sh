@@ -32,11 +32,11 @@ pi_build_rootfs() {
     # two tries: a mirror hiccup should not fail a CI run
     debootstrap --arch=arm64 --foreign --variant=minbase --include="$PI_PACKAGES" \
         "$PI_SUITE" "$tmp" "$PI_MIRROR" >"$PI_CACHE/debootstrap-1.log" 2>&1 || {
-        pi_log "debootstrap first stage failed; trying once more"
+        pi_log "debootstrap first stage failed (see $PI_CACHE/debootstrap-1.log); trying once more"
         pi_remove_tree "$tmp"
         debootstrap --arch=arm64 --foreign --variant=minbase --include="$PI_PACKAGES" \
-            "$PI_SUITE" "$tmp" "$PI_MIRROR" >"$PI_CACHE/debootstrap-1.log" 2>&1
-    } || pi_die "debootstrap first stage failed, see $PI_CACHE/debootstrap-1.log"
+            "$PI_SUITE" "$tmp" "$PI_MIRROR" >"$PI_CACHE/debootstrap-1.retry.log" 2>&1
+    } || pi_die "debootstrap first stage failed twice, see $PI_CACHE/debootstrap-1.retry.log"
     pi_log "debootstrap second stage (arm64 under $("$PI_QEMU" --version | head -1))"
     pi_chroot "$tmp" /debootstrap/debootstrap --second-stage \
         >"$PI_CACHE/debootstrap-2.log" 2>&1 ||

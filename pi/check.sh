@@ -42,11 +42,9 @@ HOST_PROBE=
 PI_PROBE=
 on_exit() {
     set +e # a failing command here must not skip the unmounting
-    if [ -n "$HOST_PROBE" ]; then kill "$HOST_PROBE" 2>/dev/null; fi
-    if [ -n "$PI_PROBE" ]; then # the subshell, and the emulated python it started
-        kill $(pgrep -P "$PI_PROBE") "$PI_PROBE" 2>/dev/null
-        wait "$PI_PROBE" 2>/dev/null
-    fi
+    for probe in "$HOST_PROBE" "$PI_PROBE"; do
+        [ -n "$probe" ] && pi_kill_tree "$probe" && wait "$probe" 2>/dev/null
+    done
     pi_cleanup
 }
 
@@ -161,7 +159,11 @@ cp -a "$PI_ROOTFS$GUEST/work/pi" "$WORK/pi"
 step_end
 
 step_start "waiting for the host's answers"
-wait "$HOST_PROBE" || pi_die "the probe failed on the host, see $WORK/host.log"
+if ! wait "$HOST_PROBE"; then
+    HOST_PROBE=
+    pi_die "the probe failed on the host, see $WORK/host.log"
+fi
+HOST_PROBE=
 step_end
 
 step_start "comparing"

@@ -123,6 +123,14 @@ pi_unregister_binfmt() {
     fi
 }
 
+# A process and everything it started (the probes start `oee-agent` commands), deepest
+# first, so that nothing keeps running emulated after the check has ended.
+pi_kill_tree() {
+    local child
+    for child in $(pgrep -P "$1"); do pi_kill_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
+
 pi_cleanup() {
     pi_unmount_all_under "$PI_CACHE"
     pi_unregister_binfmt

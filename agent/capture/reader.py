@@ -104,6 +104,7 @@ class ThreadedReader:
     ) -> None:
         self._opener = opener
         self._wanted = wanted
+        self._wanted_failed = False
         self._clock = clock
         self._pace_s = pace_s
         self._ends_at_eof = ends_at_eof
@@ -155,7 +156,7 @@ class ThreadedReader:
         while not self._stop.is_set():
             started = self._clock.monotonic()
             try:
-                ok, image, converted = self._take(capture)
+                ok, image, converted, (mono, wall) = self._take(capture)
             except Exception as exc:  # noqa: BLE001 - a broken read is reported, not raised
                 self._put(Failed(f"read failed: {_one_line(exc)}"))
                 return
@@ -165,26 +166,43 @@ class ThreadedReader:
                 self._put(Ended() if self._ends_at_eof else Failed("the source gave no frame"))
                 return
             self.frames_read += 1
-            mono, wall = self._clock.monotonic(), self._clock.wall()
             self._put(Captured(mono, wall, image) if converted else Grabbed(mono, wall))
             if self._pace_s is not None:
                 spent = self._clock.monotonic() - started
                 self._stop.wait(max(0.0, self._pace_s - spent))
 
-    def _take(self, capture: Capture) -> tuple[bool, np.ndarray | None, bool]:
-        """(ok, image, converted): the next frame, converted to pixels only if wanted."""
+    def _take(
+        self, capture: Capture
+    ) -> tuple[bool, np.ndarray | None, bool, tuple[float, datetime]]:
+        """(ok, image, converted, stamps): the next frame, as pixels only if wanted.
+
+        A grabbed frame is stamped when the grab returned, and `wanted` is asked about
+        that very stamp.
+        """
         grab = getattr(capture, "grab", None)
         retrieve = getattr(capture, "retrieve", None)
         if self._wanted is None or grab is None or retrieve is None:
             ok, image = capture.read()
-            return ok, image, True
-        if not grab():
-            return False, None, False
-        # stamped as `Captured` will be: the pipeline decides on this clock
-        if not self._wanted(self._clock.monotonic()):
-            return True, None, False
+            return ok, image, True, (self._clock.monotonic(), self._clock.wall())
+        ok = grab()
+        stamps = (self._clock.monotonic(), self._clock.wall())
+        if not ok:
+            return False, None, False, stamps
+        if not self._asks(stamps[0]):
+            return True, None, False, stamps
         ok, image = retrieve()
-        return ok, image, True
+        return ok, image, True, stamps
+
+    def _asks(self, mono: float) -> bool:
+        """`wanted(mono)`; a failing callback converts the frame (the camera is not at fault)."""
+        assert self._wanted is not None
+        try:
+            return self._wanted(mono)
+        except Exception:  # noqa: BLE001 - the caller's bug must not look like an outage
+            if not self._wanted_failed:
+                logger.exception("deciding whether to convert a frame failed; converting all")
+                self._wanted_failed = True
+            return True
 
     def _put(self, item: ReaderItem) -> None:
         """Queue `item`, dropping the oldest queued items to make room."""

@@ -80,7 +80,9 @@ class WatchedSource:
         wanted: when set, frames for whose stamp `wanted(mono)` is false are grabbed
             but not converted to pixels, and come out as `Skipped` (the daemon passes
             `LinePipeline.due`); called from the reader thread. Freezes are then seen
-            on the converted frames, and only those count as progress against a stall.
+            on the converted frames, and only those count as progress against a stall
+            (so a frame is converted anyway once half `read_timeout_s` passed without
+            a good one).
     """
 
     def __init__(
@@ -247,8 +249,18 @@ class WatchedSource:
                 maxsize=self._queue_size,
                 pace_s=self._pace_s,
                 ends_at_eof=self._ends_at_eof,
-                wanted=self._wanted,
+                wanted=self._convert if self._wanted is not None else None,
             )
+
+    def _convert(self, mono: float) -> bool:
+        """Whether the reader should convert a frame stamped `mono` to pixels.
+
+        What `wanted` says, but also any frame once half the stall timeout has passed
+        without a good one: only converted frames show that the camera is well, and a
+        slow `analysis_fps` must not look like a stall. (Called from the reader thread.)
+        """
+        assert self._wanted is not None
+        return mono - self._progress_mono >= 0.5 * self.read_timeout_s or self._wanted(mono)
 
     def _wait_for_attempt(self, remaining: float) -> bool:
         """Wait (real time, at most `remaining`) for the next attempt; True if one started."""

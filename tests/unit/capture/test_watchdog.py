@@ -424,3 +424,53 @@ def test_a_freeze_is_seen_on_the_converted_frames_alone(tmp_path) -> None:
     first = next(e for e in events if isinstance(e, Frame))
     assert down.mono == first.mono  # backdated to the first identical converted frame
     assert any(isinstance(e, Skipped) for e in events)
+
+
+def read_to_end(source: WatchedSource, limit_s: float = 10.0) -> list:
+    events: list = []
+    with pytest.raises(EndOfStream):
+        give_up = time.monotonic() + limit_s
+        while time.monotonic() < give_up:
+            event = source.read(0.1)
+            if event is not None:
+                events.append(event)
+    source.close()
+    return events
+
+
+def test_a_source_nobody_wants_frames_from_is_not_a_stall(tmp_path) -> None:
+    """Only converted frames show the camera is well: one is converted before a stall."""
+    path = write_video(tmp_path / "c.avi", (moving_square(i) for i in range(60)), fps=50)
+    source = WatchedSource(
+        lambda: cv2.VideoCapture(str(path)),
+        SystemClock(),
+        read_timeout_s=0.4,
+        pace_s=0.02,
+        ends_at_eof=True,
+        queue_size=64,
+        wanted=lambda mono: False,
+    )
+    events = read_to_end(source)
+    assert not any(isinstance(e, SourceDown) for e in events)
+    frames = [e for e in events if isinstance(e, Frame)]
+    assert len(events) == 60 and 2 <= len(frames) <= 20
+    gaps = [b.mono - a.mono for a, b in zip(frames, frames[1:], strict=False)]
+    assert max(gaps) < 0.4
+
+
+def test_a_failing_wanted_converts_every_frame_and_is_no_outage(tmp_path) -> None:
+    path = write_video(tmp_path / "c.avi", (moving_square(i) for i in range(20)), fps=50)
+
+    def broken(mono: float) -> bool:
+        raise RuntimeError("a bug in the caller")
+
+    source = WatchedSource(
+        lambda: cv2.VideoCapture(str(path)),
+        SystemClock(),
+        pace_s=0.01,
+        ends_at_eof=True,
+        queue_size=64,
+        wanted=broken,
+    )
+    events = read_to_end(source)
+    assert len(events) == 20 and all(isinstance(e, Frame) for e in events)

@@ -97,6 +97,31 @@ def test_a_run_counts_the_footage_and_closes_its_interval(
     assert agent.last_stats is not None and agent.last_stats["frames"] > 0
 
 
+def test_the_camera_converts_only_the_frames_the_pipeline_analyses(
+    footage: GroundTruth, line_config, run, baseline
+) -> None:
+    """The real path: the footage played as a camera in real time through OpenCV."""
+    from agent.capture.sources import open_source
+    from agent.clock import SystemClock
+
+    config = line_config()
+    opened: list[Any] = []
+
+    def camera(c: Config, clock: Any, wanted: Any) -> Any:
+        opened.append(open_source(c.camera, clock, base_dir=c.base_dir, wanted=wanted))
+        return opened[-1]
+
+    agent = Agent(config, clock=SystemClock(), source_factory=camera, inspector=NoInspection())
+    run(agent)
+    events = stored(config)
+    stats = opened[0].stats()
+    # 30 fps in, 15 analysed: about half grabbed only
+    assert stats["frames_in"] >= footage.frames - 2
+    assert 0.35 * stats["frames_in"] <= stats["frames_not_converted"] <= 0.65 * stats["frames_in"]
+    assert abs(len(parts(events)) - len(parts(baseline))) <= 1
+    assert states(events) == states(baseline)
+
+
 @pytest.mark.parametrize("step_s", [3600.0, -3600.0], ids=["forward", "back"])
 def test_a_wall_clock_step_mid_shift_counts_no_time_twice(
     footage: GroundTruth, line_config, clock: StepClock, run, baseline, step_s: float
