@@ -85,3 +85,27 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     names = pyfuncitem._fixtureinfo.argnames
     asyncio.run(pyfuncitem.obj(**{n: pyfuncitem.funcargs[n] for n in names}))
     return True
+
+
+def _settle_then(mode: str | None, keys: tuple[str, ...] = ()) -> Callable[[Any], Any]:
+    """A snapshot's `run_before`: let workers finish, switch to `mode`, press `keys`, settle."""
+
+    async def run_before(pilot: Any) -> None:
+        for _ in range(3):
+            await pilot.pause()
+            await pilot.app.workers.wait_for_complete()
+        if mode:
+            pilot.app.switch_mode(mode)
+        for key in keys:
+            await pilot.press(key)
+        for _ in range(3):
+            await pilot.pause()
+            await pilot.app.workers.wait_for_complete()
+
+    return run_before
+
+
+@pytest.fixture
+def settle_then() -> Callable[..., Callable[[Any], Any]]:
+    """`settle_then(mode, keys=())` -> a `run_before` for `snap_compare`."""
+    return _settle_then

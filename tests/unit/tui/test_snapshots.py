@@ -12,42 +12,26 @@ SIZES = [(80, 24), (120, 40)]
 SCREENS = ["dashboard", "stops", "defects", "shifts", "fleet"]
 
 
-def _before(mode: str | None, keys: tuple[str, ...] = ()):
-    async def run_before(pilot) -> None:
-        for _ in range(3):
-            await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
-        if mode:
-            pilot.app.switch_mode(mode)
-        for key in keys:
-            await pilot.press(key)
-        for _ in range(3):
-            await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
-
-    return run_before
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("mode", SCREENS)
-def test_screen(snap_compare, sample_folder, make_app, mode, size):
+def test_screen(snap_compare, settle_then, sample_folder, make_app, mode, size):
     app = make_app(sample_folder / "line.db")
-    assert snap_compare(app, terminal_size=size, run_before=_before(mode))
+    assert snap_compare(app, terminal_size=size, run_before=settle_then(mode))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_setup(snap_compare, line_db, make_app, recording, size):
+def test_setup(snap_compare, settle_then, line_db, make_app, recording, size):
     app = make_app(line_db, video=recording)
-    assert snap_compare(app, terminal_size=size, run_before=_before("setup", ("right",)))
+    assert snap_compare(app, terminal_size=size, run_before=settle_then("setup", ("right",)))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_help(snap_compare, line_db, make_app, size):
+def test_help(snap_compare, settle_then, line_db, make_app, size):
     app = make_app(line_db)
-    assert snap_compare(app, terminal_size=size, run_before=_before(None, ("question_mark",)))
+    assert snap_compare(app, terminal_size=size, run_before=settle_then(None, ("question_mark",)))
 
 
-def test_reason_picker(snap_compare, line_db, make_app):
+def test_reason_picker(snap_compare, settle_then, line_db, make_app):
     app = make_app(line_db)
     keys = ("down", "a")
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_before("stops", keys))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle_then("stops", keys))

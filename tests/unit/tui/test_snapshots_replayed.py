@@ -69,24 +69,11 @@ def test_the_clip_has_parts_a_stop_and_a_starvation(replayed: dict[str, Any]) ->
     ]
 
 
-def _before(mode: str):
-    async def run_before(pilot) -> None:
-        for _ in range(3):
-            await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
-        pilot.app.switch_mode(mode)
-        for _ in range(3):
-            await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
-
-    return run_before
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("mode", SCREENS)
-def test_screen(snap_compare, replayed, mode: str, size: tuple[int, int]) -> None:
+def test_screen(snap_compare, settle_then, replayed, mode: str, size: tuple[int, int]) -> None:
     clock = sample_clock(replayed["end"])
     # replay does not keep the configuration in the store (the daemon does): give it
     line = StoreSource(replayed["db"], clock, config_path=replayed["config"])
     app = OeeApp(line=line, clock=clock, graphics="halfcell")
-    assert snap_compare(app, terminal_size=size, run_before=_before(mode))
+    assert snap_compare(app, terminal_size=size, run_before=settle_then(mode))
