@@ -4,13 +4,15 @@ for our own `Capture` / `Opener` interfaces (never for OpenCV itself)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
-from agent.capture import SourceError
+from agent.capture import EndOfStream, SourceError
 
 WIDTH, HEIGHT = 96, 64
 
@@ -69,3 +71,19 @@ class FlakyOpener:
         if attempt in self.fail_on:
             raise SourceError("camera /dev/video9 not found (unplugged?)")
         return self.make(attempt)
+
+
+def read_to_end(source, limit_s: float = 10.0) -> list:
+    """Every event a live source gives until its recording ends (which must be within
+    `limit_s`); the source is closed afterwards."""
+    events: list = []
+    try:
+        with pytest.raises(EndOfStream):
+            give_up = time.monotonic() + limit_s
+            while time.monotonic() < give_up:
+                event = source.read(0.1)
+                if event is not None:
+                    events.append(event)
+    finally:
+        source.close()
+    return events

@@ -8,9 +8,15 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 import pytest
-from capture_helpers import FlakyOpener, ScriptedCapture, moving_square, write_video
+from capture_helpers import (
+    FlakyOpener,
+    ScriptedCapture,
+    moving_square,
+    read_to_end,
+    write_video,
+)
 
-from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
+from agent.capture import Frame, Skipped, SourceDown, SourceUp
 from agent.capture.watchdog import WatchedSource, freeze_sample
 from agent.clock import ManualClock, SystemClock
 
@@ -301,14 +307,7 @@ def test_a_recording_played_as_a_camera_ends(tmp_path) -> None:
     source = WatchedSource(
         lambda: cv2.VideoCapture(str(path)), SystemClock(), pace_s=0.02, ends_at_eof=True
     )
-    frames: list = []
-    with pytest.raises(EndOfStream):
-        give_up = time.monotonic() + 10
-        while time.monotonic() < give_up:
-            event = source.read(0.1)
-            if event is not None:
-                frames.append(event)
-    source.close()
+    frames = read_to_end(source)
     assert all(isinstance(f, Frame) for f in frames)
     assert len(frames) + source.stats()["frames_dropped"] == 15
     assert all(b.mono > a.mono for a, b in zip(frames, frames[1:], strict=False))
@@ -384,14 +383,7 @@ def test_frames_nobody_wants_are_grabbed_but_not_converted(tmp_path) -> None:
         queue_size=64,
         wanted=wanted,
     )
-    events: list = []
-    with pytest.raises(EndOfStream):
-        give_up = time.monotonic() + 10
-        while time.monotonic() < give_up:
-            event = source.read(0.1)
-            if event is not None:
-                events.append(event)
-    source.close()
+    events = read_to_end(source)
     assert len(events) == 30 and len(asked) == 30
     assert [isinstance(e, Frame) for e in events] == [i % 2 == 0 for i in range(30)]
     assert all(isinstance(e, Skipped) for e in events[1::2])
@@ -424,18 +416,6 @@ def test_a_freeze_is_seen_on_the_converted_frames_alone(tmp_path) -> None:
     first = next(e for e in events if isinstance(e, Frame))
     assert down.mono == first.mono  # backdated to the first identical converted frame
     assert any(isinstance(e, Skipped) for e in events)
-
-
-def read_to_end(source: WatchedSource, limit_s: float = 10.0) -> list:
-    events: list = []
-    with pytest.raises(EndOfStream):
-        give_up = time.monotonic() + limit_s
-        while time.monotonic() < give_up:
-            event = source.read(0.1)
-            if event is not None:
-                events.append(event)
-    source.close()
-    return events
 
 
 def test_a_source_nobody_wants_frames_from_is_not_a_stall(tmp_path) -> None:
