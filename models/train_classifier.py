@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from agent.inspection.classifier import square_tile
+
 SIZE = 96
 HERE = Path(__file__).resolve().parent
 
@@ -54,20 +56,6 @@ class SmallNet(nn.Module):
         x = pixels.permute(0, 3, 1, 2) / 255.0
         x = self.features(x).amax(dim=(2, 3))  # defects are local: the strongest response
         return torch.softmax(self.head(x), dim=1)
-
-
-def tile(image_bgr: np.ndarray) -> np.ndarray:
-    side = max(image_bgr.shape[:2])
-    pad_y, pad_x = side - image_bgr.shape[0], side - image_bgr.shape[1]
-    square = cv2.copyMakeBorder(
-        image_bgr,
-        pad_y // 2,
-        pad_y - pad_y // 2,
-        pad_x // 2,
-        pad_x - pad_x // 2,
-        cv2.BORDER_REPLICATE,
-    )
-    return cv2.resize(square, (SIZE, SIZE), interpolation=cv2.INTER_AREA)[:, :, ::-1]
 
 
 def render_sim(crops: Path, per_class: int, seed: int = 0) -> None:
@@ -94,7 +82,7 @@ def load(crops: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
         for path in sorted((crops / label).glob("*.png")):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
-                xs.append(tile(image))
+                xs.append(square_tile(image, SIZE))  # exactly as the runtime tiles
                 ys.append(index)
     return np.stack(xs).astype(np.float32), np.array(ys), labels
 
