@@ -53,6 +53,9 @@ class CountedPart:
     cycle_s: float | None = None
     #: The tracker's id for it (unique within one run).
     track_id: int = 0
+    #: Counted from a merged blob that could not be separated into parts (a guess from
+    #: the blob's size, not a part seen on its own); published as `"uncertain": true`.
+    uncertain: bool = False
 
     @property
     def wall(self) -> datetime:

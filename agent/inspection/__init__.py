@@ -26,6 +26,11 @@ class PartCrop:
 
     image: np.ndarray  # H x W x 3 uint8, the part's bounding box plus a margin
     mask: np.ndarray | None = None  # H x W bool/uint8, the part's pixels
+    #: The part was split from a blob it shared with a neighbour in this frame (its
+    #: outline may be cut or carry a neighbour's pixels): teach leaves such views out.
+    touching: bool = False
+    #: The part's blob touches the ROI's edge across the flow (part of it is cut off).
+    clipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
