@@ -4,7 +4,8 @@ The belt runs through a band of the frame; parts ride on it. The scenario is a l
 `Phase`s (the belt moving and fed, moving but starved, or halted), the look of the line
 (belt colour, part designs, colours and sizes), and what makes real footage hard
 (closely spaced or touching parts, queues released after a halt, lighting flicker,
-drift and a sudden step, camera shake, motion blur, belt speed drift, sensor noise). `render_line` writes the video with OpenCV and returns `GroundTruth`: each part's
+drift and a sudden step, camera shake, motion blur, belt speed drift, sensor noise).
+`render_line` writes the video with OpenCV and returns `GroundTruth`: each part's
 design, defect and the time its centre crosses `count_at`, and the stops a correct
 agent must find.
 
