@@ -163,8 +163,9 @@ class MqttPublisher:
         self.client_id = client_id or mq.client_id or default_client_id(config)
         # a persistent session keeps `cmd/reason` messages sent while we are away
         self.client = new_client(
-            config,
+            config.mqtt,
             self.client_id,
+            base_dir=config.base_dir,
             persistent=True,
             reconnect_min_s=reconnect_min_s,
             reconnect_max_s=reconnect_max_s,
