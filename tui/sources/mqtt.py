@@ -381,6 +381,8 @@ class MqttFeed:
 class MqttLineSource:
     """One line of the fleet, for the line screens (assignments go out on `cmd/reason`)."""
 
+    publishes = True
+
     def __init__(self, feed: MqttFeed, key: str, clock: Any, config: Any = None) -> None:
         self.feed, self.key, self.clock = feed, key, clock
         # the feed carries no reason list or ideal cycle: a `--config` of this line does
