@@ -210,7 +210,8 @@ class StoreSource:
         """Write the assignment to the store (append-only; the latest one wins)."""
         from agent.store import Store
 
-        store = Store.open(self.path, clock=self.clock)
+        # never migrates: a newer TUI must not upgrade the store under an older agent
+        store = Store.open(self.path, clock=self.clock, migrate=False)
         try:
             store.assign_reason(stop_id, reason, source="tui")
         finally:
