@@ -37,6 +37,10 @@ class FleetScreen(Screen[None]):
         self._cells: dict[str, list[Text | str]] = {}
         self._rows: tuple[FleetRow, ...] = ()
         self._broker = ""
+        #: The cursor stays on the top row (the worst line) until the supervisor moves it.
+        self._follow_top = True
+        #: The line our own last cursor move went to (its highlight is not the user's).
+        self._placed: str | None = None
 
     def compose(self) -> ComposeResult:
         """Header, banner, summary, table, footer."""
@@ -96,11 +100,25 @@ class FleetScreen(Screen[None]):
                         table.update_cell(row.key, column, after)
             self._cells[row.key] = cells
         rank = {row.key: i for i, row in enumerate(rows)}
+        selected = _order(table)[table.cursor_row] if table.row_count else None
         if _order(table) != list(rank):
-            selected = _order(table)[table.cursor_row] if table.row_count else None
             table.sort("site", "area", "line", key=lambda v: rank["/".join(map(str, v))])
-            if selected is not None and selected in rank:
-                table.move_cursor(row=table.get_row_index(selected), animate=False)
+        if not table.row_count:
+            return
+        if self._follow_top or selected not in rank:
+            # whatever arrives, in whatever order, the worst line is on screen, on top
+            table.move_cursor(row=0, animate=False)
+            table.scroll_home(animate=False, immediate=True)
+        else:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self._placed = _order(table)[table.cursor_row]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The supervisor moved the cursor: keep their line selected; at the top, follow it."""
+        if event.cursor_row == 0:
+            self._follow_top = True
+        elif event.row_key.value != self._placed:
+            self._follow_top = False
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Open the line on the line screens."""
