@@ -79,6 +79,8 @@ class OeeApp(App[int]):
     line_status: reactive[str] = reactive("reading the line…", init=False)
     #: The fleet's broker: "" without --mqtt, else "connected" or "lost".
     broker: reactive[str] = reactive("", init=False)
+    #: Which shift the line screens show, counting back from the newest (0).
+    shift_back: reactive[int] = reactive(0, init=False)
 
     def __init__(
         self,
@@ -146,12 +148,12 @@ class OeeApp(App[int]):
         if self.line_source is None or self._polling:
             return
         self._polling = True
-        self._read_line(self.line_source)
+        self._read_line(self.line_source, self.shift_back)
 
     @work(thread=True, group="line", exit_on_error=False)
-    def _read_line(self, source: LineSource) -> None:
+    def _read_line(self, source: LineSource, shift_back: int) -> None:
         try:
-            snap = source.read()
+            snap = source.read(shift_back)
         except Exception as exc:  # a busy or damaged store must not kill the UI
             logger.info("reading the line failed: %s", exc)
             self.call_from_thread(self._line_failed, source, str(exc))
@@ -168,6 +170,7 @@ class OeeApp(App[int]):
         if source is self.line_source:
             self.line_status = self._waiting_text()
             self.snapshot = snap
+            self.shift_back = snap.shift_index  # stepping past the oldest stays there
 
     def _line_failed(self, source: LineSource, message: str) -> None:
         self._polling = False
@@ -196,6 +199,12 @@ class OeeApp(App[int]):
                 self.bell()
         else:
             self.alert = ""
+
+    def on_dashboard_screen_step_shift(self, message: DashboardScreen.StepShift) -> None:
+        """Show an older or newer shift of the store."""
+        self.shift_back = max(0, self.shift_back + message.back)
+        self._polling = False  # a read under way answers for the shift it was asked for
+        self.poll_line()
 
     def on_stops_screen_reason_chosen(self, message: StopsScreen.ReasonChosen) -> None:
         """Assign the chosen reason code (store and/or MQTT), then read the line again."""

@@ -162,6 +162,11 @@ class LineSnapshot:
     source: str = ""
     stale: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: False for a finished shift shown from history (its data ends at `since`).
+    live: bool = True
+    #: Which shift this is, counting back from the newest (0), of how many in the store.
+    shift_index: int = 0
+    shift_count: int = 1
 
     @property
     def key(self) -> str:

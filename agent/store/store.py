@@ -264,6 +264,11 @@ class Store:
             events += [_event_from_row(row) for row in after]
         return events
 
+    def last_event_at(self) -> datetime | None:
+        """When the latest event happened, None for a store without events."""
+        rows = self._read("SELECT ts FROM events ORDER BY epoch DESC, seq DESC LIMIT 1")
+        return datetime.fromisoformat(rows[0][0]) if rows else None
+
     def event_count(self) -> int:
         """How many events are stored."""
         return int(self._read("SELECT count(*) FROM events")[0][0])

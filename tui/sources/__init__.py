@@ -23,8 +23,12 @@ class LineSource(Protocol):
         """The line's `site/area/line` (its MQTT topic levels)."""
         ...
 
-    def read(self) -> LineSnapshot:
-        """The line as of now (blocking I/O allowed: called from a worker thread)."""
+    def read(self, shift_back: int = 0) -> LineSnapshot:
+        """The line as of now, or `shift_back` shifts before.
+
+        Blocking I/O is allowed: the app calls it from a worker thread. A source
+        without history ignores `shift_back`.
+        """
         ...
 
     def assign_reason(self, stop_id: str, reason: str) -> str:

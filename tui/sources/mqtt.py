@@ -388,8 +388,8 @@ class MqttLineSource:
         # the feed carries no reason list or ideal cycle: a `--config` of this line does
         self.config = config
 
-    def read(self) -> LineSnapshot:
-        """The line as the feed has told it."""
+    def read(self, shift_back: int = 0) -> LineSnapshot:
+        """The line as the feed has told it (the feed keeps no shift history)."""
         cycle = self.config.line.ideal_cycle_s if self.config is not None else None
         snap = self.feed.line_snapshot(self.key, self.clock.wall(), cycle)
         if snap is None:
