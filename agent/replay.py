@@ -214,6 +214,8 @@ def run_command(args: argparse.Namespace) -> int:
         pipeline.close()
         if not recorder.flush():
             raise UserError(f"{db_path}: the store refused to write the replay's events")
+        if pipeline.last is not None:  # so `report --db` measures to the last frame too
+            store.note_observed(pipeline.last.wall)
         if publisher is not None:
             try:
                 _drain(publisher, config)

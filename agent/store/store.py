@@ -38,6 +38,8 @@ WAL_SIZE_LIMIT = 4 * 1024 * 1024
 STATS_KEEP = 10_000
 #: The meta key the line's configuration (TOML text) is kept under.
 CONFIG_KEY = "config_toml"
+#: The meta key of the end of observation (ISO UTC), as `note_observed` keeps it.
+OBSERVED_KEY = "observed_until"
 
 # The latest reason assignment per stop (SQLite returns the bare columns of the max row).
 _LATEST_REASON = "SELECT stop_id, reason, max(seq) FROM stop_reasons GROUP BY stop_id"
@@ -557,6 +559,20 @@ class Store:
         sample: dict[str, Any] = json.loads(data)
         sample.setdefault("ts", ts)
         return sample
+
+    def note_observed(self, until: datetime) -> None:
+        """The line was watched until `until` (the last frame's time).
+
+        The OEE of the store then covers time up to here, not only to its last event.
+        """
+        current = self.observed_until()
+        if current is None or until > current:
+            self.meta_set(OBSERVED_KEY, until.astimezone(UTC).isoformat())
+
+    def observed_until(self) -> datetime | None:
+        """Until when the line was watched, as `note_observed` last said (None: unknown)."""
+        value = self.meta_get(OBSERVED_KEY)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
 
     def meta_get(self, key: str, default: Any = None) -> Any:
         """A small value kept under `key` (JSON-decoded), or `default`."""
