@@ -205,11 +205,60 @@ class FleetRow:
     quality: float | None = None
     online: bool | None = None
     stale: bool = False
+    #: The shift's times and counts the figures come from, summed by `rollup`:
+    #: planned and run time, net run time (ideal cycle x total) and fully productive
+    #: time (ideal cycle x good), in seconds.
+    planned_s: float = 0.0
+    run_s: float = 0.0
+    net_s: float = 0.0
+    fully_s: float = 0.0
+    total: int = 0
+    good: int = 0
+    #: For a rollup row: how many lines it holds, and how many of them are stopped.
+    lines: int = 1
+    stopped: int = 0
 
     @property
     def key(self) -> str:
-        """`site/area/line`."""
-        return f"{self.site}/{self.area}/{self.line}"
+        """`site/area/line` (`site/area` for an area's rollup, `site` for a site's)."""
+        return "/".join(x for x in (self.site, self.area, self.line) if x)
+
+
+def rollup(rows: Iterable[FleetRow], site: str, area: str = "") -> FleetRow:
+    """One row for a site (or one of its areas) from its lines' rows.
+
+    Times and counts are summed and the ratios taken from the sums, as OEE is defined
+    (A = run / planned, P = net run / run, Q = fully productive / net run, OEE = fully
+    productive / planned): never an average of percentages, which would weigh a line
+    that ran ten minutes like one that ran all shift.
+    """
+    members = [r for r in rows if r.site == site and (not area or r.area == area)]
+    planned = sum(r.planned_s for r in members)
+    run = sum(r.run_s for r in members)
+    net = sum(r.net_s for r in members)
+    fully = sum(r.fully_s for r in members)
+    stopped = sum(1 for r in members if r.state in ("stopped", "no_data"))
+    gone = [r for r in members if r.online is False or r.stale]
+    return FleetRow(
+        site=site,
+        area=area,
+        line="",
+        state=f"{stopped}/{len(members)} stopped" if stopped else "running",
+        oee=fully / planned if planned else None,
+        availability=run / planned if planned else None,
+        performance=net / run if run else None,
+        quality=fully / net if net else None,
+        online=False if gone and len(gone) == len(members) else True,
+        stale=bool(gone),
+        planned_s=planned,
+        run_s=run,
+        net_s=net,
+        fully_s=fully,
+        total=sum(r.total for r in members),
+        good=sum(r.good for r in members),
+        lines=len(members),
+        stopped=stopped,
+    )
 
 
 def worst_first(rows: Iterable[FleetRow]) -> list[FleetRow]:
@@ -221,6 +270,26 @@ def worst_first(rows: Iterable[FleetRow]) -> list[FleetRow]:
         return (bucket, row.oee if row.oee is not None else -1.0, row.key)
 
     return sorted(rows, key=rank)
+
+
+def grouped(rows: Iterable[FleetRow], collapsed: frozenset[str] = frozenset()) -> list[FleetRow]:
+    """Sites, each followed by its areas, each by its lines: every level worst first.
+
+    A site or area whose key is in `collapsed` shows its rollup row only.
+    """
+    lines = list(rows)
+    out: list[FleetRow] = []
+    sites = worst_first(rollup(lines, site) for site in {r.site for r in lines})
+    for site in sites:
+        out.append(site)
+        if site.key in collapsed:
+            continue
+        in_site = [r for r in lines if r.site == site.site]
+        for area in worst_first(rollup(in_site, site.site, a) for a in {r.area for r in in_site}):
+            out.append(area)
+            if area.key not in collapsed:
+                out.extend(worst_first(r for r in in_site if r.area == area.area))
+    return out
 
 
 def pareto(shift: dict[str, Any]) -> list[tuple[str, float, float]]:

@@ -1,16 +1,22 @@
-"""The fleet: every line under `oee/#` in one table, worst first; enter opens a line."""
+"""The fleet: every line under `oee/#` in one table, worst first; enter opens a line.
+
+`g` groups the lines by site and area, each with its rollup row (times and counts
+summed, ratios from the sums); enter on a rollup row folds or unfolds it.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui.model import FleetRow, Targets, grade, percent
+from tui.model import FleetRow, Targets, grade, grouped, percent
 from tui.settings import Settings
 from tui.widgets.banner import AlertBanner
 
@@ -23,6 +29,8 @@ class FleetScreen(Screen[None]):
 
     Follows the app's `fleet` rows and `broker` status; enter posts `LineChosen`.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("g", "toggle_groups", "Areas")]
 
     class LineChosen(Message):
         """The supervisor opened line `key` (`site/area/line`)."""
@@ -41,6 +49,9 @@ class FleetScreen(Screen[None]):
         self._follow_top = True
         #: The line our own last cursor move went to (its highlight is not the user's).
         self._placed: str | None = None
+        #: Grouped by site and area (`g`), and the rollup rows folded shut.
+        self._grouped = False
+        self._collapsed: set[str] = set()
 
     def compose(self) -> ComposeResult:
         """Header, banner, summary, table, footer."""
@@ -79,9 +90,16 @@ class FleetScreen(Screen[None]):
             f"[b]{len(rows)}[/] lines · [red]{stopped} stopped[/] · "
             f"[yellow]{gone} stale/offline[/] · worst first{link}"
         )
-        self._update_table(rows)
+        shown = grouped(rows, frozenset(self._collapsed)) if self._grouped else list(rows)
+        self._update_table(shown)
 
-    def _update_table(self, rows: tuple[FleetRow, ...]) -> None:
+    def action_toggle_groups(self) -> None:
+        """Lines alone, worst first <-> grouped by site and area with rollups."""
+        self._grouped = not self._grouped
+        self._follow_top = True
+        self._show(self._rows)
+
+    def _update_table(self, rows: list[FleetRow]) -> None:
         """Change only the cells that changed, then re-sort: cheap with hundreds of lines."""
         table = self.query_one("#fleet", DataTable)
         now = self.settings.clock.wall()
@@ -100,9 +118,10 @@ class FleetScreen(Screen[None]):
                         table.update_cell(row.key, column, after)
             self._cells[row.key] = cells
         rank = {row.key: i for i, row in enumerate(rows)}
+        by_cells = {tuple(map(str, self._cells[row.key][:3])): i for i, row in enumerate(rows)}
         selected = _order(table)[table.cursor_row] if table.row_count else None
         if _order(table) != list(rank):
-            table.sort("site", "area", "line", key=lambda v: rank["/".join(map(str, v))])
+            table.sort("site", "area", "line", key=lambda v: by_cells[tuple(map(str, v))])
         if not table.row_count:
             return
         if self._follow_top or selected not in rank:
@@ -122,14 +141,22 @@ class FleetScreen(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Open the line on the line screens."""
-        if event.row_key.value:
-            self.post_message(self.LineChosen(event.row_key.value))
+        key = event.row_key.value
+        if not key:
+            return
+        if key.count("/") < 2:  # a site's or an area's rollup: fold or unfold it
+            self._collapsed.symmetric_difference_update({key})
+            self._show(self._rows)
+            return
+        self.post_message(self.LineChosen(key))
 
 
 def fleet_cells(
     row: FleetRow, targets: Targets, now: datetime, tz: tzinfo = UTC
 ) -> list[Text | str]:
-    """The table cells of one line, coloured against the targets."""
+    """The table cells of one line (or rollup), coloured against the targets."""
+    if not row.line:  # a site's or an area's rollup row
+        return _rollup_cells(row, targets)
     if row.online is False:
         state = Text("offline", style="reverse red")
     elif row.stale:
@@ -148,6 +175,25 @@ def fleet_cells(
         local = row.since.astimezone(tz)
         since = f"{local:%H:%M}" if local.date() == now.astimezone(tz).date() else f"{local:%m-%d}"
     cells.append(since)
+    return cells
+
+
+def _rollup_cells(row: FleetRow, targets: Targets) -> list[Text | str]:
+    bold = "bold"
+    if row.area:
+        names = [Text(row.site, style="dim"), Text(f"▾ {row.area}", style=bold)]
+    else:
+        names = [Text(f"▾ {row.site}", style=bold), Text("")]
+    names.append(Text(f"{row.lines} line{'s' if row.lines != 1 else ''}", style="dim"))
+    state = Text(row.state, style="bold red" if row.stopped else "green")
+    if row.stale:
+        state.append(" STALE", style="reverse yellow")
+    cells: list[Text | str] = [*names, state]
+    for metric in ("oee", "availability", "performance", "quality"):
+        value = getattr(row, metric)
+        style = GRADE_STYLE[grade(value, targets.get(metric))] + " bold"
+        cells.append(Text(percent(value), style=style, justify="right"))
+    cells.append("-")
     return cells
 
 

@@ -128,3 +128,12 @@ def test_the_oee_objects_own_hours_are_used_when_it_has_them():
     put(state, "oee/s/a/l/oee", {**shift(0.7), "hourly": hourly})
     snap = state.line_snapshot("s/a/l", now=T0.replace(hour=9), mono=0.0)
     assert [(b.target, b.actual, b.stopped_s) for b in snap.hourly] == [(900, 612, 240.0)]
+
+
+def test_rows_carry_the_times_a_rollup_sums():
+    state = FleetState()
+    assert put(state, "oee/s/a/l/oee", shift(0.8019))
+    [row] = state.rows(0.0)
+    assert (row.planned_s, row.run_s, row.total, row.good) == (4000.0, 3600.0, 3240, 3200)
+    assert row.net_s == 3600.0 * 0.9  # ideal cycle x total
+    assert row.fully_s == 3600.0 * 0.9 * 0.99  # ideal cycle x good
