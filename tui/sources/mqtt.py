@@ -32,6 +32,7 @@ from tui.model import (
     Part,
     Reason,
     Stop,
+    Times,
     bars_from_report,
     hourly_bars,
 )
@@ -182,8 +183,7 @@ class FleetState:
     def row(self, feed: LineFeed, mono: float) -> FleetRow:
         """The fleet table's row of one line."""
         oee = feed.oee
-        run = _fraction(oee.get("run_s")) or 0.0
-        net = run * (_fraction(oee.get("performance")) or 0.0)  # ideal cycle x total
+        times = Times.of_shift(oee)
         return FleetRow(
             site=feed.site,
             area=feed.area,
@@ -196,12 +196,12 @@ class FleetState:
             quality=_fraction(oee.get("quality")),
             online=None if feed.status is None else feed.status == "online",
             stale=mono - feed.last_mono > self.stale_after_s,
-            planned_s=_fraction(oee.get("planned_s")) or 0.0,
-            run_s=run,
-            net_s=net,
-            fully_s=net * (_fraction(oee.get("quality")) or 0.0),  # ideal cycle x good
-            total=int(_fraction(oee.get("total")) or 0),
-            good=int(_fraction(oee.get("good")) or 0),
+            planned_s=times.planned_s,
+            run_s=times.run_s,
+            net_s=times.net_s,
+            fully_s=times.fully_s,
+            total=times.total,
+            good=times.good,
         )
 
     def rows(self, mono: float) -> tuple[FleetRow, ...]:
