@@ -31,6 +31,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.setup import SetupScreen
 from tui.screens.shifts import ShiftsScreen
 from tui.screens.stops import StopsScreen
+from tui.screens.trends import TrendsScreen
 from tui.settings import Settings
 from tui.sources import LineSource
 from tui.sources.mqtt import MqttFeed, MqttLineSource
@@ -57,6 +58,7 @@ class OeeApp(App[int]):
         "shifts": ShiftsScreen,
         "fleet": FleetScreen,
         "setup": SetupScreen,
+        "trends": TrendsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1,l", "switch_mode('dashboard')", "Line"),
@@ -65,6 +67,7 @@ class OeeApp(App[int]):
         Binding("4,r", "switch_mode('shifts')", "Shifts"),
         Binding("5,f", "switch_mode('fleet')", "Fleet"),
         Binding("6,c", "switch_mode('setup')", "Setup", show=False),
+        Binding("7,w", "switch_mode('trends')", "Trends"),
         Binding("question_mark,h,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]

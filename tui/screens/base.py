@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from agent.files import write_atomic
 from tui.model import LineSnapshot
 from tui.settings import Settings
 from tui.widgets.banner import AlertBanner
@@ -53,3 +54,13 @@ class LineScreen(Screen[None]):
 
     def show(self, snap: LineSnapshot) -> None:
         """Update the widgets in place for `snap`."""
+
+    def write_export(self, name: str, text: str) -> None:
+        """Write an export file into `--export-dir` and say where (or why not)."""
+        path = self.settings.export_dir / name
+        try:
+            write_atomic(path, text)
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"wrote {path}", markup=False)

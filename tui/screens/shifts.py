@@ -81,16 +81,9 @@ class ShiftsScreen(LineScreen):
         if snap is None or not snap.shifts:
             self.notify("nothing to export yet", severity="warning")
             return
-        name = f"oee-{snap.line}-{snap.local(snap.now):%Y%m%d-%H%M%S}.{kind}"
-        path = self.settings.export_dir / name
         text = (
             shifts_csv(snap.shifts)
             if kind == "csv"
             else shifts_markdown(snap.line, snap.shifts, snap.ideal_cycle_s)
         )
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot write {path}: {exc}", severity="error", markup=False)
-            return
-        self.notify(f"wrote {path}", markup=False)
+        self.write_export(f"oee-{snap.line}-{snap.local(snap.now):%Y%m%d-%H%M%S}.{kind}", text)
