@@ -336,6 +336,8 @@ def _belt_texture(scenario: Scenario, rng: np.random.Generator) -> tuple[np.ndar
     length, _ = scenario.canvas
     c0, c1 = scenario.belt_band
     period = round(scenario.belt_period_px)
+    if scenario.belt_pattern == "modular":
+        period *= 2  # the modules' joints stagger from one link to the next
     tile = np.empty((c1 - c0, period, 3), np.float32)
     tile[:] = scenario.belt_colour
     tile += rng.normal(0, 6, size=(c1 - c0, period, 1))  # fabric speckle
@@ -366,16 +368,14 @@ def _pattern(kind: str, shape: tuple[int, int], rng: np.random.Generator) -> np.
         bar = max(3, period // 10)
         out[:, :bar] += 70
         out[:, bar : 2 * bar] -= 35
-    elif kind == "modular":  # links of one period, staggered half a period row by row
-        brick = max(6, period // 2)
-        for top in range(0, rows, brick):
-            offset = period // 2 if (top // brick) % 2 else 0
-            out[top : top + brick] += float(rng.uniform(-8, 8))
-            out[top : top + brick] = np.roll(out[top : top + brick], offset, axis=1)
-            out[top : top + brick, offset : offset + 2] -= 30  # link ends
-            out[top : top + 1] -= 15  # the joint between rows
-        out[:, :2] -= 25  # the hinge across the belt
-        out[:, 2:4] += 15
+    elif kind == "modular":  # links of half the tile; the modules' joints staggered
+        pitch = width = period // 2
+        for x0, offset in ((0, 0), (pitch, width // 2)):
+            for y0 in range(-offset, rows, width):
+                out[max(0, y0) : y0 + width, x0 : x0 + pitch] += rng.uniform(-3, 3)
+                out[max(0, y0) : y0 + 2, x0 : x0 + pitch] -= 25  # a joint along the flow
+            out[:, x0 : x0 + 3] -= 35  # the hinge across the belt
+            out[:, x0 + 3 : x0 + 9] += 12  # its knuckles
     else:  # perforated: round holes on a square grid, showing the dark frame below
         yy, xx = np.mgrid[0:rows, 0:period]
         radius = period / 5
