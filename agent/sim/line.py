@@ -3,8 +3,9 @@
 The belt runs through a band of the frame; parts ride on it. The scenario is a list of
 `Phase`s (the belt moving and fed, moving but starved, or halted), the look of the line
 (belt colour, part designs, colours and sizes), and what makes real footage hard
-(closely spaced or touching parts, lighting flicker and drift, camera shake, sensor
-noise). `render_line` writes the video with OpenCV and returns `GroundTruth`: each part's
+(closely spaced or touching parts, queues released after a halt, lighting flicker,
+drift and a sudden step, camera shake, motion blur, belt speed drift, sensor noise).
+`render_line` writes the video with OpenCV and returns `GroundTruth`: each part's
 design, defect and the time its centre crosses `count_at`, and the stops a correct
 agent must find.
 
@@ -38,6 +39,9 @@ class Phase:
     duration_s: float
     moving: bool = True
     feeding: bool = True
+    #: Seconds of belt travel, from the phase's start, whose parts come edge to edge: a
+    #: queue that built up upstream while the line was halted, released.
+    queue_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,15 @@ class Scenario:
     noise_sigma: float = 2.0
     #: "mp4v" (small files) or "MJPG" (every frame a high-quality JPEG).
     codec: str = "mp4v"
+    # camera and belt under way
+    #: Motion blur: length in px of the smear along the flow at `speed_px_s` (a long
+    #: exposure); it scales with the belt's speed and vanishes when it halts.
+    blur_px: float = 0.0
+    #: Belt speed drift: the speed wanders by up to this fraction of `speed_px_s`.
+    speed_drift: float = 0.0
+    #: A sudden lighting step: (fraction of the footage at which, brightness change),
+    #: e.g. (0.5, -0.25) for a lamp failing half way.
+    light_step: tuple[float, float] = (0.0, 0.0)
     # belt look
     #: "seams", "cleats" (raised bars with a shadow), "modular" (plastic links, a brick
     #: grid) or "perforated" (a grid of holes).
@@ -89,6 +102,10 @@ class Scenario:
             raise ValueError(f"unknown direction {self.direction!r}")
         if not self.phases:
             raise ValueError("a scenario needs at least one phase")
+        if not 0.0 <= self.speed_drift < 1.0:
+            raise ValueError("speed_drift must be in [0, 1)")
+        if self.blur_px < 0:
+            raise ValueError("blur_px must not be negative")
         if self.belt_pattern not in BELT_PATTERNS:
             raise ValueError(f"unknown belt_pattern {self.belt_pattern!r}")
         if not 8 <= self.belt_period_px <= 1000:
@@ -227,24 +244,46 @@ class GroundTruth:
 
 
 class _Belt:
-    """Where the belt is (how far it has travelled) at any time."""
+    """Where the belt is (how far it has travelled) at any time.
+
+    With `speed_drift` the speed is `speed_px_s * (1 + drift * sin(2 pi t / 23 s))`, a
+    slow wander whose integral is closed-form, so positions stay exact.
+    """
+
+    DRIFT_PERIOD_S = 23.0
 
     def __init__(self, scenario: Scenario) -> None:
         self.speed = scenario.speed_px_s
+        self.drift = scenario.speed_drift
         self.edges: list[tuple[float, float, float, Phase]] = []  # t0, t1, p0, phase
         t = p = 0.0
         for phase in scenario.phases:
             self.edges.append((t, t + phase.duration_s, p, phase))
             if phase.moving:
-                p += phase.duration_s * self.speed
+                p += self._run(t, t + phase.duration_s)
             t += phase.duration_s
+
+    def _run(self, t0: float, t: float) -> float:
+        """How far a moving belt travels from `t0` to `t`."""
+        distance = (t - t0) * self.speed
+        if self.drift:
+            w = 2 * math.pi / self.DRIFT_PERIOD_S
+            distance -= self.speed * self.drift / w * (math.cos(w * t) - math.cos(w * t0))
+        return distance
+
+    def speed_at(self, t: float) -> float:
+        """The belt's speed (px/s) at `t`, 0 when halted."""
+        if not self.moving(t):
+            return 0.0
+        w = 2 * math.pi / self.DRIFT_PERIOD_S
+        return self.speed * (1.0 + self.drift * math.sin(w * t))
 
     def position(self, t: float) -> float:
         for t0, t1, p0, phase in self.edges:
             if t < t1:
-                return p0 + (t - t0) * self.speed if phase.moving else p0
+                return p0 + self._run(t0, t) if phase.moving else p0
         t0, t1, p0, phase = self.edges[-1]
-        return p0 + (t1 - t0) * self.speed if phase.moving else p0
+        return p0 + self._run(t0, t1) if phase.moving else p0
 
     def moving(self, t: float) -> bool:
         for t0, t1, _, phase in self.edges:
@@ -257,9 +296,15 @@ class _Belt:
         for t0, t1, p0, phase in self.edges:
             if not phase.moving:
                 continue
-            p1 = p0 + (t1 - t0) * self.speed
+            p1 = p0 + self._run(t0, t1)
             if p0 <= p <= p1:
-                return t0 + (p - p0) / self.speed
+                if not self.drift:
+                    return t0 + (p - p0) / self.speed
+                lo, hi = t0, t1  # the travel is monotonic: bisect to a microsecond
+                while hi - lo > 1e-6:
+                    mid = (lo + hi) / 2
+                    lo, hi = (mid, hi) if p0 + self._run(t0, mid) < p else (lo, mid)
+                return (lo + hi) / 2
         return None
 
 
@@ -280,14 +325,17 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
     sprites: list[RenderedPart] = []
     # Belt positions at which a new part enters the view, over the feeding phases;
     # a first feeding phase starts with the belt already loaded.
-    ranges = []
-    for i, (_, _, p0, phase) in enumerate(belt.edges):
+    ranges = []  # (first entry, last entry, end of the released queue)
+    for i, (t0, t1, p0, phase) in enumerate(belt.edges):
         if phase.moving and phase.feeding:
-            p1 = p0 + phase.duration_s * belt.speed
-            ranges.append((p0 - (length if i == 0 else 0.0), p1))
+            p1 = p0 + belt._run(t0, t1)
+            queue_end = (
+                p0 + belt._run(t0, min(t1, t0 + phase.queue_s)) if phase.queue_s else -math.inf
+            )
+            ranges.append((p0 - (length if i == 0 else 0.0), p1, queue_end))
     back_of_previous = -math.inf  # belt offset of the previous part's back edge
     behind_previous = 0.0
-    for r0, r1 in ranges:
+    for r0, r1, queue_end in ranges:
         p = r0
         while True:
             size = float(rng.uniform(*scenario.size_px))
@@ -303,7 +351,7 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
             )
             sprite = render_part(spec, float(rng.uniform(0, 360)))
             behind, ahead = _extent(sprite)
-            if truths and rng.random() < scenario.touching_rate:
+            if truths and (rng.random() < scenario.touching_rate or p < queue_end):
                 gap = float(rng.uniform(0, 2))
                 cross = truths[-1].cross
             else:
@@ -452,9 +500,17 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
             occupied = True
             composite(canvas, sprite, (x, truth.cross))
         gain = 1.0 + scenario.drift * (t / max(scenario.duration_s, 1e-9))
+        step_at, step = scenario.light_step
+        if step and t >= step_at * scenario.duration_s:
+            gain += step
         if scenario.flicker:
             gain += scenario.flicker * math.sin(2 * math.pi * flicker_hz * t)
             gain += scenario.flicker * 0.5 * float(rng.uniform(-1, 1))
+        if scenario.blur_px:
+            # the belt and its parts smear along the flow by their travel in the exposure
+            smear = round(scenario.blur_px * belt.speed_at(t) / belt.speed)
+            if smear > 1:
+                canvas[c0:c1] = cv2.blur(canvas[c0:c1], (smear, 1))
         lit = cv2.multiply(canvas.astype(np.float32), falloff, scale=gain, dtype=cv2.CV_8U)
         frame = np.ascontiguousarray(_orient(lit, scenario.direction))
         if scenario.shake_px:
