@@ -20,8 +20,8 @@ amplitude, while a running belt's add up steadily).
 
 from __future__ import annotations
 
+import functools
 import logging
-import math
 from collections import deque
 
 import cv2
@@ -31,45 +31,112 @@ from agent.flow import FlowReading
 
 logger = logging.getLogger(__name__)
 
+#: Correlations this close to the best are the same match (noise, or the pattern repeating).
+_SAME = 0.1
+#: Work pixels that camera shake (and a seam's sub-pixel look) moves a still belt by.
+_JITTER = 1.5
 
-def profile_shift(previous: np.ndarray, current: np.ndarray, max_lag: int) -> tuple[float, float]:
+
+def profile_shift(
+    previous: np.ndarray, current: np.ndarray, max_lag: int, ahead: int | None = None
+) -> tuple[float, float]:
     """How far `current` is shifted against `previous` (1-D, float), sub-pixel.
 
+    Lags from -`max_lag` to +`ahead` (default `max_lag`) are searched; of the shifts
+    that match about as well as the best one, the slowest forward one is taken (see
+    `BeltMotion`).
+
     Returns:
-        (shift in samples, normalised correlation at the peak in -1..1).
+        (shift in samples, normalised correlation at that shift in -1..1).
     """
     if previous.size < 4 or current.size != previous.size:
         return 0.0, 0.0
-    return _shift(_centred(previous), _centred(current), max_lag)
+    a, b = (np.asarray(p, np.float32) for p in (previous, current))
+    return _shift(
+        _with_energy(a - a.mean()),
+        _with_energy(b - b.mean()),
+        max_lag,
+        max_lag if ahead is None else ahead,
+    )
 
 
-def _centred(profile: np.ndarray) -> tuple[np.ndarray, float]:
-    """A profile less its mean, and its sum of squares (kept for the next frame)."""
-    centred = profile - profile.sum() / profile.size  # the mean, less numpy's wrapping
-    return centred, float(np.dot(centred, centred))
+@functools.lru_cache(maxsize=8)
+def _band_pass(size: int) -> np.ndarray:
+    """The filter a profile of `size` samples goes through before it is correlated.
+
+    It removes the slow light fall-off along the belt (a box an eighth of the profile
+    long) and keeps seams, dirt and parts, softened a little (a Gaussian of one
+    sample): a seam a pixel wide must not hide its correlation peak between two lags.
+    """
+    box = max(3, (size // 8) | 1)
+    width = max(box, 5)
+    kernel = np.zeros((1, width), np.float32)
+    kernel[0, (width - 5) // 2 : (width + 5) // 2] = cv2.getGaussianKernel(5, 1.0).ravel()
+    kernel[0, (width - box) // 2 : (width + box) // 2] -= 1.0 / box
+    return kernel
+
+
+def _with_energy(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A profile (float32, mean about 0) with the energies of its first and last j samples.
+
+    Those (for j = 0..n) are what the overlaps of two profiles are normalised by.
+    """
+    squares = np.square(profile)
+    first = np.zeros(profile.size + 1, np.float32)
+    np.cumsum(squares, out=first[1:])
+    last = np.zeros(profile.size + 1, np.float32)
+    np.cumsum(squares[::-1], out=last[1:])
+    return profile, first, last
 
 
 def _shift(
-    previous: tuple[np.ndarray, float], current: tuple[np.ndarray, float], max_lag: int
+    previous: tuple[np.ndarray, np.ndarray, np.ndarray],
+    current: tuple[np.ndarray, np.ndarray, np.ndarray],
+    back: int,
+    ahead: int,
 ) -> tuple[float, float]:
-    (a, aa), (b, bb) = previous, current
-    norm = math.sqrt(aa * bb)
-    if norm < 1e-6:
+    (a, a_first, a_last), (b, b_first, b_last) = previous, current
+    n = a.size
+    if a_first[n] < 1e-6 or b_first[n] < 1e-6:
         return 0.0, 0.0
-    # scores[max_lag + k] = sum_i b[i + k] * a[i] for |k| <= max_lag, b zero outside:
-    # plain sums over the overlap, so large lags overlap less and score lower, which is
-    # what keeps a periodic belt (seams) from aliasing to a backwards jump. Only these
-    # lags are computed (a "full" correlation costs n / max_lag times as much)
-    edge = np.zeros(max_lag, b.dtype)
-    scores = np.correlate(np.concatenate((edge, b, edge)), a, mode="valid")
-    best = int(scores.argmax())  # the first of equal peaks
-    shift = float(best - max_lag)
-    if 0 < best < len(scores) - 1:
-        left, mid, right = scores[best - 1 : best + 2].tolist()
-        curvature = left - 2 * mid + right
-        if curvature < 0:
-            shift += 0.5 * (left - right) / curvature
-    return shift, float(scores[best]) / norm
+    # scores[back + k] = sum_i b[i + k] * a[i] over the overlap, normalised by the
+    # overlap's own energies: a repeating belt scores the same at every repeat. A lag
+    # k < 0 overlaps a's last and b's first n + k samples, k >= 0 the other way round
+    energy = np.concatenate(
+        (
+            a_last[n - back : n] * b_first[n - back : n],
+            (a_first[n - ahead :] * b_last[n - ahead :])[::-1],
+        )
+    )
+    padded = np.concatenate((np.zeros(back, b.dtype), b, np.zeros(ahead, b.dtype)))
+    scores = np.correlate(padded, a, mode="valid") / np.sqrt(energy + 1e-12)
+    # the peaks that could match about as well as the best, each placed and scored
+    # between lags by a parabola through it and its neighbours
+    top = scores[scores.argmax()]
+    peaks: list[tuple[float, float]] = []  # (shift, score)
+    for i in np.flatnonzero(scores[1:-1] >= top - 2 * _SAME).tolist():
+        left, mid, right = scores[i : i + 3].tolist()
+        if left <= mid > right:
+            curvature = min(left - 2 * mid + right, -1e-9)
+            shift = i + 1 - back + 0.5 * (left - right) / curvature
+            peaks.append((shift, mid - (left - right) ** 2 / (8 * curvature)))
+    if not peaks:
+        return 0.0, 0.0
+    # shifts that match within `_SAME` of the best are one match: noise, or the belt's
+    # pattern repeating, which two frames cannot tell apart. Then the belt stands still
+    # (moved within `_JITTER`, as shake moves it) if that is one of them, else it
+    # moved the least forwards (a belt runs forwards), else it ran backwards
+    best = max(score for _, score in peaks)
+    alike = [(shift, score) for shift, score in peaks if score >= best - _SAME]
+    still = [p for p in alike if abs(p[0]) <= _JITTER]
+    forward = [p for p in alike if p[0] > _JITTER]
+    if still:
+        shift, score = max(still, key=lambda p: p[1])
+    elif forward:
+        shift, score = forward[0]
+    else:
+        shift, score = max(alike, key=lambda p: p[1])
+    return shift, min(score, 1.0)
 
 
 class BeltMotion:
@@ -90,7 +157,7 @@ class BeltMotion:
         self.pixel_threshold = pixel_threshold
         self.background_alpha = background_alpha
         self._background: np.ndarray | None = None
-        self._profile: tuple[np.ndarray, float] | None = None
+        self._profile: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._mono: float | None = None
         self._speeds: deque[float] = deque(maxlen=window)
         self.travel_window_s = travel_window_s
@@ -121,20 +188,20 @@ class BeltMotion:
         cv2.accumulateWeighted(image, self._background, self.background_alpha)
 
         profile = cv2.reduce(image, 0, cv2.REDUCE_AVG, dtype=cv2.CV_32F)
-        # remove the slow light fall-off along the belt; keep seams, dirt and parts
-        # (reflected borders: zero padding would put the same step at both ends of
-        # every frame's profile, and that static step would win the correlation)
-        kernel = max(3, (profile.size // 8) | 1)
-        smooth = cv2.blur(profile, (kernel, 1), borderType=cv2.BORDER_REFLECT)
-        profile = (profile - smooth).ravel()
-        centred = _centred(profile) if profile.size >= 4 else None
+        # reflected borders: zero padding would put the same step at both ends of
+        # every frame's profile, and that static step would win the correlation
+        profile = cv2.filter2D(
+            profile, -1, _band_pass(profile.size), borderType=cv2.BORDER_REFLECT
+        )[0]
+        centred = _with_energy(profile) if profile.size >= 4 else None
         speed = 0.0
         dt = 0.0
         if self._profile is not None and self._mono is not None and mono > self._mono:
             dt = mono - self._mono
-            max_lag = max(2, profile.size // 8)
+            back = max(2, profile.size // 8)
+            ahead = max(3, profile.size // 2)
             shift, quality = (
-                _shift(self._profile, centred, max_lag)
+                _shift(self._profile, centred, back, ahead)
                 if centred is not None and self._profile[0].size == profile.size
                 else (0.0, 0.0)
             )
