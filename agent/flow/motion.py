@@ -6,10 +6,14 @@ Two cheap measures per frame, on the ROI at the work resolution (a few thousand 
   from a running-average background by more than `pixel_threshold` grey levels. Each
   frame is first scaled to a mean of 128, so a flickering or slowly drifting light does
   not look like motion.
-- *speed*: the ROI is averaged across the flow into a 1-D profile (belt seams, dirt and
-  parts make its bumps); the lag that best correlates this profile with the previous
-  frame's is how far the belt moved. Camera shake jitters that lag around zero, so the
-  median over a short window stays near zero; a running belt shifts it steadily.
+- *speed*: the ROI is averaged across the flow into a 1-D profile (belt seams, cleats,
+  links, dirt and parts make its bumps), band-passed, and correlated with the previous
+  frame's; each lag is scored over the two profiles' overlap only. A belt's pattern
+  repeats, so several lags can match alike (a belt that moved more than half a period
+  looks like one that moved back): of those, no shift wins if it is one of them (a
+  halt is always seen), else the least forward one (belts run forwards). Camera shake
+  jitters the shift around zero, so the median over a short window stays near zero; a
+  running belt shifts it steadily.
 
 The line counts as moving when enough pixels changed, the median speed along the flow
 over the last few frames is at least `min_speed` ROI lengths per second, *and* the belt
@@ -23,6 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import deque
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -51,12 +56,10 @@ def profile_shift(
     """
     if previous.size < 4 or current.size != previous.size:
         return 0.0, 0.0
+    ahead = max_lag if ahead is None else ahead
     a, b = (np.asarray(p, np.float32) for p in (previous, current))
     return _shift(
-        _with_energy(a - a.mean()),
-        _with_energy(b - b.mean()),
-        max_lag,
-        max_lag if ahead is None else ahead,
+        _prepare(a - a.mean(), max_lag, ahead), _prepare(b - b.mean(), max_lag, ahead), max_lag
     )
 
 
@@ -76,43 +79,50 @@ def _band_pass(size: int) -> np.ndarray:
     return kernel
 
 
-def _with_energy(profile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A profile (float32, mean about 0) with the energies of its first and last j samples.
+class _Profile(NamedTuple):
+    """A frame's profile, ready to be correlated with the frames before and after it."""
 
-    Those (for j = 0..n) are what the overlaps of two profiles are normalised by.
-    """
-    squares = np.square(profile)
-    first = np.zeros(profile.size + 1, np.float32)
-    np.cumsum(squares, out=first[1:])
-    last = np.zeros(profile.size + 1, np.float32)
-    np.cumsum(squares[::-1], out=last[1:])
-    return profile, first, last
+    #: The profile with `back` zeros before it and `ahead` after it.
+    padded: np.ndarray
+    #: The profile itself (a view of `padded`).
+    profile: np.ndarray
+    #: Per lag -back..ahead, the root of its energy over the overlap with a later
+    #: frame's profile, and with an earlier one's.
+    as_earlier: np.ndarray
+    as_later: np.ndarray
 
 
-def _shift(
-    previous: tuple[np.ndarray, np.ndarray, np.ndarray],
-    current: tuple[np.ndarray, np.ndarray, np.ndarray],
-    back: int,
-    ahead: int,
-) -> tuple[float, float]:
-    (a, a_first, a_last), (b, b_first, b_last) = previous, current
-    n = a.size
-    if a_first[n] < 1e-6 or b_first[n] < 1e-6:
-        return 0.0, 0.0
-    # scores[back + k] = sum_i b[i + k] * a[i] over the overlap, normalised by the
-    # overlap's own energies: a repeating belt scores the same at every repeat. A lag
-    # k < 0 overlaps a's last and b's first n + k samples, k >= 0 the other way round
-    energy = np.concatenate(
-        (
-            a_last[n - back : n] * b_first[n - back : n],
-            (a_first[n - ahead :] * b_last[n - ahead :])[::-1],
-        )
+@functools.lru_cache(maxsize=8)
+def _boxes(n: int, back: int, ahead: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ones where a profile of n samples is, padded as `_Profile.padded`, and unpadded."""
+    ones = np.ones(n, np.float32)
+    return np.concatenate((np.zeros(back, np.float32), ones, np.zeros(ahead, np.float32))), ones
+
+
+def _prepare(profile: np.ndarray, back: int, ahead: int) -> _Profile:
+    """Pad a profile (float32, mean about 0) and sum its energy over every overlap."""
+    n = profile.size
+    padded = np.zeros(back + n + ahead, np.float32)
+    padded[back : back + n] = profile
+    squared = np.square(padded)
+    box_padded, box = _boxes(n, back, ahead)
+    return _Profile(
+        padded,
+        padded[back : back + n],
+        np.sqrt(np.correlate(box_padded, squared[back : back + n], mode="valid")),
+        np.sqrt(np.correlate(squared, box, mode="valid")),
     )
-    padded = np.concatenate((np.zeros(back, b.dtype), b, np.zeros(ahead, b.dtype)))
-    scores = np.correlate(padded, a, mode="valid") / np.sqrt(energy + 1e-12)
+
+
+def _shift(previous: _Profile, current: _Profile, back: int) -> tuple[float, float]:
+    # scores[back + k] = sum_i b[i + k] * a[i] over the overlap, normalised by the
+    # overlap's own energies: a repeating belt scores the same at every repeat
+    scores = np.correlate(current.padded, previous.profile, mode="valid") / (
+        previous.as_earlier * current.as_later + 1e-9
+    )
     # the peaks that could match about as well as the best, each placed and scored
     # between lags by a parabola through it and its neighbours
-    top = scores[scores.argmax()]
+    top = float(scores.max())
     peaks: list[tuple[float, float]] = []  # (shift, score)
     for i in np.flatnonzero(scores[1:-1] >= top - 2 * _SAME).tolist():
         left, mid, right = scores[i : i + 3].tolist()
@@ -157,7 +167,7 @@ class BeltMotion:
         self.pixel_threshold = pixel_threshold
         self.background_alpha = background_alpha
         self._background: np.ndarray | None = None
-        self._profile: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._profile: _Profile | None = None
         self._mono: float | None = None
         self._speeds: deque[float] = deque(maxlen=window)
         self.travel_window_s = travel_window_s
@@ -193,21 +203,21 @@ class BeltMotion:
         profile = cv2.filter2D(
             profile, -1, _band_pass(profile.size), borderType=cv2.BORDER_REFLECT
         )[0]
-        centred = _with_energy(profile) if profile.size >= 4 else None
+        # search back 1/8 of the ROI (a belt run backwards) and forwards 1/2 of it
+        back = max(2, profile.size // 8)
+        prepared = _prepare(profile, back, max(3, profile.size // 2))
         speed = 0.0
         dt = 0.0
         if self._profile is not None and self._mono is not None and mono > self._mono:
             dt = mono - self._mono
-            back = max(2, profile.size // 8)
-            ahead = max(3, profile.size // 2)
             shift, quality = (
-                _shift(self._profile, centred, back, ahead)
-                if centred is not None and self._profile[0].size == profile.size
+                _shift(self._profile, prepared, back)
+                if self._profile.padded.size == prepared.padded.size
                 else (0.0, 0.0)
             )
             if quality > 0.2:
-                speed = float(shift) / profile.size / (mono - self._mono)
-        self._profile = centred
+                speed = shift / profile.size / dt
+        self._profile = prepared
         self._mono = mono
         self._speeds.append(speed)
         median = float(sorted(self._speeds)[len(self._speeds) // 2])
