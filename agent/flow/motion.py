@@ -124,7 +124,7 @@ def _shift(previous: _Profile, current: _Profile, back: int) -> tuple[float, flo
     # between lags by a parabola through it and its neighbours
     top = float(scores.max())
     peaks: list[tuple[float, float]] = []  # (shift, score)
-    for i in np.flatnonzero(scores[1:-1] >= top - 2 * _SAME).tolist():
+    for i in (scores[1:-1] >= top - 2 * _SAME).nonzero()[0].tolist():
         left, mid, right = scores[i : i + 3].tolist()
         if left <= mid > right:
             curvature = min(left - 2 * mid + right, -1e-9)

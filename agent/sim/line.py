@@ -389,7 +389,7 @@ def _belt_texture(scenario: Scenario, rng: np.random.Generator) -> tuple[np.ndar
     tile = np.empty((c1 - c0, period, 3), np.float32)
     tile[:] = scenario.belt_colour
     tile += rng.normal(0, 6, size=(c1 - c0, period, 1))  # fabric speckle
-    # the pattern's own draws come from their own generator: the frames' noise stays
+    # the look draws from a generator of its own: the frames' noise is the same for any
     look = np.random.default_rng((scenario.seed, 7))
     if scenario.belt_pattern == "seams":
         tile[:, :4] += 20  # a seam every period: what shows an empty belt moving

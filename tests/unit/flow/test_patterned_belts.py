@@ -11,6 +11,7 @@ Tuned on seeds 1 and 2 (in scratch scripts); these tests run seeds 3-6, which we
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from agent.capture import EndOfStream
@@ -19,7 +20,7 @@ from agent.config import parse_config
 from agent.events import StateEvent
 from agent.flow import FlowReading
 from agent.pipeline import LinePipeline, ListSink
-from agent.sim.line import GroundTruth, Phase, Scenario, render_line
+from agent.sim.line import BELT_PATTERNS, GroundTruth, Phase, Scenario, render_frames, render_line
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 ANALYSIS_FPS = 15.0  # vision.analysis_fps's default: the belt's travel is per analysed frame
@@ -134,3 +135,33 @@ def test_a_starved_patterned_belt_is_starved_and_a_halt_is_a_stop(
     assert [s.reason for s in stops] == [s.reason for s in expected]
     for seen, real in zip(stops, expected, strict=True):
         assert seen.mono - t0 == pytest.approx(real.start, abs=0.5)
+
+
+@pytest.mark.parametrize("pattern", BELT_PATTERNS)
+def test_the_rendered_belt_repeats_every_period_until_dirt_breaks_it(pattern: str) -> None:
+    def unlike(dirt: float, lag: int) -> float:
+        scenario = Scenario(
+            (Phase(0.1, moving=False, feeding=False),),
+            width=320,
+            height=240,
+            noise_sigma=0.0,
+            belt_pattern=pattern,
+            belt_period_px=48,
+            belt_dirt=dirt,
+        )
+        c0, c1 = scenario.belt_band
+        frame, _, _ = next(render_frames(scenario))
+        band = frame[c0:c1, :, 1].astype(np.float32)
+        return float(np.abs(band[:, lag:] - band[:, :-lag]).mean())
+
+    repeat = 96 if pattern == "modular" else 48  # the modules' joints stagger link to link
+    assert unlike(0.0, repeat) < 0.5 * unlike(0.0, 24)  # a period on, the same belt
+    assert unlike(0.2, repeat) > 1.5 * unlike(0.0, repeat)  # dirt does not repeat
+
+
+@pytest.mark.parametrize(
+    "look", [{"belt_pattern": "chevron"}, {"belt_period_px": 4}, {"belt_dirt": 1.0}]
+)
+def test_a_belt_look_out_of_range_is_refused(look: dict) -> None:
+    with pytest.raises(ValueError):
+        Scenario((Phase(1.0),), **look)
