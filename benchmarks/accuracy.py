@@ -281,7 +281,10 @@ def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str
     detected = stopped_intervals(events, footage.frames / line.fps)
     found = []
     for start, end, reason in true_stops:
-        hits = [s for s in detected if s[0] < end and s[1] > start]
+        # the detected stop that overlaps it most (a starvation that ends in a halt is
+        # two stops back to back, and each must be matched to its own)
+        overlap = {s: min(end, s[1]) - max(start, s[0]) for s in detected}
+        hits = sorted((s for s in detected if overlap[s] > 0), key=lambda s: -overlap[s])
         if hits:
             found.append((start, end, reason, hits[0]))
     extra_stops = [s for s in detected if not any(s[0] < e and s[1] > b for b, e, _ in true_stops)]

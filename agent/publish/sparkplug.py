@@ -214,8 +214,9 @@ class SparkplugNode:
         self._node: dict[str, Any] = {"Outbox/Depth": 0, "Outbox/Dropped": 0}
         self._node["Line/Area"] = config.line.area
         self.client = new_client(
-            config,
+            config.mqtt,
             client_id or default_client_id(config) + "-spb",
+            base_dir=config.base_dir,
             persistent=False,
             reconnect_min_s=reconnect_min_s,
             reconnect_max_s=reconnect_max_s,

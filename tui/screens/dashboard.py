@@ -47,7 +47,7 @@ class DashboardScreen(LineScreen):
 
     def show(self, snap: LineSnapshot) -> None:
         """Update every widget in place."""
-        targets = self.oee_app.targets
+        targets = self.settings.targets
         shift = snap.shift or {}
         for _, key in METRICS:
             value = shift.get(key)

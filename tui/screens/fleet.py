@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui.model import FleetRow, Targets, grade, percent
+from tui.settings import Settings
 from tui.widgets.banner import AlertBanner
-
-if TYPE_CHECKING:
-    from tui.app import OeeApp
 
 COLUMNS = ("site", "area", "line", "state", "OEE", "A", "P", "Q", "since")
 GRADE_STYLE = {"good": "green", "warn": "yellow", "bad": "bold red", "none": "dim"}
 
 
 class FleetScreen(Screen[None]):
-    """One row per line: site, area, line, state, OEE, A, P, Q, since."""
+    """One row per line: site, area, line, state, OEE, A, P, Q, since.
+
+    Follows the app's `fleet` rows and `broker` status; enter posts `LineChosen`.
+    """
+
+    class LineChosen(Message):
+        """The supervisor opened line `key` (`site/area/line`)."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self._cells: dict[str, list[Text | str]] = {}
+        self._rows: tuple[FleetRow, ...] = ()
+        self._broker = ""
 
     def compose(self) -> ComposeResult:
         """Header, banner, summary, table, footer."""
@@ -31,28 +46,31 @@ class FleetScreen(Screen[None]):
         yield DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True)
 
-    @property
-    def oee_app(self) -> OeeApp:
-        """The app, typed."""
-        return cast("OeeApp", self.app)
-
     def on_mount(self) -> None:
         """Columns, then follow the fleet."""
         table = self.query_one("#fleet", DataTable)
         for label in COLUMNS:
             table.add_column(label, key=label)
-        self._cells: dict[str, list[Text | str]] = {}
-        self.watch(self.app, "fleet", self._show, init=True)
+        self.watch(self.app, "broker", self._broker_changed, init=True)
+        self.watch(self.app, "fleet", self._fleet_changed, init=True)
+
+    def _broker_changed(self, broker: str) -> None:
+        self._broker = broker
+        self._show(self._rows)
+
+    def _fleet_changed(self, rows: tuple[FleetRow, ...]) -> None:
+        self._rows = rows
+        self._show(rows)
 
     def _show(self, rows: tuple[FleetRow, ...]) -> None:
-        app = self.oee_app
+        broker = self._broker
         summary = self.query_one("#fleet-summary", Static)
-        if app.feed is None:
+        if not broker:
             summary.update("The fleet comes from MQTT: start with --mqtt HOST[:PORT].")
             return
         stopped = sum(1 for r in rows if r.state == "stopped")
         gone = sum(1 for r in rows if r.stale or r.online is False)
-        link = "" if app.feed.connected.is_set() else "  [reverse red] BROKER LOST [/]"
+        link = "" if broker == "connected" else "  [reverse red] BROKER LOST [/]"
         summary.update(
             f"[b]{len(rows)}[/] lines · [red]{stopped} stopped[/] · "
             f"[yellow]{gone} stale/offline[/] · worst first{link}"
@@ -61,15 +79,14 @@ class FleetScreen(Screen[None]):
 
     def _update_table(self, rows: tuple[FleetRow, ...]) -> None:
         """Change only the cells that changed, then re-sort: cheap with hundreds of lines."""
-        app = self.oee_app
         table = self.query_one("#fleet", DataTable)
-        now = app.clock.wall()
+        now = self.settings.clock.wall()
         wanted = {row.key for row in rows}
         for key in [k for k in self._cells if k not in wanted]:
             table.remove_row(key)
             del self._cells[key]
         for row in rows:
-            cells = fleet_cells(row, app.targets, now)
+            cells = fleet_cells(row, self.settings.targets, now)
             old = self._cells.get(row.key)
             if old is None:
                 table.add_row(*cells, key=row.key)
@@ -88,7 +105,7 @@ class FleetScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Open the line on the line screens."""
         if event.row_key.value:
-            self.oee_app.open_line(event.row_key.value)
+            self.post_message(self.LineChosen(event.row_key.value))
 
 
 def fleet_cells(

@@ -12,7 +12,16 @@ from tui.model import LineSnapshot
 
 
 class LineSource(Protocol):
-    """Something the line screens are fed from."""
+    """Something the line screens are fed from, and what it can do."""
+
+    #: Whether `assign_reason` itself publishes on `cmd/reason` (a line of the feed),
+    #: and so whether the line changes whenever the feed does.
+    publishes: bool
+
+    @property
+    def key(self) -> str:
+        """The line's `site/area/line` (its MQTT topic levels)."""
+        ...
 
     def read(self) -> LineSnapshot:
         """The line as of now (blocking I/O allowed: called from a worker thread)."""

@@ -46,7 +46,9 @@ def check_store_path(path: Path) -> None:
 
 
 class StoreSource:
-    """One line's store, polled read-only."""
+    """One line's store, polled read-only; reasons are written to the store."""
+
+    publishes = False
 
     def __init__(
         self,
@@ -112,7 +114,7 @@ class StoreSource:
         return self._config
 
     @property
-    def line_key(self) -> str:
+    def key(self) -> str:
         """`site/area/line` of the store's line (its MQTT topic levels)."""
         line = self.config.line
         return f"{line.site}/{line.area}/{line.id}"
@@ -208,20 +210,18 @@ class StoreSource:
         """Write the assignment to the store (append-only; the latest one wins)."""
         from agent.store import Store
 
-        store = Store.open(self.path, clock=self.clock)
+        # never migrates: a newer TUI must not upgrade the store under an older agent
+        store = Store.open(self.path, clock=self.clock, migrate=False)
         try:
             store.assign_reason(stop_id, reason, source="tui")
         finally:
-            close = getattr(store, "close", None)
-            if close:
-                close()
+            store.close()
         return f"saved to {self.path.name}"
 
     def close(self) -> None:
         """Close the reader."""
-        close = getattr(self._reader, "close", None)
-        if close:
-            close()
+        if self._reader is not None:
+            self._reader.close()
         self._reader = None
 
 

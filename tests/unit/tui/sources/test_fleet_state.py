@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.errors import UserError
 from agent.events import PartEvent, StateEvent
 from agent.publish.topics import (
     OpenStop,
@@ -18,7 +17,7 @@ from agent.publish.topics import (
     stop_payload,
 )
 from tui.model import worst_first
-from tui.sources.mqtt import FleetState, parse_broker
+from tui.sources.mqtt import FleetState
 
 T0 = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -112,20 +111,6 @@ def test_command_results_become_messages():
     )
     assert state.take_results() == ["s/a/l: x for stop s9 rejected (unknown reason code 'x')"]
     assert state.take_results() == []
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("broker", ("broker", 1883)), ("10.0.0.2:1884", ("10.0.0.2", 1884)), ("[::1]", ("::1", 1883))],
-)
-def test_parse_broker(text, expected):
-    assert parse_broker(text) == expected
-
-
-@pytest.mark.parametrize("text", ["host:port", "host:0", ":1883", "host:70000"])
-def test_parse_broker_refuses(text):
-    with pytest.raises(UserError, match="--mqtt"):
-        parse_broker(text)
 
 
 def test_a_late_subscriber_learns_the_open_stop_from_the_retained_state():

@@ -88,6 +88,26 @@ def test_assignment_is_written_and_read_back(line_db):
         source.assign_reason("no-such-stop", "jam")
 
 
+def test_assigning_never_upgrades_an_older_agents_store(line_db, monkeypatch):
+    """A newer TUI (one more migration) writes nothing into an older agent's store."""
+    from agent.store import schema
+
+    before = line_db.read_bytes()
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, ("m999_newer", lambda db: None)])
+    source = StoreSource(line_db, sample_clock())
+    with pytest.raises(UserError, match="older oee-agent.*m999_newer pending"):
+        source.assign_reason("t-stop-0708", "no-material")
+    raw = sqlite3.connect(line_db)
+    try:
+        assert "m999_newer" not in [r[0] for r in raw.execute("SELECT name FROM _migrations")]
+        assert not raw.execute(
+            "SELECT 1 FROM stop_reasons WHERE stop_id = 't-stop-0708' AND reason = 'no-material'"
+        ).fetchone()
+    finally:
+        raw.close()
+    assert line_db.read_bytes() == before
+
+
 def test_a_store_without_its_configuration_needs_config(tmp_path):
     db = tmp_path / "line.db"
     with Store.open(db) as store:
