@@ -33,7 +33,7 @@ from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
 from agent.clock import Clock, SystemClock
 from agent.config import Config, load_config
 from agent.errors import UserError
-from agent.events import Event, StateEvent, new_id
+from agent.events import StateEvent, new_id
 from agent.health import board_health, clock_synchronised, cpu_seconds
 from agent.inspection import Inspector, PartCrop, Verdict
 from agent.inspection.loader import load_inspector
