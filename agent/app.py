@@ -208,7 +208,7 @@ class Agent:
             except StoreWriteError:
                 pass
         self.timed = TimedInspector(self.inspector or load_inspector(self.config))
-        self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
+        self.pipeline = self._new_pipeline()
         self.source = self.source_factory(self.config, self.clock, self._frame_wanted)
         self._heartbeat = self.clock.monotonic()
         self._thread = threading.Thread(target=self._pipeline_loop, name="pipeline", daemon=True)
@@ -322,10 +322,13 @@ class Agent:
                 old.mark_no_data(old.last.mono, old.last.wall)
             except Exception:  # noqa: BLE001 - the faulty pipeline may fail again
                 logger.warning("could not close the faulty pipeline's interval", exc_info=True)
-        self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
-        for name in ("_last_ts", "_last_mono"):  # event times stay monotone across pipelines
-            if old is not None and hasattr(old, name):
-                setattr(self.pipeline, name, getattr(old, name))
+        self.pipeline = self._new_pipeline()
+        if old is not None:
+            self.pipeline.continue_from(old)  # event times stay monotone across pipelines
+
+    def _new_pipeline(self) -> LinePipeline:
+        # the daemon needs no counted parts' crops: it keeps only the latest few
+        return LinePipeline(self.config, self.timed, self.recorder, keep_counted=KEEP_COUNTED)
 
     def _frame_wanted(self, mono: float) -> bool:
         """Whether the pipeline will analyse a frame stamped `mono`.
@@ -360,10 +363,6 @@ class Agent:
                 self.health.process_s += time.perf_counter() - began
                 self.health.frame_age_s += max(0.0, self._heartbeat - item.mono)
                 self.health.frames += 1
-                if len(pipeline.counted) > 2 * KEEP_COUNTED:
-                    # LinePipeline keeps every counted part (with crops) for `teach`; a
-                    # daemon running for months must not.
-                    del pipeline.counted[:-KEEP_COUNTED]
             elif isinstance(item, SourceDown):
                 # Frames after item.mono (a freeze's identical frames) were delivered
                 # already; the pipeline backdates no_data to item.mono but never before

@@ -82,8 +82,13 @@ class LinePipeline:
         config: Config,
         inspector: Inspector | None = None,
         sink: EventSink | None = None,
+        keep_counted: int | None = None,
     ) -> None:
         """Build the stages from `config` (which must have a `[vision]` section).
+
+        `counted` keeps every counted part with its crops (what `teach` collects);
+        `keep_counted` bounds it to about that many of the latest (0: none), for a
+        daemon that runs for months and a replay that needs none.
 
         Raises:
             ConfigError: the config has no `[vision]` section.
@@ -109,6 +114,7 @@ class LinePipeline:
         self.last: Stamp | None = None
         self.last_reading: FlowReading | None = None
         self.counted: list[CountedPart] = []
+        self.keep_counted = keep_counted
         self._last_ts: datetime | None = None
         self._last_mono: float | None = None
         self._state: State | None = None
@@ -229,7 +235,7 @@ class LinePipeline:
     def _emit_part(self, part: CountedPart) -> None:
         verdict = self.inspector.inspect(part.views) if part.views else Verdict(good=True)
         ts, mono = self._monotone(part.at)
-        self.counted.append(part)
+        self._keep(part)
         event = PartEvent(
             ts,
             good=verdict.good,
@@ -239,6 +245,20 @@ class LinePipeline:
             mono=mono,
         )
         self.sink.emit(event, PartExtra(verdict, part))
+
+    def _keep(self, part: CountedPart) -> None:
+        keep = self.keep_counted
+        if keep is None or keep > 0:
+            self.counted.append(part)
+        if keep is not None and len(self.counted) > 2 * keep:
+            del self.counted[: len(self.counted) - keep]  # trimmed in batches: cheap
+
+    def continue_from(self, earlier: LinePipeline) -> None:
+        """Carry on `earlier`'s event time line (a pipeline restarted after a fault).
+
+        No event of this one is stamped before the last one `earlier` emitted.
+        """
+        self._last_ts, self._last_mono = earlier._last_ts, earlier._last_mono
 
     def _monotone(self, at: Stamp) -> tuple[datetime, float]:
         ts, mono = at.wall, at.mono

@@ -192,7 +192,7 @@ def run_command(args: argparse.Namespace) -> int:
         on_written=publisher.notify if publisher is not None else None,
     )
     sink = _Collect(recorder)
-    pipeline = LinePipeline(config, inspector, sink)
+    pipeline = LinePipeline(config, inspector, sink, keep_counted=0)  # bounded memory
     paced_from: float | None = None
     undelivered: UserError | None = None
     try:
@@ -209,7 +209,6 @@ def run_command(args: argparse.Namespace) -> int:
                     if ahead > 0:
                         time.sleep(ahead)
                 pipeline.process(frame)
-                pipeline.counted.clear()  # the crops are not needed here: bounded memory
                 bar.update()
         pipeline.close()
         if not recorder.flush():
