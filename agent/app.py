@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +37,17 @@ from agent.health import board_health, clock_synchronised, cpu_seconds
 from agent.inspection import Inspector, PartCrop, Verdict
 from agent.inspection.loader import load_inspector
 from agent.inspection.pictures import picture_saver
-from agent.oee import compute_oee
 from agent.pipeline import LinePipeline
-from agent.publish import open_stop_after, shift_message
+from agent.publish import open_stop_after
 from agent.recorder import Recorder
+from agent.resume import close_open_interval, last_state_event
+from agent.shifts import ShiftBook
 from agent.store import Store, StoreWriteError, open_readonly
 from agent.systemd import Notifier
 from agent.timeline import ClockStep, WallLabels
 
 logger = logging.getLogger(__name__)
 
-#: How far back the daemon reads events at start to rebuild the current shift.
-HISTORY = timedelta(hours=36)
 #: The pipeline must have made progress this recently for the watchdog to be pinged.
 STALL_S = 20.0
 #: Counted parts the pipeline may keep for `teach`; the daemon needs none of them.
@@ -162,8 +160,7 @@ class Agent:
         self._ended = False
         self._thread: threading.Thread | None = None
         self._heartbeat = self.clock.monotonic()
-        self._shift_key: tuple[str, str] | None = None
-        self._read_from: datetime | None = None
+        self.shifts: ShiftBook | None = None
         self._window = _Window()
         self._published_faults = 0
         self._steps_seen = 0
@@ -181,7 +178,7 @@ class Agent:
                 self.store.save_config(self.config_text)
             except StoreWriteError as exc:
                 logger.error("cannot keep the configuration in the store: %s", exc)
-        last_state = _last_state(self.store)
+        last_state = last_state_event(self.store)
         if str(self.config.store_path) != ":memory:":
             self.reader = open_readonly(self.config.store_path)
         if self.publish:
@@ -196,7 +193,13 @@ class Agent:
             pictures=picture_saver(self.config),
             open_stop=open_stop_after(last_state, None) if last_state else None,
         )
-        self._resume(self.store, self.recorder)
+        close_open_interval(self.store, self.recorder, self.labels)
+        self.shifts = ShiftBook(
+            self.config,
+            self.reader or self.store,
+            self.store,
+            self.publisher.publish_oee if self.publisher is not None else None,
+        )
         if clock_synchronised() is False:
             # Flag where unsynchronised labels begin; a later step is kept beside it.
             logger.warning("the system clock is not synchronised (no NTP answer since boot)")
@@ -441,50 +444,9 @@ class Agent:
             logger.exception("supervisor task %s failed", task.__name__)
 
     def _snapshot(self) -> None:
-        """The current shift's OEE from the store (so a restart resumes where it was)."""
-        store = self.reader or self.store
-        if store is None:
-            return
-        now = self.labels.label(self.clock.monotonic())
-        start = self._read_from or now - HISTORY
-        try:
-            events = store.events(start=start, with_state_before=True)
-        except Exception as exc:  # noqa: BLE001 - a read failure must not stop counting
-            logger.warning("cannot read events for the oee snapshot: %s", exc)
-            return
-        if not events:
-            return
-        report = compute_oee(events, self.config, observed_until=max(now, events[-1].ts))
-        current = report.current_shift(now)
-        if current is not None and self.publisher is not None:
-            self.publisher.publish_oee(current.to_json(self.config.line.zone))
-        key = (current.shift, str(current.date)) if current is not None else None
-        if self._shift_key is None:
-            self._close_missed_shifts(report, store, now)
-        elif key != self._shift_key:
-            self._close_shift(report, self._shift_key, now)
-        self._shift_key = key
-        if current is not None and current.start is not None:
-            self._read_from = datetime.fromtimestamp(current.start, UTC)
-
-    def _close_missed_shifts(self, report: Any, store: Store, now: datetime) -> None:
-        """At start: shifts that ended while the agent was down get their result too."""
-        saved = {(r.get("shift"), str(r.get("date"))) for r in store.shift_results()}
-        for shift in report.shifts:
-            key = (shift.shift, str(shift.date))
-            if shift.end is not None and shift.end <= now.timestamp() and key not in saved:
-                self._close_shift(report, key, now)
-
-    def _close_shift(self, report: Any, key: tuple[str, str], now: datetime) -> None:
-        for shift in report.shifts:
-            if (shift.shift, str(shift.date)) == key:
-                result = shift.to_json(self.config.line.zone)
-                assert self.store is not None
-                try:
-                    self.store.save_shift_result(result, [shift_message(result, self.config, now)])
-                except StoreWriteError as exc:
-                    logger.error("shift %s %s not saved: %s", *key, exc)
-                logger.info("shift %s of %s closed: OEE %s", key[0], key[1], result.get("oee"))
+        """The current shift's OEE and closed shifts (`ShiftBook`), as of the time line."""
+        if self.shifts is not None:
+            self.shifts.update(self.labels.label(self.clock.monotonic()))
 
     def stats(self) -> dict[str, Any]:
         """Health now: rates over the interval since the previous call, counters, alarms."""
@@ -579,43 +541,6 @@ class Agent:
                 self.store.record_stats(self.labels.label(self.clock.monotonic()), stats)
             except StoreWriteError:
                 pass
-
-    # ---- resuming after a restart --------------------------------------------------------
-
-    def _resume(self, store: Store, recorder: Recorder) -> None:
-        """Close what a previous run left open: the time it was down is `no_data`.
-
-        Reads only the last state event and the last part (indexed, however big the
-        store), and keeps new events after them even when the clock reads earlier.
-        """
-        last_state = _last_state(store)
-        parts = store.parts(limit=1)
-        if last_state is None and not parts:
-            return
-        last_ts = max([e.ts for e in (last_state,) if e is not None] + [p.ts for p in parts])
-        if self.labels.not_before(last_ts):
-            logger.warning(
-                "the clock (%s) is behind the last stored event (%s): not yet synchronised? "
-                "events follow the stored time line",
-                self.clock.wall().isoformat(),
-                last_ts.isoformat(),
-            )
-        if last_state is None or last_state.state == "no_data":
-            return
-        # The previous run ended without closing its interval (a crash, a power cut):
-        # from its last event on nothing was observed.
-        logger.info("closing the interval the previous run left open at %s", last_ts)
-        recorder.emit(StateEvent(last_ts, "no_data", None, new_id()))
-
-
-#: Later than any event: `events(start=FAR_FUTURE, with_state_before=True)` is the last state.
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def _last_state(store: Store) -> StateEvent | None:
-    events = store.events(start=FAR_FUTURE, with_state_before=True)
-    last = events[-1] if events else None
-    return last if isinstance(last, StateEvent) else None
 
 
 # ---- defaults for the real board ----------------------------------------------------------
