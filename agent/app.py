@@ -406,7 +406,8 @@ class Agent:
             except Exception:  # noqa: BLE001 - the faulty pipeline may fail again
                 logger.warning("could not close the faulty pipeline's interval", exc_info=True)
         self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
-        for name in ("_last_ts", "_last_mono"):  # event times stay monotone across pipelines
+        # event times stay monotone across pipelines, and the count of guesses goes on
+        for name in ("_last_ts", "_last_mono", "parts_uncertain"):
             if old is not None and hasattr(old, name):
                 setattr(self.pipeline, name, getattr(old, name))
 
@@ -606,6 +607,8 @@ class Agent:
             "camera": camera,
             "uptime_s": round(now - h.started_mono, 1),
             "snapshot_ms": round(1000 * h.snapshot_s, 1),
+            # parts counted from touching parts that could not be told apart, since start
+            "parts_uncertain": self.pipeline.parts_uncertain if self.pipeline else 0,
         }
         if self.recorder is not None:
             counters = self.recorder.counters

@@ -11,8 +11,9 @@ parts are taken at full resolution. Events go to an
   stopped; reason `starved` when the belt ran empty) and `running` again when flow or
   parts come back, `no_data` when the daemon says the camera gave nothing;
 - a `PartEvent` for every counted part, stamped when its centre crossed `count_at`,
-  with the inspector's verdict; `extra` carries the verdict (heatmap, crop) and the
-  counted part (views, cycle time) for pictures.
+  with the inspector's verdict (`uncertain` when the count was a guess from the size
+  of touching parts that could not be told apart); `extra` carries the verdict
+  (heatmap, crop) and the counted part (views, cycle time) for pictures.
 
 Event times never go backwards: a backdated event is never stamped before one already
 emitted. `pipeline.counted` keeps every `CountedPart` until its owner clears it (teach
@@ -109,6 +110,8 @@ class LinePipeline:
         self.last: Stamp | None = None
         self.last_reading: FlowReading | None = None
         self.counted: list[CountedPart] = []
+        #: Parts counted as a guess from the size of touching parts (`uncertain`), so far.
+        self.parts_uncertain = 0
         self._last_ts: datetime | None = None
         self._last_mono: float | None = None
         self._state: State | None = None
@@ -230,6 +233,7 @@ class LinePipeline:
         verdict = self.inspector.inspect(part.views) if part.views else Verdict(good=True)
         ts, mono = self._monotone(part.at)
         self.counted.append(part)
+        self.parts_uncertain += part.uncertain
         event = PartEvent(
             ts,
             good=verdict.good,
@@ -237,6 +241,7 @@ class LinePipeline:
             score=verdict.score,
             id=new_id(),
             mono=mono,
+            uncertain=part.uncertain,
         )
         self.sink.emit(event, PartExtra(verdict, part))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -73,8 +73,8 @@ class PartCounter:
         self._last_run: float | None = None
         # a count line close to where parts enter leaves no room for idle frames
         self._always = count_at * view.along < 0.25 * view.along
-        #: Per uncounted track near the line: (cut, box, part mask) of recent frames.
-        self._before: dict[int, deque[tuple[_Cut, tuple[int, int, int, int], np.ndarray]]]
+        #: Per uncounted track near the line: (cut, blob, part mask) of recent frames.
+        self._before: dict[int, deque[tuple[_Cut, Blob, np.ndarray]]]
         self._before = {}
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
@@ -157,10 +157,14 @@ class PartCounter:
         self._offset, self._end = a, b
         window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
         labels, found = self.segmenter.segment(window)
-        blobs = [
-            Blob(k.label, k.x + a, k.y, (k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]), k.area)
-            for k in found
-        ]
+        blobs = (
+            [
+                replace(k, x=k.x + a, box=(k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]))
+                for k in found
+            ]
+            if a
+            else found
+        )
         self._labels, self.blobs = labels, blobs
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
@@ -175,6 +179,8 @@ class PartCounter:
         for track in self.tracker.tracks:
             blob = track.blob
             if track.id in crossed_ids:
+                if blob is not None and not blob.touching and self._inside(blob):
+                    self.segmenter.learn_part(blob.area)  # one sample per part seen alone
                 before = self._before.pop(track.id, deque())
                 views = [self._crop(*ref) for ref in before]
                 if blob is not None and self._near_line(blob):
@@ -186,7 +192,7 @@ class PartCounter:
                 # frame makes the decoder's next one come from fresh pages), and where
                 # the part is; its mask is drawn only if the view is used
                 queue = self._before.setdefault(track.id, deque(maxlen=self.max_views // 2))
-                queue.append((self._cut(frame, blob.box), blob.box, self._part_mask(labels, blob)))
+                queue.append((self._cut(frame, blob.box), blob, self._part_mask(labels, blob)))
         still_pending = []
         for pending in self._pending:
             if pending.track.id in crossed_ids:
@@ -227,13 +233,16 @@ class PartCounter:
             views=pending.views[: self.max_views],
             cycle_s=cycle,
             track_id=pending.track.id,
+            uncertain=not pending.track.sure,
         )
+
+    def _inside(self, blob: Blob) -> bool:
+        """Wholly inside the window along the flow."""
+        return self._offset < blob.box[0] and blob.box[2] < self._end
 
     def _near_line(self, blob: Blob) -> bool:
         """Wholly inside the window along the flow, and near the count line."""
-        if blob.box[0] <= self._offset or blob.box[2] >= self._end:
-            return False
-        return abs(blob.x - self.tracker.line) <= max(blob.length, 4)
+        return self._inside(blob) and abs(blob.x - self.tracker.line) <= max(blob.length, 4)
 
     def _part_mask(self, labels: np.ndarray, blob: Blob) -> np.ndarray:
         """The blob's pixels inside its box, at the work resolution (canonical)."""
@@ -250,11 +259,17 @@ class PartCounter:
         return _Cut(frame[cy0:cy1, cx0:cx1].copy(), cx0, cy0)
 
     def _crop_now(self, frame: np.ndarray, blob: Blob, labels: np.ndarray) -> PartCrop:
-        return self._crop(self._cut(frame, blob.box), blob.box, self._part_mask(labels, blob))
+        return self._crop(self._cut(frame, blob.box), blob, self._part_mask(labels, blob))
 
-    def _crop(self, cut: _Cut, box: tuple[int, int, int, int], part_mask: np.ndarray) -> PartCrop:
-        """The view: the cut image and the part's mask grown to frame pixels."""
-        x0, y0, x1, y1 = self.view.to_frame_box(box)
+    def _crop(self, cut: _Cut, blob: Blob, part_mask: np.ndarray) -> PartCrop:
+        """The view: the cut image and the part's mask grown to frame pixels.
+
+        It is `touching` when the blob was split from touching parts or lies against
+        a neighbour, `clipped` when it reaches the ROI's edge across the flow.
+        """
+        x0, y0, x1, y1 = self.view.to_frame_box(blob.box)
+        touching = blob.touching
+        clipped = blob.box[1] <= 0 or blob.box[3] >= self.view.shape[1]
         image = cut.image
         part = part_mask.astype(np.uint8) * 255
         part = np.ascontiguousarray(self.view.from_canonical(part))
@@ -263,4 +278,4 @@ class PartCounter:
         mx0, my0 = x0 - cut.x, y0 - cut.y
         target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
         target[:] = grown[: target.shape[0], : target.shape[1]]
-        return PartCrop(image=image, mask=mask > 127)
+        return PartCrop(image=image, mask=mask > 127, touching=touching, clipped=clipped)

@@ -58,6 +58,8 @@ class Track:
     #: When a provisional track crossed, kept until it is established.
     crossed: Stamp | None = None
     blob: Blob | None = None  # this frame's blob, None when coasting or covered
+    #: Seen at least once as a blob of its own (not cut from a merged one by size alone).
+    sure: bool = True
     covered: bool = False  # inside a blob merged with touching parts this frame
 
 
@@ -217,6 +219,7 @@ class Tracker:
             entering,
             blob=blob,
             area=blob.area,
+            sure=not blob.guessed,
         )
         self._next_id += 1
         if blob.x >= self.line:
@@ -254,6 +257,7 @@ class Tracker:
         track.missed = 0
         track.blob = blob
         track.area = blob.area
+        track.sure = track.sure or not blob.guessed
         crossings = self._crossed(track, before, seen_before, now)
         return crossings + self._establish(track)
 
