@@ -7,11 +7,16 @@ across it with the light, hardly along it, and its texture moves). Each frame:
    `contrast` grey levels;
 2. holes inside parts filled (bolt holes show the belt), then a 3x3 opening removes
    noise, seams and dust;
-3. touching parts split: erosions separate parts joined by a neck (see `_seeds`); each
-   solid core is a seed and every part pixel joins its nearest seed. Only done when a
-   piece is half as big again as a small part seen lately (the costly step, and the
-   usual frame has nothing to split);
-4. pieces smaller than `min_area` work pixels dropped.
+3. touching parts split, only in a piece half as big again as a small piece seen lately
+   (the costly step, and the usual frame has nothing to split): at the cores of its
+   distance transform (`_cores`), every pixel to its nearest core; then, when single
+   parts are alike, any part still holding two single parts' area or more is cut
+   across the flow by that area (`_cut_by_size`): a guess, marked on the blob;
+4. pieces smaller than `min_area` work pixels dropped; blobs split from a piece are
+   marked touching.
+
+The single part's area is learnt from parts counted on their own (`learn_part`, which
+the counter calls once per part).
 
 The belt model then learns from the pixels that are not parts (parts grown by one
 pixel), so a part standing still in view is never learnt into the belt.
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -31,8 +35,6 @@ from agent.counting import Blob
 logger = logging.getLogger(__name__)
 
 _SQUARE = np.ones((3, 3), np.uint8)
-#: Blobs this close (work pixels, 12 frame pixels at 1/4) are neighbours touching.
-_NEAR = 3
 
 
 class BeltSegmenter:
@@ -123,11 +125,10 @@ class BeltSegmenter:
                 pieces.append((next_label, x + px, y + py, pw, ph, area_part, True, guessed))
                 next_label += 1
         blobs = [
-            Blob(label, x + w / 2.0, y + h / 2.0, (x, y, x + w, y + h), area, touching, guessed)
-            for label, x, y, w, h, area, touching, guessed in pieces
+            Blob(label, x + w / 2.0, y + h / 2.0, (x, y, x + w, y + h), area, split, guessed)
+            for label, x, y, w, h, area, split, guessed in pieces
             if area >= self.min_area
         ]
-        blobs = self._mark_neighbours(labels, blobs)
         self._learn_size(blobs, along)
         blobs.sort(key=lambda b: b.x)
         return labels, blobs
@@ -287,33 +288,6 @@ class BeltSegmenter:
             if part.any():
                 parts.append(part)
         return parts
-
-    @staticmethod
-    def _mark_neighbours(labels: np.ndarray, blobs: list[Blob]) -> list[Blob]:
-        """Mark blobs that come within `_NEAR` pixels of another as touching.
-
-        Parts that touch in the frame often show a pixel or two apart at the work
-        resolution (the opening cuts a point contact); either way a neighbour lies
-        inside the part's crop.
-        """
-        out = list(blobs)
-        for i, a in enumerate(blobs):
-            for j in range(i + 1, len(blobs)):
-                b = blobs[j]
-                if a.touching and b.touching:
-                    continue
-                x0 = max(0, max(a.box[0], b.box[0]) - _NEAR)
-                y0 = max(0, max(a.box[1], b.box[1]) - _NEAR)
-                x1 = min(a.box[2], b.box[2]) + _NEAR
-                y1 = min(a.box[3], b.box[3]) + _NEAR
-                if x0 >= x1 or y0 >= y1:
-                    continue
-                near = labels[y0:y1, x0:x1]
-                grown = cv2.dilate((near == a.label).view(np.uint8), _SQUARE, iterations=_NEAR)
-                if np.any(grown.view(bool) & (near == b.label)):
-                    out[i] = replace(out[i], touching=True)
-                    out[j] = replace(out[j], touching=True)
-        return out
 
     def _learn(self, image: np.ndarray, filled: np.ndarray) -> None:
         assert self._belt is not None

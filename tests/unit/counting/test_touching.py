@@ -88,9 +88,8 @@ def test_touching_pairs_are_split_at_any_spacing(design: str, gap: float) -> Non
         ]
         _, blobs = segmenter.segment(VIEW.work(draw(row_of(pair, gap, start=250.0), trial)))
         assert len(blobs) == 2, f"trial {trial}"
+        # told apart by the outline (or already apart after the opening): no guess
         assert not any(b.guessed for b in blobs)
-        if design != "angle":  # (an L's box may reach its neighbour where the L does not)
-            assert all(b.touching for b in blobs)
 
 
 @pytest.mark.parametrize("n", [3, 4, 5, 6])
