@@ -58,7 +58,8 @@ class Track:
     #: When a provisional track crossed, kept until it is established.
     crossed: Stamp | None = None
     blob: Blob | None = None  # this frame's blob, None when coasting or covered
-    #: Seen at least once as a blob of its own (not cut from a merged one by size alone).
+    #: Seen at least once whole as a blob of its own (not cut from a merged one by size
+    #: alone, nor still coming in: what lay beyond the window's edge is unknown).
     sure: bool = True
     covered: bool = False  # inside a blob merged with touching parts this frame
 
@@ -93,6 +94,7 @@ class Tracker:
         self._next_id = 1
         self._frames = 0
         self._entry = 0.0
+        self._exit = float(along)
 
     def reset(self) -> None:
         """Drop every track (after a gap in the footage)."""
@@ -115,6 +117,7 @@ class Tracker:
         self._frames += 1
         self._entry = entry
         exit_x = self.along if exit is None else exit
+        self._exit = exit_x
         step = max(0.0, speed_px_s)
         predicted = [t.x + step * (now.mono - t.seen.mono) for t in self.tracks]
         for track in self.tracks:
@@ -219,12 +222,17 @@ class Tracker:
             entering,
             blob=blob,
             area=blob.area,
-            sure=not blob.guessed,
+            sure=self._seen_whole(blob),
         )
         self._next_id += 1
         if blob.x >= self.line:
             track.counted = True  # appeared past the line: never counted
         return track
+
+    def _seen_whole(self, blob: Blob) -> bool:
+        """A blob that is a part of its own: not a guess, and wholly inside the window."""
+        inside = self._entry + self.edge < blob.box[0] and blob.box[2] < self._exit - self.edge
+        return inside and not blob.guessed
 
     def _cover(self, track: Track, predicted: float, now: Stamp) -> list[Crossing]:
         """The track is inside a blob of merged touching parts: it moves on with the belt."""
@@ -257,7 +265,7 @@ class Tracker:
         track.missed = 0
         track.blob = blob
         track.area = blob.area
-        track.sure = track.sure or not blob.guessed
+        track.sure = track.sure or self._seen_whole(blob)
         crossings = self._crossed(track, before, seen_before, now)
         return crossings + self._establish(track)
 

@@ -5,7 +5,7 @@ rendered footage (`agent.sim.line`) through the whole pipeline for counting.
 """
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
@@ -243,3 +243,37 @@ def test_a_part_cut_by_the_roi_edge_across_the_flow_is_clipped(tmp_path) -> None
             assert any(v.clipped for v in part.views) == (reach < edge)
             cut += reach < edge
     assert cut > 0
+
+
+def test_parts_counted_from_a_guess_are_uncertain_and_only_those() -> None:
+    """Flat-ended bars through the counter: a flush pair counts as two, both uncertain."""
+    from agent.counting.counter import PartCounter
+    from agent.flow.stops import Stamp
+
+    counter = PartCounter(VIEW, count_at=0.5, min_area=16)
+    step, pitch = 12, 160  # frame pixels per analysed frame; between bar trains
+    trains = [[64]] * 8 + [[64, 64]] + [[64]]  # the 9th: two bars end to end
+    starts, x = [], -64
+    for train in trains:
+        starts.append((x, train))
+        x -= pitch + sum(train)
+    counted = []
+    for frame_no in range((-x + 640) // step):
+        shift = frame_no * step
+        frame = belt(frame_no % 5)
+        for start, train in starts:
+            left = start + shift
+            for length in train:
+                if -length < left < 640:
+                    cv2.rectangle(
+                        frame,
+                        (max(0, left), 80),
+                        (min(639, left + length - 1), 119),
+                        (60, 160, 200),
+                        -1,
+                    )
+                left += length
+        now = Stamp(frame_no / 15.0, T0 + timedelta(seconds=frame_no / 15.0))
+        counted += counter.process(VIEW.work(frame), frame, now, step * 15.0 / 640)
+    counted += counter.flush()
+    assert [p.uncertain for p in counted] == [False] * 8 + [True, True, False]
