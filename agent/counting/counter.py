@@ -176,6 +176,7 @@ class PartCounter:
         ]
         self._labels, self.blobs = labels, blobs
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
+        self.tracker.part_area = self.segmenter.single_area
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
         # parts in the ROI outside the window still hold off a `starved` stop
         confirmed = bool(self.tracker.confirmed)

@@ -155,6 +155,11 @@ class BeltSegmenter:
             q20, q50 = np.percentile(self._areas, (20, 50))
             self._reference, self._typical = float(q20), float(q50)
 
+    @property
+    def single_area(self) -> float | None:
+        """The single part's area (work pixels) once 8 parts were seen alone, else None."""
+        return self._single
+
     def learn_part(self, area: int) -> None:
         """A single part seen on its own (once per part, when counted): its area.
 
