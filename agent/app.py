@@ -484,6 +484,8 @@ class Agent:
             "camera": camera,
             "uptime_s": round(now - h.started_mono, 1),
             "snapshot_ms": round(1000 * h.snapshot_s, 1),
+            # parts counted from touching parts that could not be told apart, since start
+            "parts_uncertain": self.pipeline.parts_uncertain if self.pipeline else 0,
         }
         if self.recorder is not None:
             counters = self.recorder.counters

@@ -11,8 +11,9 @@ parts are taken at full resolution. Events go to an
   stopped; reason `starved` when the belt ran empty) and `running` again when flow or
   parts come back, `no_data` when the daemon says the camera gave nothing;
 - a `PartEvent` for every counted part, stamped when its centre crossed `count_at`,
-  with the inspector's verdict; `extra` carries the verdict (heatmap, crop) and the
-  counted part (views, cycle time) for pictures.
+  with the inspector's verdict (`uncertain` when the count was a guess from the size
+  of touching parts that could not be told apart); `extra` carries the verdict
+  (heatmap, crop) and the counted part (views, cycle time) for pictures.
 
 Event times never go backwards: a backdated event is never stamped before one already
 emitted. `pipeline.counted` keeps every `CountedPart` until its owner clears it (teach
@@ -115,6 +116,8 @@ class LinePipeline:
         self.last_reading: FlowReading | None = None
         self.counted: list[CountedPart] = []
         self.keep_counted = keep_counted
+        #: Parts counted as a guess from the size of touching parts (`uncertain`), so far.
+        self.parts_uncertain = 0
         self._last_ts: datetime | None = None
         self._last_mono: float | None = None
         self._state: State | None = None
@@ -236,6 +239,7 @@ class LinePipeline:
         verdict = self.inspector.inspect(part.views) if part.views else Verdict(good=True)
         ts, mono = self._monotone(part.at)
         self._keep(part)
+        self.parts_uncertain += part.uncertain
         event = PartEvent(
             ts,
             good=verdict.good,
@@ -243,6 +247,7 @@ class LinePipeline:
             score=verdict.score,
             id=new_id(),
             mono=mono,
+            uncertain=part.uncertain,
         )
         self.sink.emit(event, PartExtra(verdict, part))
 
@@ -256,9 +261,11 @@ class LinePipeline:
     def continue_from(self, earlier: LinePipeline) -> None:
         """Carry on `earlier`'s event time line (a pipeline restarted after a fault).
 
-        No event of this one is stamped before the last one `earlier` emitted.
+        No event of this one is stamped before the last one `earlier` emitted, and its
+        count of uncertain parts goes on from `earlier`'s.
         """
         self._last_ts, self._last_mono = earlier._last_ts, earlier._last_mono
+        self.parts_uncertain = earlier.parts_uncertain  # the count of guesses goes on
 
     def _monotone(self, at: Stamp) -> tuple[datetime, float]:
         ts, mono = at.wall, at.mono

@@ -172,8 +172,8 @@ def state_payload(event: StateEvent) -> dict[str, Any]:
 
 
 def part_payload(event: PartEvent) -> dict[str, Any]:
-    """`part`: one counted part and its inspection verdict."""
-    return {
+    """`part`: one counted part and its inspection verdict (`uncertain` only when true)."""
+    payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
         "id": _require_id(event),
         "ts": _ts(event.ts),
@@ -181,6 +181,9 @@ def part_payload(event: PartEvent) -> dict[str, Any]:
         "defect": event.defect,
         "score": event.score,
     }
+    if event.uncertain:
+        payload["uncertain"] = True
+    return payload
 
 
 def stop_payload(stop: OpenStop, end: datetime | None) -> dict[str, Any]:

@@ -47,7 +47,7 @@ _LATEST_IMAGE = "SELECT part_id, path, max(seq) FROM part_images GROUP BY part_i
 _EVENT_COLUMNS = (
     "e.seq, e.id, e.type, e.ts, e.mono, e.state, "
     "CASE WHEN r.stop_id IS NULL THEN e.reason ELSE r.reason END AS reason, "
-    "e.good, e.defect, e.score"
+    "e.good, e.defect, e.score, e.uncertain"
 )
 _SEQ, _STATE = 0, 5  # positions in _EVENT_COLUMNS
 _EVENTS_FROM = f"FROM events e LEFT JOIN ({_LATEST_REASON}) r ON r.stop_id = e.id"
@@ -221,8 +221,8 @@ class Store:
             for event, batch in prepared:
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO events "
-                    "(id, type, ts, epoch, mono, state, reason, good, defect, score) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(id, type, ts, epoch, mono, state, reason, good, defect, score, uncertain) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     _event_values(event),
                 )
                 if cursor.rowcount == 0:
@@ -398,7 +398,8 @@ class Store:
             where += " AND e.good = 0"
         # every piece of this SQL is a constant of this module; values go as parameters
         sql = (
-            "SELECT e.seq, e.id, e.ts, e.mono, e.good, e.defect, e.score, i.path AS image "  # noqa: S608
+            "SELECT e.seq, e.id, e.ts, e.mono, e.good, e.defect, e.score, i.path AS image, "  # noqa: S608
+            "e.uncertain "
             f"FROM events e {index} LEFT JOIN ({_LATEST_IMAGE}) i ON i.part_id = e.id {where}"
         )
         if limit is not None:
@@ -408,8 +409,17 @@ class Store:
         else:
             rows = self._read(sql + " ORDER BY e.epoch, e.seq", params)
         return [
-            PartRow(id_, datetime.fromisoformat(ts), mono, bool(good), defect, score, image)
-            for _, id_, ts, mono, good, defect, score, image in rows
+            PartRow(
+                id_,
+                datetime.fromisoformat(ts),
+                mono,
+                bool(good),
+                defect,
+                score,
+                image,
+                bool(unsure),
+            )
+            for _, id_, ts, mono, good, defect, score, image, unsure in rows
         ]
 
     def set_part_image(self, part_id: str, path: str | Path) -> None:
@@ -718,16 +728,19 @@ def _event_values(event: Event) -> list[Any]:
     common = [event.id, None, ts.isoformat(), ts.timestamp(), event.mono]
     if isinstance(event, StateEvent):
         common[1] = "state"
-        return [*common, event.state, event.reason, None, None, None]
+        return [*common, event.state, event.reason, None, None, None, None]
     common[1] = "part"
-    return [*common, None, None, int(event.good), event.defect, event.score]
+    part = [int(event.good), event.defect, event.score, int(event.uncertain)]
+    return [*common, None, None, *part]
 
 
 def _event_from_row(row: tuple[Any, ...]) -> Event:
-    _, id_, kind, ts, mono, state, reason, good, defect, score = row
+    _, id_, kind, ts, mono, state, reason, good, defect, score, uncertain = row
     if kind == "state":
         return StateEvent(datetime.fromisoformat(ts), state, reason, id_, mono)
-    return PartEvent(datetime.fromisoformat(ts), bool(good), defect, score, id_, mono)
+    return PartEvent(
+        datetime.fromisoformat(ts), bool(good), defect, score, id_, mono, bool(uncertain)
+    )
 
 
 def _insert_messages(

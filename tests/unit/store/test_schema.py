@@ -116,6 +116,28 @@ def test_uncreatable_folder_is_a_user_error(tmp_path: Path) -> None:
         Store.open(blocker / "sub" / "line.db")
 
 
+def test_parts_stored_before_uncertain_existed_read_as_certain(db_path: Path, monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from agent.events import PartEvent
+
+    first = [(name, func) for name, func in schema.MIGRATIONS if name == "m001_initial"]
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", first)
+        Store.open(db_path).close()  # a store written before m002_part_uncertain
+    raw = sqlite3.connect(db_path)
+    raw.execute(
+        "INSERT INTO events (id, type, ts, epoch, good) VALUES (?, 'part', ?, ?, 1)",
+        ["old", "2026-03-02T06:00:00+00:00", datetime(2026, 3, 2, 6, tzinfo=UTC).timestamp()],
+    )
+    raw.commit()
+    raw.close()
+    with Store.open(db_path) as store:
+        assert "m002_part_uncertain" in store.migrations()
+        store.append(PartEvent(datetime(2026, 3, 2, 6, 1, tzinfo=UTC), id="new", uncertain=True))
+        assert [(p.id, p.uncertain) for p in store.parts()] == [("old", False), ("new", True)]
+
+
 def test_a_writer_that_must_not_migrate_never_upgrades_nor_creates(
     db_path: Path, tmp_path: Path, monkeypatch
 ) -> None:
