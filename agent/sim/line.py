@@ -74,6 +74,11 @@ class Scenario:
     noise_sigma: float = 2.0
     #: "mp4v" (small files) or "MJPG" (every frame a high-quality JPEG).
     codec: str = "mp4v"
+    # part look
+    #: Part-to-part tolerance (size, outline, tint, texture): 1.0 = an ordinary spread.
+    part_variation: float = 0.0
+    #: 1 = clear defects; smaller = smaller, lower-contrast defects (0.4 is subtle).
+    defect_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -285,6 +290,8 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
                 size=size,
                 defect=defect,
                 seed=int(rng.integers(2**31)),
+                variation=scenario.part_variation,
+                defect_strength=scenario.defect_strength,
             )
             sprite = render_part(spec, float(rng.uniform(0, 360)))
             behind, ahead = _extent(sprite)
