@@ -235,7 +235,7 @@ def part_score(view_scores: list[float]) -> float:
 #: Extra robust standard deviations above the false-reject quantile: a few dozen
 #: held-out parts pin their centre and spread, not their 1 % tail, while defects
 #: score several times higher than good parts.
-THRESHOLD_SLACK_SIGMAS = 1.5
+THRESHOLD_SLACK_SIGMAS = 2.0
 #: Smallest spread of log scores assumed (held-out parts that happen to score alike).
 MIN_LOG_SPREAD = 0.05
 

@@ -26,7 +26,7 @@ SIZE_TOLERANCE = 0.2
 #: ... or whose solidity (part area / hull area) is off the typical by more than this.
 OUTLINE_TOLERANCE = 0.1
 #: A view whose edge energy is below this share of the typical view's is blurred.
-SHARPNESS_FLOOR = 0.5
+SHARPNESS_FLOOR = 0.65
 
 
 @dataclass
@@ -56,16 +56,23 @@ def solidity(mask: np.ndarray) -> float:
 
 
 def sharpness(registered: Registered) -> float:
-    """Edge energy of a canonical view near its part, relative to its brightness.
+    """Edge energy of a canonical view near its part, in its weakest direction.
 
-    Smoothed first so that sensor noise does not count as detail.
+    Motion blur smears edges along one direction only, so the least of four directions'
+    energies drops most. Smoothed first so that sensor noise does not count as detail;
+    divided by the part's brightness squared so that lighting does not either.
     """
     grey = cv2.GaussianBlur(registered.image.mean(axis=2), (0, 0), 1.0)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1)
-    near = cv2.dilate((registered.mask > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    level = float(np.median(grey[registered.mask > 0.5])) if (registered.mask > 0.5).any() else 1.0
-    return float((gx**2 + gy**2)[near].mean()) / max(level, 1.0) ** 2 if near.any() else 0.0
+    body = registered.mask > 0.5
+    near = cv2.dilate(body.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if not body.any():
+        return 0.0
+    gx, gy = gx[near], gy[near]
+    energies = [(g**2).mean() for g in (gx, gy, (gx + gy) / 1.414, (gx - gy) / 1.414)]
+    level = max(float(np.median(grey[body])), 1.0)
+    return float(min(energies)) / level**2
 
 
 def select_views(
