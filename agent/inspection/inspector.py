@@ -265,7 +265,9 @@ def fit_line(
         "held_out_scores_max": float(held_scores.max()),
         "teach_s": round(time.monotonic() - started, 2),
     }
-    report = teach_report(selection, odd, held_scores, model.threshold, registered)
+    # The report describes good parts: held-out parts unlike the rest are left out of it.
+    good_held = held_scores[~odd[held_idx]] if (~odd[held_idx]).any() else held_scores
+    report = teach_report(selection, odd, good_held, model.threshold, registered)
     logger.info("taught on %d parts (%d held out)", len(clean), len(held_idx))
     return Taught(model, reference, info, report)
 

@@ -65,6 +65,11 @@ def part_mask(crop: PartCrop) -> np.ndarray:
     b, g, r = cv2.split(cv2.absdiff(image, scalar))  # type: ignore[call-overload]  # a Scalar
     distance = cv2.max(cv2.max(b, g), r)
     _, binary = cv2.threshold(distance, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
+        # Split from a neighbour it touches: at full resolution they are one blob, so
+        # keep only what lies near the pipeline's (coarse) mask of this part.
+        near = cv2.dilate(np.asarray(crop.mask).astype(np.uint8), np.ones((7, 7), np.uint8))
+        binary = np.asarray(binary, np.uint8) * (near > 0).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         np.asarray(binary, np.uint8), connectivity=8
     )

@@ -51,7 +51,7 @@ def teach_report(
 ) -> dict[str, Any]:
     """The report's figures and warnings (a JSON-ready dict)."""
     seen = selection.parts_seen
-    used = len(selection.parts)
+    used = len(selection.parts) - int(odd.sum())  # clean and like the rest
     left_out = dict(selection.parts_left_out)
     if odd.any():
         left_out["unlike_the_rest"] = int(odd.sum())
