@@ -232,10 +232,10 @@ def part_score(view_scores: list[float]) -> float:
     return float(np.median(view_scores))
 
 
-#: Extra robust standard deviations above the false-reject quantile: a few dozen
-#: held-out parts pin their centre and spread, not their 1 % tail, while defects
-#: score several times higher than good parts.
-THRESHOLD_SLACK_SIGMAS = 2.0
+#: Factor above the robust fit's false-reject quantile: a few dozen held-out parts pin
+#: their centre and spread, not their 1 % tail, and new good parts scatter a little
+#: past it, while defects score several times higher than good parts.
+THRESHOLD_MARGIN = 1.3
 #: Smallest spread of log scores assumed (held-out parts that happen to score alike).
 MIN_LOG_SPREAD = 0.05
 
@@ -253,11 +253,11 @@ def threshold_for(scores: np.ndarray, false_reject_rate: float) -> float:
 
     A log-normal fitted with the median and the median absolute deviation, so a
     defective part among the "good" ones cannot drag the threshold up with it; the
-    (1 - rate) quantile of that fit plus `THRESHOLD_SLACK_SIGMAS`.
+    (1 - rate) quantile of that fit times `THRESHOLD_MARGIN`.
     """
     centre, spread = robust_log_fit(scores)
-    z = NormalDist().inv_cdf(1.0 - false_reject_rate) + THRESHOLD_SLACK_SIGMAS
-    return math.exp(centre + z * spread)
+    z = NormalDist().inv_cdf(1.0 - false_reject_rate)
+    return math.exp(centre + z * spread) * THRESHOLD_MARGIN
 
 
 def outliers(scores: np.ndarray, sigmas: float = 4.0) -> np.ndarray:

@@ -89,8 +89,8 @@ def teach_report(
         )
     if seen and odd.sum() / seen > ODD_SHARE:
         warnings.append(
-            f"{int(odd.sum())} parts looked unlike the rest and were left out: make sure the "
-            "footage shows good production only"
+            f"{int(odd.sum())} parts looked unlike the rest and were left out (defective, "
+            "or seen badly): make sure the footage shows good production only, parts apart"
         )
     return {
         "parts_seen": seen,
