@@ -139,6 +139,8 @@ def _trimmed(blob: np.ndarray) -> np.ndarray:
     cut; that sliver is thin, so opening the blob removes it, and the hull of all that
     is left is the part's outline (its own holes and bites stay as they are).
     """
+    if not (blob[0].any() or blob[-1].any() or blob[:, 0].any() or blob[:, -1].any()):
+        return blob  # nothing reaches the crop's edge: no neighbour the crop cut
     body = cv2.morphologyEx(blob, cv2.MORPH_OPEN, _SLIVER)
     points = cv2.findNonZero(body)
     if points is None:
