@@ -31,7 +31,7 @@ from typing import Any
 
 from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
 from agent.clock import Clock, SystemClock
-from agent.config import CameraConfig, Config, load_config
+from agent.config import Config, load_config
 from agent.errors import UserError
 from agent.events import Event, StateEvent, new_id
 from agent.health import board_health, clock_synchronised, cpu_seconds
@@ -706,64 +706,10 @@ def _last_state(store: Store) -> StateEvent | None:
 
 
 def _open_camera(config: Config, clock: Clock, wanted: Callable[[float], bool]) -> Any:
-    from agent.capture.sources import SourceKind, classify, open_source
+    from agent.capture.sources import open_source
 
-    camera = config.camera
-    assert camera is not None
-    if camera.loop:
-        if classify(camera.source) is not SourceKind.FILE:
-            raise UserError("camera.loop: only a video file source can be played in a loop")
-        return _looping_file(camera, clock, config.base_dir, wanted)
-    return open_source(camera, clock, base_dir=config.base_dir, wanted=wanted)
-
-
-class _LoopingCapture:
-    """A video file that starts again at its end (a camera for demos and benchmarks)."""
-
-    def __init__(self, path: str) -> None:
-        import cv2
-
-        self._cv2 = cv2
-        self.path = path
-        self._capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-
-    def read(self) -> tuple[bool, Any]:
-        return self.retrieve() if self.grab() else (False, None)
-
-    def grab(self) -> bool:
-        if self._capture.grab():
-            return True
-        self._capture.release()
-        self._capture = self._cv2.VideoCapture(self.path, self._cv2.CAP_FFMPEG)
-        return bool(self._capture.grab())
-
-    def retrieve(self) -> tuple[bool, Any]:
-        return self._capture.retrieve()  # type: ignore[no-any-return]
-
-    def release(self) -> None:
-        self._capture.release()
-
-
-def _looping_file(
-    camera: CameraConfig, clock: Clock, base_dir: Path, wanted: Callable[[float], bool]
-) -> Any:
-    """`camera.source`, a video file, played as a camera over and over (`camera.loop`)."""
-    from agent.capture.file import container_fps, open_video_file
-    from agent.capture.watchdog import WatchedSource
-
-    path = str(base_dir / camera.source)
-    capture, _ = open_video_file(path)  # fail now with a clear error, not in a retry loop
-    fps = container_fps(capture, camera.fps)
-    capture.release()
-    return WatchedSource.from_config(
-        lambda: _LoopingCapture(path),
-        clock,
-        camera,
-        name=Path(path).name,
-        pace_s=1.0 / fps,
-        freeze_after_s=None,
-        wanted=wanted,
-    )
+    assert config.camera is not None
+    return open_source(config.camera, clock, base_dir=config.base_dir, wanted=wanted)
 
 
 def run_command(args: argparse.Namespace) -> int:

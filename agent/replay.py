@@ -23,6 +23,7 @@ from agent.capture import EndOfStream
 from agent.config import Config, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
+from agent.files import write_atomic
 from agent.inspection import Inspector
 from agent.inspection.pictures import picture_saver
 from agent.pipeline import EventSink, LinePipeline, PartExtra
@@ -213,6 +214,8 @@ def run_command(args: argparse.Namespace) -> int:
         pipeline.close()
         if not recorder.flush():
             raise UserError(f"{db_path}: the store refused to write the replay's events")
+        if pipeline.last is not None:  # so `report --db` measures to the last frame too
+            store.note_observed(pipeline.last.wall)
         if publisher is not None:
             try:
                 _drain(publisher, config)
@@ -244,9 +247,7 @@ def run_command(args: argparse.Namespace) -> int:
             pipeline.last.mono,
             oee.to_json()["total"],
         )
-        tmp = report_path.with_suffix(report_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(report_path)
+        write_atomic(report_path, json.dumps(report, indent=1) + "\n")
     if undelivered is not None:
         raise undelivered
     return 0

@@ -3,8 +3,9 @@
 The belt runs through a band of the frame; parts ride on it. The scenario is a list of
 `Phase`s (the belt moving and fed, moving but starved, or halted), the look of the line
 (belt colour, part designs, colours and sizes), and what makes real footage hard
-(closely spaced or touching parts, lighting flicker and drift, camera shake, sensor
-noise). `render_line` writes the video with OpenCV and returns `GroundTruth`: each part's
+(closely spaced or touching parts, queues released after a halt, lighting flicker,
+drift and a sudden step, camera shake, motion blur, belt speed drift, sensor noise).
+`render_line` writes the video with OpenCV and returns `GroundTruth`: each part's
 design, defect and the time its centre crosses `count_at`, and the stops a correct
 agent must find.
 
@@ -28,6 +29,7 @@ from agent.sim.parts import DEFECT_KINDS, PartSpec, RenderedPart, composite, ren
 logger = logging.getLogger(__name__)
 
 DIRECTIONS = ("left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top")
+BELT_PATTERNS = ("seams", "cleats", "modular", "perforated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,9 @@ class Phase:
     duration_s: float
     moving: bool = True
     feeding: bool = True
+    #: Seconds of belt travel, from the phase's start, whose parts come edge to edge: a
+    #: queue that built up upstream while the line was halted, released.
+    queue_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,23 @@ class Scenario:
     noise_sigma: float = 2.0
     #: "mp4v" (small files) or "MJPG" (every frame a high-quality JPEG).
     codec: str = "mp4v"
+    # camera and belt under way
+    #: Motion blur: length in px of the smear along the flow at `speed_px_s` (a long
+    #: exposure); it scales with the belt's speed and vanishes when it halts.
+    blur_px: float = 0.0
+    #: Belt speed drift: the speed wanders by up to this fraction of `speed_px_s`.
+    speed_drift: float = 0.0
+    #: A sudden lighting step: (fraction of the footage at which, brightness change),
+    #: e.g. (0.5, -0.25) for a lamp failing half way.
+    light_step: tuple[float, float] = (0.0, 0.0)
+    # belt look
+    #: "seams", "cleats" (raised bars with a shadow), "modular" (plastic links, a brick
+    #: grid) or "perforated" (a grid of holes).
+    belt_pattern: str = "seams"
+    #: The pattern's period along the flow, px (rounded to whole pixels).
+    belt_period_px: float = 96.0
+    #: Fraction of the belt under dirt and oil blotches (darker and lighter, faint).
+    belt_dirt: float = 0.0
     # part look
     #: Part-to-part tolerance (size, outline, tint, texture): 1.0 = an ordinary spread.
     part_variation: float = 0.0
@@ -85,6 +107,16 @@ class Scenario:
             raise ValueError(f"unknown direction {self.direction!r}")
         if not self.phases:
             raise ValueError("a scenario needs at least one phase")
+        if not 0.0 <= self.speed_drift < 1.0:
+            raise ValueError("speed_drift must be in [0, 1)")
+        if self.blur_px < 0:
+            raise ValueError("blur_px must not be negative")
+        if self.belt_pattern not in BELT_PATTERNS:
+            raise ValueError(f"unknown belt_pattern {self.belt_pattern!r}")
+        if not 8 <= self.belt_period_px <= 1000:
+            raise ValueError("belt_period_px must be 8..1000")
+        if not 0 <= self.belt_dirt < 1:
+            raise ValueError("belt_dirt must be 0 or more and below 1")
 
     @property
     def duration_s(self) -> float:
@@ -217,24 +249,46 @@ class GroundTruth:
 
 
 class _Belt:
-    """Where the belt is (how far it has travelled) at any time."""
+    """Where the belt is (how far it has travelled) at any time.
+
+    With `speed_drift` the speed is `speed_px_s * (1 + drift * sin(2 pi t / 23 s))`, a
+    slow wander whose integral is closed-form, so positions stay exact.
+    """
+
+    DRIFT_PERIOD_S = 23.0
 
     def __init__(self, scenario: Scenario) -> None:
         self.speed = scenario.speed_px_s
+        self.drift = scenario.speed_drift
         self.edges: list[tuple[float, float, float, Phase]] = []  # t0, t1, p0, phase
         t = p = 0.0
         for phase in scenario.phases:
             self.edges.append((t, t + phase.duration_s, p, phase))
             if phase.moving:
-                p += phase.duration_s * self.speed
+                p += self._run(t, t + phase.duration_s)
             t += phase.duration_s
+
+    def _run(self, t0: float, t: float) -> float:
+        """How far a moving belt travels from `t0` to `t`."""
+        distance = (t - t0) * self.speed
+        if self.drift:
+            w = 2 * math.pi / self.DRIFT_PERIOD_S
+            distance -= self.speed * self.drift / w * (math.cos(w * t) - math.cos(w * t0))
+        return distance
+
+    def speed_at(self, t: float) -> float:
+        """The belt's speed (px/s) at `t`, 0 when halted."""
+        if not self.moving(t):
+            return 0.0
+        w = 2 * math.pi / self.DRIFT_PERIOD_S
+        return self.speed * (1.0 + self.drift * math.sin(w * t))
 
     def position(self, t: float) -> float:
         for t0, t1, p0, phase in self.edges:
             if t < t1:
-                return p0 + (t - t0) * self.speed if phase.moving else p0
+                return p0 + self._run(t0, t) if phase.moving else p0
         t0, t1, p0, phase = self.edges[-1]
-        return p0 + (t1 - t0) * self.speed if phase.moving else p0
+        return p0 + self._run(t0, t1) if phase.moving else p0
 
     def moving(self, t: float) -> bool:
         for t0, t1, _, phase in self.edges:
@@ -247,9 +301,15 @@ class _Belt:
         for t0, t1, p0, phase in self.edges:
             if not phase.moving:
                 continue
-            p1 = p0 + (t1 - t0) * self.speed
+            p1 = p0 + self._run(t0, t1)
             if p0 <= p <= p1:
-                return t0 + (p - p0) / self.speed
+                if not self.drift:
+                    return t0 + (p - p0) / self.speed
+                lo, hi = t0, t1  # the travel is monotonic: bisect to a microsecond
+                while hi - lo > 1e-6:
+                    mid = (lo + hi) / 2
+                    lo, hi = (mid, hi) if p0 + self._run(t0, mid) < p else (lo, mid)
+                return (lo + hi) / 2
         return None
 
 
@@ -270,14 +330,17 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
     sprites: list[RenderedPart] = []
     # Belt positions at which a new part enters the view, over the feeding phases;
     # a first feeding phase starts with the belt already loaded.
-    ranges = []
-    for i, (_, _, p0, phase) in enumerate(belt.edges):
+    ranges = []  # (first entry, last entry, end of the released queue)
+    for i, (t0, t1, p0, phase) in enumerate(belt.edges):
         if phase.moving and phase.feeding:
-            p1 = p0 + phase.duration_s * belt.speed
-            ranges.append((p0 - (length if i == 0 else 0.0), p1))
+            p1 = p0 + belt._run(t0, t1)
+            queue_end = (
+                p0 + belt._run(t0, min(t1, t0 + phase.queue_s)) if phase.queue_s else -math.inf
+            )
+            ranges.append((p0 - (length if i == 0 else 0.0), p1, queue_end))
     back_of_previous = -math.inf  # belt offset of the previous part's back edge
     behind_previous = 0.0
-    for r0, r1 in ranges:
+    for r0, r1, queue_end in ranges:
         p = r0
         while True:
             size = float(rng.uniform(*scenario.size_px))
@@ -295,7 +358,7 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
             )
             sprite = render_part(spec, float(rng.uniform(0, 360)))
             behind, ahead = _extent(sprite)
-            if truths and rng.random() < scenario.touching_rate:
+            if truths and (rng.random() < scenario.touching_rate or p < queue_end):
                 gap = float(rng.uniform(0, 2))
                 cross = truths[-1].cross
             else:
@@ -319,18 +382,80 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
     return truths, sprites
 
 
-def _belt_texture(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
-    """A periodic belt strip (cross x (length + period) x 3): seams and fabric speckle."""
+def _belt_texture(scenario: Scenario, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The belt strip (cross x (length + loop) x 3) and the length after which it repeats.
+
+    That loop is the pattern's period, or, with dirt (which does not repeat every
+    period), three views' worth of periods.
+    """
     length, _ = scenario.canvas
     c0, c1 = scenario.belt_band
-    period = 96
+    period = round(scenario.belt_period_px)
+    if scenario.belt_pattern == "modular":
+        period *= 2  # the modules' joints stagger from one link to the next
     tile = np.empty((c1 - c0, period, 3), np.float32)
     tile[:] = scenario.belt_colour
-    tile += rng.normal(0, 6, size=(c1 - c0, period, 1))
-    tile[:, :4] += 20  # a seam every period: what shows an empty belt moving
+    tile += rng.normal(0, 6, size=(c1 - c0, period, 1))  # fabric speckle
+    # the look draws from a generator of its own: the frames' noise is the same for any
+    look = np.random.default_rng((scenario.seed, 7))
+    if scenario.belt_pattern == "seams":
+        tile[:, :4] += 20  # a seam every period: what shows an empty belt moving
+    else:
+        tile += _pattern(scenario.belt_pattern, tile.shape[:2], look)[..., None]
     smooth = cv2.GaussianBlur(tile, (3, 3), 0)
-    reps = length // period + 2
-    return np.clip(np.tile(smooth, (1, reps, 1)), 0, 255).astype(np.uint8)
+    if not scenario.belt_dirt:
+        reps = length // period + 2
+        return np.clip(np.tile(smooth, (1, reps, 1)), 0, 255).astype(np.uint8), period
+    loop = period * math.ceil(3 * length / period)
+    belt = (
+        np.tile(smooth, (1, loop // period, 1))
+        + _dirt((c1 - c0, loop), scenario.belt_dirt, look)[..., None]
+    )
+    belt = np.concatenate((belt, belt[:, : length + 1]), axis=1)
+    return np.clip(belt, 0, 255).astype(np.uint8), loop
+
+
+def _pattern(kind: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Grey offsets of one period of a patterned belt (across x period)."""
+    rows, period = shape
+    out = np.zeros(shape, np.float32)
+    if kind == "cleats":  # a bright raised bar, its shadow falling downstream
+        bar = max(3, period // 10)
+        out[:, :bar] += 70
+        out[:, bar : 2 * bar] -= 35
+    elif kind == "modular":  # links of half the tile; the modules' joints staggered
+        pitch = width = period // 2
+        for x0, offset in ((0, 0), (pitch, width // 2)):
+            for y0 in range(-offset, rows, width):
+                out[max(0, y0) : y0 + width, x0 : x0 + pitch] += rng.uniform(-3, 3)
+                out[max(0, y0) : y0 + 2, x0 : x0 + pitch] -= 25  # a joint along the flow
+            out[:, x0 : x0 + 3] -= 35  # the hinge across the belt
+            out[:, x0 + 3 : x0 + 9] += 12  # its knuckles
+    else:  # perforated: round holes on a square grid, showing the dark frame below
+        yy, xx = np.mgrid[0:rows, 0:period]
+        radius = period / 5
+        dist = np.hypot(xx - period / 2, (yy % period) - period / 2)
+        out[dist < radius] -= 45
+    return out
+
+
+def _dirt(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Faint darker and lighter blotches over `fraction` of a belt loop (wrapping round)."""
+    rows, loop = shape
+    stains = np.zeros(shape, np.float32)
+    covered = np.zeros(shape, np.uint8)
+    while covered.mean() < fraction:
+        centre = (float(rng.uniform(0, loop)), float(rng.uniform(0, rows)))
+        axes = (int(rng.uniform(4, 30)), int(rng.uniform(3, 18)))
+        angle = float(rng.uniform(0, 180))
+        shade = float(rng.choice((-1.0, 1.0)) * rng.uniform(6, 18))
+        blob = np.zeros(shape, np.uint8)
+        for dx in (0, -loop):  # drawn twice so a blotch across the loop's end wraps
+            cx = round(centre[0] + dx)
+            cv2.ellipse(blob, (cx, round(centre[1])), axes, angle, 0, 360, 1, -1)
+        stains[blob > 0] = shade
+        covered |= blob
+    return cv2.GaussianBlur(stains, (0, 0), 3)
 
 
 def _orient(image: np.ndarray, direction: str) -> np.ndarray:
@@ -350,8 +475,7 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
     belt = _Belt(scenario)
     length, across = scenario.canvas
     c0, c1 = scenario.belt_band
-    strip = _belt_texture(scenario, rng)
-    period = 96
+    strip, loop = _belt_texture(scenario, rng)
     base = np.empty((across, length, 3), np.uint8)
     base[:] = scenario.floor_colour
     # fixed lighting falloff: brighter in the middle of the view along the flow
@@ -373,8 +497,8 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
         t = i / scenario.fps
         p = belt.position(t)
         canvas = base.copy()
-        shift = int(p) % period
-        canvas[c0:c1] = strip[:, period - shift : period - shift + length]
+        shift = int(p) % loop
+        canvas[c0:c1] = strip[:, loop - shift : loop - shift + length]
         occupied = False
         for truth, sprite, (behind, ahead) in zip(truths, sprites, extents, strict=True):
             x = p - truth.belt_offset
@@ -383,9 +507,17 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
             occupied = True
             composite(canvas, sprite, (x, truth.cross))
         gain = 1.0 + scenario.drift * (t / max(scenario.duration_s, 1e-9))
+        step_at, step = scenario.light_step
+        if step and t >= step_at * scenario.duration_s:
+            gain += step
         if scenario.flicker:
             gain += scenario.flicker * math.sin(2 * math.pi * flicker_hz * t)
             gain += scenario.flicker * 0.5 * float(rng.uniform(-1, 1))
+        if scenario.blur_px:
+            # the belt and its parts smear along the flow by their travel in the exposure
+            smear = round(scenario.blur_px * belt.speed_at(t) / belt.speed)
+            if smear > 1:
+                canvas[c0:c1] = cv2.blur(canvas[c0:c1], (smear, 1))
         lit = cv2.multiply(canvas.astype(np.float32), falloff, scale=gain, dtype=cv2.CV_8U)
         frame = np.ascontiguousarray(_orient(lit, scenario.direction))
         if scenario.shake_px:

@@ -38,6 +38,8 @@ WAL_SIZE_LIMIT = 4 * 1024 * 1024
 STATS_KEEP = 10_000
 #: The meta key the line's configuration (TOML text) is kept under.
 CONFIG_KEY = "config_toml"
+#: The meta key of the end of observation (ISO UTC), as `note_observed` keeps it.
+OBSERVED_KEY = "observed_until"
 
 # The latest reason assignment per stop (SQLite returns the bare columns of the max row).
 _LATEST_REASON = "SELECT stop_id, reason, max(seq) FROM stop_reasons GROUP BY stop_id"
@@ -119,26 +121,37 @@ class Store:
         *,
         clock: Clock | None = None,
         stats_keep: int = STATS_KEEP,
+        migrate: bool = True,
     ) -> Store:
         """Open (creating it and its folders when needed) the store at `path` for writing.
 
         Turns on WAL and `synchronous=FULL`, sets the busy timeout and applies pending
         migrations. `":memory:"` gives a private in-memory store (for tests).
 
+        With `migrate=False` (a tool writing into an agent's store, like the TUI's
+        reason dialog) the store must already exist at exactly this code's schema: it
+        is never created, and never upgraded under the agent that owns it.
+
         Raises:
             StoreError: the file is not a SQLite database, is another program's
-                database, comes from a newer oee-agent, or cannot be created.
+                database, comes from a newer oee-agent, or cannot be created; with
+                `migrate=False` also a missing store or one an older agent wrote.
         """
         name = str(path)
-        if name != ":memory:":
+        if not migrate:
+            _require_file(path, name)
+        elif name != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"{name}: cannot create its folder ({exc.strerror})") from None
 
         def prepare(db: Database) -> None:
-            _check_schema(db, name)  # an empty file or one of ours from here on
-            schema.apply_pending(db)
+            names = _check_schema(db, name)  # an empty file or one of ours from here on
+            if migrate:
+                schema.apply_pending(db)
+            else:
+                _require_current(names, name)
 
         db = _open_database(path, name, readonly=False, prepare=prepare)
         return cls(db, path=name, readonly=False, clock=clock, stats_keep=stats_keep)
@@ -252,6 +265,11 @@ class Store:
             )
             events += [_event_from_row(row) for row in after]
         return events
+
+    def last_event_at(self) -> datetime | None:
+        """When the latest event happened, None for a store without events."""
+        rows = self._read("SELECT ts FROM events ORDER BY epoch DESC, seq DESC LIMIT 1")
+        return datetime.fromisoformat(rows[0][0]) if rows else None
 
     def event_count(self) -> int:
         """How many events are stored."""
@@ -542,6 +560,20 @@ class Store:
         sample.setdefault("ts", ts)
         return sample
 
+    def note_observed(self, until: datetime) -> None:
+        """The line was watched until `until` (the last frame's time).
+
+        The OEE of the store then covers time up to here, not only to its last event.
+        """
+        current = self.observed_until()
+        if current is None or until > current:
+            self.meta_set(OBSERVED_KEY, until.astimezone(UTC).isoformat())
+
+    def observed_until(self) -> datetime | None:
+        """Until when the line was watched, as `note_observed` last said (None: unknown)."""
+        value = self.meta_get(OBSERVED_KEY)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
     def meta_get(self, key: str, default: Any = None) -> Any:
         """A small value kept under `key` (JSON-decoded), or `default`."""
         rows = self._read("SELECT value FROM meta WHERE key = ?", [key])
@@ -586,25 +618,33 @@ def open_readonly(path: str | Path, *, clock: Clock | None = None) -> Store:
         StoreError: the file is missing, not SQLite, not a store, or too new/old.
     """
     name = str(path)
+    _require_file(path, name)
+
+    def prepare(db: Database) -> None:
+        _require_current(_check_schema(db, name), name)
+
+    db = _open_database(Path(path), name, readonly=True, prepare=prepare)
+    return Store(db, path=name, readonly=True, clock=clock)
+
+
+def _require_file(path: str | Path, name: str) -> None:
     file = Path(path)
     if file.is_dir():
         raise StoreError(f"{name}: is a folder, not a store file")
     if not file.is_file():
         raise StoreError(f"{name}: no such store file")
 
-    def prepare(db: Database) -> None:
-        names = _check_schema(db, name)
-        if not names:
-            raise StoreError(f"{name}: not an oee-agent store (it has no tables)")
-        missing = schema.pending(names)
-        if missing:
-            raise StoreError(
-                f"{name}: written by an older oee-agent (migration {missing[0][0]} pending); "
-                "open it once with the agent to upgrade it"
-            )
 
-    db = _open_database(file, name, readonly=True, prepare=prepare)
-    return Store(db, path=name, readonly=True, clock=clock)
+def _require_current(names: list[str], name: str) -> None:
+    """A store at exactly this code's schema (nothing pending), else a StoreError."""
+    if not names:
+        raise StoreError(f"{name}: not an oee-agent store (it has no tables)")
+    missing = schema.pending(names)
+    if missing:
+        raise StoreError(
+            f"{name}: written by an older oee-agent (migration {missing[0][0]} pending); "
+            "open it once with the agent to upgrade it"
+        )
 
 
 def _open_database(

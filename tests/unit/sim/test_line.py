@@ -81,3 +81,67 @@ def test_starvation_is_a_starved_stop_in_the_truth(tmp_path: Path) -> None:
     stops = truth.stops(stop_after_s=2.0)
     assert [s.reason for s in stops] == ["starved"]
     assert 3.0 < stops[0].start < 6.5 and stops[0].end == pytest.approx(9.0, abs=0.1)
+
+
+def _gaps(scenario: Scenario) -> list[float]:
+    """Belt-offset distance between consecutive parts' facing edges, in plan order."""
+    truths, sprites = plan_parts(scenario)
+    extents = []
+    for sprite in sprites:
+        cols = np.nonzero((sprite.mask > 127).any(axis=0))[0]
+        extents.append((sprite.centre[0] - cols[0], cols[-1] + 1 - sprite.centre[0]))
+    return [
+        (b.belt_offset - extents[i + 1][1]) - (a.belt_offset + extents[i][0])
+        for i, (a, b) in enumerate(zip(truths, truths[1:], strict=False))
+    ]
+
+
+def test_a_released_queue_brings_parts_edge_to_edge_and_then_spaces_them() -> None:
+    spaced = Scenario(phases=(Phase(4.0), Phase(2.0, moving=False), Phase(8.0)), seed=5)
+    queued = Scenario(
+        phases=(Phase(4.0), Phase(2.0, moving=False), Phase(8.0, queue_s=2.5)), seed=5
+    )
+    assert min(_gaps(spaced)) >= 12.0
+    gaps = _gaps(queued)
+    touching = [g for g in gaps if g <= 2.0]
+    # 2.5 s of belt at 160 px/s is 400 px of ~70 px parts: about five in a row
+    assert len(touching) >= 4
+    assert max(gaps[-3:]) >= 12.0  # after the queue, parts are spaced again
+
+
+def test_speed_drift_changes_the_speed_and_keeps_crossings_consistent() -> None:
+    from agent.sim.line import _Belt
+
+    scenario = Scenario(phases=(Phase(30.0),), seed=2, speed_drift=0.3)
+    belt = _Belt(scenario)
+    speeds = [belt.speed_at(t) for t in np.arange(0.0, 30.0, 0.5)]
+    assert min(speeds) < 0.8 * 160 and max(speeds) > 1.2 * 160
+    # positions are the integral of the speed, and time_at inverts position
+    for t in (1.0, 7.3, 19.9):
+        numeric = (belt.position(t + 1e-3) - belt.position(t - 1e-3)) / 2e-3
+        assert numeric == pytest.approx(belt.speed_at(t), rel=1e-3)
+        assert belt.time_at(belt.position(t)) == pytest.approx(t, abs=1e-5)
+    truths, _ = plan_parts(scenario)
+    crossings = [p.t_count for p in truths if p.t_count is not None]
+    assert crossings == sorted(crossings) and len(crossings) > 20
+
+
+def test_light_step_and_blur_change_the_frames_where_and_when_they_should() -> None:
+    phases = (Phase(1.0), Phase(1.0, moving=False))
+    plain = [f for f, _, _ in render_frames(Scenario(phases=phases, seed=4, noise_sigma=0))]
+    stepped = Scenario(phases=phases, seed=4, noise_sigma=0, light_step=(0.5, -0.3))
+    dark = [f for f, _, _ in render_frames(stepped)]
+    before, after = 10, 50  # frames at 0.33 s and 1.67 s of 2 s
+    assert np.array_equal(plain[before], dark[before])
+    ratio = dark[after].mean() / plain[after].mean()
+    assert ratio == pytest.approx(0.7, abs=0.03)
+    blurred = [
+        f for f, _, _ in render_frames(Scenario(phases=phases, seed=4, noise_sigma=0, blur_px=9))
+    ]
+
+    def sharpness(image: np.ndarray) -> float:
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        return float(np.abs(np.diff(grey, axis=1)).mean())
+
+    assert sharpness(blurred[before]) < 0.8 * sharpness(plain[before])  # moving: smeared
+    assert np.array_equal(blurred[after], plain[after])  # halted: sharp

@@ -114,3 +114,27 @@ def test_uncreatable_folder_is_a_user_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot create its folder"):
         Store.open(blocker / "sub" / "line.db")
+
+
+def test_a_writer_that_must_not_migrate_never_upgrades_nor_creates(
+    db_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The TUI's reason writer against an older agent's store: refused, store untouched."""
+    Store.open(db_path).close()  # the agent's store, at today's schema
+    with Store.open(db_path, migrate=False) as store:  # same schema: it writes
+        assert store.migrations() == [name for name, _ in schema.MIGRATIONS]
+
+    def m999_test_column(db):
+        db.execute("ALTER TABLE meta ADD COLUMN note TEXT")
+
+    # a newer TUI (one more migration) against that older store
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, ("m999", m999_test_column)])
+    with pytest.raises(StoreError, match="older oee-agent.*m999 pending"):
+        Store.open(db_path, migrate=False)
+    raw = sqlite3.connect(db_path)
+    assert "note" not in [row[1] for row in raw.execute("PRAGMA table_info(meta)")]
+    assert "m999" not in [row[0] for row in raw.execute("SELECT name FROM _migrations")]
+    raw.close()
+    with pytest.raises(StoreError, match="no such store file"):
+        Store.open(tmp_path / "none.db", migrate=False)
+    assert not (tmp_path / "none.db").exists()
