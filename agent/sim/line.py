@@ -96,6 +96,11 @@ class Scenario:
     belt_period_px: float = 96.0
     #: Fraction of the belt under dirt and oil blotches (darker and lighter, faint).
     belt_dirt: float = 0.0
+    # part look
+    #: Part-to-part tolerance (size, outline, tint, texture): 1.0 = an ordinary spread.
+    part_variation: float = 0.0
+    #: 1 = clear defects; smaller = smaller, lower-contrast defects (0.4 is subtle).
+    defect_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -348,6 +353,8 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
                 size=size,
                 defect=defect,
                 seed=int(rng.integers(2**31)),
+                variation=scenario.part_variation,
+                defect_strength=scenario.defect_strength,
             )
             sprite = render_part(spec, float(rng.uniform(0, 360)))
             behind, ahead = _extent(sprite)
