@@ -88,7 +88,7 @@ def _run_in_terminal(argv: list[str], rows: int, cols: int, keys: list[bytes]) -
                     return
 
     try:
-        read_until(b"STOPPED", 30)
+        read_until(b"NO DATA since", 30)
         for key in keys:
             os.write(fd, key)
             read_until(None, 0.25)
@@ -106,7 +106,8 @@ def test_runs_in_a_real_terminal_through_every_screen_and_quits(tmp_path, size):
 
     db = build_sample_store(tmp_path / "line.db")
     tui = str(Path(sys.executable).with_name("oee-tui"))
-    keys = [b"2", b"3", b"4", b"5", b"6", b"?", b"\x1b", b"1"]
+    keys = [b"2", b"3", b"4", b"5", b"6", b"7", b"?", b"\x1b", b"1"]
     code, out = _run_in_terminal([tui, "--db", str(db)], *size, keys)
     assert code == 0
-    assert b"STOPPED" in out and b"Traceback" not in out and b"Error" not in out
+    # the sample store's data ended months ago: its last shift, and when the data ends
+    assert b"NO DATA since" in out and b"Traceback" not in out and b"Error" not in out
