@@ -22,8 +22,10 @@ PI_BINFMT_DIR=/proc/sys/fs/binfmt_misc
 # Present while binfmt_misc is mounted because of us (survives a killed run).
 PI_BINFMT_MARK=$PI_CACHE/binfmt-mounted-by-pi-check
 
-pi_log() { printf 'pi-check: %s\n' "$*" >&2; }
-pi_die() { printf 'pi-check: FAILED: %s\n' "$*" >&2; exit 1; }
+# The name log lines start with (deploy/check.sh reuses these helpers).
+PI_LOG_NAME=${PI_LOG_NAME:-pi-check}
+pi_log() { printf '%s: %s\n' "$PI_LOG_NAME" "$*" >&2; }
+pi_die() { printf '%s: FAILED: %s\n' "$PI_LOG_NAME" "$*" >&2; exit 1; }
 
 pi_require_root() {
     [ "$(id -u)" = 0 ] || pi_die "needs root (debootstrap, chroot, mounts): run it with sudo"
