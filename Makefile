@@ -30,7 +30,7 @@ broker:
 	fi
 
 lint: venv
-	$(BIN)/ruff check agent tui tests benchmarks models
+	$(BIN)/ruff check agent tui tests benchmarks models deploy
 	$(BIN)/ruff format --check agent tui
 
 typecheck: venv

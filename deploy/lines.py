@@ -76,6 +76,7 @@ def write_lines(out: Path, footage_dir: str, port: int) -> None:
 
 
 def main() -> None:
+    """`python deploy/lines.py OUT --footage-dir DIR --port PORT`."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--footage-dir", required=True, help="where the container sees OUT")

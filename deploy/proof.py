@@ -74,6 +74,7 @@ def timespan_s(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python deploy/proof.py ready LINE_ID < samples` or `... seconds SPAN`; the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("check", choices=["ready", "seconds"])
     parser.add_argument("arg", help="the line's id (ready) or a time span (seconds)")
