@@ -385,6 +385,14 @@ owned=$(ct find / -xdev -user oee -not -path "$STATE/*" -not -path "$STATE" -not
 [ -z "$owned" ] || fail "files of oee outside $STATE: $owned"
 ok "no file of the oee user outside $STATE (and the unit's private /tmp)"
 
+step "the agents logged no refused call, no traceback, no error"
+# The unit refuses system calls with EPERM (SystemCallErrorNumber=) and writes with
+# EROFS: a library that met either would leave a trace here.
+bad=$(ct journalctl --no-pager -o cat -u "$UNIT" -u "$IDLE_UNIT" |
+    grep -E "Traceback|Operation not permitted|Permission denied|Read-only file system| ERROR |SIGSYS" || true)
+[ -z "$bad" ] || fail "the agents' journal has: $(head -5 <<<"$bad")"
+ok "nothing refused or failed in $(ct journalctl -o cat -u "$UNIT" -u "$IDLE_UNIT" | wc -l) journal lines"
+
 step "systemd-analyze security"
 ct systemd-analyze security --no-pager "$UNIT" >"$RUN/security.txt" 2>&1 || true
 ok "$(grep -E 'Overall exposure' "$RUN/security.txt")"
