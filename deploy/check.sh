@@ -273,6 +273,19 @@ done
 ct nsenter -t "$pid" -m sh -c "touch $STATE/.deploy-check && rm $STATE/.deploy-check" ||
     fail "$STATE is not writable in the agent's namespace"
 ct nsenter -t "$pid" -m test -e /root/oee/Makefile && fail "ProtectHome: /root is visible"
+# MemoryMax= as the kernel enforces it, where this container's cgroups allow systemd
+# to set it (cgroup v2, or v1's memory controller); reported, not required.
+cg=$(prop "$UNIT" ControlGroup)
+limit=
+for f in "/sys/fs/cgroup$cg/memory.max" "/sys/fs/cgroup/unified$cg/memory.max" \
+    "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes"; do
+    limit=$(ct cat "$f" 2>/dev/null) && break
+done
+case $limit in
+    629145600) ok "MemoryMax=600M enforced by the kernel ($f)" ;;
+    '' | max | 9223372036854771712) ok "MemoryMax= not enforced in this container's cgroups (limit: ${limit:-none})" ;;
+    *) fail "the agent's memory limit is $limit, not MemoryMax=600M" ;;
+esac
 ok "uid oee, no capabilities, NoNewPrivs, seccomp; only $STATE writable (/ /opt /etc /usr /var/log /srv read-only, /root hidden, /tmp and /var/tmp private)"
 
 step "kill -9: systemd restarts the agent, the store is intact, the outbox drains"
