@@ -116,18 +116,20 @@ on_exit() {
 
 # ---- the root file system (cached) ---------------------------------------------------------
 
+ensure_tools() {
+    command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null && return 0
+    pi_log "installing debootstrap and systemd-container from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends debootstrap systemd-container >/dev/null ||
+        fail "apt-get install debootstrap systemd-container failed"
+}
+
 build_base() {
     local stamp=$BASE/.deploy-check-rootfs tmp=$BASE.tmp t0=$SECONDS
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$RECIPE" ]; then
         ok "root file system cached: $BASE"
         return 0
     fi
-    command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null || {
-        pi_log "installing debootstrap and systemd-container from Debian's packages"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            debootstrap systemd-container >/dev/null ||
-            fail "apt-get install debootstrap systemd-container failed"
-    }
     pi_remove_tree "$tmp"
     # two tries: a mirror hiccup should not fail a CI run
     debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp" "$MIRROR" \
@@ -154,7 +156,7 @@ trap 'exit 130' INT TERM
 T0=$SECONDS
 
 step "root file system (debootstrap $SUITE, cached in $PI_CACHE)"
-command -v systemd-nspawn >/dev/null || rm -f "$BASE/.deploy-check-rootfs"
+ensure_tools
 build_base
 
 step "footage and lines (rendered on the host)"

@@ -151,5 +151,5 @@ pi_chroot() {
 pi_lock() {
     mkdir -p "$PI_CACHE"
     exec 9>"$PI_CACHE/lock"
-    flock -n 9 || { pi_log "another pi-check holds $PI_CACHE/lock; waiting"; flock 9; }
+    flock -n 9 || { pi_log "another run holds $PI_CACHE/lock; waiting"; flock 9; }
 }
