@@ -109,3 +109,32 @@ def test_ci_runs_deploy_check_after_make_test() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert "deploy-check: venv\n\tdeploy/check.sh" in makefile
     subprocess.run(["bash", "-n", str(REPO / "deploy" / "check.sh")], check=True)
+
+
+def test_hang_finds_the_threads_but_the_main_one_and_sees_them_wait() -> None:
+    import os
+    import threading
+    import time
+
+    hang = _load("hang")
+    release = threading.Event()
+    started = threading.Event()
+    native: list[int] = []
+
+    def wait() -> None:
+        native.append(threading.get_native_id())
+        started.set()
+        release.wait(30)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    try:
+        started.wait(10)
+        pid = os.getpid()
+        others = hang.other_threads(pid)
+        assert native[0] in others and pid not in others
+        # blocked on the event: waiting in the kernel, not holding the GIL
+        assert any(hang.sleeping(pid, native[0]) or time.sleep(0.01) for _ in range(500))
+    finally:
+        release.set()
+        thread.join(10)
