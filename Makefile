@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 # What the tests need from Debian's packages, installed only when missing: the
 # mosquitto broker, protoc (decodes Sparkplug payloads independently of our code) and
 # opencv-doc (real footage and images nobody here made), systemd (systemd-analyze
-# verifies our unit file).
-DEBS := mosquitto mosquitto-clients protobuf-compiler opencv-doc systemd
+# verifies our unit file), tmux (the TUI in a real terminal).
+DEBS := mosquitto mosquitto-clients protobuf-compiler opencv-doc systemd tmux
 broker:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	  | grep -q 'install ok installed' || echo $$p; done); \

@@ -25,122 +25,37 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
 from agent.clock import Clock, SystemClock
-from agent.config import CameraConfig, Config, load_config
+from agent.config import Config, load_config
 from agent.errors import UserError
-from agent.events import Event, StateEvent, new_id
+from agent.events import StateEvent, new_id
 from agent.health import board_health, clock_synchronised, cpu_seconds
 from agent.inspection import Inspector, PartCrop, Verdict
 from agent.inspection.loader import load_inspector
 from agent.inspection.pictures import picture_saver
-from agent.oee import compute_oee
 from agent.pipeline import LinePipeline
-from agent.publish import open_stop_after, shift_message
+from agent.publish import open_stop_after
 from agent.recorder import Recorder
+from agent.resume import close_open_interval, last_state_event
+from agent.shifts import ShiftBook
 from agent.store import Store, StoreWriteError, open_readonly
 from agent.systemd import Notifier
+from agent.timeline import ClockStep, WallLabels
 
 logger = logging.getLogger(__name__)
 
-#: How far back the daemon reads events at start to rebuild the current shift.
-HISTORY = timedelta(hours=36)
 #: The pipeline must have made progress this recently for the watchdog to be pinged.
 STALL_S = 20.0
-#: A wall clock this far from the monotonic time line counts as stepped.
-STEP_S = 2.0
 #: Counted parts the pipeline may keep for `teach`; the daemon needs none of them.
 KEEP_COUNTED = 64
 #: The `oee` snapshot waits at least this many times as long as the last one took.
 SNAPSHOT_BUDGET = 20.0
 #: A pipeline that ran this long without a fault starts its backoff afresh.
 HEALTHY_AFTER_S = 60.0
-
-
-# ---- time ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ClockStep:
-    """The system clock was found `offset_s` away from the time line at `mono`."""
-
-    mono: float
-    offset_s: float
-    #: The label of `mono` before and after the step (equal for a step back).
-    label_before: datetime
-    label_after: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        """For the store's meta and logs."""
-        return {
-            "offset_s": round(self.offset_s, 3),
-            "label_before": self.label_before.isoformat(),
-            "label_after": self.label_after.isoformat(),
-        }
-
-
-class WallLabels:
-    """Wall-time labels that follow the monotonic clock from an anchor; never backwards.
-
-    `check()` compares the system clock with where it should be since the last check; a
-    difference over `step_s` is a step. The labels then move to the system clock only
-    forward (a step back would relabel the past and count time twice); after a step back
-    they run ahead of the system clock by the step, until the agent restarts.
-    Thread-safe: the pipeline thread labels and checks, the supervisor labels.
-    """
-
-    def __init__(self, clock: Clock, step_s: float = STEP_S) -> None:
-        self.clock = clock
-        self.step_s = step_s
-        self._lock = threading.Lock()
-        mono, wall = clock.monotonic(), clock.wall()
-        self._anchor = (mono, wall)  # labels
-        self._ref = (mono, wall)  # what the system clock should read, for step detection
-        self.steps: list[ClockStep] = []
-        #: Seconds the labels run ahead of the system clock (after steps back).
-        self.ahead_s = 0.0
-
-    def label(self, mono: float) -> datetime:
-        """The wall time of monotonic instant `mono`."""
-        anchor_mono, anchor_wall = self._anchor
-        return anchor_wall + timedelta(seconds=mono - anchor_mono)
-
-    def not_before(self, ts: datetime) -> bool:
-        """Make labels from now on later than `ts` (the store's last event).
-
-        A board without a real-time clock may boot with a clock behind the events it
-        stored before a power cut; new events must still come after them. True when the
-        labels had to be moved.
-        """
-        with self._lock:
-            mono = self.clock.monotonic()
-            now = self.label(mono)
-            if now > ts:
-                return False
-            self._anchor = (mono, ts + timedelta(milliseconds=1))
-            self.ahead_s = (self._anchor[1] - self.clock.wall()).total_seconds()
-            return True
-
-    def check(self) -> ClockStep | None:
-        """The step of the system clock since the last check, or None."""
-        with self._lock:
-            mono, wall = self.clock.monotonic(), self.clock.wall()
-            ref_mono, ref_wall = self._ref
-            offset = (wall - ref_wall).total_seconds() - (mono - ref_mono)
-            self._ref = (mono, wall)
-            if abs(offset) < self.step_s:
-                return None
-            before = self.label(mono)
-            after = max(before, wall)
-            self._anchor = (mono, after)
-            self.ahead_s = (after - wall).total_seconds()
-            step = ClockStep(mono, offset, before, after)
-            self.steps.append(step)
-            return step
 
 
 # ---- health ---------------------------------------------------------------------------------
@@ -245,8 +160,7 @@ class Agent:
         self._ended = False
         self._thread: threading.Thread | None = None
         self._heartbeat = self.clock.monotonic()
-        self._shift_key: tuple[str, str] | None = None
-        self._read_from: datetime | None = None
+        self.shifts: ShiftBook | None = None
         self._window = _Window()
         self._published_faults = 0
         self._steps_seen = 0
@@ -264,7 +178,7 @@ class Agent:
                 self.store.save_config(self.config_text)
             except StoreWriteError as exc:
                 logger.error("cannot keep the configuration in the store: %s", exc)
-        last_state = _last_state(self.store)
+        last_state = last_state_event(self.store)
         if str(self.config.store_path) != ":memory:":
             self.reader = open_readonly(self.config.store_path)
         if self.publish:
@@ -279,7 +193,13 @@ class Agent:
             pictures=picture_saver(self.config),
             open_stop=open_stop_after(last_state, None) if last_state else None,
         )
-        self._resume(self.store, self.recorder)
+        close_open_interval(self.store, self.recorder, self.labels)
+        self.shifts = ShiftBook(
+            self.config,
+            self.reader or self.store,
+            self.store,
+            self.publisher.publish_oee if self.publisher is not None else None,
+        )
         if clock_synchronised() is False:
             # Flag where unsynchronised labels begin; a later step is kept beside it.
             logger.warning("the system clock is not synchronised (no NTP answer since boot)")
@@ -291,7 +211,7 @@ class Agent:
             except StoreWriteError:
                 pass
         self.timed = TimedInspector(self.inspector or load_inspector(self.config))
-        self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
+        self.pipeline = self._new_pipeline()
         self.source = self.source_factory(self.config, self.clock, self._frame_wanted)
         self._heartbeat = self.clock.monotonic()
         self._thread = threading.Thread(target=self._pipeline_loop, name="pipeline", daemon=True)
@@ -405,10 +325,13 @@ class Agent:
                 old.mark_no_data(old.last.mono, old.last.wall)
             except Exception:  # noqa: BLE001 - the faulty pipeline may fail again
                 logger.warning("could not close the faulty pipeline's interval", exc_info=True)
-        self.pipeline = LinePipeline(self.config, self.timed, self.recorder)
-        for name in ("_last_ts", "_last_mono"):  # event times stay monotone across pipelines
-            if old is not None and hasattr(old, name):
-                setattr(self.pipeline, name, getattr(old, name))
+        self.pipeline = self._new_pipeline()
+        if old is not None:
+            self.pipeline.continue_from(old)  # event times stay monotone across pipelines
+
+    def _new_pipeline(self) -> LinePipeline:
+        # the daemon needs no counted parts' crops: it keeps only the latest few
+        return LinePipeline(self.config, self.timed, self.recorder, keep_counted=KEEP_COUNTED)
 
     def _frame_wanted(self, mono: float) -> bool:
         """Whether the pipeline will analyse a frame stamped `mono`.
@@ -443,10 +366,6 @@ class Agent:
                 self.health.process_s += time.perf_counter() - began
                 self.health.frame_age_s += max(0.0, self._heartbeat - item.mono)
                 self.health.frames += 1
-                if len(pipeline.counted) > 2 * KEEP_COUNTED:
-                    # LinePipeline keeps every counted part (with crops) for `teach`; a
-                    # daemon running for months must not.
-                    del pipeline.counted[:-KEEP_COUNTED]
             elif isinstance(item, SourceDown):
                 # Frames after item.mono (a freeze's identical frames) were delivered
                 # already; the pipeline backdates no_data to item.mono but never before
@@ -525,50 +444,9 @@ class Agent:
             logger.exception("supervisor task %s failed", task.__name__)
 
     def _snapshot(self) -> None:
-        """The current shift's OEE from the store (so a restart resumes where it was)."""
-        store = self.reader or self.store
-        if store is None:
-            return
-        now = self.labels.label(self.clock.monotonic())
-        start = self._read_from or now - HISTORY
-        try:
-            events = store.events(start=start, with_state_before=True)
-        except Exception as exc:  # noqa: BLE001 - a read failure must not stop counting
-            logger.warning("cannot read events for the oee snapshot: %s", exc)
-            return
-        if not events:
-            return
-        report = compute_oee(events, self.config, observed_until=max(now, events[-1].ts))
-        current = report.current_shift(now)
-        if current is not None and self.publisher is not None:
-            self.publisher.publish_oee(current.to_json(self.config.line.zone))
-        key = (current.shift, str(current.date)) if current is not None else None
-        if self._shift_key is None:
-            self._close_missed_shifts(report, store, now)
-        elif key != self._shift_key:
-            self._close_shift(report, self._shift_key, now)
-        self._shift_key = key
-        if current is not None and current.start is not None:
-            self._read_from = datetime.fromtimestamp(current.start, UTC)
-
-    def _close_missed_shifts(self, report: Any, store: Store, now: datetime) -> None:
-        """At start: shifts that ended while the agent was down get their result too."""
-        saved = {(r.get("shift"), str(r.get("date"))) for r in store.shift_results()}
-        for shift in report.shifts:
-            key = (shift.shift, str(shift.date))
-            if shift.end is not None and shift.end <= now.timestamp() and key not in saved:
-                self._close_shift(report, key, now)
-
-    def _close_shift(self, report: Any, key: tuple[str, str], now: datetime) -> None:
-        for shift in report.shifts:
-            if (shift.shift, str(shift.date)) == key:
-                result = shift.to_json(self.config.line.zone)
-                assert self.store is not None
-                try:
-                    self.store.save_shift_result(result, [shift_message(result, self.config, now)])
-                except StoreWriteError as exc:
-                    logger.error("shift %s %s not saved: %s", *key, exc)
-                logger.info("shift %s of %s closed: OEE %s", key[0], key[1], result.get("oee"))
+        """The current shift's OEE and closed shifts (`ShiftBook`), as of the time line."""
+        if self.shifts is not None:
+            self.shifts.update(self.labels.label(self.clock.monotonic()))
 
     def stats(self) -> dict[str, Any]:
         """Health now: rates over the interval since the previous call, counters, alarms."""
@@ -606,6 +484,8 @@ class Agent:
             "camera": camera,
             "uptime_s": round(now - h.started_mono, 1),
             "snapshot_ms": round(1000 * h.snapshot_s, 1),
+            # parts counted from touching parts that could not be told apart, since start
+            "parts_uncertain": self.pipeline.parts_uncertain if self.pipeline else 0,
         }
         if self.recorder is not None:
             counters = self.recorder.counters
@@ -664,106 +544,15 @@ class Agent:
             except StoreWriteError:
                 pass
 
-    # ---- resuming after a restart --------------------------------------------------------
-
-    def _resume(self, store: Store, recorder: Recorder) -> None:
-        """Close what a previous run left open: the time it was down is `no_data`.
-
-        Reads only the last state event and the last part (indexed, however big the
-        store), and keeps new events after them even when the clock reads earlier.
-        """
-        last_state = _last_state(store)
-        parts = store.parts(limit=1)
-        if last_state is None and not parts:
-            return
-        last_ts = max([e.ts for e in (last_state,) if e is not None] + [p.ts for p in parts])
-        if self.labels.not_before(last_ts):
-            logger.warning(
-                "the clock (%s) is behind the last stored event (%s): not yet synchronised? "
-                "events follow the stored time line",
-                self.clock.wall().isoformat(),
-                last_ts.isoformat(),
-            )
-        if last_state is None or last_state.state == "no_data":
-            return
-        # The previous run ended without closing its interval (a crash, a power cut):
-        # from its last event on nothing was observed.
-        logger.info("closing the interval the previous run left open at %s", last_ts)
-        recorder.emit(StateEvent(last_ts, "no_data", None, new_id()))
-
-
-#: Later than any event: `events(start=FAR_FUTURE, with_state_before=True)` is the last state.
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def _last_state(store: Store) -> StateEvent | None:
-    events = store.events(start=FAR_FUTURE, with_state_before=True)
-    last = events[-1] if events else None
-    return last if isinstance(last, StateEvent) else None
-
 
 # ---- defaults for the real board ----------------------------------------------------------
 
 
 def _open_camera(config: Config, clock: Clock, wanted: Callable[[float], bool]) -> Any:
-    from agent.capture.sources import SourceKind, classify, open_source
+    from agent.capture.sources import open_source
 
-    camera = config.camera
-    assert camera is not None
-    if camera.loop:
-        if classify(camera.source) is not SourceKind.FILE:
-            raise UserError("camera.loop: only a video file source can be played in a loop")
-        return _looping_file(camera, clock, config.base_dir, wanted)
-    return open_source(camera, clock, base_dir=config.base_dir, wanted=wanted)
-
-
-class _LoopingCapture:
-    """A video file that starts again at its end (a camera for demos and benchmarks)."""
-
-    def __init__(self, path: str) -> None:
-        import cv2
-
-        self._cv2 = cv2
-        self.path = path
-        self._capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-
-    def read(self) -> tuple[bool, Any]:
-        return self.retrieve() if self.grab() else (False, None)
-
-    def grab(self) -> bool:
-        if self._capture.grab():
-            return True
-        self._capture.release()
-        self._capture = self._cv2.VideoCapture(self.path, self._cv2.CAP_FFMPEG)
-        return bool(self._capture.grab())
-
-    def retrieve(self) -> tuple[bool, Any]:
-        return self._capture.retrieve()  # type: ignore[no-any-return]
-
-    def release(self) -> None:
-        self._capture.release()
-
-
-def _looping_file(
-    camera: CameraConfig, clock: Clock, base_dir: Path, wanted: Callable[[float], bool]
-) -> Any:
-    """`camera.source`, a video file, played as a camera over and over (`camera.loop`)."""
-    from agent.capture.file import container_fps, open_video_file
-    from agent.capture.watchdog import WatchedSource
-
-    path = str(base_dir / camera.source)
-    capture, _ = open_video_file(path)  # fail now with a clear error, not in a retry loop
-    fps = container_fps(capture, camera.fps)
-    capture.release()
-    return WatchedSource.from_config(
-        lambda: _LoopingCapture(path),
-        clock,
-        camera,
-        name=Path(path).name,
-        pace_s=1.0 / fps,
-        freeze_after_s=None,
-        wanted=wanted,
-    )
+    assert config.camera is not None
+    return open_source(config.camera, clock, base_dir=config.base_dir, wanted=wanted)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -784,4 +573,4 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["Agent", "ClockStep", "Event", "TimedInspector", "WallLabels", "run_command"]
+__all__ = ["Agent", "TimedInspector", "run_command"]

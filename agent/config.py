@@ -322,6 +322,13 @@ class MqttConfig(_Section):
     cert_file: Path | None = Field(None, description="Client certificate for TLS.")
     key_file: Path | None = Field(None, description="Client key for TLS.")
     sparkplug: bool = Field(False, description="Also run a Sparkplug B edge node.")
+    sparkplug_host_id: str | None = Field(
+        None,
+        min_length=1,
+        pattern=r"^[^/+#]+$",
+        description="Sparkplug primary host application id (e.g. the SCADA's): the node "
+        "births only while `spBv1.0/STATE/<id>` says it is online.",
+    )
     oee_interval_s: float = Field(5, gt=0, le=3600, description="Seconds between `oee` updates.")
     outbox_max_rows: int | None = Field(
         None,

@@ -39,6 +39,7 @@ from typing import Any
 from agent.config import Config, load_config, parse_config
 from agent.errors import UserError
 from agent.progress import Progress
+from agent.publish.connection import parse_broker
 
 logger = logging.getLogger(__name__)
 
@@ -258,22 +259,6 @@ def ensure_model(config_file: Path, config: Config, good: Footage) -> tuple[str,
 
 
 # ---- the configuration ----------------------------------------------------------------
-
-
-def parse_broker(text: str) -> tuple[str, int]:
-    """`HOST[:PORT]` (default port 1883).
-
-    Raises:
-        UserError: a port that is not a number from 1 to 65535.
-    """
-    host, _, port_text = text.rpartition(":") if ":" in text else (text, "", "1883")
-    try:
-        port = int(port_text)
-    except ValueError:
-        port = 0
-    if not host or not 1 <= port <= 65535:
-        raise UserError(f"--broker {text!r}: expected HOST[:PORT] with a port from 1 to 65535")
-    return host, port
 
 
 def prepare_config(cache: Path) -> tuple[Path, str]:
@@ -534,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     if args.headless is not None and args.headless <= 0:
         raise UserError("--headless must be more than 0 seconds")
-    broker = parse_broker(args.broker) if args.broker else None
+    broker = parse_broker(args.broker, "--broker") if args.broker else None
     cache = (
         Path(args.cache)
         if args.cache

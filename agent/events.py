@@ -6,8 +6,9 @@ The JSON Lines form is the contract's::
     {"ts": "2026-03-02T06:00:01.2+00:00", "type": "part", "good": true}
 
 Optional keys: `id` (stable, unique), `mono` (monotonic seconds, for durations),
-`reason` (state), `defect` and `score` (part). Anything else is an error, so a typo in
-an integrator's feed is reported instead of silently ignored.
+`reason` (state), `defect`, `score` and `uncertain` (part: `true` when the count
+is a guess from the size of merged touching parts; written only then). Anything else
+is an error, so a typo in an integrator's feed is reported instead of silently ignored.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ class PartEvent:
     score: float | None = None
     id: str | None = None
     mono: float | None = None
+    #: Counted from touching parts that could not be told apart (a guess from their size).
+    uncertain: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """The event log form."""
+        """The event log form (`uncertain` only when true)."""
         out: dict[str, Any] = {"ts": self.ts.isoformat(), "type": "part", "good": self.good}
         if self.defect is not None:
             out["defect"] = self.defect
@@ -72,13 +75,18 @@ class PartEvent:
             out["id"] = self.id
         if self.mono is not None:
             out["mono"] = self.mono
+        if self.uncertain:
+            out["uncertain"] = True
         return out
 
 
 Event = StateEvent | PartEvent
 
 _COMMON = {"ts", "type", "id", "mono"}
-_KEYS = {"state": _COMMON | {"state", "reason"}, "part": _COMMON | {"good", "defect", "score"}}
+_KEYS = {
+    "state": _COMMON | {"state", "reason"},
+    "part": _COMMON | {"good", "defect", "score", "uncertain"},
+}
 
 
 def new_id() -> str:
@@ -143,6 +151,9 @@ def event_from_json(obj: Any) -> Event:
     if not isinstance(obj["good"], bool):
         raise ValueError("good must be true or false")
     score = _optional(obj, "score", (int, float))
+    uncertain = obj.get("uncertain", False)
+    if not isinstance(uncertain, bool):
+        raise ValueError("uncertain must be true or false")
     return PartEvent(
         ts,
         obj["good"],
@@ -150,6 +161,7 @@ def event_from_json(obj: Any) -> Event:
         None if score is None else float(score),
         event_id,
         mono,
+        uncertain,
     )
 
 

@@ -11,8 +11,9 @@ parts are taken at full resolution. Events go to an
   stopped; reason `starved` when the belt ran empty) and `running` again when flow or
   parts come back, `no_data` when the daemon says the camera gave nothing;
 - a `PartEvent` for every counted part, stamped when its centre crossed `count_at`,
-  with the inspector's verdict; `extra` carries the verdict (heatmap, crop) and the
-  counted part (views, cycle time) for pictures.
+  with the inspector's verdict (`uncertain` when the count was a guess from the size
+  of touching parts that could not be told apart); `extra` carries the verdict
+  (heatmap, crop) and the counted part (views, cycle time) for pictures.
 
 Event times never go backwards: a backdated event is never stamped before one already
 emitted. `pipeline.counted` keeps every `CountedPart` until its owner clears it (teach
@@ -82,8 +83,13 @@ class LinePipeline:
         config: Config,
         inspector: Inspector | None = None,
         sink: EventSink | None = None,
+        keep_counted: int | None = None,
     ) -> None:
         """Build the stages from `config` (which must have a `[vision]` section).
+
+        `counted` keeps every counted part with its crops (what `teach` collects);
+        `keep_counted` bounds it to about that many of the latest (0: none), for a
+        daemon that runs for months and a replay that needs none.
 
         Raises:
             ConfigError: the config has no `[vision]` section.
@@ -109,6 +115,9 @@ class LinePipeline:
         self.last: Stamp | None = None
         self.last_reading: FlowReading | None = None
         self.counted: list[CountedPart] = []
+        self.keep_counted = keep_counted
+        #: Parts counted as a guess from the size of touching parts (`uncertain`), so far.
+        self.parts_uncertain = 0
         self._last_ts: datetime | None = None
         self._last_mono: float | None = None
         self._state: State | None = None
@@ -229,7 +238,8 @@ class LinePipeline:
     def _emit_part(self, part: CountedPart) -> None:
         verdict = self.inspector.inspect(part.views) if part.views else Verdict(good=True)
         ts, mono = self._monotone(part.at)
-        self.counted.append(part)
+        self._keep(part)
+        self.parts_uncertain += part.uncertain
         event = PartEvent(
             ts,
             good=verdict.good,
@@ -237,8 +247,25 @@ class LinePipeline:
             score=verdict.score,
             id=new_id(),
             mono=mono,
+            uncertain=part.uncertain,
         )
         self.sink.emit(event, PartExtra(verdict, part))
+
+    def _keep(self, part: CountedPart) -> None:
+        keep = self.keep_counted
+        if keep is None or keep > 0:
+            self.counted.append(part)
+        if keep is not None and len(self.counted) > 2 * keep:
+            del self.counted[: len(self.counted) - keep]  # trimmed in batches: cheap
+
+    def continue_from(self, earlier: LinePipeline) -> None:
+        """Carry on `earlier`'s event time line (a pipeline restarted after a fault).
+
+        No event of this one is stamped before the last one `earlier` emitted, and its
+        count of uncertain parts goes on from `earlier`'s.
+        """
+        self._last_ts, self._last_mono = earlier._last_ts, earlier._last_mono
+        self.parts_uncertain = earlier.parts_uncertain  # the count of guesses goes on
 
     def _monotone(self, at: Stamp) -> tuple[datetime, float]:
         ts, mono = at.wall, at.mono

@@ -23,6 +23,7 @@ from agent.capture import EndOfStream
 from agent.config import Config, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
+from agent.files import write_atomic
 from agent.inspection import Inspector
 from agent.inspection.pictures import picture_saver
 from agent.pipeline import EventSink, LinePipeline, PartExtra
@@ -191,7 +192,7 @@ def run_command(args: argparse.Namespace) -> int:
         on_written=publisher.notify if publisher is not None else None,
     )
     sink = _Collect(recorder)
-    pipeline = LinePipeline(config, inspector, sink)
+    pipeline = LinePipeline(config, inspector, sink, keep_counted=0)  # bounded memory
     paced_from: float | None = None
     undelivered: UserError | None = None
     try:
@@ -208,11 +209,12 @@ def run_command(args: argparse.Namespace) -> int:
                     if ahead > 0:
                         time.sleep(ahead)
                 pipeline.process(frame)
-                pipeline.counted.clear()  # the crops are not needed here: bounded memory
                 bar.update()
         pipeline.close()
         if not recorder.flush():
             raise UserError(f"{db_path}: the store refused to write the replay's events")
+        if pipeline.last is not None:  # so `report --db` measures to the last frame too
+            store.note_observed(pipeline.last.wall)
         if publisher is not None:
             try:
                 _drain(publisher, config)
@@ -244,9 +246,7 @@ def run_command(args: argparse.Namespace) -> int:
             pipeline.last.mono,
             oee.to_json()["total"],
         )
-        tmp = report_path.with_suffix(report_path.suffix + ".tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(report_path)
+        write_atomic(report_path, json.dumps(report, indent=1) + "\n")
     if undelivered is not None:
         raise undelivered
     return 0

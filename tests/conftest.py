@@ -120,6 +120,25 @@ class Broker:
         self.start()
 
 
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds pass; returns its last answer.
+
+    Tests wait for a condition, never for a fixed time.
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return bool(predicate())
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def eventually() -> Callable[..., bool]:
+    """`eventually(predicate, timeout=10.0)`: `wait_until` for tests that take fixtures."""
+    return wait_until
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """A running mosquitto (host, port, stop(), start()) for the whole test session."""

@@ -19,7 +19,15 @@ def build_parser() -> argparse.ArgumentParser:
         "or the fleet over MQTT (--mqtt). Press ? in the app for the keys.",
     )
     parser.add_argument("--db", metavar="DB", help="a line's SQLite store (read-only)")
-    parser.add_argument("--mqtt", metavar="HOST[:PORT]", help="read the fleet from this broker")
+    parser.add_argument(
+        "--mqtt",
+        nargs="?",
+        const="",
+        metavar="HOST[:PORT]",
+        help="read the fleet from this broker; without a value, from --config's [mqtt] "
+        "(TLS and certificates as the agent; credentials from OEE_MQTT_USERNAME and "
+        "OEE_MQTT_PASSWORD), else localhost:1883",
+    )
     parser.add_argument(
         "--target",
         default="85,90,95,99.9",
@@ -80,11 +88,10 @@ def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # noqa
     """
     from tui.app import OeeApp
     from tui.model import Targets
-    from tui.sources.mqtt import MqttFeed, parse_broker
     from tui.sources.store import StoreSource
 
-    if not args.db and not args.mqtt:
-        raise UserError("give --db DB or --mqtt HOST[:PORT]")
+    if not args.db and args.mqtt is None:
+        raise UserError("give --db DB or --mqtt [HOST[:PORT]]")
     try:
         targets = Targets.parse(args.target)
     except ValueError as exc:
@@ -108,10 +115,9 @@ def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # noqa
         )
         line.open()
     feed = None
-    if args.mqtt:
-        host, port = parse_broker(args.mqtt)
-        feed = MqttFeed(host, port, stale_after_s=args.stale_after)
+    if args.mqtt is not None:
         try:
+            feed = _fleet_feed(args.mqtt, config, args.stale_after)
             feed.start()
         except UserError:
             if line is not None:
@@ -128,6 +134,22 @@ def build_app(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # noqa
         video=video,
         graphics=args.graphics,
     )
+
+
+def _fleet_feed(broker: str, config: Path | None, stale_after_s: float):  # type: ignore[no-untyped-def]  # noqa: ANN202
+    """The fleet feed: `[mqtt]` of the line file when given, `broker` overriding its host."""
+    from agent.config import MqttConfig, load_config
+    from agent.publish.connection import parse_broker
+    from tui.sources.mqtt import MqttFeed
+
+    mq, base_dir = MqttConfig.model_validate({}), Path(".")
+    if config is not None:
+        line = load_config(config)
+        mq, base_dir = line.mqtt, line.base_dir
+    if broker:
+        host, port = parse_broker(broker)
+        mq = mq.model_copy(update={"host": host, "port": port})
+    return MqttFeed(mq, base_dir, stale_after_s=stale_after_s)
 
 
 def _clock():  # type: ignore[no-untyped-def]  # noqa: ANN202

@@ -162,6 +162,11 @@ class LineSnapshot:
     source: str = ""
     stale: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: False for a finished shift shown from history (its data ends at `since`).
+    live: bool = True
+    #: Which shift this is, counting back from the newest (0), of how many in the store.
+    shift_index: int = 0
+    shift_count: int = 1
 
     @property
     def key(self) -> str:
@@ -200,11 +205,126 @@ class FleetRow:
     quality: float | None = None
     online: bool | None = None
     stale: bool = False
+    #: The shift's times and counts the figures come from, summed by `rollup`:
+    #: planned and run time, net run time (ideal cycle x total) and fully productive
+    #: time (ideal cycle x good), in seconds.
+    planned_s: float = 0.0
+    run_s: float = 0.0
+    net_s: float = 0.0
+    fully_s: float = 0.0
+    total: int = 0
+    good: int = 0
+    #: For a rollup row: how many lines it holds, and how many of them are stopped.
+    lines: int = 1
+    stopped: int = 0
 
     @property
     def key(self) -> str:
-        """`site/area/line`."""
-        return f"{self.site}/{self.area}/{self.line}"
+        """`site/area/line` (`site/area` for an area's rollup, `site` for a site's)."""
+        return "/".join(x for x in (self.site, self.area, self.line) if x)
+
+
+@dataclass(frozen=True, slots=True)
+class Times:
+    """Times and counts that add up across lines and shifts; the ratios come from sums.
+
+    planned and run time, net run time (ideal cycle x total) and fully productive time
+    (ideal cycle x good), in seconds: A = run / planned, P = net / run, Q = fully / net,
+    OEE = fully / planned, as OEE is defined, so A x P x Q = OEE for any sum.
+    """
+
+    planned_s: float = 0.0
+    run_s: float = 0.0
+    net_s: float = 0.0
+    fully_s: float = 0.0
+    total: int = 0
+    good: int = 0
+
+    @classmethod
+    def of_shift(cls, shift: dict[str, Any]) -> Times:
+        """From an OEE object: net = P x run, fully = net x Q.
+
+        A missing or odd value, as a feed may carry, counts as 0.
+        """
+
+        def num(key: str) -> float:
+            value = shift.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return 0.0
+            return float(value) if math.isfinite(value) else 0.0
+
+        run = num("run_s")
+        net = run * num("performance")
+        return cls(
+            num("planned_s"), run, net, net * num("quality"), int(num("total")), int(num("good"))
+        )
+
+    def __add__(self, other: Times) -> Times:
+        return Times(
+            self.planned_s + other.planned_s,
+            self.run_s + other.run_s,
+            self.net_s + other.net_s,
+            self.fully_s + other.fully_s,
+            self.total + other.total,
+            self.good + other.good,
+        )
+
+    @property
+    def availability(self) -> float | None:
+        """Run / planned time."""
+        return self.run_s / self.planned_s if self.planned_s else None
+
+    @property
+    def performance(self) -> float | None:
+        """Net run / run time."""
+        return self.net_s / self.run_s if self.run_s else None
+
+    @property
+    def quality(self) -> float | None:
+        """Fully productive / net run time."""
+        return self.fully_s / self.net_s if self.net_s else None
+
+    @property
+    def oee(self) -> float | None:
+        """Fully productive / planned time."""
+        return self.fully_s / self.planned_s if self.planned_s else None
+
+
+def rollup(rows: Iterable[FleetRow], site: str, area: str = "") -> FleetRow:
+    """One row for a site (or one of its areas) from its lines' rows.
+
+    Times and counts are summed and the ratios taken from the sums, as OEE is defined
+    (A = run / planned, P = net run / run, Q = fully productive / net run, OEE = fully
+    productive / planned): never an average of percentages, which would weigh a line
+    that ran ten minutes like one that ran all shift.
+    """
+    members = [r for r in rows if r.site == site and (not area or r.area == area)]
+    times = sum(
+        (Times(r.planned_s, r.run_s, r.net_s, r.fully_s, r.total, r.good) for r in members),
+        Times(),
+    )
+    stopped = sum(1 for r in members if r.state in ("stopped", "no_data"))
+    gone = [r for r in members if r.online is False or r.stale]
+    return FleetRow(
+        site=site,
+        area=area,
+        line="",
+        state=f"{stopped}/{len(members)} stopped" if stopped else "running",
+        oee=times.oee,
+        availability=times.availability,
+        performance=times.performance,
+        quality=times.quality,
+        online=False if gone and len(gone) == len(members) else True,
+        stale=bool(gone),
+        planned_s=times.planned_s,
+        run_s=times.run_s,
+        net_s=times.net_s,
+        fully_s=times.fully_s,
+        total=times.total,
+        good=times.good,
+        lines=len(members),
+        stopped=stopped,
+    )
 
 
 def worst_first(rows: Iterable[FleetRow]) -> list[FleetRow]:
@@ -216,6 +336,57 @@ def worst_first(rows: Iterable[FleetRow]) -> list[FleetRow]:
         return (bucket, row.oee if row.oee is not None else -1.0, row.key)
 
     return sorted(rows, key=rank)
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    """One ISO week of a line's shifts: summed times, counts and losses."""
+
+    week: str  # "2026-W10"
+    shifts: int
+    times: Times
+    losses: dict[str, float]
+
+    def top_losses(self, n: int = 3) -> list[tuple[str, float]]:
+        """The week's largest losses (seconds), largest first, without the empty ones."""
+        ranked = sorted(self.losses.items(), key=lambda kv: -kv[1])
+        return [(k, v) for k, v in ranked[:n] if v > 0]
+
+
+def weekly(shifts: Iterable[dict[str, Any]]) -> list[Week]:
+    """The shifts' OEE objects summed per ISO week of their date, oldest first."""
+    weeks: dict[str, tuple[int, Times, dict[str, float]]] = {}
+    for shift in shifts:
+        try:
+            year, number, _ = date.fromisoformat(str(shift.get("date"))).isocalendar()
+        except ValueError:
+            continue
+        label = f"{year}-W{number:02d}"
+        count, times, losses = weeks.get(label, (0, Times(), dict.fromkeys(LOSS_KEYS, 0.0)))
+        for key in LOSS_KEYS:
+            losses[key] += float((shift.get("losses") or {}).get(key) or 0)
+        weeks[label] = (count + 1, times + Times.of_shift(shift), losses)
+    return [Week(label, *weeks[label]) for label in sorted(weeks)]
+
+
+def grouped(rows: Iterable[FleetRow], collapsed: frozenset[str] = frozenset()) -> list[FleetRow]:
+    """Sites, each followed by its areas, each by its lines: every level worst first.
+
+    A site or area whose key is in `collapsed` shows its rollup row only.
+    """
+    lines = list(rows)
+    out: list[FleetRow] = []
+    sites = worst_first(rollup(lines, site) for site in {r.site for r in lines})
+    for site in sites:
+        out.append(site)
+        if site.key in collapsed:
+            continue
+        in_site = [r for r in lines if r.site == site.site]
+        for area in worst_first(rollup(in_site, site.site, a) for a in {r.area for r in in_site}):
+            out.append(area)
+            if area.key not in collapsed:
+                out.extend(worst_first(r for r in in_site if r.area == area.area))
+    return out
 
 
 def pareto(shift: dict[str, Any]) -> list[tuple[str, float, float]]:

@@ -16,6 +16,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from agent.config import MqttConfig
 from agent.events import StateEvent
 from agent.publish.topics import Topics, oee_payload, state_payload
 from tui.app import OeeApp
@@ -29,7 +30,7 @@ SIZE = (100, 30)
 def _fleet_feed() -> MqttFeed:
     import json
 
-    feed = MqttFeed("localhost", 1883, stale_after_s=60)
+    feed = MqttFeed(MqttConfig.model_validate({}), stale_after_s=60)
     feed.connected.set()
     for i in range(24):
         root = f"oee/plant-{'ab'[i % 2]}/{('stamping', 'paint', 'weld')[i % 3]}/line-{i:02d}"

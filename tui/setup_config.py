@@ -7,13 +7,13 @@ agent's own config model before anything is written.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from agent.config import Config, parse_config
 from agent.errors import ConfigError, UserError
+from agent.files import write_atomic
 
 
 def _toml_value(value: Any) -> str:
@@ -81,10 +81,8 @@ def write_vision(
             raise ConfigError([f"vision.roi {list(roi)} reaches outside the {w}x{h} frame"])
     new_text = splice_vision(text, vision)
     config = parse_config(tomllib.loads(new_text), base_dir=path.resolve().parent)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(new_text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, new_text)
     except OSError as exc:
         raise UserError(f"{path}: cannot write it ({exc})") from None
     return config

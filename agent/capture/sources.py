@@ -19,10 +19,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
+import numpy as np
 
 from agent.capture import SourceError
 from agent.capture.file import container_fps, open_video_file
-from agent.capture.reader import Capture
+from agent.capture.reader import Capture, Opener
 from agent.capture.watchdog import WatchedSource
 from agent.clock import Clock
 from agent.config import CameraConfig
@@ -163,6 +164,38 @@ def open_file(path: str) -> Capture:
     return _checked(cv2.VideoCapture(path, cv2.CAP_FFMPEG), f"video file {path}")
 
 
+class LoopingCapture:
+    """A recording that starts again at its end (`[camera] loop`: demos, benchmarks)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._capture = self._open()
+
+    def _open(self) -> cv2.VideoCapture:
+        return _checked(cv2.VideoCapture(self.path, cv2.CAP_FFMPEG), f"video file {self.path}")
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        """The next frame, from the start again after the last."""
+        return self.retrieve() if self.grab() else (False, None)
+
+    def grab(self) -> bool:
+        """Decode the next frame (the first again after the last)."""
+        if self._capture.grab():
+            return True
+        self._capture.release()
+        self._capture = self._open()
+        return bool(self._capture.grab())
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        """The grabbed frame's pixels."""
+        ok, image = self._capture.retrieve()
+        return bool(ok), image
+
+    def release(self) -> None:
+        """Close the file."""
+        self._capture.release()
+
+
 def open_source(
     camera: CameraConfig,
     clock: Clock,
@@ -173,8 +206,9 @@ def open_source(
     """The watched live source `camera.source` names; it opens in the background.
 
     A recording is played as a camera at its own frame rate, without the freeze check
-    (its still scenes are real), and ends with `EndOfStream`; a relative file path
-    resolves against `base_dir` (the config file's folder) when given.
+    (its still scenes are real), and ends with `EndOfStream`, or starts again with
+    `camera.loop`; a relative file path resolves against `base_dir` (the config file's
+    folder) when given.
     `options` go to `WatchedSource` (e.g. `backoff_initial_s`, `queue_size`).
 
     Raises:
@@ -183,6 +217,8 @@ def open_source(
     """
     source = camera.source.strip()
     kind = classify(source)
+    if camera.loop and kind is not SourceKind.FILE:
+        raise SourceError("camera.loop: only a video file source can be played in a loop")
     name = redact(source) if kind is not SourceKind.GSTREAMER else "gstreamer"
     logger.info("camera source %s (%s)", name, kind)
     if kind is SourceKind.FILE:
@@ -192,11 +228,12 @@ def open_source(
         fps = container_fps(capture, camera.fps)
         capture.release()
         options.setdefault("pace_s", 1.0 / fps)
-        options.setdefault("ends_at_eof", True)
+        options.setdefault("ends_at_eof", not camera.loop)
         options.setdefault("freeze_after_s", None)  # a still scene in a recording is real
-        return WatchedSource.from_config(
-            partial(open_file, source), clock, camera, name=name, **options
+        opener: Opener = (
+            partial(LoopingCapture, source) if camera.loop else partial(open_file, source)
         )
+        return WatchedSource.from_config(opener, clock, camera, name=name, **options)
     if kind is SourceKind.GSTREAMER:
         if not has_gstreamer():
             raise SourceError(_NO_GSTREAMER)

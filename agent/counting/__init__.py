@@ -27,6 +27,10 @@ class Blob:
     y: float  # centre across the flow
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (end exclusive)
     area: int
+    #: Split from a piece it shared with touching parts in this frame.
+    touching: bool = False
+    #: Cut from a merged piece by size alone (no outline showed where): a guess.
+    guessed: bool = False
 
     @property
     def length(self) -> int:

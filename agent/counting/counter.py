@@ -29,6 +29,10 @@ from agent.inspection import PartCrop
 
 logger = logging.getLogger(__name__)
 
+_SQUARE = np.ones((3, 3), np.uint8)
+#: Blobs this close (work pixels: 12 frame pixels at 1/4) are neighbours touching.
+_NEAR = 3
+
 
 @dataclass(frozen=True, slots=True)
 class _Cut:
@@ -73,8 +77,9 @@ class PartCounter:
         self._last_run: float | None = None
         # a count line close to where parts enter leaves no room for idle frames
         self._always = count_at * view.along < 0.25 * view.along
-        #: Per uncounted track near the line: (cut, box, part mask) of recent frames.
-        self._before: dict[int, deque[tuple[_Cut, tuple[int, int, int, int], np.ndarray]]]
+        #: Per uncounted track near the line: (cut, blob, part mask, touching) of recent
+        #: frames.
+        self._before: dict[int, deque[tuple[_Cut, Blob, np.ndarray, bool]]]
         self._before = {}
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
@@ -158,11 +163,20 @@ class PartCounter:
         window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
         labels, found = self.segmenter.segment(window)
         blobs = [
-            Blob(k.label, k.x + a, k.y, (k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]), k.area)
+            Blob(
+                k.label,
+                k.x + a,
+                k.y,
+                (k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]),
+                k.area,
+                k.touching,
+                k.guessed,
+            )
             for k in found
         ]
         self._labels, self.blobs = labels, blobs
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
+        self.tracker.part_area = self.segmenter.single_area
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
         # parts in the ROI outside the window still hold off a `starved` stop
         confirmed = bool(self.tracker.confirmed)
@@ -175,6 +189,8 @@ class PartCounter:
         for track in self.tracker.tracks:
             blob = track.blob
             if track.id in crossed_ids:
+                if blob is not None and not blob.touching and self._inside(blob):
+                    self.segmenter.learn_part(blob.area)  # one sample per part seen alone
                 before = self._before.pop(track.id, deque())
                 views = [self._crop(*ref) for ref in before]
                 if blob is not None and self._near_line(blob):
@@ -186,7 +202,14 @@ class PartCounter:
                 # frame makes the decoder's next one come from fresh pages), and where
                 # the part is; its mask is drawn only if the view is used
                 queue = self._before.setdefault(track.id, deque(maxlen=self.max_views // 2))
-                queue.append((self._cut(frame, blob.box), blob.box, self._part_mask(labels, blob)))
+                queue.append(
+                    (
+                        self._cut(frame, blob.box),
+                        blob,
+                        self._part_mask(labels, blob),
+                        self._touching(labels, blob),
+                    )
+                )
         still_pending = []
         for pending in self._pending:
             if pending.track.id in crossed_ids:
@@ -227,13 +250,16 @@ class PartCounter:
             views=pending.views[: self.max_views],
             cycle_s=cycle,
             track_id=pending.track.id,
+            uncertain=not pending.track.sure,
         )
+
+    def _inside(self, blob: Blob) -> bool:
+        """Wholly inside the window along the flow."""
+        return self._offset < blob.box[0] and blob.box[2] < self._end
 
     def _near_line(self, blob: Blob) -> bool:
         """Wholly inside the window along the flow, and near the count line."""
-        if blob.box[0] <= self._offset or blob.box[2] >= self._end:
-            return False
-        return abs(blob.x - self.tracker.line) <= max(blob.length, 4)
+        return self._inside(blob) and abs(blob.x - self.tracker.line) <= max(blob.length, 4)
 
     def _part_mask(self, labels: np.ndarray, blob: Blob) -> np.ndarray:
         """The blob's pixels inside its box, at the work resolution (canonical)."""
@@ -250,11 +276,47 @@ class PartCounter:
         return _Cut(frame[cy0:cy1, cx0:cx1].copy(), cx0, cy0)
 
     def _crop_now(self, frame: np.ndarray, blob: Blob, labels: np.ndarray) -> PartCrop:
-        return self._crop(self._cut(frame, blob.box), blob.box, self._part_mask(labels, blob))
+        return self._crop(
+            self._cut(frame, blob.box),
+            blob,
+            self._part_mask(labels, blob),
+            self._touching(labels, blob),
+        )
 
-    def _crop(self, cut: _Cut, box: tuple[int, int, int, int], part_mask: np.ndarray) -> PartCrop:
-        """The view: the cut image and the part's mask grown to frame pixels."""
-        x0, y0, x1, y1 = self.view.to_frame_box(box)
+    def _touching(self, labels: np.ndarray, blob: Blob) -> bool:
+        """Split from touching parts, or within `_NEAR` work pixels of another blob.
+
+        Parts that touch in the frame often show a pixel or two apart at the work
+        resolution (the opening cuts a point contact); either way a neighbour lies
+        inside the part's crop.
+        """
+        if blob.touching:
+            return True
+        x0, y0, x1, y1 = blob.box
+        if not any(
+            other.label != blob.label
+            and other.box[0] < x1 + _NEAR
+            and x0 < other.box[2] + _NEAR
+            and other.box[1] < y1 + _NEAR
+            and y0 < other.box[3] + _NEAR
+            for other in self.blobs
+        ):
+            return False  # no other blob's box comes near
+        x0, x1 = x0 - self._offset, x1 - self._offset
+        a, b = max(0, x0 - _NEAR), max(0, y0 - _NEAR)
+        around = labels[b : y1 + _NEAR, a : x1 + _NEAR]
+        grown = cv2.dilate((around == blob.label).view(np.uint8), _SQUARE, iterations=_NEAR)
+        others = (around != blob.label) & (around > 0)
+        return bool(np.any(grown.view(bool) & others))
+
+    def _crop(self, cut: _Cut, blob: Blob, part_mask: np.ndarray, touching: bool) -> PartCrop:
+        """The view: the cut image and the part's mask grown to frame pixels.
+
+        It is `touching` when the blob was split from touching parts or lies against
+        a neighbour, `clipped` when it reaches the ROI's edge across the flow.
+        """
+        x0, y0, x1, y1 = self.view.to_frame_box(blob.box)
+        clipped = blob.box[1] <= 0 or blob.box[3] >= self.view.shape[1]
         image = cut.image
         part = part_mask.astype(np.uint8) * 255
         part = np.ascontiguousarray(self.view.from_canonical(part))
@@ -263,4 +325,4 @@ class PartCounter:
         mx0, my0 = x0 - cut.x, y0 - cut.y
         target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
         target[:] = grown[: target.shape[0], : target.shape[1]]
-        return PartCrop(image=image, mask=mask > 127)
+        return PartCrop(image=image, mask=mask > 127, touching=touching, clipped=clipped)

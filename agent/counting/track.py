@@ -19,7 +19,8 @@ Touching parts do not always segment the same way from frame to frame, so:
   once established (at the time it crossed, if it crossed meanwhile);
 - a blob that holds the predicted centres of two or more *strong* tracks (seen on
   their own for `establish_hits` frames, or twice with at least `neighbour_area` of
-  the others' area: a touching neighbour) is touching parts merged in this frame:
+  the single part's area, `part_area`, or of the others' until that is known: a
+  touching neighbour) is touching parts merged in this frame:
   each of them moves on with the belt (and is counted if it crosses meanwhile)
   instead of one jumping to the merged centre. Any other track inside such a blob,
   or all but the longest-seen of several weak tracks inside one blob, was a piece:
@@ -58,6 +59,9 @@ class Track:
     #: When a provisional track crossed, kept until it is established.
     crossed: Stamp | None = None
     blob: Blob | None = None  # this frame's blob, None when coasting or covered
+    #: Seen at least once whole as a blob of its own (not cut from a merged one by size
+    #: alone, nor still coming in: what lay beyond the window's edge is unknown).
+    sure: bool = True
     covered: bool = False  # inside a blob merged with touching parts this frame
 
 
@@ -91,6 +95,9 @@ class Tracker:
         self._next_id = 1
         self._frames = 0
         self._entry = 0.0
+        self._exit = float(along)
+        #: The single part's area when known (the counter sets it), else None.
+        self.part_area: float | None = None
 
     def reset(self) -> None:
         """Drop every track (after a gap in the footage)."""
@@ -113,6 +120,7 @@ class Tracker:
         self._frames += 1
         self._entry = entry
         exit_x = self.along if exit is None else exit
+        self._exit = exit_x
         step = max(0.0, speed_px_s)
         predicted = [t.x + step * (now.mono - t.seen.mono) for t in self.tracks]
         for track in self.tracks:
@@ -140,9 +148,14 @@ class Tracker:
             strong = [ti for ti in inside if self.tracks[ti].hits >= self.establish_hits]
             # a newer track seen on its own twice with a part's area (not a crumb) is a
             # touching neighbour, not a piece: it is covered too, and grows established
-            reference = sorted(self.tracks[ti].area for ti in strong or inside)[
-                len(strong or inside) // 2
-            ]
+            # (once the single part's area is known, against it: two pieces of one part
+            # coming in are not each other's measure)
+            reference = (
+                self.part_area
+                or sorted(self.tracks[ti].area for ti in strong or inside)[
+                    len(strong or inside) // 2
+                ]
+            )
             strong += [
                 ti
                 for ti in inside
@@ -217,11 +230,17 @@ class Tracker:
             entering,
             blob=blob,
             area=blob.area,
+            sure=self._seen_whole(blob),
         )
         self._next_id += 1
         if blob.x >= self.line:
             track.counted = True  # appeared past the line: never counted
         return track
+
+    def _seen_whole(self, blob: Blob) -> bool:
+        """A blob that is a part of its own: not a guess, and wholly inside the window."""
+        inside = self._entry + self.edge < blob.box[0] and blob.box[2] < self._exit - self.edge
+        return inside and not blob.guessed
 
     def _cover(self, track: Track, predicted: float, now: Stamp) -> list[Crossing]:
         """The track is inside a blob of merged touching parts: it moves on with the belt."""
@@ -254,6 +273,7 @@ class Tracker:
         track.missed = 0
         track.blob = blob
         track.area = blob.area
+        track.sure = track.sure or self._seen_whole(blob)
         crossings = self._crossed(track, before, seen_before, now)
         return crossings + self._establish(track)
 

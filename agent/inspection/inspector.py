@@ -29,8 +29,11 @@ from agent.inspection.model import (
     LineModel,
     PatchModel,
     PixelModel,
+    background_of,
     brightness_of,
+    isolate,
     normalise,
+    outliers,
     part_score,
     peak,
     region_of,
@@ -38,7 +41,9 @@ from agent.inspection.model import (
     threshold_for,
 )
 from agent.inspection.register import Registered, build_reference, place
+from agent.inspection.report import REPORT_FILE, teach_report
 from agent.inspection.runtime import Backbone, file_sha256
+from agent.inspection.selection import Selection, select_views
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +68,8 @@ class Taught:
     model: LineModel
     reference: np.ndarray | None  # rfft of the reference silhouette; None: fixed pose
     info: dict[str, Any]
+    #: What teach saw, used and left out, and its warnings (`report.teach_report`).
+    report: dict[str, Any] | None = None
 
 
 def _features(backbone: Backbone, image: np.ndarray, channels: np.ndarray) -> np.ndarray:
@@ -105,7 +112,7 @@ class TaughtInspector:
         """Each view found in pose with its anomaly map (views with no part are skipped)."""
         # The views nearest the crossing are the best framed; a median of three
         # already ignores one bad frame, and each view costs a few milliseconds.
-        chosen = self._chosen(views)
+        chosen = self._chosen([v for v in views if not (v.touching or v.clipped)] or views)
         registered = [place(v, self.taught.reference, self.model.side) for v in chosen]
         found = [r for r in registered if r is not None]
         if self.model.part_scale:
@@ -116,7 +123,7 @@ class TaughtInspector:
         with_features = set(_middle(len(found), self.feature_views))
         out = []
         for i, reg in enumerate(found):
-            image = self.model.normalise(reg.image)
+            image = self.model.normalise(reg.image, reg.mask)
             patch = None
             if self.backbone is not None and i in with_features:
                 assert self.model.patches is not None
@@ -190,6 +197,11 @@ def fit_line(
 ) -> Taught:
     """Learn a line from the views of good parts; calibrate on held-out good parts.
 
+    Only clean views are learnt from (`selection.select_views`). The model is fitted,
+    every part scored, the parts that score unlike the rest (defective parts in the
+    "good" footage) dropped, and the model fitted again; the threshold comes from a
+    robust fit of the held-out parts' scores (`model.threshold_for`).
+
     `pose`: "register" brings every view to a canonical pose first (parts loose on a
     belt); "fixed" compares views as they are (a part held in a fixture); "texture"
     also compares them as they are, with every backbone channel and a wider smoothing
@@ -209,34 +221,75 @@ def fit_line(
         raise UserError("texture inspection needs the backbone")
     register_parts = pose == "register"
     if register_parts:
+        crops = [v for i in fit_idx[:40] for v in parts[i] if not (v.touching or v.clipped)]
         try:
-            reference = build_reference([v for i in fit_idx[:40] for v in parts[i]])
+            reference = build_reference(crops)
         except ValueError:
             raise UserError("no part could be found in the views of the parts counted") from None
-    registered: list[list[Registered]] = []
-    for views in parts:
-        registered.append([r for r in (place(v, reference, side) for v in views) if r])
-        tick(1)
-    # Views cut off by the frame's edge or merged with a neighbour are not the part.
-    typical = float(np.median([r.pose.scale for regs in registered for r in regs] or [0.0]))
-    if register_parts:
-        registered = [[r for r in regs if _plausible(r.pose.scale, typical)] for regs in registered]
-    else:
-        typical = 0.0
-    keep = [i for i, regs in enumerate(registered) if regs]
-    if len(keep) < len(parts):
-        logger.info("teach: %d of %d parts had no usable view", len(parts) - len(keep), len(parts))
-    parts = [parts[i] for i in keep]
-    registered = [registered[i] for i in keep]
-    _enough(len(parts), "parts with a usable view (whole and alone in the crop)")
-    fit_idx, held_idx = split_parts(len(parts))
-    fit_views = [r for i in fit_idx for r in registered[i]]
-    masks = np.stack([r.mask for r in fit_views])
+    selection = select_views(parts, reference, side, judge=register_parts)
+    tick(len(parts))
+    if selection.parts_left_out:
+        logger.info(
+            "teach: left out %d of %d parts (%s)",
+            sum(selection.parts_left_out.values()),
+            len(parts),
+            ", ".join(f"{k} {v}" for k, v in selection.parts_left_out.items()),
+        )
+    _enough(len(selection.parts), "clean parts (whole, alone and sharp in the crop)")
+    clean, registered = selection.parts, selection.registered
+    fit_idx, held_idx = split_parts(len(clean))
+
+    def fitted(fit: list[int]) -> tuple[LineModel, TaughtInspector]:
+        model = _fit_model(
+            [r for i in fit for r in registered[i]], backbone, side, pose, seed, selection
+        )
+        inspector = TaughtInspector(Taught(model, reference, {}), backbone, feature_views)
+        _set_scales(model, [registered[i] for i in held_idx], backbone)
+        return model, inspector
+
+    model, inspector = fitted(fit_idx)
+    first = np.array([inspector.inspect(clean[i]).score or 0.0 for i in range(len(clean))])
+    odd = outliers(first)
+    if odd.any():
+        # Defective parts in the "good" footage: learn without them and score again.
+        model, inspector = fitted([i for i in fit_idx if not odd[i]])
+    held_scores = np.array([inspector.inspect(clean[i]).score or 0.0 for i in held_idx])
+    model.threshold = threshold_for(held_scores, false_reject_rate)
+    info = {
+        "parts": len(clean),
+        "fit_parts": len(fit_idx) - int(odd[fit_idx].sum()),
+        "held_out_parts": len(held_idx),
+        "views": sum(len(r) for r in registered),
+        "false_reject_rate": false_reject_rate,
+        "threshold": model.threshold,
+        "held_out_scores_max": float(held_scores.max()),
+        "teach_s": round(time.monotonic() - started, 2),
+    }
+    # The report describes good parts: held-out parts unlike the rest are left out of it.
+    good_held = held_scores[~odd[held_idx]] if (~odd[held_idx]).any() else held_scores
+    report = teach_report(selection, odd, good_held, model.threshold, registered)
+    logger.info("taught on %d parts (%d held out)", len(clean), len(held_idx))
+    return Taught(model, reference, info, report)
+
+
+def _fit_model(
+    views: list[Registered],
+    backbone: Backbone | None,
+    side: int,
+    pose: str,
+    seed: int,
+    selection: Selection,
+) -> LineModel:
+    masks = np.stack([r.mask for r in views])
     body = masks.mean(axis=0) > 0.95
-    brightness = float(np.median([brightness_of(r.image, body) for r in fit_views]))
-    images = np.stack([normalise(r.image, body, brightness) for r in fit_views])
+    brightness = float(np.median([brightness_of(r.image, body) for r in views]))
+    images = np.stack([normalise(r.image, body, brightness) for r in views])
+    background = background_of(images, masks) if pose == "register" else None
+    if background is not None:
+        images = np.stack(
+            [isolate(im, r.mask, background) for im, r in zip(images, views, strict=True)]
+        )
     pixels = PixelModel.fit(images)
-    region = region_of(masks)
     patches = None
     if backbone is not None:
         rng = np.random.default_rng(seed)
@@ -245,50 +298,41 @@ def fit_line(
         channels = np.sort(rng.choice(40 + 112, size=wanted, replace=False))
         feats = np.stack([_features(backbone, image, channels) for image in images])
         patches = PatchModel.fit(feats, channels)
-    model = LineModel(
+    return LineModel(
         side=side,
-        region=region,
+        region=region_of(masks),
         pixels=pixels,
         patches=patches,
-        part_scale=typical,
+        part_scale=selection.part_scale,
         smooth_px=7 if pose == "texture" else 3,
         body=body,
         brightness=brightness,
+        background=background,
     )
 
-    # Each map's scale: the median peak on held-out good views, so both read "1 = typical".
-    inspector = TaughtInspector(Taught(model, reference, {}), backbone, feature_views)
-    if pixels is not None:
+
+def _set_scales(model: LineModel, held: list[list[Registered]], backbone: Backbone | None) -> None:
+    """Each map's scale: the median peak on held-out good views, so both read "1 = typical"."""
+    model.pixel_scale = model.patch_scale = 1.0
+    if model.pixels is not None:
         pixel_peaks = [
-            peak(model.combine(model.pixel_map(model.normalise(r.image)), None))
-            for i in held_idx
-            for r in registered[i]
+            peak(model.combine(model.pixel_map(model.normalise(r.image, r.mask)), None))
+            for regs in held
+            for r in regs
         ]
         model.pixel_scale = float(np.median(pixel_peaks)) or 1.0
-    if patches is not None and backbone is not None:
+    if model.patches is not None and backbone is not None:
         patch_peaks = [
             peak(
-                model.patch_map(_features(backbone, model.normalise(r.image), patches.channels))
-                * region
+                model.patch_map(
+                    _features(backbone, model.normalise(r.image, r.mask), model.patches.channels)
+                )
+                * model.region
             )
-            for i in held_idx
-            for r in registered[i][:2]
+            for regs in held
+            for r in regs[:2]
         ]
         model.patch_scale = float(np.median(patch_peaks)) or 1.0
-    held_scores = np.array([inspector.inspect(parts[i]).score or 0.0 for i in held_idx])
-    model.threshold = threshold_for(held_scores, false_reject_rate)
-    info = {
-        "parts": len(parts),
-        "fit_parts": len(fit_idx),
-        "held_out_parts": len(held_idx),
-        "views": sum(len(r) for r in registered),
-        "false_reject_rate": false_reject_rate,
-        "threshold": model.threshold,
-        "held_out_scores_max": float(held_scores.max()),
-        "teach_s": round(time.monotonic() - started, 2),
-    }
-    logger.info("taught on %d parts (%d held out)", len(parts), len(held_idx))
-    return Taught(model, reference, info)
 
 
 # ---- persistence -----------------------------------------------------------------
@@ -313,6 +357,8 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
             arrays["pixel_sigma"] = m.pixels.sigma
         if m.body is not None:
             arrays["body"] = m.body
+        if m.background is not None:
+            arrays["background"] = m.background
         if taught.reference is not None:
             arrays["reference_real"] = taught.reference.real.astype(np.float32)
             arrays["reference_imag"] = taught.reference.imag.astype(np.float32)
@@ -342,6 +388,11 @@ def save_taught(taught: Taught, model_dir: Path, backbone: Backbone | None) -> P
             else {"name": backbone.path.stem, "sha256": backbone.manifest["sha256"]},
             "teach": taught.info,
         }
+        if taught.report is not None:
+            with open(tmp / REPORT_FILE, "w") as f:
+                f.write(json.dumps(taught.report, indent=2) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
         with open(tmp / MANIFEST_FILE, "w") as f:
             f.write(json.dumps(manifest, indent=2) + "\n")
             f.flush()
@@ -418,6 +469,7 @@ def load_taught(model_dir: Path) -> tuple[Taught, str | None]:
         smooth_px=int(manifest.get("smooth_px", 3)),
         body=arrays.get("body"),
         brightness=float(manifest.get("brightness", 0.0)),
+        background=arrays.get("background"),
     )
     reference = None
     if "reference_real" in arrays:

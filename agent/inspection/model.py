@@ -15,7 +15,9 @@ a view's map is their maximum, its score the map's peak inside the part's region
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import cv2
@@ -126,12 +128,20 @@ class LineModel:
     #: Pixels every good part covers, and their median grey level (0: no correction).
     body: np.ndarray | None = None
     brightness: float = 0.0
+    #: Colour (BGR, taught brightness) painted over everything that is not the part
+    #: (None: views are compared as they are, e.g. a fixed scene or a texture).
+    background: np.ndarray | None = None
 
-    def normalise(self, image: np.ndarray) -> np.ndarray:
-        """A registered view corrected to the taught brightness."""
-        if self.body is None:
-            return image
-        return normalise(image, self.body, self.brightness)
+    def normalise(self, image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """A registered view corrected to the taught brightness, the part alone in it.
+
+        With `mask` (the view's own part mask) and a taught background, whatever is not
+        the part (belt, dirt, a neighbour) is painted over with the background colour.
+        """
+        out = image if self.body is None else normalise(image, self.body, self.brightness)
+        if mask is None or self.background is None:
+            return out
+        return isolate(out, mask, self.background)
 
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -183,6 +193,25 @@ def normalise(image: np.ndarray, body: np.ndarray, brightness: float) -> np.ndar
     return np.asarray(image * float(np.clip(gain, *GAIN_LIMITS)), np.float32)
 
 
+def isolate(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """`image` with every pixel farther than one pixel from the part painted `background`.
+
+    Only the part itself is compared: dirt on the belt, a neighbour part or the belt's
+    own pattern beside the part cannot raise a score. A chipped edge or a missing piece
+    still shows: where the part should be, the background colour differs from it.
+    """
+    keep = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return np.where(keep[:, :, None], image, background[None, None, :]).astype(np.float32)
+
+
+def background_of(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The belt's colour around taught parts: median over pixels no part comes near."""
+    far = masks.max(axis=0) < 0.02
+    if not far.any():
+        far = masks.mean(axis=0) < 0.5
+    return np.median(images[:, far].reshape(-1, 3), axis=0).astype(np.float32)
+
+
 def peak(anomaly_map: np.ndarray) -> float:
     """A view's score: the peak of its anomaly map."""
     return float(anomaly_map.max())
@@ -203,15 +232,39 @@ def part_score(view_scores: list[float]) -> float:
     return float(np.median(view_scores))
 
 
-def threshold_for(scores: np.ndarray, false_reject_rate: float, margin: float = 1.3) -> float:
+#: Factor above the robust fit's false-reject quantile: a few dozen held-out parts pin
+#: their centre and spread, not their 1 % tail, and new good parts scatter a little
+#: past it, while defects score several times higher than good parts.
+THRESHOLD_MARGIN = 1.3
+#: Smallest spread of log scores assumed (held-out parts that happen to score alike).
+MIN_LOG_SPREAD = 0.05
+
+
+def robust_log_fit(scores: np.ndarray) -> tuple[float, float]:
+    """Median and MAD-based standard deviation of log scores (one odd part moves neither)."""
+    logs = np.log(np.maximum(np.asarray(scores, np.float64), 1e-6))
+    centre = float(np.median(logs))
+    spread = 1.4826 * float(np.median(np.abs(logs - centre)))
+    return centre, max(spread, MIN_LOG_SPREAD)
+
+
+def threshold_for(scores: np.ndarray, false_reject_rate: float) -> float:
     """The score above which a part is rejected, from held-out good parts' scores.
 
-    The (1 - rate) quantile, widened by `margin`: a few dozen held-out parts say little
-    about their 1 % tail (the quantile sits on the largest good score seen, and new
-    good parts scatter past it), while real defects score several times higher.
+    A log-normal fitted with the median and the median absolute deviation, so a
+    defective part among the "good" ones cannot drag the threshold up with it; the
+    (1 - rate) quantile of that fit times `THRESHOLD_MARGIN`.
     """
-    quantile = float(np.quantile(np.asarray(scores, np.float64), 1.0 - false_reject_rate))
-    return quantile * margin
+    centre, spread = robust_log_fit(scores)
+    z = NormalDist().inv_cdf(1.0 - false_reject_rate)
+    return math.exp(centre + z * spread) * THRESHOLD_MARGIN
+
+
+def outliers(scores: np.ndarray, sigmas: float = 4.0) -> np.ndarray:
+    """Which scores lie far above the rest (robust log fit): parts unlike the others."""
+    centre, spread = robust_log_fit(scores)
+    logs = np.log(np.maximum(np.asarray(scores, np.float64), 1e-6))
+    return np.asarray(logs > centre + sigmas * spread)
 
 
 def load_inspector(config: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from agent.files import write_atomic
 from agent.inspection import Verdict
 
 if TYPE_CHECKING:
@@ -50,11 +50,14 @@ def save_defect_picture(
     if scale > 1:
         picture = cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     path = images_dir / f"{_SAFE.sub('_', part_id)}.png"
-    tmp = path.with_suffix(".tmp.png")
-    if not cv2.imwrite(str(tmp), picture):
-        logger.warning("could not write defect picture %s", path)
+    ok, png = cv2.imencode(".png", picture)
+    try:
+        if not ok:
+            raise OSError("PNG encoding failed")
+        write_atomic(path, png.tobytes())
+    except OSError as exc:
+        logger.warning("could not write defect picture %s: %s", path, exc)
         return None
-    os.replace(tmp, path)
     prune(images_dir, keep)
     return path
 
@@ -62,7 +65,7 @@ def save_defect_picture(
 def prune(images_dir: Path, keep: int) -> int:
     """Delete the oldest PNGs beyond `keep`; returns how many went."""
     pictures = sorted(
-        (p for p in Path(images_dir).glob("*.png") if not p.name.endswith(".tmp.png")),
+        Path(images_dir).glob("*.png"),  # a picture being written is `.NAME.png.tmp`
         key=lambda p: (p.stat().st_mtime_ns, p.name),
     )
     excess = pictures[: max(0, len(pictures) - keep)]

@@ -65,6 +65,11 @@ def part_mask(crop: PartCrop) -> np.ndarray:
     b, g, r = cv2.split(cv2.absdiff(image, scalar))  # type: ignore[call-overload]  # a Scalar
     distance = cv2.max(cv2.max(b, g), r)
     _, binary = cv2.threshold(distance, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
+        # Split from a neighbour it touches: at full resolution they are one blob, so
+        # keep only what lies near the pipeline's (coarse) mask of this part.
+        near = cv2.dilate(np.asarray(crop.mask).astype(np.uint8), np.ones((7, 7), np.uint8))
+        binary = np.asarray(binary, np.uint8) * (near > 0).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         np.asarray(binary, np.uint8), connectivity=8
     )
@@ -79,7 +84,71 @@ def part_mask(crop: PartCrop) -> np.ndarray:
         label = 0
     if label == 0:
         label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return (labels == label).view(np.uint8) * np.uint8(255)
+    blob = (labels == label).view(np.uint8) * np.uint8(255)
+    return _trimmed(_apart(blob, crop.mask))
+
+
+#: Contacts narrower than this (a neighbour edge to edge, dirt touching the part) are cut.
+_NECK = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+
+def _apart(blob: np.ndarray, given: np.ndarray | None) -> np.ndarray:
+    """`blob` without what only a narrow contact joins to it (a neighbour, a smudge).
+
+    Eroding by two pixels parts two outlines that merely touch; when that leaves more
+    than one piece, the part's is grown back by the same two pixels, within the blob.
+    """
+    core = cv2.erode(blob, _NECK)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    if count <= 2:
+        return blob
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    # The part is the largest sizeable piece the pipeline's mask covers most. Another
+    # sizeable piece is a neighbour; a small one reaching the crop's edge is the sliver
+    # of one the crop cut; other small pieces are the part's own (a tip past a hole).
+    sizeable = np.flatnonzero(areas >= 0.25 * areas.max()) + 1
+    label = int(sizeable[np.argmax(areas[sizeable - 1])])
+    if len(sizeable) > 1 and given is not None and np.asarray(given).any():
+        overlap = np.bincount(labels[np.asarray(given).astype(bool)].ravel(), minlength=count)
+        if overlap[sizeable].max() > 0:
+            label = int(sizeable[np.argmax(overlap[sizeable])])
+    h, w = blob.shape
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    at_edge = (x <= 1) | (y <= 1)
+    at_edge |= (x + stats[:, cv2.CC_STAT_WIDTH] >= w - 1) | (
+        y + stats[:, cv2.CC_STAT_HEIGHT] >= h - 1
+    )
+    foreign = np.zeros(count, bool)
+    foreign[sizeable] = True
+    foreign |= at_edge
+    foreign[0] = foreign[label] = False
+    if not foreign.any():
+        return blob
+    grown = cv2.dilate(((labels > 0) & ~foreign[labels]).view(np.uint8), _NECK)
+    return np.asarray(blob & (grown * np.uint8(255)), np.uint8)
+
+
+#: Protrusions thinner than this (pixels) are not the part's outline.
+_SLIVER = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+
+
+def _trimmed(blob: np.ndarray) -> np.ndarray:
+    """`blob` within the convex hull of its body: a neighbour's sliver joined to it goes.
+
+    A part followed edge to edge merges with the edge of its neighbour that the crop
+    cut; that sliver is thin, so opening the blob removes it, and the hull of all that
+    is left is the part's outline (its own holes and bites stay as they are).
+    """
+    if not (blob[0].any() or blob[-1].any() or blob[:, 0].any() or blob[:, -1].any()):
+        return blob  # nothing reaches the crop's edge: no neighbour the crop cut
+    body = cv2.morphologyEx(blob, cv2.MORPH_OPEN, _SLIVER)
+    points = cv2.findNonZero(body)
+    if points is None:
+        return blob
+    hull = np.zeros_like(blob)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 255)
+    hull = cv2.dilate(hull, np.ones((3, 3), np.uint8))
+    return np.asarray(blob & hull, np.uint8)
 
 
 def _largest_contour(mask: np.ndarray) -> np.ndarray | None:

@@ -1,9 +1,10 @@
 """`oee-agent teach [VIDEO] --config LINE.toml`: learn a line's good parts.
 
 Runs the vision pipeline over footage of good production (or the live camera) to
-collect the views of every counted part, fits the line's model, calibrates its
-threshold on held-out good parts for `[inspection] false_reject_rate`, and writes
-`[inspection] model_dir` atomically.
+collect the views of every counted part, fits the line's model on the clean ones,
+calibrates its threshold on held-out good parts for `[inspection] false_reject_rate`,
+writes `[inspection] model_dir` atomically (with the teach report, `teach.json`) and
+prints the report's summary and warnings.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agent.inspection.inspector import (
     fit_line,
     save_taught,
 )
+from agent.inspection.report import REPORT_FILE, format_report
 from agent.inspection.runtime import BACKBONE_INT8, Backbone
 from agent.progress import Progress
 
@@ -151,4 +153,7 @@ def run_command(args: argparse.Namespace) -> int:
         f"{info['false_reject_rate']:.1%} false rejects) in {time.monotonic() - started:.1f} s; "
         f"model written to {config.model_dir}"
     )
+    if taught.report is not None:
+        print(format_report(taught.report))
+        print(f"(the full report: {config.model_dir / REPORT_FILE})")
     return 0

@@ -19,9 +19,15 @@ Interface::
 Sparkplug B (`[mqtt] sparkplug = true`) runs beside it as `SparkplugNode`.
 """
 
-from agent.publish.commands import MAX_COMMAND_BYTES, CommandRejected, parse_reason_command
+from agent.publish.commands import (
+    MAX_COMMAND_BYTES,
+    CommandRejected,
+    parse_reason_command,
+    reason_command,
+)
 from agent.publish.publisher import MqttPublisher, PublisherCounters
 from agent.publish.topics import (
+    FLEET_FILTER,
     OpenStop,
     Topics,
     known_reasons,
@@ -31,6 +37,7 @@ from agent.publish.topics import (
 )
 
 __all__ = [
+    "FLEET_FILTER",
     "MAX_COMMAND_BYTES",
     "CommandRejected",
     "MqttPublisher",
@@ -41,5 +48,6 @@ __all__ = [
     "messages_for",
     "open_stop_after",
     "parse_reason_command",
+    "reason_command",
     "shift_message",
 ]

@@ -49,6 +49,14 @@ class ReasonCommand:
     by: str | None = None
 
 
+def reason_command(stop_id: str, reason: str, request_id: str | None = None) -> bytes:
+    """The `cmd/reason` payload a supervisor's client sends (the TUI's reason dialog)."""
+    data = {"v": 1, "stop_id": stop_id, "reason": reason}
+    if request_id is not None:
+        data["request_id"] = request_id
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 

@@ -1,15 +1,20 @@
-"""The MQTT publisher: drains the store's disk outbox to the broker, takes commands.
+"""The MQTT publisher: the connection, and the thread that drains the disk outbox.
 
 Delivery comes from the outbox, not from paho's memory: a message leaves the store
 only once the broker acknowledged it (PUBACK), so a broker outage, a network cut, a
 restart or a `kill -9` loses nothing; at worst a message is sent twice, with the same
 id. One thread (`mqtt-outbox-<line>`) owns the outbox: it keeps at most `inflight_max`
-messages in flight, in `seq` order, deletes each once acknowledged, carries out
-commands handed over by paho's network thread, and trims the outbox when it outgrows
-`[mqtt] outbox_max_rows` (the loss is counted in the store and published in `stats`).
+messages in flight (`window.InFlightWindow`), in `seq` order, deletes each once
+acknowledged, hands commands from paho's network thread to `reasons.ReasonRouter`, and
+trims the outbox when it outgrows `[mqtt] outbox_max_rows` (the loss is counted in the
+store and published in `stats`). The retained `oee` snapshot and `stats` go straight
+to the connection, and to the Sparkplug node beside it.
 
 Threads: paho's network thread runs the callbacks and never touches SQLite; the outbox
 thread does; callers' threads may call `publish_oee`, `publish_stats` and `notify`.
+Timers (resend, back-off, trimming, snapshots) run on the injected clock; the bounded
+waits of `drain`, `stop` and `wait_ready` are real waits on threading events, so their
+deadlines are real time (`_Deadline`).
 """
 
 from __future__ import annotations
@@ -17,13 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -33,13 +35,11 @@ from paho.mqtt.properties import Properties
 
 from agent.clock import Clock, SystemClock
 from agent.config import Config
-from agent.publish.commands import (
-    MAX_COMMAND_BYTES,
-    CommandRejected,
-    ReasonCommand,
-    parse_reason_command,
-)
+from agent.publish.commands import MAX_COMMAND_BYTES
 from agent.publish.connection import new_client
+from agent.publish.counters import PublisherCounters
+from agent.publish.outbox_bound import OutboxBound
+from agent.publish.reasons import ReasonRouter
 from agent.publish.sparkplug import STATS_METRICS, SparkplugNode, device_values
 from agent.publish.topics import (
     STATUS_OFFLINE,
@@ -47,15 +47,13 @@ from agent.publish.topics import (
     Topics,
     default_client_id,
     encode,
-    known_reasons,
     oee_payload,
     payload_id,
-    reason_update_messages,
-    result_payload,
     stats_payload,
     with_reason,
 )
-from agent.store import OutboxMessage, OutboxRow, Store, StoreWriteError
+from agent.publish.window import InFlightWindow
+from agent.store import OutboxMessage, OutboxRow, Store
 
 logger = logging.getLogger(__name__)
 
@@ -67,43 +65,29 @@ COMMAND_QUEUE_MAX = 64
 RESEND_AFTER_S = 30.0
 #: How often the outbox size is checked against its bound.
 TRIM_EVERY_S = 10.0
-#: Below this much free disk the outbox sheds its older half (a counted loss).
-MIN_FREE_BYTES = 64 * 1024 * 1024
-#: ...but never below this many rows.
-OUTBOX_FLOOR_ROWS = 1000
 #: Shortest gap between two `oee` snapshots published because the OEE changed.
 OEE_MIN_GAP_S = 1.0
 #: Wait after the broker refused a message before sending from the outbox again.
 REFUSED_BACKOFF_S = 5.0
 #: How often reason assignments made outside the feed (the TUI) are looked for.
 REASON_POLL_S = 1.0
-#: The store's meta key: the last reason assignment the feed announced.
-REASONS_ANNOUNCED_KEY = "mqtt_reasons_announced"
+
+__all__ = ["MqttPublisher", "PublisherCounters"]
 
 
-@dataclass
-class PublisherCounters:
-    """What the publisher did since it started."""
+class _Deadline:
+    """A real-time deadline for a bounded wait on a threading event.
 
-    connects: int = 0
-    refused_connects: int = 0
-    published: int = 0
-    acked: int = 0
-    resent_windows: int = 0
-    refused_messages: int = 0
-    unsendable: int = 0
-    commands_ok: int = 0
-    commands_rejected: int = 0
-    trimmed: int = 0
-    #: Seconds from queueing (row `created`) to PUBACK, most recent last.
-    ack_latency_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+    An event waits in real time whatever the injected clock says, so its deadline is
+    real time too.
+    """
 
+    def __init__(self, timeout: float) -> None:
+        self._end = time.monotonic() + timeout
 
-@dataclass(slots=True)
-class _InFlight:
-    row: OutboxRow
-    info: mqtt.MQTTMessageInfo
-    sent: float
+    def remaining(self) -> float:
+        """Seconds left, never below 0."""
+        return max(0.0, self._end - time.monotonic())
 
 
 class MqttPublisher:
@@ -139,22 +123,20 @@ class MqttPublisher:
         self._clock = clock or SystemClock()
         self._inflight_max = inflight_max
         self._poll_s = poll_s
-        self._free_bytes = free_bytes or self._disk_free
+        self._bound = OutboxBound(config.mqtt.outbox_max_rows, store, free_bytes)
         self._oee_content: bytes | None = None
         self._oee_at: float | None = None
-        self._reasons = known_reasons(config)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._connected = threading.Event()
         self._subscribed = threading.Event()
-        self._connected_at = 0.0
-        self._window: dict[int, _InFlight] = {}
-        self._cursor: int | None = None
-        self._refused: dict[int, Any] = {}
+        self._window = InFlightWindow(self._clock, RESEND_AFTER_S)
         self._hold_until = 0.0
         self._depth = 0
         self._lost = 0
-        self._reasons_announced = 0
+        self._router = ReasonRouter(
+            config, store, self._clock, self.counters, self._send_now, self._wake.set
+        )
         self._commands: queue.Queue[tuple[str, bytes | None, int]] = queue.Queue(COMMAND_QUEUE_MAX)
         self._thread: threading.Thread | None = None
         self._started = False
@@ -163,8 +145,9 @@ class MqttPublisher:
         self.client_id = client_id or mq.client_id or default_client_id(config)
         # a persistent session keeps `cmd/reason` messages sent while we are away
         self.client = new_client(
-            config,
+            config.mqtt,
             self.client_id,
+            base_dir=config.base_dir,
             persistent=True,
             reconnect_min_s=reconnect_min_s,
             reconnect_max_s=reconnect_max_s,
@@ -196,10 +179,8 @@ class MqttPublisher:
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait (bounded) until connected and subscribed to `cmd/...`; True when so."""
-        deadline = time.monotonic() + timeout
-        return self._connected.wait(timeout) and self._subscribed.wait(
-            max(0.0, deadline - time.monotonic())
-        )
+        deadline = _Deadline(timeout)
+        return self._connected.wait(timeout) and self._subscribed.wait(deadline.remaining())
 
     def start(self) -> None:
         """Connect in the background and start the outbox thread. Returns at once.
@@ -211,15 +192,7 @@ class MqttPublisher:
         self._started = True
         self._depth = self.store.outbox_depth()
         self._lost = self.store.outbox_lost()
-        announced = self.store.meta_get(REASONS_ANNOUNCED_KEY)
-        if not isinstance(announced, int):
-            # a store older than this feature: its past assignments are not news
-            announced = self.store.last_reason_seq()
-            try:
-                self.store.meta_set(REASONS_ANNOUNCED_KEY, announced)
-            except StoreWriteError as exc:  # a full disk must not keep the feed down
-                logger.warning("mqtt: cannot note the announced reasons: %s", exc)
-        self._reasons_announced = announced
+        self._router.resume()
         if not self.config.mqtt.enabled:
             logger.info("mqtt: [mqtt] enabled = false: events stay queued in the outbox")
             return
@@ -240,19 +213,19 @@ class MqttPublisher:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the outbox thread, say `offline` (retained), disconnect. Bounded by `timeout`."""
-        deadline = time.monotonic() + timeout
+        deadline = _Deadline(timeout)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(max(0.1, deadline - time.monotonic()))
+            self._thread.join(max(0.1, deadline.remaining()))
             if self._thread.is_alive():
                 logger.warning("mqtt: the outbox thread did not stop in time")
         if self.sparkplug is not None:
-            self.sparkplug.stop(max(0.1, min(2.0, deadline - time.monotonic())))
+            self.sparkplug.stop(max(0.1, min(2.0, deadline.remaining())))
         if self._connected.is_set():
             info = self.client.publish(self.topics.status, STATUS_OFFLINE, qos=1, retain=True)
             try:
-                info.wait_for_publish(max(0.1, min(2.0, deadline - time.monotonic())))
+                info.wait_for_publish(max(0.1, min(2.0, deadline.remaining())))
             except (RuntimeError, ValueError):
                 logger.warning("mqtt: `offline` status not acknowledged before disconnect")
         self._connected.clear()
@@ -269,12 +242,12 @@ class MqttPublisher:
         Returns:
             True when everything queued was acknowledged by the broker.
         """
-        deadline = time.monotonic() + timeout
+        deadline = _Deadline(timeout)
         self._wake.set()
         while True:
             if not self._window and self.store.outbox_depth() == 0:
                 return True
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 return False
             self._stop.wait(min(0.05, remaining))
@@ -367,7 +340,7 @@ class MqttPublisher:
         logger.info("mqtt: connected to %s:%d", mq.host, mq.port)
         client.publish(self.topics.status, STATUS_ONLINE, qos=1, retain=True)
         client.subscribe(self.topics.cmd_reason, qos=1)
-        self._connected_at = time.monotonic()
+        self._window.connected()
         self._connected.set()
         self._wake.set()
 
@@ -394,7 +367,7 @@ class MqttPublisher:
         # Called before paho marks the message published, so the outbox thread sees
         # a refusal before it sees the acknowledgement.
         if reason_code.is_failure:
-            self._refused[mid] = reason_code
+            self._window.refused(mid, reason_code)
         self._wake.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -415,15 +388,16 @@ class MqttPublisher:
         next_trim = next_reasons = 0.0
         while not self._stop.is_set():
             try:
-                if time.monotonic() >= next_trim:
+                now = self._clock.monotonic()
+                if now >= next_trim:
                     self._trim()
-                    next_trim = time.monotonic() + TRIM_EVERY_S
-                if time.monotonic() >= next_reasons:
-                    self._announce_reasons()
-                    next_reasons = time.monotonic() + REASON_POLL_S
+                    next_trim = now + TRIM_EVERY_S
+                if now >= next_reasons:
+                    self._router.announce()
+                    next_reasons = now + REASON_POLL_S
                 self._handle_commands()
                 self._collect_acks()
-                if self._connected.is_set() and time.monotonic() >= self._hold_until:
+                if self._connected.is_set() and self._clock.monotonic() >= self._hold_until:
                     self._fill_window()
                 self._depth = self.store.outbox_depth()
             except Exception:
@@ -433,12 +407,16 @@ class MqttPublisher:
             self._wake.clear()
 
     def _fill_window(self) -> None:
-        self._check_stale()
+        if self._window.stale():
+            logger.warning(
+                "mqtt: %d messages unacknowledged too long; resending", len(self._window)
+            )
+            self._window.restart()
+            self.counters.resent_windows += 1
         room = self._inflight_max - len(self._window)
         if room <= 0:
             return
-        rows = self._with_current_reasons(self.store.outbox_peek(room, after=self._cursor))
-        now = time.monotonic()
+        rows = self._with_current_reasons(self.store.outbox_peek(room, after=self._window.cursor))
         for row in rows:
             try:
                 info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
@@ -447,11 +425,10 @@ class MqttPublisher:
                 logger.error("mqtt: outbox row %d can never be sent (%s); dropped", row.seq, exc)
                 self.store.outbox_ack([row.seq])
                 self.counters.unsendable += 1
-                self._cursor = row.seq
+                self._window.skip(row)
                 continue
             # paho keeps a message it could not send yet and sends it on reconnect
-            self._window[row.seq] = _InFlight(row, info, now)
-            self._cursor = row.seq
+            self._window.add(row, info)
             self.counters.published += 1
 
     def _with_current_reasons(self, rows: list[OutboxRow]) -> list[OutboxRow]:
@@ -470,54 +447,26 @@ class MqttPublisher:
             out.append(row)
         return out
 
-    def _check_stale(self) -> None:
-        if not self._window:
-            return
-        oldest = min(w.sent for w in self._window.values())
-        if time.monotonic() - max(oldest, self._connected_at) > RESEND_AFTER_S:
-            logger.warning(
-                "mqtt: %d messages unacknowledged too long; resending", len(self._window)
-            )
-            self._restart_window()
-            self.counters.resent_windows += 1
-
-    def _restart_window(self) -> None:
-        """Forget what is in flight; the rows are still in the outbox and go again."""
-        self._window.clear()
-        self._cursor = None
-
     def _collect_acks(self) -> None:
-        done: list[int] = []
-        refused = False
-        wall = self._clock.wall().timestamp()
-        for seq, flight in list(self._window.items()):
-            if not flight.info.is_published():
-                continue
-            code = self._refused.pop(flight.info.mid, None)
-            if code is not None:
-                refused = True
-                self.counters.refused_messages += 1
-                logger.warning(
-                    "mqtt: broker refused a message on %s (%s); it stays queued",
-                    flight.row.topic,
-                    code,
-                )
-                continue
-            done.append(seq)
-            self.counters.ack_latency_s.append(max(0.0, wall - flight.row.created))
-            self._after_ack(flight.row)
-        mids = {flight.info.mid for flight in self._window.values()}
-        for mid in [m for m in self._refused if m not in mids]:
-            # a refused `status`/`oee` publish, or one from a forgotten window
-            self._refused.pop(mid, None)
-        if refused:
-            self._restart_window()
-            self._hold_until = time.monotonic() + REFUSED_BACKOFF_S
-        if done:
-            self.store.outbox_ack(done)
-            self.counters.acked += len(done)
-            for seq in done:
-                self._window.pop(seq, None)
+        found = self._window.collect()
+        for flight, code in found.refused:
+            self.counters.refused_messages += 1
+            logger.warning(
+                "mqtt: broker refused a message on %s (%s); it stays queued",
+                flight.row.topic,
+                code,
+            )
+        if found.acked:
+            self.store.outbox_ack([flight.row.seq for flight in found.acked])
+            self._window.forget(found.acked)
+            self.counters.acked += len(found.acked)
+            wall = self._clock.wall().timestamp()
+            for flight in found.acked:
+                self.counters.ack_latency_s.append(max(0.0, wall - flight.row.created))
+                self._after_ack(flight.row)
+        if found.refused:
+            self._window.restart()
+            self._hold_until = self._clock.monotonic() + REFUSED_BACKOFF_S
 
     def _after_ack(self, row: OutboxRow) -> None:
         if self.sparkplug is None or row.topic != self.topics.state:
@@ -531,37 +480,11 @@ class MqttPublisher:
             logger.warning("mqtt: a queued state message is not JSON")
 
     def _trim(self) -> None:
-        """Keep the outbox within its bound; drop only when needed, and count it."""
-        bound = self.config.mqtt.outbox_max_rows
-        why = "its bound"
-        free = self._free_bytes()
-        if free is not None and free < MIN_FREE_BYTES:
-            # the disk is nearly full: shed the older half rather than fail to store events
-            half = max(OUTBOX_FLOOR_ROWS, self.store.outbox_depth() // 2)
-            bound = half if bound is None else min(bound, half)
-            why = f"the disk-full bound ({free // 1024} KiB free)"
-        if bound is None:
-            return
-        dropped = self.store.outbox_trim(bound)
+        dropped = self._bound.enforce()
         if dropped:
             self.counters.trimmed += dropped
             self._lost = self.store.outbox_lost()
-            logger.error(
-                "mqtt: outbox over %s of %d rows: dropped the oldest %d (lost in total %d)",
-                why,
-                bound,
-                dropped,
-                self._lost,
-            )
-            self._restart_window()
-
-    def _disk_free(self) -> int | None:
-        if self.store.path == ":memory:":
-            return None
-        try:
-            return shutil.disk_usage(Path(self.store.path).resolve().parent).free
-        except OSError:
-            return None
+            self._window.restart()
 
     # ---- commands (outbox thread) ---------------------------------------------------
 
@@ -571,98 +494,7 @@ class MqttPublisher:
                 topic, payload, size = self._commands.get_nowait()
             except queue.Empty:
                 return
-            self._handle_command(topic, payload, size)
+            self._router.handle(topic, payload, size)
 
-    def _handle_command(self, topic: str, payload: bytes | None, size: int) -> None:
-        kind = self.topics.kind(topic)
-        try:
-            if kind != "cmd/reason":
-                raise CommandRejected(f"unknown command topic {topic[:120]!r}")
-            if payload is None:
-                raise CommandRejected(f"payload of {size} bytes is over {MAX_COMMAND_BYTES}")
-            command = parse_reason_command(payload, self._reasons)
-            try:
-                self._assign(command)
-            except StoreWriteError as exc:
-                raise CommandRejected(
-                    f"the store refuses writes, nothing assigned ({exc})",
-                    command.request_id,
-                    command.stop_id,
-                    command.reason,
-                ) from None
-        except CommandRejected as exc:
-            self.counters.commands_rejected += 1
-            logger.warning("mqtt: rejected command on %s: %s", topic[:120], exc)
-            self._result(
-                ok=False,
-                error=str(exc),
-                request_id=exc.request_id,
-                stop_id=exc.stop_id,
-                reason=exc.reason,
-            )
-
-    def _assign(self, command: ReasonCommand) -> None:
-        try:
-            self.store.assign_reason(command.stop_id, command.reason, source="mqtt")
-        except KeyError:
-            raise CommandRejected(
-                f"unknown stop id {command.stop_id!r}",
-                command.request_id,
-                command.stop_id,
-                command.reason,
-            ) from None
-        self.counters.commands_ok += 1
-        logger.info("mqtt: stop %s assigned reason %r", command.stop_id, command.reason)
-        self._announce_reasons()  # the stop with its reason goes out before the result
-        self._result(
-            ok=True, stop_id=command.stop_id, reason=command.reason, request_id=command.request_id
-        )
-
-    def _announce_reasons(self) -> None:
-        """Announce every reason assignment not yet announced (MQTT's, the TUI's...).
-
-        Each stop goes out again with its current reason (and the retained `state`
-        while it is in progress), read and queued in one transaction so it cannot
-        contradict an end the agent is writing at the same moment.
-        """
-        assignments = self.store.reason_assignments(self._reasons_announced)
-        if not assignments:
-            return
-        for stop_id in dict.fromkeys(stop_id for _, stop_id in assignments):
-
-            def build(stop_id: str = stop_id) -> list[OutboxMessage]:
-                try:
-                    return reason_update_messages(self.store.stop(stop_id), self.config)
-                except KeyError:
-                    return []
-
-            self.store.enqueue_built(build)
-        self._reasons_announced = assignments[-1][0]
-        self.store.meta_set(REASONS_ANNOUNCED_KEY, self._reasons_announced)
-        self._wake.set()
-
-    def _result(
-        self,
-        *,
-        ok: bool,
-        stop_id: str | None = None,
-        reason: str | None = None,
-        request_id: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        payload = result_payload(
-            self._clock.wall(),
-            ok=ok,
-            stop_id=stop_id,
-            reason=reason,
-            request_id=request_id,
-            error=error,
-        )
-        result = OutboxMessage(self.topics.cmd_result, encode(payload), qos=1)
-        try:
-            self.store.enqueue([result])
-        except StoreWriteError as exc:
-            # the answer matters now, not after a restart: straight to the broker
-            logger.error("mqtt: cannot queue a command result (%s); sending it directly", exc)
-            self.client.publish(result.topic, result.payload, qos=1)
-        self._wake.set()
+    def _send_now(self, message: OutboxMessage) -> None:
+        self.client.publish(message.topic, message.payload, qos=message.qos)

@@ -10,12 +10,20 @@ the line's counters are the device `line` under it::
     spBv1.0/plant-a/DDATA/press-3/line      changed device metrics
     spBv1.0/plant-a/NDEATH/press-3          the Will of the node's MQTT session
     spBv1.0/plant-a/NCMD/press-3            subscribed: `Node Control/Rebirth`
+    spBv1.0/STATE/scada-1                   subscribed with `[mqtt] sparkplug_host_id`
 
 The node has its own MQTT connection (a session has one Will: the JSON feed's is
 `status`, this one's is NDEATH). `bdSeq` (0-255) goes up by one for every CONNECT and
 is kept in the store's meta, so it keeps rising across restarts; the NBIRTH carries
 the same bdSeq as the Will registered with that CONNECT. `seq` runs 0-255 over
 NBIRTH, DBIRTH, NDATA and DDATA, and wraps.
+
+Primary host application (Sparkplug 3.0): with `[mqtt] sparkplug_host_id` the node
+subscribes to the host's retained `STATE` (`{"online": bool, "timestamp": ms}`) and
+publishes NBIRTH only once the host says it is online. When the host goes offline the
+node publishes its NDEATH and starts a new MQTT session (the next bdSeq), then waits
+for the host again. A STATE older than the newest one seen (a stale retained copy)
+is ignored.
 
 Payloads are encoded with the protobuf runtime from the specification's schema
 (`sparkplug_b.proto`, compiled to `sparkplug_b_pb2.py`).
@@ -24,6 +32,7 @@ Payloads are encoded with the protobuf runtime from the specification's schema
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -99,6 +108,20 @@ class SparkplugTopics:
     def device_topic(self, kind: str) -> str:
         """`DBIRTH`, `DDATA`, `DDEATH`, `DCMD` topics."""
         return f"{NAMESPACE}/{self.group}/{kind}/{self.node}/{self.device}"
+
+
+def parse_host_state(payload: bytes) -> tuple[bool, int] | None:
+    """A primary host's STATE payload `{"online": bool, "timestamp": ms}`, else None."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    online, ts = data.get("online"), data.get("timestamp")
+    if not isinstance(online, bool) or isinstance(ts, bool) or not isinstance(ts, int):
+        return None
+    return online, ts
 
 
 def next_seq(seq: int) -> int:
@@ -214,13 +237,17 @@ class SparkplugNode:
         self._node: dict[str, Any] = {"Outbox/Depth": 0, "Outbox/Dropped": 0}
         self._node["Line/Area"] = config.line.area
         self.client = new_client(
-            config,
+            config.mqtt,
             client_id or default_client_id(config) + "-spb",
+            base_dir=config.base_dir,
             persistent=False,
             reconnect_min_s=reconnect_min_s,
             reconnect_max_s=reconnect_max_s,
         )
         self._v5 = config.mqtt.protocol == "5"
+        host = config.mqtt.sparkplug_host_id
+        self._host_topic = f"{NAMESPACE}/STATE/{host}" if host else None
+        self._host_ts = -1  # the newest STATE timestamp seen
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -249,13 +276,15 @@ class SparkplugNode:
         """Connect in the background (reconnects with backoff)."""
         self._arm_will()
         mq = self.config.mqtt
-        kwargs: dict[str, Any] = {}
-        if self._v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 0
-            kwargs = {"clean_start": True, "properties": props}
-        self.client.connect_async(mq.host, mq.port, mq.keepalive_s, **kwargs)
+        self.client.connect_async(mq.host, mq.port, mq.keepalive_s, **self._connect_kwargs())
         self.client.loop_start()
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        if not self._v5:
+            return {}
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0
+        return {"clean_start": True, "properties": props}
 
     def stop(self, timeout: float = 3.0) -> None:
         """Publish NDEATH (a clean disconnect sends no Will) and disconnect."""
@@ -286,7 +315,10 @@ class SparkplugNode:
             )
             return
         client.subscribe(self.topics.node_topic("NCMD"), qos=1)
-        self.rebirth()
+        if self._host_topic is None:
+            self.rebirth()
+        else:  # born once the primary host says it is online
+            client.subscribe(self._host_topic, qos=1)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
@@ -303,10 +335,49 @@ class SparkplugNode:
             logger.exception("sparkplug: could not persist the next bdSeq")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._host_topic:
+            self._host_state(bytes(message.payload))
+            return
         ncmd = message.topic == self.topics.node_topic("NCMD")
         if ncmd and is_rebirth_request(bytes(message.payload)):
             logger.info("sparkplug: rebirth requested")
             self.rebirth()
+
+    def _host_state(self, payload: bytes) -> None:
+        """The primary host's STATE: birth when it comes online, die when it leaves."""
+        state = parse_host_state(payload)
+        if state is None:
+            logger.warning("sparkplug: ignored a STATE that is not {online, timestamp}")
+            return
+        online, ts = state
+        if ts < self._host_ts:
+            return  # older than one already seen (a stale retained copy)
+        self._host_ts = ts
+        if online and not self._online.is_set():
+            logger.info("sparkplug: primary host online; birth")
+            self.rebirth()
+        elif not online and self._online.is_set():
+            logger.info("sparkplug: primary host offline; NDEATH and a new session")
+            threading.Thread(target=self._new_session, name="sparkplug-session").start()
+
+    def _new_session(self) -> None:
+        """NDEATH, disconnect, and connect again with the next bdSeq (off paho's thread)."""
+        with self._lock:
+            self._online.clear()
+            info = self.client.publish(
+                self.topics.node_topic("NDEATH"), death_payload(self.bdseq, self._ts_ms()), qos=1
+            )
+        try:
+            info.wait_for_publish(3.0)
+        except (RuntimeError, ValueError):
+            logger.warning("sparkplug: NDEATH not acknowledged before the new session")
+        self.client.disconnect()  # _on_disconnect arms the next bdSeq's Will
+        self.client.loop_stop()
+        if self._stopping:
+            return
+        mq = self.config.mqtt
+        self.client.connect_async(mq.host, mq.port, mq.keepalive_s, **self._connect_kwargs())
+        self.client.loop_start()
 
     # ---- publishing ----------------------------------------------------------------
 

@@ -29,8 +29,15 @@ PAYLOAD_VERSION = 1
 #: A reason code every line knows: moving but fed no parts.
 BUILTIN_REASONS = frozenset({"starved"})
 
+#: First level of every topic of the feed.
+TOPIC_PREFIX = "oee"
+
 STATUS_ONLINE = b"online"
 STATUS_OFFLINE = b"offline"
+
+
+#: The topic filter of every line's feed (the TUI's fleet view subscribes to it).
+FLEET_FILTER = f"{TOPIC_PREFIX}/#"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +50,23 @@ class Topics:
     def for_config(cls, config: Config) -> Topics:
         """The topics of the line a configuration describes."""
         line = config.line
-        return cls(f"oee/{line.site}/{line.area}/{line.id}")
+        return cls.for_line(f"{line.site}/{line.area}/{line.id}")
+
+    @classmethod
+    def for_line(cls, key: str) -> Topics:
+        """The topics of the line `site/area/line`."""
+        return cls(f"{TOPIC_PREFIX}/{key}")
+
+    @staticmethod
+    def split(topic: str) -> tuple[str, str] | None:
+        """`oee/{site}/{area}/{line}/{kind}` to (`site/area/line`, kind), else None.
+
+        `kind` is what follows the line (`state`, `part`, `cmd/reason`, ...).
+        """
+        levels = topic.split("/")
+        if len(levels) < 5 or levels[0] != TOPIC_PREFIX or not all(levels[1:5]):
+            return None
+        return "/".join(levels[1:4]), "/".join(levels[4:])
 
     @property
     def status(self) -> str:
@@ -149,8 +172,8 @@ def state_payload(event: StateEvent) -> dict[str, Any]:
 
 
 def part_payload(event: PartEvent) -> dict[str, Any]:
-    """`part`: one counted part and its inspection verdict."""
-    return {
+    """`part`: one counted part and its inspection verdict (`uncertain` only when true)."""
+    payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
         "id": _require_id(event),
         "ts": _ts(event.ts),
@@ -158,6 +181,9 @@ def part_payload(event: PartEvent) -> dict[str, Any]:
         "defect": event.defect,
         "score": event.score,
     }
+    if event.uncertain:
+        payload["uncertain"] = True
+    return payload
 
 
 def stop_payload(stop: OpenStop, end: datetime | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from agent.sim.parts import DEFECT_KINDS, PartSpec, RenderedPart, composite, ren
 logger = logging.getLogger(__name__)
 
 DIRECTIONS = ("left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top")
+BELT_PATTERNS = ("seams", "cleats", "modular", "perforated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,19 @@ class Scenario:
     #: A sudden lighting step: (fraction of the footage at which, brightness change),
     #: e.g. (0.5, -0.25) for a lamp failing half way.
     light_step: tuple[float, float] = (0.0, 0.0)
+    # belt look
+    #: "seams", "cleats" (raised bars with a shadow), "modular" (plastic links, a brick
+    #: grid) or "perforated" (a grid of holes).
+    belt_pattern: str = "seams"
+    #: The pattern's period along the flow, px (rounded to whole pixels).
+    belt_period_px: float = 96.0
+    #: Fraction of the belt under dirt and oil blotches (darker and lighter, faint).
+    belt_dirt: float = 0.0
+    # part look
+    #: Part-to-part tolerance (size, outline, tint, texture): 1.0 = an ordinary spread.
+    part_variation: float = 0.0
+    #: 1 = clear defects; smaller = smaller, lower-contrast defects (0.4 is subtle).
+    defect_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -97,6 +111,12 @@ class Scenario:
             raise ValueError("speed_drift must be in [0, 1)")
         if self.blur_px < 0:
             raise ValueError("blur_px must not be negative")
+        if self.belt_pattern not in BELT_PATTERNS:
+            raise ValueError(f"unknown belt_pattern {self.belt_pattern!r}")
+        if not 8 <= self.belt_period_px <= 1000:
+            raise ValueError("belt_period_px must be 8..1000")
+        if not 0 <= self.belt_dirt < 1:
+            raise ValueError("belt_dirt must be 0 or more and below 1")
 
     @property
     def duration_s(self) -> float:
@@ -333,6 +353,8 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
                 size=size,
                 defect=defect,
                 seed=int(rng.integers(2**31)),
+                variation=scenario.part_variation,
+                defect_strength=scenario.defect_strength,
             )
             sprite = render_part(spec, float(rng.uniform(0, 360)))
             behind, ahead = _extent(sprite)
@@ -360,18 +382,80 @@ def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]
     return truths, sprites
 
 
-def _belt_texture(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
-    """A periodic belt strip (cross x (length + period) x 3): seams and fabric speckle."""
+def _belt_texture(scenario: Scenario, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The belt strip (cross x (length + loop) x 3) and the length after which it repeats.
+
+    That loop is the pattern's period, or, with dirt (which does not repeat every
+    period), three views' worth of periods.
+    """
     length, _ = scenario.canvas
     c0, c1 = scenario.belt_band
-    period = 96
+    period = round(scenario.belt_period_px)
+    if scenario.belt_pattern == "modular":
+        period *= 2  # the modules' joints stagger from one link to the next
     tile = np.empty((c1 - c0, period, 3), np.float32)
     tile[:] = scenario.belt_colour
-    tile += rng.normal(0, 6, size=(c1 - c0, period, 1))
-    tile[:, :4] += 20  # a seam every period: what shows an empty belt moving
+    tile += rng.normal(0, 6, size=(c1 - c0, period, 1))  # fabric speckle
+    # the look draws from a generator of its own: the frames' noise is the same for any
+    look = np.random.default_rng((scenario.seed, 7))
+    if scenario.belt_pattern == "seams":
+        tile[:, :4] += 20  # a seam every period: what shows an empty belt moving
+    else:
+        tile += _pattern(scenario.belt_pattern, tile.shape[:2], look)[..., None]
     smooth = cv2.GaussianBlur(tile, (3, 3), 0)
-    reps = length // period + 2
-    return np.clip(np.tile(smooth, (1, reps, 1)), 0, 255).astype(np.uint8)
+    if not scenario.belt_dirt:
+        reps = length // period + 2
+        return np.clip(np.tile(smooth, (1, reps, 1)), 0, 255).astype(np.uint8), period
+    loop = period * math.ceil(3 * length / period)
+    belt = (
+        np.tile(smooth, (1, loop // period, 1))
+        + _dirt((c1 - c0, loop), scenario.belt_dirt, look)[..., None]
+    )
+    belt = np.concatenate((belt, belt[:, : length + 1]), axis=1)
+    return np.clip(belt, 0, 255).astype(np.uint8), loop
+
+
+def _pattern(kind: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Grey offsets of one period of a patterned belt (across x period)."""
+    rows, period = shape
+    out = np.zeros(shape, np.float32)
+    if kind == "cleats":  # a bright raised bar, its shadow falling downstream
+        bar = max(3, period // 10)
+        out[:, :bar] += 70
+        out[:, bar : 2 * bar] -= 35
+    elif kind == "modular":  # links of half the tile; the modules' joints staggered
+        pitch = width = period // 2
+        for x0, offset in ((0, 0), (pitch, width // 2)):
+            for y0 in range(-offset, rows, width):
+                out[max(0, y0) : y0 + width, x0 : x0 + pitch] += rng.uniform(-3, 3)
+                out[max(0, y0) : y0 + 2, x0 : x0 + pitch] -= 25  # a joint along the flow
+            out[:, x0 : x0 + 3] -= 35  # the hinge across the belt
+            out[:, x0 + 3 : x0 + 9] += 12  # its knuckles
+    else:  # perforated: round holes on a square grid, showing the dark frame below
+        yy, xx = np.mgrid[0:rows, 0:period]
+        radius = period / 5
+        dist = np.hypot(xx - period / 2, (yy % period) - period / 2)
+        out[dist < radius] -= 45
+    return out
+
+
+def _dirt(shape: tuple[int, int], fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Faint darker and lighter blotches over `fraction` of a belt loop (wrapping round)."""
+    rows, loop = shape
+    stains = np.zeros(shape, np.float32)
+    covered = np.zeros(shape, np.uint8)
+    while covered.mean() < fraction:
+        centre = (float(rng.uniform(0, loop)), float(rng.uniform(0, rows)))
+        axes = (int(rng.uniform(4, 30)), int(rng.uniform(3, 18)))
+        angle = float(rng.uniform(0, 180))
+        shade = float(rng.choice((-1.0, 1.0)) * rng.uniform(6, 18))
+        blob = np.zeros(shape, np.uint8)
+        for dx in (0, -loop):  # drawn twice so a blotch across the loop's end wraps
+            cx = round(centre[0] + dx)
+            cv2.ellipse(blob, (cx, round(centre[1])), axes, angle, 0, 360, 1, -1)
+        stains[blob > 0] = shade
+        covered |= blob
+    return cv2.GaussianBlur(stains, (0, 0), 3)
 
 
 def _orient(image: np.ndarray, direction: str) -> np.ndarray:
@@ -391,8 +475,7 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
     belt = _Belt(scenario)
     length, across = scenario.canvas
     c0, c1 = scenario.belt_band
-    strip = _belt_texture(scenario, rng)
-    period = 96
+    strip, loop = _belt_texture(scenario, rng)
     base = np.empty((across, length, 3), np.uint8)
     base[:] = scenario.floor_colour
     # fixed lighting falloff: brighter in the middle of the view along the flow
@@ -414,8 +497,8 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
         t = i / scenario.fps
         p = belt.position(t)
         canvas = base.copy()
-        shift = int(p) % period
-        canvas[c0:c1] = strip[:, period - shift : period - shift + length]
+        shift = int(p) % loop
+        canvas[c0:c1] = strip[:, loop - shift : loop - shift + length]
         occupied = False
         for truth, sprite, (behind, ahead) in zip(truths, sprites, extents, strict=True):
             x = p - truth.belt_offset

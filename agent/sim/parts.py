@@ -15,6 +15,11 @@ Designs (part frame, unit = `size`, centre at the origin):
 Defect kinds: `scratch` (a thin light line), `crack` (a dark jagged line from the
 edge), `missing_hole` (a hole not punched), `chipped_edge` (a bite out of the outline),
 `stain` (a soft dark blot), `wrong_colour` (the whole part another colour).
+
+`PartSpec.variation` adds the tolerance between good parts (size, outline and hole
+positions, tint, surface texture; 1.0 is an ordinary production spread), drawn from a
+second generator so that the default (0) renders exactly what it always did.
+`PartSpec.defect_strength` scales defects (1 = full; 0.4 = small and low-contrast).
 """
 
 from __future__ import annotations
@@ -71,6 +76,10 @@ class PartSpec:
     size: float = 70.0
     defect: str | None = None
     seed: int = 0
+    #: Part-to-part tolerance: 0 = every part alike, 1 = an ordinary production spread.
+    variation: float = 0.0
+    #: 1 = clear defects; smaller = smaller and lower-contrast (0.4 is subtle).
+    defect_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.design not in DESIGNS:
@@ -81,6 +90,10 @@ class PartSpec:
             raise ValueError(f"unknown defect {self.defect!r} (one of {', '.join(DEFECT_KINDS)})")
         if not 12 <= self.size <= 1000:
             raise ValueError("size must be 12..1000 pixels")
+        if not 0.0 <= self.variation <= 3.0:
+            raise ValueError("variation must be 0..3")
+        if not 0.0 < self.defect_strength <= 1.0:
+            raise ValueError("defect_strength must be in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +151,58 @@ def _geometry(design: str) -> _Geometry:
         return _Geometry([outline], 0.0, holes, [0, 1])
     hexagon = [(0.5 * math.cos(k * math.pi / 3), 0.5 * math.sin(k * math.pi / 3)) for k in range(6)]
     return _Geometry([hexagon], 0.0, [((0.0, 0.0), 0.2)], [0])
+
+
+@dataclass(frozen=True, slots=True)
+class _Tolerance:
+    """One part's deviation from nominal (all neutral for variation 0)."""
+
+    size: float = 1.0  # factor on the outer size
+    stretch: float = 1.0  # factor on one axis of the part frame (outline not quite true)
+    hole_shift: tuple[tuple[float, float], ...] = ()  # per hole, part-frame units
+    hole_scale: float = 1.0
+    tint: tuple[float, float, float] = (1.0, 1.0, 1.0)  # per BGR channel
+    texture: float = 1.0  # factor on the fine texture's amplitude
+    mottle: float = 0.0  # amplitude (grey levels) of a soft, low-frequency surface pattern
+    seed: int = 0
+
+
+def _tolerance(spec: PartSpec, holes: int) -> _Tolerance:
+    """Draw a part's tolerance from its own generator (the drawing's draws stay as they were)."""
+    v = spec.variation
+    if v <= 0:
+        return _Tolerance()
+    rng = np.random.default_rng([spec.seed, 1])
+    shifts = tuple((float(a), float(b)) for a, b in rng.normal(0, 0.006 * v, size=(holes, 2)))
+    return _Tolerance(
+        size=float(1 + rng.normal(0, 0.015 * v)),
+        stretch=float(1 + rng.normal(0, 0.012 * v)),
+        hole_shift=shifts,
+        hole_scale=float(1 + rng.normal(0, 0.04 * v)),
+        tint=tuple(float(t) for t in 1 + rng.normal(0, 0.025 * v, size=3)),  # type: ignore[arg-type]
+        texture=float(np.exp(rng.normal(0, 0.3 * v))),
+        mottle=float(abs(rng.normal(0, 4.0 * v))),
+        seed=int(rng.integers(2**31)),
+    )
+
+
+def _varied(geom: _Geometry, tol: _Tolerance) -> _Geometry:
+    """`geom` with its outline stretched and holes moved as the part's tolerance says."""
+    if not tol.hole_shift and tol.stretch == 1.0:
+        return geom
+
+    def stretched(p: _Point) -> _Point:
+        return (p[0] * tol.stretch, p[1] / tol.stretch)
+
+    outline = None if geom.outline is None else [[stretched(p) for p in o] for o in geom.outline]
+    holes = [
+        (
+            (stretched(c)[0] + tol.hole_shift[i][0], stretched(c)[1] + tol.hole_shift[i][1]),
+            r * tol.hole_scale,
+        )
+        for i, (c, r) in enumerate(geom.holes)
+    ]
+    return _Geometry(outline, geom.radius, holes, geom.removable)
 
 
 def _boundary_points(geom: _Geometry) -> list[_Point]:
@@ -214,9 +279,14 @@ def render_part(spec: PartSpec, angle: float = 0.0) -> RenderedPart:
         is where the part frame's origin landed.
     """
     rng = np.random.default_rng(spec.seed)
-    geom = _geometry(spec.design)
+    nominal = _geometry(spec.design)
+    tol = _tolerance(spec, len(nominal.holes))
+    geom = _varied(nominal, tol)
     side = int(math.ceil(spec.size * 1.5)) + 4
-    frame = _Frame(spec.size, angle, side)
+    frame = _Frame(spec.size * tol.size, angle, side)
+    strength = spec.defect_strength
+    # Defects shrink with their strength, less than their contrast does.
+    extent = 0.4 + 0.6 * strength
     big = np.zeros((side * _SS, side * _SS), np.uint8)
     _fill(big, geom, frame)
 
@@ -231,15 +301,19 @@ def render_part(spec: PartSpec, angle: float = 0.0) -> RenderedPart:
     if spec.defect == "chipped_edge":
         boundary = _boundary_points(geom)
         bx, by = boundary[int(rng.integers(len(boundary)))]
-        radius = float(rng.uniform(0.07, 0.1))
+        radius = float(rng.uniform(0.07, 0.1)) * extent
         cv2.circle(chip, frame.px((bx, by)), frame.length(radius), 255, -1)
         chip &= big
         big &= ~chip
 
     alpha = _down(big)
     body = alpha > 127
-    colour_name = WRONG_COLOUR[spec.colour] if spec.defect == "wrong_colour" else spec.colour
-    base = np.array(COLOURS[colour_name], np.float32)
+    base = np.array(COLOURS[spec.colour], np.float32)
+    if spec.defect == "wrong_colour":
+        wrong = np.array(COLOURS[WRONG_COLOUR[spec.colour]], np.float32)
+        base = wrong if strength == 1.0 else base + strength * (wrong - base)
+    if tol.tint != (1.0, 1.0, 1.0):
+        base = base * np.array(tol.tint, np.float32)
 
     # Shading: light from the top left in screen space, a darker bevelled rim, a
     # per-part brightness and a fine surface texture (the natural variation of parts).
@@ -249,6 +323,8 @@ def render_part(spec: PartSpec, angle: float = 0.0) -> RenderedPart:
     rim = np.where(body & ~inner, 0.82, 1.0).astype(np.float32)
     brightness = float(rng.uniform(0.97, 1.03))
     texture = rng.normal(0.0, 2.5, size=(side, side)).astype(np.float32)
+    if tol.texture != 1.0 or tol.mottle > 0:
+        texture = texture * tol.texture + _mottle(side, tol)
     shade = gradient * rim * brightness
     image = base[None, None, :] * shade[:, :, None] + texture[:, :, None]
 
@@ -263,6 +339,14 @@ def render_part(spec: PartSpec, angle: float = 0.0) -> RenderedPart:
     return RenderedPart(image.astype(np.uint8), alpha, defect_mask, spec, angle, centre)
 
 
+def _mottle(side: int, tol: _Tolerance) -> np.ndarray:
+    """A soft surface pattern (casting, rolling marks) of amplitude `tol.mottle`."""
+    rng = np.random.default_rng(tol.seed)
+    noise = rng.normal(0.0, 1.0, size=(side, side)).astype(np.float32)
+    soft = np.asarray(cv2.GaussianBlur(noise, (0, 0), 3.0), np.float32)
+    return soft * (tol.mottle / max(float(soft.std()), 1e-6))
+
+
 def _paint_defect(
     spec: PartSpec,
     rng: np.random.Generator,
@@ -274,6 +358,8 @@ def _paint_defect(
 ) -> tuple[np.ndarray, np.ndarray]:
     side = body.shape[0]
     big = np.zeros((side * _SS, side * _SS), np.uint8)
+    strength = spec.defect_strength
+    extent = 0.4 + 0.6 * strength
     if spec.defect == "wrong_colour":
         return image, body.copy()
     if spec.defect == "missing_hole":
@@ -283,14 +369,15 @@ def _paint_defect(
     if spec.defect == "scratch":
         x, y = _inside_point(rng, geom, 0.08)
         heading = rng.uniform(0, math.pi)
-        half = rng.uniform(0.18, 0.26)
+        half = rng.uniform(0.18, 0.26) * extent
         a = (x - half * math.cos(heading), y - half * math.sin(heading))
         b = (x + half * math.cos(heading), y + half * math.sin(heading))
         cv2.line(big, frame.px(a), frame.px(b), 255, thickness=max(_SS, round(_SS * 1.2)))
-        strength = _down(big).astype(np.float32)[:, :, None] / 255.0
-        lighter = np.full(3, 75.0, np.float32) if image.mean() < 170 else np.full(3, -75.0)
-        out = image + strength * lighter
-        return out, (strength[:, :, 0] > 0.25) & body
+        line = _down(big).astype(np.float32)[:, :, None] / 255.0
+        contrast = 75.0 * strength
+        lighter = np.full(3, contrast, np.float32) if image.mean() < 170 else np.full(3, -contrast)
+        out = image + line * lighter
+        return out, (line[:, :, 0] > 0.25) & body
     if spec.defect == "crack":
         boundary = _boundary_points(geom)
         bx, by = boundary[int(rng.integers(len(boundary)))]
@@ -298,22 +385,26 @@ def _paint_defect(
         points = [(bx, by)]
         for _ in range(int(rng.integers(4, 7))):
             heading += rng.uniform(-0.7, 0.7)
-            step = rng.uniform(0.05, 0.08)
+            step = rng.uniform(0.05, 0.08) * extent
             px, py = points[-1]
             points.append((px + step * math.cos(heading), py + step * math.sin(heading)))
         polyline = np.array([frame.px(p) for p in points], np.int32)
         cv2.polylines(big, [polyline], False, 255, thickness=round(_SS * 1.5))
-        strength = _down(big).astype(np.float32)[:, :, None] / 255.0
-        out = image * (1.0 - 0.75 * strength)
-        return out, (strength[:, :, 0] > 0.25) & body
+        line = _down(big).astype(np.float32)[:, :, None] / 255.0
+        out = image * (1.0 - 0.75 * strength * line)
+        return out, (line[:, :, 0] > 0.25) & body
     # stain: a soft brownish blot
     x, y = _inside_point(rng, geom, 0.1)
-    axes = (frame.length(rng.uniform(0.08, 0.13)), frame.length(rng.uniform(0.06, 0.1)))
+    axes = (
+        frame.length(rng.uniform(0.08, 0.13) * extent),
+        frame.length(rng.uniform(0.06, 0.1) * extent),
+    )
     cv2.ellipse(big, frame.px((x, y)), axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
     small = _down(big).astype(np.float32)
     blot = np.asarray(cv2.GaussianBlur(small, (0, 0), 1.5), np.float32)[:, :, None] / 255.0
     brown = np.array([30.0, 50.0, 75.0], np.float32)
-    out = image * (1.0 - 0.6 * blot) + brown * 0.6 * blot
+    opacity = 0.6 * strength
+    out = image * (1.0 - opacity * blot) + brown * opacity * blot
     return out, (blot[:, :, 0] > 0.25) & body
 
 

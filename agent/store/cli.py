@@ -58,8 +58,9 @@ def build_report(
     is measured right to its edges.
     """
     events = store.events(start, end, with_state_before=True, with_event_after=True)
+    observed = store.observed_until()  # a replay's last frame, after its last event
     try:
-        return compute_oee(events, config, start=start, end=end).to_json()
+        return compute_oee(events, config, start=start, end=end, observed_until=observed).to_json()
     except ValueError as exc:
         raise UserError(f"{store.path}: {exc}") from None
 

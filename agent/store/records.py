@@ -62,3 +62,5 @@ class PartRow:
     defect: str | None
     score: float | None
     image: str | None
+    #: Counted from touching parts that could not be told apart (a guess from their size).
+    uncertain: bool = False

@@ -112,6 +112,12 @@ def m001_initial(db: Database) -> None:
         db.execute(sql)
 
 
+@migration
+def m002_part_uncertain(db: Database) -> None:
+    """`uncertain`: 1 on a part counted from touching parts not told apart (NULL on states)."""
+    db.execute("ALTER TABLE events ADD COLUMN uncertain INTEGER CHECK (uncertain IN (0, 1))")
+
+
 def ensure_migrations_table(db: Database) -> None:
     """Create `_migrations` when it is missing."""
     db.execute(

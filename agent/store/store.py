@@ -38,6 +38,8 @@ WAL_SIZE_LIMIT = 4 * 1024 * 1024
 STATS_KEEP = 10_000
 #: The meta key the line's configuration (TOML text) is kept under.
 CONFIG_KEY = "config_toml"
+#: The meta key of the end of observation (ISO UTC), as `note_observed` keeps it.
+OBSERVED_KEY = "observed_until"
 
 # The latest reason assignment per stop (SQLite returns the bare columns of the max row).
 _LATEST_REASON = "SELECT stop_id, reason, max(seq) FROM stop_reasons GROUP BY stop_id"
@@ -45,7 +47,7 @@ _LATEST_IMAGE = "SELECT part_id, path, max(seq) FROM part_images GROUP BY part_i
 _EVENT_COLUMNS = (
     "e.seq, e.id, e.type, e.ts, e.mono, e.state, "
     "CASE WHEN r.stop_id IS NULL THEN e.reason ELSE r.reason END AS reason, "
-    "e.good, e.defect, e.score"
+    "e.good, e.defect, e.score, e.uncertain"
 )
 _SEQ, _STATE = 0, 5  # positions in _EVENT_COLUMNS
 _EVENTS_FROM = f"FROM events e LEFT JOIN ({_LATEST_REASON}) r ON r.stop_id = e.id"
@@ -119,26 +121,37 @@ class Store:
         *,
         clock: Clock | None = None,
         stats_keep: int = STATS_KEEP,
+        migrate: bool = True,
     ) -> Store:
         """Open (creating it and its folders when needed) the store at `path` for writing.
 
         Turns on WAL and `synchronous=FULL`, sets the busy timeout and applies pending
         migrations. `":memory:"` gives a private in-memory store (for tests).
 
+        With `migrate=False` (a tool writing into an agent's store, like the TUI's
+        reason dialog) the store must already exist at exactly this code's schema: it
+        is never created, and never upgraded under the agent that owns it.
+
         Raises:
             StoreError: the file is not a SQLite database, is another program's
-                database, comes from a newer oee-agent, or cannot be created.
+                database, comes from a newer oee-agent, or cannot be created; with
+                `migrate=False` also a missing store or one an older agent wrote.
         """
         name = str(path)
-        if name != ":memory:":
+        if not migrate:
+            _require_file(path, name)
+        elif name != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"{name}: cannot create its folder ({exc.strerror})") from None
 
         def prepare(db: Database) -> None:
-            _check_schema(db, name)  # an empty file or one of ours from here on
-            schema.apply_pending(db)
+            names = _check_schema(db, name)  # an empty file or one of ours from here on
+            if migrate:
+                schema.apply_pending(db)
+            else:
+                _require_current(names, name)
 
         db = _open_database(path, name, readonly=False, prepare=prepare)
         return cls(db, path=name, readonly=False, clock=clock, stats_keep=stats_keep)
@@ -208,8 +221,8 @@ class Store:
             for event, batch in prepared:
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO events "
-                    "(id, type, ts, epoch, mono, state, reason, good, defect, score) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(id, type, ts, epoch, mono, state, reason, good, defect, score, uncertain) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     _event_values(event),
                 )
                 if cursor.rowcount == 0:
@@ -252,6 +265,11 @@ class Store:
             )
             events += [_event_from_row(row) for row in after]
         return events
+
+    def last_event_at(self) -> datetime | None:
+        """When the latest event happened, None for a store without events."""
+        rows = self._read("SELECT ts FROM events ORDER BY epoch DESC, seq DESC LIMIT 1")
+        return datetime.fromisoformat(rows[0][0]) if rows else None
 
     def event_count(self) -> int:
         """How many events are stored."""
@@ -380,7 +398,8 @@ class Store:
             where += " AND e.good = 0"
         # every piece of this SQL is a constant of this module; values go as parameters
         sql = (
-            "SELECT e.seq, e.id, e.ts, e.mono, e.good, e.defect, e.score, i.path AS image "  # noqa: S608
+            "SELECT e.seq, e.id, e.ts, e.mono, e.good, e.defect, e.score, i.path AS image, "  # noqa: S608
+            "e.uncertain "
             f"FROM events e {index} LEFT JOIN ({_LATEST_IMAGE}) i ON i.part_id = e.id {where}"
         )
         if limit is not None:
@@ -390,8 +409,17 @@ class Store:
         else:
             rows = self._read(sql + " ORDER BY e.epoch, e.seq", params)
         return [
-            PartRow(id_, datetime.fromisoformat(ts), mono, bool(good), defect, score, image)
-            for _, id_, ts, mono, good, defect, score, image in rows
+            PartRow(
+                id_,
+                datetime.fromisoformat(ts),
+                mono,
+                bool(good),
+                defect,
+                score,
+                image,
+                bool(unsure),
+            )
+            for _, id_, ts, mono, good, defect, score, image, unsure in rows
         ]
 
     def set_part_image(self, part_id: str, path: str | Path) -> None:
@@ -542,6 +570,20 @@ class Store:
         sample.setdefault("ts", ts)
         return sample
 
+    def note_observed(self, until: datetime) -> None:
+        """The line was watched until `until` (the last frame's time).
+
+        The OEE of the store then covers time up to here, not only to its last event.
+        """
+        current = self.observed_until()
+        if current is None or until > current:
+            self.meta_set(OBSERVED_KEY, until.astimezone(UTC).isoformat())
+
+    def observed_until(self) -> datetime | None:
+        """Until when the line was watched, as `note_observed` last said (None: unknown)."""
+        value = self.meta_get(OBSERVED_KEY)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
     def meta_get(self, key: str, default: Any = None) -> Any:
         """A small value kept under `key` (JSON-decoded), or `default`."""
         rows = self._read("SELECT value FROM meta WHERE key = ?", [key])
@@ -586,25 +628,33 @@ def open_readonly(path: str | Path, *, clock: Clock | None = None) -> Store:
         StoreError: the file is missing, not SQLite, not a store, or too new/old.
     """
     name = str(path)
+    _require_file(path, name)
+
+    def prepare(db: Database) -> None:
+        _require_current(_check_schema(db, name), name)
+
+    db = _open_database(Path(path), name, readonly=True, prepare=prepare)
+    return Store(db, path=name, readonly=True, clock=clock)
+
+
+def _require_file(path: str | Path, name: str) -> None:
     file = Path(path)
     if file.is_dir():
         raise StoreError(f"{name}: is a folder, not a store file")
     if not file.is_file():
         raise StoreError(f"{name}: no such store file")
 
-    def prepare(db: Database) -> None:
-        names = _check_schema(db, name)
-        if not names:
-            raise StoreError(f"{name}: not an oee-agent store (it has no tables)")
-        missing = schema.pending(names)
-        if missing:
-            raise StoreError(
-                f"{name}: written by an older oee-agent (migration {missing[0][0]} pending); "
-                "open it once with the agent to upgrade it"
-            )
 
-    db = _open_database(file, name, readonly=True, prepare=prepare)
-    return Store(db, path=name, readonly=True, clock=clock)
+def _require_current(names: list[str], name: str) -> None:
+    """A store at exactly this code's schema (nothing pending), else a StoreError."""
+    if not names:
+        raise StoreError(f"{name}: not an oee-agent store (it has no tables)")
+    missing = schema.pending(names)
+    if missing:
+        raise StoreError(
+            f"{name}: written by an older oee-agent (migration {missing[0][0]} pending); "
+            "open it once with the agent to upgrade it"
+        )
 
 
 def _open_database(
@@ -678,16 +728,19 @@ def _event_values(event: Event) -> list[Any]:
     common = [event.id, None, ts.isoformat(), ts.timestamp(), event.mono]
     if isinstance(event, StateEvent):
         common[1] = "state"
-        return [*common, event.state, event.reason, None, None, None]
+        return [*common, event.state, event.reason, None, None, None, None]
     common[1] = "part"
-    return [*common, None, None, int(event.good), event.defect, event.score]
+    part = [int(event.good), event.defect, event.score, int(event.uncertain)]
+    return [*common, None, None, *part]
 
 
 def _event_from_row(row: tuple[Any, ...]) -> Event:
-    _, id_, kind, ts, mono, state, reason, good, defect, score = row
+    _, id_, kind, ts, mono, state, reason, good, defect, score, uncertain = row
     if kind == "state":
         return StateEvent(datetime.fromisoformat(ts), state, reason, id_, mono)
-    return PartEvent(datetime.fromisoformat(ts), bool(good), defect, score, id_, mono)
+    return PartEvent(
+        datetime.fromisoformat(ts), bool(good), defect, score, id_, mono, bool(uncertain)
+    )
 
 
 def _insert_messages(

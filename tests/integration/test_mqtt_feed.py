@@ -442,3 +442,49 @@ def test_a_command_while_the_store_refuses_writes_gets_an_answer(
             assert results(sub)[1]["ok"] is True and store.stop("stop-w").reason == "jam"
         finally:
             publisher.stop()
+
+
+def test_a_window_the_broker_never_acknowledges_is_sent_again(
+    broker, tmp_path, subscribe, eventually
+) -> None:
+    """The resend path: a broker that hangs (SIGSTOP) leaves the window unacknowledged;
+    after RESEND_AFTER_S on the publisher's clock the rows go again, and once the broker
+    is back every part arrives (a consumer de-duplicates the resent ones by id)."""
+    import os
+    import signal
+    import time
+
+    from agent.clock import ManualClock
+    from agent.publish.publisher import RESEND_AFTER_S
+
+    config = make_config(broker)
+    sub = subscribe([Topics.for_config(config).part])
+    clock = ManualClock(T0)
+
+    with Store.open(tmp_path / "line.db") as store:
+        publisher = MqttPublisher(config, store, clock=clock)
+        publisher.start()
+        assert broker.process is not None
+        try:
+            assert publisher.wait_ready(10)
+            os.kill(broker.process.pid, signal.SIGSTOP)
+            try:
+                ids = fill(store, config, 5)
+                publisher.notify()
+                assert eventually(lambda: publisher.counters.published == 5)
+                clock.advance(RESEND_AFTER_S - 1)
+                publisher.notify()
+                time.sleep(0.3)
+                assert publisher.counters.resent_windows == 0  # not yet
+                clock.advance(2)
+                publisher.notify()
+                assert eventually(lambda: publisher.counters.resent_windows == 1)
+                assert eventually(lambda: publisher.counters.published == 10)
+                assert publisher.counters.acked == 0 and store.outbox_depth() == 5
+            finally:
+                os.kill(broker.process.pid, signal.SIGCONT)
+            assert publisher.drain(15)
+            assert sub.wait_for(lambda ms: len(part_ids(sub)) == 5)
+            assert part_ids(sub) == ids
+        finally:
+            publisher.stop()

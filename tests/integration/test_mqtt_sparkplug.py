@@ -59,3 +59,65 @@ def test_a_reconnect_is_a_new_birth_with_the_next_bdseq(broker, tmp_path, subscr
         finally:
             node.stop()
             broker.start()
+
+
+def test_the_node_births_only_while_its_primary_host_is_online(broker, tmp_path, subscribe) -> None:
+    """Sparkplug 3.0 primary host awareness against a scripted host on a real broker."""
+    import json
+
+    line_id = f"spbh{uuid.uuid4().hex[:6]}"
+    host = f"scada-{uuid.uuid4().hex[:4]}"
+    config = parse_config(
+        {
+            "line": {"id": line_id, "site": "spb-site", "ideal_cycle_s": 1.0},
+            "mqtt": {
+                "host": broker.host,
+                "port": broker.port,
+                "sparkplug": True,
+                "sparkplug_host_id": host,
+            },
+        }
+    )
+    node_topics = [f"spBv1.0/spb-site/{kind}/{line_id}" for kind in ("NBIRTH", "NDEATH")]
+    sub = subscribe(node_topics)
+    scada = subscribe([f"spBv1.0/STATE/{host}"])  # the host's own connection
+
+    def state(online: bool, ts: int) -> None:
+        payload = json.dumps({"online": online, "timestamp": ts})
+        info = scada.client.publish(f"spBv1.0/STATE/{host}", payload, qos=1, retain=True)
+        info.wait_for_publish(5)
+
+    def kinds() -> list[tuple[str, int]]:
+        return [(m.topic.split("/")[2], bdseq_of(m.payload)) for m in sub.snapshot()]
+
+    with Store.open(tmp_path / "line.db") as store:
+        node = SparkplugNode(config, store, reconnect_min_s=1, reconnect_max_s=1)
+        node.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not node.client.is_connected():
+                assert time.monotonic() < deadline, "the node did not connect"
+                time.sleep(0.05)
+            time.sleep(1.0)
+            assert kinds() == [] and node.births == 0  # no host yet: no birth
+            state(True, 1000)
+            assert sub.wait_for(lambda ms: len(ms) == 1)
+            [(kind, first)] = kinds()
+            assert kind == "NBIRTH"
+            state(False, 2000)  # the host leaves: NDEATH of that session, a new one
+            assert sub.wait_for(lambda ms: len(ms) == 2)
+            assert kinds()[1] == ("NDEATH", first)
+            deadline = time.monotonic() + 10
+            while not (node.client.is_connected() and store.meta_get("sparkplug.bdseq") != first):
+                assert time.monotonic() < deadline, "no new session"
+                time.sleep(0.05)
+            state(True, 1500)  # older than the offline one: stale, ignored
+            time.sleep(1.0)
+            assert len(kinds()) == 2 and node.births == 1
+            state(True, 3000)  # back: a new birth with the new session's bdSeq
+            assert sub.wait_for(lambda ms: len(ms) == 3)
+            assert kinds()[2] == ("NBIRTH", (first + 1) % 256)
+            assert node.births == 2
+        finally:
+            node.stop()
+            scada.client.publish(f"spBv1.0/STATE/{host}", b"", qos=1, retain=True)

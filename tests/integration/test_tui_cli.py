@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "give --db DB or --mqtt HOST[:PORT]"),
+        ((), "give --db DB or --mqtt [HOST[:PORT]]"),
         (("--db", "/nonexistent/line.db"), "no such store"),
         (("--mqtt", "localhost:notaport"), "the port must be a number"),
         (("--mqtt", "127.0.0.1:1"), "cannot reach the MQTT broker at 127.0.0.1:1"),

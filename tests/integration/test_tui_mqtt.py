@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from textual.widgets import DataTable, Input
 
+from agent.config import MqttConfig
 from agent.events import StateEvent
 from agent.publish.topics import OpenStop, Topics, oee_payload, state_payload, stop_payload
 from agent.store import open_readonly
@@ -119,7 +120,7 @@ def test_fleet_worst_first_open_a_line_and_assign_over_mqtt(make_broker):
     publish_line(lines, "oee/plant-a/stamping/press-1", 0.82, "running")
     publish_line(lines, "oee/plant-a/stamping/press-2", 0.41, "stopped", stop="stop-42")
     publish_line(lines, "oee/plant-b/paint/booth-1", 0.66, "running").wait_for_publish(5)
-    feed = MqttFeed(broker.host, broker.port)
+    feed = MqttFeed(MqttConfig(host=broker.host, port=broker.port))
     feed.start()  # retained messages: the picture at once, before anything new is sent
     app = OeeApp(feed=feed, clock=sample_clock(T0 + timedelta(minutes=10)))
 
@@ -161,7 +162,7 @@ def test_fleet_worst_first_open_a_line_and_assign_over_mqtt(make_broker):
         assert lines.wait_for(lambda m: any(t.endswith("cmd/reason") for t, _ in m))
         ((topic, payload),) = [(t, p) for t, p in lines.messages if t.endswith("cmd/reason")]
         assert topic == "oee/plant-a/stamping/press-2/cmd/reason"
-        assert json.loads(payload) == {"stop_id": "stop-42", "reason": "jam"}
+        assert json.loads(payload) == {"v": 1, "stop_id": "stop-42", "reason": "jam"}
     finally:
         lines.stop()
 
@@ -170,7 +171,7 @@ def test_store_and_mqtt_together_write_and_publish(make_broker, tmp_path):
     broker = make_broker()
     listener = Client(broker, ["oee/#"])
     db = build_sample_store(tmp_path / "line.db")
-    feed = MqttFeed(broker.host, broker.port)
+    feed = MqttFeed(MqttConfig(host=broker.host, port=broker.port))
     feed.start()
     clock = sample_clock()
     app = OeeApp(line=StoreSource(db, clock), feed=feed, clock=clock, graphics="halfcell")
@@ -207,7 +208,10 @@ def test_store_and_mqtt_together_write_and_publish(make_broker, tmp_path):
         assert listener.wait_for(lambda m: any(t.endswith("cmd/reason") for t, _ in m))
         sent = [(t, json.loads(p)) for t, p in listener.messages if t.endswith("cmd/reason")]
         assert sent == [
-            ("oee/plant-a/stamping/press-3/cmd/reason", {"stop_id": "t-stop-0731", "reason": "jam"})
+            (
+                "oee/plant-a/stamping/press-3/cmd/reason",
+                {"v": 1, "stop_id": "t-stop-0731", "reason": "jam"},
+            )
         ]
     finally:
         listener.stop()
@@ -233,7 +237,7 @@ def test_fleet_of_200_lines_stays_responsive(make_broker):
                 sent[0] += 1
             time.sleep(0.2)
 
-    feed = MqttFeed(broker.host, broker.port)
+    feed = MqttFeed(MqttConfig(host=broker.host, port=broker.port))
     feed.start()
     app = OeeApp(feed=feed, clock=sample_clock(T0))
     refreshes = [0]
@@ -282,7 +286,7 @@ def test_lost_broker_and_quiet_lines_are_shown(make_broker):
     lines = Client(broker)
     publish_line(lines, "oee/plant-a/stamping/press-1", 0.82, "running").wait_for_publish(5)
     lines.stop()
-    feed = MqttFeed(broker.host, broker.port, stale_after_s=1.0)
+    feed = MqttFeed(MqttConfig(host=broker.host, port=broker.port), stale_after_s=1.0)
     feed.start()
     app = OeeApp(feed=feed, clock=sample_clock(T0))
 
@@ -318,7 +322,7 @@ def test_a_config_of_the_line_gives_the_reason_list_over_mqtt(make_broker, tmp_p
         '[[reason]]\ncode = "changeover"\nloss = "setup"\n\n'
         '[[reason]]\ncode = "jam"\nloss = "breakdown"\n'
     )
-    feed = MqttFeed(broker.host, broker.port)
+    feed = MqttFeed(MqttConfig(host=broker.host, port=broker.port))
     feed.start()
     app = OeeApp(feed=feed, clock=sample_clock(T0), config_path=config)
 
@@ -339,6 +343,6 @@ def test_a_config_of_the_line_gives_the_reason_list_over_mqtt(make_broker, tmp_p
         asyncio.run(run())
         assert lines.wait_for(lambda m: any(t.endswith("cmd/reason") for t, _ in m))
         (payload,) = [p for t, p in lines.messages if t.endswith("cmd/reason")]
-        assert json.loads(payload) == {"stop_id": "stop-7", "reason": "changeover"}
+        assert json.loads(payload) == {"v": 1, "stop_id": "stop-7", "reason": "changeover"}
     finally:
         lines.stop()

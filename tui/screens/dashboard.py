@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.markup import escape
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from tui.model import LineSnapshot, duration
@@ -22,7 +26,26 @@ LAST_STOPS = 8
 
 
 class DashboardScreen(LineScreen):
-    """OEE/A/P/Q, state, counts, target vs actual, hourly chart, the last stops."""
+    """OEE/A/P/Q, state, counts, target vs actual, hourly chart, the last stops.
+
+    `[` and `]` step to the previous and the next shift of the store.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left_square_bracket", "step(1)", "Prev shift"),
+        Binding("right_square_bracket", "step(-1)", "Next shift"),
+    ]
+
+    class StepShift(Message):
+        """Show the shift `back` shifts older (negative: newer) than the one shown."""
+
+        def __init__(self, back: int) -> None:
+            super().__init__()
+            self.back = back
+
+    def action_step(self, back: int) -> None:
+        """Ask for an older (1) or newer (-1) shift."""
+        self.post_message(self.StepShift(back))
 
     def body(self) -> ComposeResult:
         """The dashboard's widgets."""
@@ -47,7 +70,7 @@ class DashboardScreen(LineScreen):
 
     def show(self, snap: LineSnapshot) -> None:
         """Update every widget in place."""
-        targets = self.oee_app.targets
+        targets = self.settings.targets
         shift = snap.shift or {}
         for _, key in METRICS:
             value = shift.get(key)
@@ -68,6 +91,10 @@ class DashboardScreen(LineScreen):
 
 
 def _state_line(snap: LineSnapshot) -> str:
+    if not snap.live:  # a finished shift: say when its data ends, never "running"
+        ends = snap.local(snap.since or snap.now).strftime("%Y-%m-%d %H:%M:%S")
+        where = f"shift {escape(snap.shift_name)}, {snap.shift_index + 1} of {snap.shift_count}"
+        return f"[b yellow]● NO DATA since {ends}[/]  ({where}; ] newer, [ older)"
     colour = {"running": "green", "stopped": "red", "no_data": "yellow"}.get(snap.state, "dim")
     text = f"[b {colour}]● {snap.state.upper().replace('_', ' ')}[/]"
     if snap.since is not None:

@@ -45,7 +45,7 @@ class DefectsScreen(LineScreen):
             yield DataTable(id="rejects", cursor_type="row", zebra_stripes=True)
             with Vertical(id="picture-box"):
                 yield Static(id="picture-caption")
-                yield image_widget(self.oee_app.graphics)
+                yield image_widget(self.settings.graphics)
 
     def on_mount(self) -> None:
         """Columns, then follow the line."""
@@ -74,9 +74,8 @@ class DefectsScreen(LineScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Show the highlighted part's picture."""
-        snap = self.oee_app.snapshot
-        if snap is not None:
-            self._show_selected(snap)
+        if self.snap is not None:
+            self._show_selected(self.snap)
 
     def _show_selected(self, snap: LineSnapshot) -> None:
         table = self.query_one("#rejects", DataTable)

@@ -14,12 +14,13 @@ HELP = """\
 [b]oee-tui[/]: keyboard first; the mouse works too.
 
 [b]Screens[/]
-  1 / l  Line: OEE, A, P, Q against targets, state, counts, hours
+  1 / l  Line: OEE, A, P, Q against targets, state, counts, hours; [ ] shifts
   2 / s  Stops: a/enter assigns a reason; o longest first / latest
   3 / x  Defects: rejected parts, picture and heatmap of the chosen one
   4 / r  Shifts: A, P, Q, OEE, six big losses; e CSV, m Markdown
   5 / f  Fleet (--mqtt): every line, worst first; enter opens a line
   6 / c  Setup: ROI, direction, count line over a frame; w write, T teach
+  7 / w  Trends: OEE, A, P, Q per shift, weeks and their top losses; e, m
   ? / h  This help          q  Quit
 
 [b]Tables[/]  ↑ ↓ PgUp PgDn Home End move, enter selects

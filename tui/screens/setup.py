@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import numpy as np
 from rich.markup import escape
@@ -25,12 +25,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from agent.errors import ConfigError, UserError
+from tui.settings import Settings
 from tui.setup_config import write_vision
 from tui.widgets.banner import AlertBanner
 from tui.widgets.frame import ARROWS, FrameView
-
-if TYPE_CHECKING:
-    from tui.app import OeeApp
 
 DIRECTIONS = tuple(ARROWS)
 STEPS = (1, 2, 4, 8, 16, 32, 64)
@@ -88,6 +86,10 @@ class SetupScreen(Screen[None]):
         Binding("T", "teach", "Teach"),
     ]
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
     def compose(self) -> ComposeResult:
         """Header, banner, status, the frame, footer."""
         yield Header()
@@ -95,11 +97,6 @@ class SetupScreen(Screen[None]):
         yield Static(id="setup-status")
         yield FrameView(id="frame")
         yield Footer(compact=True)
-
-    @property
-    def oee_app(self) -> OeeApp:
-        """The app, typed."""
-        return cast("OeeApp", self.app)
 
     def on_mount(self) -> None:
         """Start from the configuration's vision settings and load the first frame."""
@@ -117,21 +114,21 @@ class SetupScreen(Screen[None]):
         self._next_frame(0)
 
     def _load_config(self) -> Any:
-        app = self.oee_app
-        if app.config_path is not None:
+        path = self.settings.config_path
+        if path is not None:
             from agent.config import load_config
 
             try:
-                return load_config(app.config_path)
+                return load_config(path)
             except ConfigError as exc:
-                self.message = f"{app.config_path}: {exc}"
+                self.message = f"{path}: {exc}"
                 return None
         return None
 
     def _next_frame(self, index: int) -> None:
         """Frame `index` of `--video`; without one, a frame from `[camera] source`."""
-        if self.oee_app.video is not None:
-            self._load_frame(self.oee_app.video, index)
+        if self.settings.video is not None:
+            self._load_frame(self.settings.video, index)
         elif self.config is not None:
             from agent.capture.sources import redact
 
@@ -227,11 +224,11 @@ class SetupScreen(Screen[None]):
 
     def action_next_frame(self) -> None:
         """About one second further into the recording, or a fresh frame of the camera."""
-        self._next_frame(self.frame_index + 30 if self.oee_app.video is not None else 0)
+        self._next_frame(self.frame_index + 30 if self.settings.video is not None else 0)
 
     def action_write(self) -> None:
         """Write the `[vision]` section to the configuration file, validated."""
-        path = self.oee_app.config_path
+        path = self.settings.config_path
         if path is None:
             self.notify("give --config LINE.toml to write the settings", severity="warning")
             return
@@ -244,20 +241,20 @@ class SetupScreen(Screen[None]):
             self.notify(f"not written: {exc}", severity="error", timeout=8, markup=False)
             return
         self.message = f"wrote {path.name}"
-        if self.oee_app.video is not None:
+        if self.settings.video is not None:
             self.message += "; T teaches from the recording with it"
         self.notify(f"wrote {path}", markup=False)
         self._redraw()
 
     def action_teach(self) -> None:
         """Teach the line's good parts from the recording, with the config as written."""
-        app = self.oee_app
-        if app.config_path is None or app.video is None:
+        config, video = self.settings.config_path, self.settings.video
+        if config is None or video is None:
             self.notify("teaching needs --config and --video", severity="warning")
             return
-        self.message = f"teaching from {app.video.name}… (oee-agent teach)"
+        self.message = f"teaching from {video.name}… (oee-agent teach)"
         self._redraw()
-        self._teach(app.config_path, app.video)
+        self._teach(config, video)
 
     @work(thread=True, exclusive=True, group="teach", exit_on_error=False)
     def _teach(self, config: Path, video: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from rich.markup import escape
@@ -60,9 +59,8 @@ class ShiftsScreen(LineScreen):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Follow the cursor with the Pareto."""
-        snap = self.oee_app.snapshot
-        if snap is not None:
-            self._draw_pareto(snap)
+        if self.snap is not None:
+            self._draw_pareto(self.snap)
 
     def _draw_pareto(self, snap: LineSnapshot) -> None:
         table = self.query_one("#shifts", DataTable)
@@ -79,20 +77,13 @@ class ShiftsScreen(LineScreen):
 
     def action_export(self, kind: str) -> None:
         """Write the shifts to a CSV or Markdown file in the export folder."""
-        snap = self.oee_app.snapshot
+        snap = self.snap
         if snap is None or not snap.shifts:
             self.notify("nothing to export yet", severity="warning")
             return
-        name = f"oee-{snap.line}-{snap.local(snap.now):%Y%m%d-%H%M%S}.{kind}"
-        path = Path(self.oee_app.export_dir) / name
         text = (
             shifts_csv(snap.shifts)
             if kind == "csv"
             else shifts_markdown(snap.line, snap.shifts, snap.ideal_cycle_s)
         )
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot write {path}: {exc}", severity="error", markup=False)
-            return
-        self.notify(f"wrote {path}", markup=False)
+        self.write_export(f"oee-{snap.line}-{snap.local(snap.now):%Y%m%d-%H%M%S}.{kind}", text)

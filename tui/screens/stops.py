@@ -7,6 +7,7 @@ from typing import ClassVar
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from tui.model import LineSnapshot, Stop, duration, percent
@@ -30,6 +31,14 @@ class StopsScreen(LineScreen):
     ]
 
     longest_first = True
+
+    class ReasonChosen(Message):
+        """The supervisor chose reason code `reason` for stop `stop_id`."""
+
+        def __init__(self, stop_id: str, reason: str) -> None:
+            super().__init__()
+            self.stop_id = stop_id
+            self.reason = reason
 
     def body(self) -> ComposeResult:
         """Summary line and the table."""
@@ -85,13 +94,12 @@ class StopsScreen(LineScreen):
     def action_toggle_order(self) -> None:
         """Longest first <-> latest first."""
         self.longest_first = not self.longest_first
-        snap = self.oee_app.snapshot
-        if snap is not None:
-            self.show(snap)
+        if self.snap is not None:
+            self.show(self.snap)
 
     def action_assign(self) -> None:
         """Pick a reason for the selected stop."""
-        snap = self.oee_app.snapshot
+        snap = self.snap
         table = self.query_one("#stops", DataTable)
         stop_id = _selected_key(table)
         if snap is None or stop_id is None:
@@ -101,7 +109,7 @@ class StopsScreen(LineScreen):
 
         def chosen(code: str | None) -> None:
             if code:
-                self.oee_app.assign_reason(stop.id, code)
+                self.post_message(self.ReasonChosen(stop.id, code))
 
         self.app.push_screen(ReasonPicker(stop, snap), chosen)
 

@@ -12,10 +12,23 @@ from tui.model import LineSnapshot
 
 
 class LineSource(Protocol):
-    """Something the line screens are fed from."""
+    """Something the line screens are fed from, and what it can do."""
 
-    def read(self) -> LineSnapshot:
-        """The line as of now (blocking I/O allowed: called from a worker thread)."""
+    #: Whether `assign_reason` itself publishes on `cmd/reason` (a line of the feed),
+    #: and so whether the line changes whenever the feed does.
+    publishes: bool
+
+    @property
+    def key(self) -> str:
+        """The line's `site/area/line` (its MQTT topic levels)."""
+        ...
+
+    def read(self, shift_back: int = 0) -> LineSnapshot:
+        """The line as of now, or `shift_back` shifts before.
+
+        Blocking I/O is allowed: the app calls it from a worker thread. A source
+        without history ignores `shift_back`.
+        """
         ...
 
     def assign_reason(self, stop_id: str, reason: str) -> str:

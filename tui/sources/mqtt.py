@@ -18,15 +18,21 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from agent.config import MqttConfig
 from agent.errors import UserError
+from agent.publish.commands import reason_command
+from agent.publish.connection import new_client
+from agent.publish.topics import FLEET_FILTER, Topics
 from tui.model import (
     FleetRow,
     LineSnapshot,
     Part,
     Reason,
     Stop,
+    Times,
     bars_from_report,
     hourly_bars,
 )
@@ -36,27 +42,6 @@ logger = logging.getLogger(__name__)
 #: Kept per line for the line screens when a line is opened from the fleet.
 KEEP_STOPS = 200
 KEEP_REJECTS = 200
-
-
-def parse_broker(text: str) -> tuple[str, int]:
-    """`HOST[:PORT]` to (host, port); port 1883 by default.
-
-    Raises:
-        UserError: the port is not a number in 1-65535, or the host is empty.
-    """
-    host, sep, port_text = text.rpartition(":")
-    if not sep or "]" in port_text:
-        host, port_text = text, "1883"
-    host = host.strip("[]")
-    if not host:
-        raise UserError(f"--mqtt {text!r}: expected HOST[:PORT]")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise UserError(f"--mqtt {text!r}: the port must be a number") from None
-    if not 1 <= port <= 65535:
-        raise UserError(f"--mqtt {text!r}: the port must be 1-65535")
-    return host, port
 
 
 def _ts(value: Any) -> datetime | None:
@@ -102,10 +87,10 @@ class FleetState:
 
     def apply(self, topic: str, payload: bytes, mono: float) -> bool:
         """Fold one message in; returns False when it was not ours or not valid."""
-        levels = topic.split("/")
-        if len(levels) < 5 or levels[0] != "oee":
+        split = Topics.split(topic)
+        if split is None:
             return False
-        site, area, line, kind = levels[1], levels[2], levels[3], "/".join(levels[4:])
+        key, kind = split
         if kind == "cmd/reason":
             return False  # our own (or another supervisor's) command, not news
         try:
@@ -117,11 +102,11 @@ class FleetState:
             self.rejected_messages += 1
             logger.debug("not JSON on %s", topic)
             return False
-        key = f"{site}/{area}/{line}"
         feed = self.lines.get(key)
         if feed is None:
             if data is None:
                 return False  # a retained message being cleared for a line we never saw
+            site, area, line = key.split("/")
             feed = self.lines[key] = LineFeed(site, area, line)
         feed.last_mono = mono
         if kind == "status":
@@ -198,6 +183,7 @@ class FleetState:
     def row(self, feed: LineFeed, mono: float) -> FleetRow:
         """The fleet table's row of one line."""
         oee = feed.oee
+        times = Times.of_shift(oee)
         return FleetRow(
             site=feed.site,
             area=feed.area,
@@ -210,6 +196,12 @@ class FleetState:
             quality=_fraction(oee.get("quality")),
             online=None if feed.status is None else feed.status == "online",
             stale=mono - feed.last_mono > self.stale_after_s,
+            planned_s=times.planned_s,
+            run_s=times.run_s,
+            net_s=times.net_s,
+            fully_s=times.fully_s,
+            total=times.total,
+            good=times.good,
         )
 
     def rows(self, mono: float) -> tuple[FleetRow, ...]:
@@ -279,10 +271,17 @@ def _cycle_from(shift: dict[str, Any] | None) -> float | None:
 
 
 class MqttFeed:
-    """A paho-mqtt v2 client subscribed to `oee/#`, on its own network thread."""
+    """A paho-mqtt v2 client subscribed to every line's feed, on its own network thread.
 
-    def __init__(self, host: str, port: int, stale_after_s: float = 60.0) -> None:
-        self.host, self.port = host, port
+    It connects as the agent does (`agent.publish.connection`): the same `[mqtt]`
+    settings, TLS and client certificates, credentials from the environment.
+    """
+
+    def __init__(
+        self, mq: MqttConfig, base_dir: Path = Path("."), stale_after_s: float = 60.0
+    ) -> None:
+        self.mq, self.base_dir = mq, base_dir
+        self.host, self.port = mq.host, mq.port
         self.state = FleetState(stale_after_s)
         self.lock = threading.Lock()
         self.dirty = threading.Event()
@@ -296,18 +295,19 @@ class MqttFeed:
         Raises:
             UserError: the broker cannot be reached or refused the connection.
         """
-        import paho.mqtt.client as mqtt
-
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"oee-tui-{socket.gethostname()}-{int(time.time() * 1000) % 10**8}",
+        client = new_client(
+            self.mq,
+            f"oee-tui-{socket.gethostname()}-{int(time.time() * 1000) % 10**8}",
+            base_dir=self.base_dir,
+            persistent=False,
+            reconnect_min_s=1,
+            reconnect_max_s=10,
         )
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
-        client.reconnect_delay_set(1, 10)
         try:
-            client.connect(self.host, self.port, keepalive=30)
+            client.connect(self.host, self.port, keepalive=self.mq.keepalive_s)
         except (OSError, ValueError) as exc:
             raise UserError(
                 f"cannot reach the MQTT broker at {self.host}:{self.port} ({exc})"
@@ -326,15 +326,16 @@ class MqttFeed:
             self.error = str(reason)
             logger.warning("broker refused the connection: %s", reason)
             return
-        client.subscribe("oee/#", qos=1)
+        client.subscribe(FLEET_FILTER, qos=1)
         self.error = None
         self.connected.set()
 
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
+        if self.connected.is_set() or self.error is None:  # keep a refusal's own reason
+            self.error = f"disconnected ({reason})"
         self.connected.clear()
-        self.error = f"disconnected ({reason})"
         self.dirty.set()
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
@@ -361,15 +362,15 @@ class MqttFeed:
             return self.state.line_snapshot(key, now, time.monotonic(), ideal_cycle_s)
 
     def publish_reason(self, key: str, stop_id: str, reason: str, timeout_s: float = 5.0) -> None:
-        """Publish `{"stop_id", "reason"}` on the line's `cmd/reason` and wait for the broker.
+        """Publish `{"v", "stop_id", "reason"}` on the line's `cmd/reason` and wait for the broker.
 
         Raises:
             UserError: the broker did not take it in time.
         """
         if self._client is None:
             raise UserError("not connected to the MQTT broker")
-        payload = json.dumps({"stop_id": stop_id, "reason": reason})
-        info = self._client.publish(f"oee/{key}/cmd/reason", payload, qos=1)
+        payload = reason_command(stop_id, reason)
+        info = self._client.publish(Topics.for_line(key).cmd_reason, payload, qos=1)
         try:
             info.wait_for_publish(timeout_s)
         except (RuntimeError, ValueError) as exc:
@@ -388,13 +389,15 @@ class MqttFeed:
 class MqttLineSource:
     """One line of the fleet, for the line screens (assignments go out on `cmd/reason`)."""
 
+    publishes = True
+
     def __init__(self, feed: MqttFeed, key: str, clock: Any, config: Any = None) -> None:
         self.feed, self.key, self.clock = feed, key, clock
         # the feed carries no reason list or ideal cycle: a `--config` of this line does
         self.config = config
 
-    def read(self) -> LineSnapshot:
-        """The line as the feed has told it."""
+    def read(self, shift_back: int = 0) -> LineSnapshot:
+        """The line as the feed has told it (the feed keeps no shift history)."""
         cycle = self.config.line.ideal_cycle_s if self.config is not None else None
         snap = self.feed.line_snapshot(self.key, self.clock.wall(), cycle)
         if snap is None:

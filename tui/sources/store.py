@@ -2,14 +2,20 @@
 
 `read()` is blocking: the app calls it from a thread worker every poll. The OEE of
 the shift in progress is computed here with the agent's own engine from the stored
-events, so the screen and `oee-agent report` never disagree.
+events, and every other shift exactly as `oee-agent report --db` computes it, so the
+screen and the report never disagree.
+
+Any store opens usefully: when the shift in progress has nothing (a recording replayed
+months ago, yesterday's store), the line screens show the latest shift that has
+events, saying when the data ends; `read(shift_back=n)` steps n shifts back.
 """
 
 from __future__ import annotations
 
 import logging
 import tomllib
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,8 @@ logger = logging.getLogger(__name__)
 #: How far back the defects screen lists rejected parts.
 REJECTS_WINDOW = timedelta(hours=24)
 REJECTS_LIMIT = 500
+#: The shift history (every shift from the events) is computed again at most this often.
+HISTORY_REFRESH_S = 30.0
 
 
 def check_store_path(path: Path) -> None:
@@ -46,7 +54,9 @@ def check_store_path(path: Path) -> None:
 
 
 class StoreSource:
-    """One line's store, polled read-only."""
+    """One line's store, polled read-only; reasons are written to the store."""
+
+    publishes = False
 
     def __init__(
         self,
@@ -67,6 +77,10 @@ class StoreSource:
         self._cached_from: datetime | None = None
         self._cached: list[Any] = []
         self._cached_total = -1
+        # every shift in the store, oldest first, and what it was computed from
+        self._history: list[dict[str, Any]] = []
+        self._history_key: tuple[int, int] | None = None
+        self._history_at = 0.0
 
     def open(self) -> None:
         """Open the reader and the line configuration it keeps.
@@ -112,19 +126,110 @@ class StoreSource:
         return self._config
 
     @property
-    def line_key(self) -> str:
+    def key(self) -> str:
         """`site/area/line` of the store's line (its MQTT topic levels)."""
         line = self.config.line
         return f"{line.site}/{line.area}/{line.id}"
 
-    def read(self) -> LineSnapshot:
-        """The line now: current shift's OEE, state, stops, rejects and shift history."""
-        from agent.oee import compute_oee
+    def read(self, shift_back: int = 0) -> LineSnapshot:
+        """The line: the shift in progress, or `shift_back` shifts before it.
 
+        Its OEE, state, stops and rejects, and every shift of the store. When the
+        shift in progress has no events and the agent is not writing, the latest
+        shift with events is shift 0.
+        """
         self.open()
         config = self.config
-        tz = config.line.zone
         now = self.clock.wall()
+        window = shift_window(config.shift, config.line.zone, now)
+        history = self._shift_history()
+        live = self._live(window.start, now)
+        current = (window.day.isoformat(), window.name)
+        past = [s for s in reversed(history) if not live or (s["date"], s["shift"]) != current]
+        back = max(0, shift_back)
+        if (live and back == 0) or not past:
+            snap = self._live_snapshot(now, history)
+            return replace(snap, shift_index=0, shift_count=len(past) + 1)
+        index = min(back - 1 if live else back, len(past) - 1)
+        snap = self._past_snapshot(past[index], now, history)
+        return replace(snap, shift_index=index + int(live), shift_count=len(past) + int(live))
+
+    def _live(self, shift_start: datetime, now: datetime) -> bool:
+        """Whether the line is watched now.
+
+        Events in this shift, or an agent that wrote an event or a health sample lately
+        (a stopped line sends no events, its agent still records its health).
+        """
+        last = self._reader.last_event_at()
+        if last is not None and last >= shift_start:
+            return True
+        stats = self._reader.latest_stats() or {}
+        heard = [t for t in (last, _ts_or_none(stats.get("ts"))) if t is not None]
+        return any((now - t).total_seconds() <= self.stale_after_s for t in heard)
+
+    def _shift_history(self) -> list[dict[str, Any]]:
+        """Every shift of the store, oldest first, as `oee-agent report --db` gives it.
+
+        Computed again when events or reasons changed, at most every HISTORY_REFRESH_S
+        (the shift in progress is computed fresh on every poll anyway).
+        """
+        from agent.store.cli import build_report
+
+        key = (self._reader.event_count(), self._reader.last_reason_seq())
+        mono = self.clock.monotonic()
+        due = self._history_key is None or mono - self._history_at >= HISTORY_REFRESH_S
+        if key != self._history_key and due:
+            try:
+                shifts = build_report(self._reader, self.config, None, None).get("shifts")
+            except UserError as exc:  # an empty store, or events the engine refuses
+                logger.info("shift history: %s", exc)
+                shifts = []
+            self._history = list(shifts or [])
+            self._history_key, self._history_at = key, mono
+        return self._history
+
+    def _past_snapshot(
+        self, shift_obj: dict[str, Any], now: datetime, history: list[dict[str, Any]]
+    ) -> LineSnapshot:
+        """A finished shift as the report has it; the data ends at `measured_to`."""
+        config = self.config
+        start = datetime.fromisoformat(str(shift_obj["start"]))
+        end = datetime.fromisoformat(str(shift_obj["end"]))
+        until = datetime.fromisoformat(str(shift_obj.get("measured_to") or shift_obj["end"]))
+        stops = [_stop(s) for s in self._reader.stops(start, end)]
+        rejects = sorted(
+            (_part(p) for p in self._reader.parts(start, end, rejected_only=True)),
+            key=lambda p: p.ts,
+            reverse=True,
+        )
+        return LineSnapshot(
+            site=config.line.site,
+            area=config.line.area,
+            line=config.line.id,
+            now=until,  # durations run to the end of the data, not to today
+            tz=config.line.zone,
+            state="no_data",
+            since=until,
+            shift_name=str(shift_obj.get("shift")),
+            shift_start=start,
+            shift_end=end,
+            shift=shift_obj,
+            hourly=bars_from_report(shift_obj) or (),
+            stops=tuple(stops),
+            rejects=tuple(rejects[:REJECTS_LIMIT]),
+            reasons=tuple(Reason(r.code, str(r.loss), r.label) for r in config.reason),
+            shifts=_newest_first(history, None),
+            ideal_cycle_s=config.line.ideal_cycle_s,
+            source=str(self.path),
+            live=False,
+        )
+
+    def _live_snapshot(self, now: datetime, history: list[dict[str, Any]]) -> LineSnapshot:
+        """The shift in progress, measured up to now."""
+        from agent.oee import compute_oee
+
+        config = self.config
+        tz = config.line.zone
         window = shift_window(config.shift, tz, now)
         events = self._events(window.start, now)
         stops = [_stop(s) for s in self._reader.stops(window.start, now)]
@@ -153,7 +258,6 @@ class StoreSource:
             _part(p) for p in self._reader.parts(now - REJECTS_WINDOW, now, rejected_only=True)
         ]
         rejects.sort(key=lambda p: p.ts, reverse=True)
-        history = _history(self._reader.shift_results(), shift_obj)
         last_seen = in_shift[-1].ts if in_shift else None
         stale = None
         if last_seen is None:
@@ -177,7 +281,7 @@ class StoreSource:
             stops=tuple(stops),
             rejects=tuple(rejects[:REJECTS_LIMIT]),
             reasons=tuple(Reason(r.code, str(r.loss), r.label) for r in config.reason),
-            shifts=history,
+            shifts=_newest_first(history, shift_obj),
             ideal_cycle_s=config.line.ideal_cycle_s,
             source=str(self.path),
             stale=stale,
@@ -208,20 +312,18 @@ class StoreSource:
         """Write the assignment to the store (append-only; the latest one wins)."""
         from agent.store import Store
 
-        store = Store.open(self.path, clock=self.clock)
+        # never migrates: a newer TUI must not upgrade the store under an older agent
+        store = Store.open(self.path, clock=self.clock, migrate=False)
         try:
             store.assign_reason(stop_id, reason, source="tui")
         finally:
-            close = getattr(store, "close", None)
-            if close:
-                close()
+            store.close()
         return f"saved to {self.path.name}"
 
     def close(self) -> None:
         """Close the reader."""
-        close = getattr(self._reader, "close", None)
-        if close:
-            close()
+        if self._reader is not None:
+            self._reader.close()
         self._reader = None
 
 
@@ -262,13 +364,19 @@ def _state(events: list[Any], stops: list[Stop]) -> tuple[str, datetime | None, 
     return "unknown", None, None
 
 
-def _history(results: Any, current: dict[str, Any] | None) -> tuple[dict[str, Any], ...]:
-    """Shift objects, newest first, the shift in progress on top (replacing a stale copy)."""
-    rows: list[dict[str, Any]] = []
-    for item in results or []:
-        obj = item if isinstance(item, dict) else getattr(item, "to_json", lambda: None)()
-        if isinstance(obj, dict):
-            rows.append(obj)
+def _ts_or_none(value: Any) -> datetime | None:
+    try:
+        ts = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _newest_first(
+    history: list[dict[str, Any]], current: dict[str, Any] | None
+) -> tuple[dict[str, Any], ...]:
+    """Shift objects, newest first, the shift in progress on top (replacing its copy)."""
+    rows = list(history)
     if current is not None:
         rows = [
             r

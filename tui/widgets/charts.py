@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 
 from rich.text import Text
 from textual.widgets import Static
@@ -24,6 +24,9 @@ def bar(fraction: float, width: int) -> str:
 class HourlyChart(Static):
     """One row per hour: made vs the ideal cycle's target, and minutes stopped."""
 
+    _bars: tuple[HourBar, ...] = ()
+    _tz: tzinfo = UTC
+
     def show(self, bars: Sequence[HourBar], tz: tzinfo) -> None:
         """Redraw for these hours (the newest at the bottom, as many as fit)."""
         self._bars, self._tz = tuple(bars), tz
@@ -31,7 +34,7 @@ class HourlyChart(Static):
 
     def render(self) -> Text:
         """The chart at the widget's current width."""
-        bars: tuple[HourBar, ...] = getattr(self, "_bars", ())
+        bars = self._bars
         if not bars:
             return Text("no production in this shift yet", style="dim")
         width = max(10, self.size.width - 26)
@@ -57,6 +60,8 @@ class HourlyChart(Static):
 class ParetoChart(Static):
     """The six big losses, largest first, with their cumulative share."""
 
+    _items: tuple[tuple[str, float, float], ...] = ()
+
     def show(self, items: Sequence[tuple[str, float, float]]) -> None:
         """Redraw for these (loss, seconds, cumulative fraction) rows."""
         self._items = tuple(items)
@@ -64,7 +69,7 @@ class ParetoChart(Static):
 
     def render(self) -> Text:
         """The chart at the widget's current width."""
-        items: tuple[tuple[str, float, float], ...] = getattr(self, "_items", ())
+        items = self._items
         if not items or not any(v for _, v, _ in items):
             return Text("no losses in this shift", style="dim")
         width = max(8, self.size.width - 40)

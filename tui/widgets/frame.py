@@ -68,6 +68,9 @@ class FrameView(Widget):
         self.roi = (0, 0, 8, 8)
         self.direction = "left_to_right"
         self.count_at = 0.5
+        self._image: Any = None
+        #: The overlay drawn at (size, roi, direction, count_at), kept until one changes.
+        self._cache: tuple[tuple[object, ...], np.ndarray] | None = None
 
     def set_view(
         self,
@@ -78,13 +81,13 @@ class FrameView(Widget):
     ) -> None:
         """Change what is drawn."""
         self.frame, self.roi, self.direction, self.count_at = frame, roi, direction, count_at
-        self._cache: tuple[tuple[object, ...], np.ndarray] | None = None
+        self._cache = None
         self.refresh()
 
     @property
     def image(self) -> Any:
         """The picture shown (a PIL image), like textual-image's widget."""
-        return getattr(self, "_image", None)
+        return self._image
 
     @image.setter
     def image(self, picture: Any) -> None:
@@ -96,8 +99,7 @@ class FrameView(Widget):
         if self.frame is None or self.size.width < 2 or self.size.height < 1:
             return None
         key = (self.size.width, self.size.height, self.roi, self.direction, self.count_at)
-        cache = getattr(self, "_cache", None)
-        if cache is None or cache[0] != key:
+        if self._cache is None or self._cache[0] != key:
             arrow_free = scaled_overlay(
                 self.frame,
                 self.size.width,
@@ -105,7 +107,7 @@ class FrameView(Widget):
                 *key[2:],  # type: ignore[arg-type]
             )
             self._cache = (key, arrow_free)
-        return self._cache[1]  # type: ignore[index]
+        return self._cache[1]
 
     def render_line(self, y: int) -> Strip:
         """One row of cells: two rows of pixels."""

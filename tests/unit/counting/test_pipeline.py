@@ -155,3 +155,29 @@ def test_the_pipeline_keeps_no_reference_to_a_frame(rendered) -> None:
             assert image() is None, f"frame {pipeline.frames} is still referenced"
     pipeline.close()
     assert pipeline.counted, "the clip's parts were counted (and their views cut)"
+
+
+def test_counted_parts_are_bounded_when_asked_and_time_carries_over(rendered) -> None:
+    """The daemon keeps only the latest counted parts; a restarted pipeline's events
+    never go back before the faulty one's."""
+    truth = rendered["left_to_right"]
+    config = parse_config(truth.config())
+    kept = []
+    for keep in (None, 2, 0):
+        pipeline = LinePipeline(config, sink=ListSink(), keep_counted=keep)
+        with VideoFileSource(truth.path, T0) as source:
+            while True:
+                try:
+                    pipeline.process(source.read(0.0))
+                except EndOfStream:
+                    break
+                assert keep is None or len(pipeline.counted) <= 2 * max(keep, 1)
+        pipeline.close()
+        kept.append(len(pipeline.counted))
+    assert kept[0] == len(truth.counted) > 4 and kept[1] <= 4 and kept[2] == 0
+    assert pipeline.first is not None and pipeline.last is not None
+    last_event = pipeline.sink.events[-1]  # type: ignore[attr-defined]
+    later = LinePipeline(config, sink=ListSink())
+    later.continue_from(pipeline)
+    # a stamp from before the faulty pipeline's last event is moved up to it
+    assert later._monotone(pipeline.first)[0] == last_event.ts > pipeline.first.wall

@@ -82,3 +82,21 @@ def test_touching_parts_merged_across_the_line_both_count() -> None:
     assert len(crossings) == 2
     assert crossings[0].at.mono == pytest.approx(30 * DT, abs=2 * DT)
     assert crossings[1].at.mono == pytest.approx(38 * DT, abs=2 * DT)
+
+
+def test_two_pieces_of_one_part_coming_in_are_one_part_once_its_area_is_known() -> None:
+    # a part comes in as two small pieces (an L's arms), seen twice, then whole
+    tracker = Tracker(along=160, count_at=0.5)
+    tracker.part_area = 200.0  # (unknown, the two pieces were each other's measure)
+    crossings = 0
+    for i in range(70):
+        x = 4 + 2 * i
+        if i < 2:
+            blobs = [
+                Blob(k + 1, x, y, (0, int(y - 3), int(x + 3), int(y + 3)), 40)
+                for k, y in enumerate((14.0, 26.0))
+            ]
+        else:
+            blobs = [Blob(1, x, 20.0, (int(x - 8), 12, int(x + 8), 28), 200)]
+        crossings += len(tracker.update(blobs, stamp(i), 30.0))
+    assert crossings == 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agent.app import WallLabels
 from agent.clock import ManualClock
+from agent.timeline import WallLabels
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 

@@ -136,6 +136,10 @@ def test_bad_event_log_names_the_line_and_exits_non_zero(
             "line 2: time goes backwards",
         ),
         (['{"ts": "2026-03-02T06:00:00", "type": "part", "good": true}'], "line 1: ts"),
+        (
+            ['{"ts": "2026-03-02T06:00:00+00:00", "type": "part", "good": true, "uncertain": 1}'],
+            "line 1: uncertain must be true or false",
+        ),
     ],
 )
 def test_every_kind_of_bad_line_is_reported(

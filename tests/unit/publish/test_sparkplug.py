@@ -84,3 +84,23 @@ def test_device_values_from_an_oee_object() -> None:
     )
     assert values["Count/Reject"] == 1 and values["OEE"] == 0.5
     assert set(values) <= set(DEVICE_METRICS)
+
+
+def test_a_primary_hosts_state_is_parsed_strictly() -> None:
+    from agent.publish.sparkplug import parse_host_state
+
+    assert parse_host_state(b'{"online": true, "timestamp": 1668114759262}') == (
+        True,
+        1668114759262,
+    )
+    assert parse_host_state(b'{"online": false, "timestamp": 5}') == (False, 5)
+    for bad in (
+        b"ONLINE",  # Sparkplug 2.2's plain text is not 3.0's STATE
+        b'{"online": "true", "timestamp": 5}',
+        b'{"online": true, "timestamp": true}',
+        b'{"online": true}',
+        b"[1, 2]",
+        b"\xff",
+        b"",
+    ):
+        assert parse_host_state(bad) is None, bad

@@ -77,6 +77,16 @@ def test_part_message(config, validate) -> None:
     }
 
 
+def test_an_uncertain_part_says_so_and_only_then(config, validate) -> None:
+    guess = PartEvent(T0, good=True, score=0.2, id="p2", uncertain=True)
+    [message] = messages_for(guess, config)
+    assert validate("part", message.payload)["uncertain"] is True
+    [plain] = messages_for(PartEvent(T0, id="p3"), config)
+    assert "uncertain" not in validate("part", plain.payload)
+    with pytest.raises(jsonschema.ValidationError):
+        validate("part", message.payload.replace(b'"uncertain":true', b'"uncertain":false'))
+
+
 def test_a_late_event_carries_the_time_it_happened(config) -> None:
     old = T0 - timedelta(hours=5)
     [message] = messages_for(PartEvent(old, id="late"), config)
@@ -151,8 +161,17 @@ def test_an_oee_object_missing_a_key_fails_its_schema(config, validate) -> None:
 
 
 def test_stats_and_results_validate(validate) -> None:
-    stats = stats_payload(T0, outbox_depth=3, outbox_dropped=0, connected=True, fps=29.9)
+    stats = stats_payload(
+        T0,
+        outbox_depth=3,
+        outbox_dropped=0,
+        connected=True,
+        fps=29.9,
+        extra={"parts_uncertain": 2},
+    )
     assert validate("stats", encode(stats))["outbox_depth"] == 3
+    with pytest.raises(jsonschema.ValidationError):
+        validate("stats", encode({**stats, "parts_uncertain": -1}))
     ok = result_payload(T0, ok=True, stop_id="s1", reason="jam", request_id="r")
     validate("cmd/result", encode(ok))
     bad = result_payload(T0, ok=False, error="unknown stop id 'x'")

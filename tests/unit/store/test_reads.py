@@ -188,6 +188,20 @@ def test_export_events_is_a_valid_event_log(store: Store, tmp_path: Path) -> Non
     assert read[1].reason == "changeover"  # type: ignore[union-attr]
 
 
+def test_an_uncertain_count_survives_the_store_and_its_export(store: Store, tmp_path: Path) -> None:
+    guess, seen = part(1.0, uncertain=True), part(2.0)
+    store.append(state(0, "running"))
+    store.append(guess)
+    store.append(seen)
+    assert [p.uncertain for p in store.parts()] == [True, False]
+    assert store.events()[1:] == [guess, seen]
+    out = tmp_path / "events.jsonl"
+    store.export_events(out)
+    lines = out.read_text().splitlines()
+    assert '"uncertain": true' in lines[1] and "uncertain" not in lines[2]
+    assert read_event_log(out)[1:] == [guess, seen]
+
+
 def test_reader_sees_rows_while_the_writer_writes(store: Store, db_path: Path) -> None:
     store.append(state(0, "running"))
     reader = open_readonly(db_path)

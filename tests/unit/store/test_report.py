@@ -226,3 +226,23 @@ def test_empty_store_reports_nothing(tmp_path, capsys) -> None:
     assert rep["shifts"] == [] and rep["total"]["total"] == 0
     assert main(["report", "--db", str(path)]) == 0
     assert "No shift is covered" in capsys.readouterr().out
+
+
+def test_report_measures_to_the_end_of_observation(tmp_path, capsys) -> None:
+    """A replay notes its last frame: the report covers the time after the last event."""
+    path = tmp_path / "line.db"
+    start = SHIFT_A + timedelta(hours=1)
+    with Store.open(path) as store:
+        store.save_config(CONFIG)
+        store.append(StateEvent(start, "running", id=new_id()))
+        for i in range(10):
+            store.append(PartEvent(start + timedelta(seconds=1 + 4 * i), id=new_id()))
+    before = report_json(capsys, "--db", str(path))["shifts"][0]
+    assert before["planned_s"] == 37.0  # up to the last part
+    with Store.open(path) as store:
+        store.note_observed(start + timedelta(seconds=60))
+        store.note_observed(start + timedelta(seconds=50))  # never goes back
+        assert store.observed_until() == start + timedelta(seconds=60)
+    after = report_json(capsys, "--db", str(path))["shifts"][0]
+    assert after["planned_s"] == 60.0 and after["total"] == 10
+    assert after["performance"] == round(10 * 0.8 / 60.0, 4)

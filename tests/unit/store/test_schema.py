@@ -114,3 +114,49 @@ def test_uncreatable_folder_is_a_user_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot create its folder"):
         Store.open(blocker / "sub" / "line.db")
+
+
+def test_parts_stored_before_uncertain_existed_read_as_certain(db_path: Path, monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from agent.events import PartEvent
+
+    first = [(name, func) for name, func in schema.MIGRATIONS if name == "m001_initial"]
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", first)
+        Store.open(db_path).close()  # a store written before m002_part_uncertain
+    raw = sqlite3.connect(db_path)
+    raw.execute(
+        "INSERT INTO events (id, type, ts, epoch, good) VALUES (?, 'part', ?, ?, 1)",
+        ["old", "2026-03-02T06:00:00+00:00", datetime(2026, 3, 2, 6, tzinfo=UTC).timestamp()],
+    )
+    raw.commit()
+    raw.close()
+    with Store.open(db_path) as store:
+        assert "m002_part_uncertain" in store.migrations()
+        store.append(PartEvent(datetime(2026, 3, 2, 6, 1, tzinfo=UTC), id="new", uncertain=True))
+        assert [(p.id, p.uncertain) for p in store.parts()] == [("old", False), ("new", True)]
+
+
+def test_a_writer_that_must_not_migrate_never_upgrades_nor_creates(
+    db_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The TUI's reason writer against an older agent's store: refused, store untouched."""
+    Store.open(db_path).close()  # the agent's store, at today's schema
+    with Store.open(db_path, migrate=False) as store:  # same schema: it writes
+        assert store.migrations() == [name for name, _ in schema.MIGRATIONS]
+
+    def m999_test_column(db):
+        db.execute("ALTER TABLE meta ADD COLUMN note TEXT")
+
+    # a newer TUI (one more migration) against that older store
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, ("m999", m999_test_column)])
+    with pytest.raises(StoreError, match="older oee-agent.*m999 pending"):
+        Store.open(db_path, migrate=False)
+    raw = sqlite3.connect(db_path)
+    assert "note" not in [row[1] for row in raw.execute("PRAGMA table_info(meta)")]
+    assert "m999" not in [row[0] for row in raw.execute("SELECT name FROM _migrations")]
+    raw.close()
+    with pytest.raises(StoreError, match="no such store file"):
+        Store.open(tmp_path / "none.db", migrate=False)
+    assert not (tmp_path / "none.db").exists()

@@ -77,3 +77,12 @@ def test_screen(snap_compare, settle_then, replayed, mode: str, size: tuple[int,
     line = StoreSource(replayed["db"], clock, config_path=replayed["config"])
     app = OeeApp(line=line, clock=clock, graphics="halfcell")
     assert snap_compare(app, terminal_size=size, run_before=settle_then(mode))
+
+
+def test_dashboard_months_later(snap_compare, settle_then, replayed) -> None:
+    """The same store opened nine months on: its shift, and when its data ends."""
+    from datetime import timedelta
+
+    clock = sample_clock(replayed["end"] + timedelta(days=270))
+    app = OeeApp(line=StoreSource(replayed["db"], clock), clock=clock, graphics="halfcell")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle_then("dashboard"))

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.errors import UserError
 from agent.events import PartEvent, StateEvent
 from agent.publish.topics import (
     OpenStop,
@@ -18,7 +17,7 @@ from agent.publish.topics import (
     stop_payload,
 )
 from tui.model import worst_first
-from tui.sources.mqtt import FleetState, parse_broker
+from tui.sources.mqtt import FleetState
 
 T0 = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -114,20 +113,6 @@ def test_command_results_become_messages():
     assert state.take_results() == []
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("broker", ("broker", 1883)), ("10.0.0.2:1884", ("10.0.0.2", 1884)), ("[::1]", ("::1", 1883))],
-)
-def test_parse_broker(text, expected):
-    assert parse_broker(text) == expected
-
-
-@pytest.mark.parametrize("text", ["host:port", "host:0", ":1883", "host:70000"])
-def test_parse_broker_refuses(text):
-    with pytest.raises(UserError, match="--mqtt"):
-        parse_broker(text)
-
-
 def test_a_late_subscriber_learns_the_open_stop_from_the_retained_state():
     state = FleetState()
     put(state, "oee/s/a/l/state", state_payload(StateEvent(T0, "stopped", id="s7")))
@@ -143,3 +128,12 @@ def test_the_oee_objects_own_hours_are_used_when_it_has_them():
     put(state, "oee/s/a/l/oee", {**shift(0.7), "hourly": hourly})
     snap = state.line_snapshot("s/a/l", now=T0.replace(hour=9), mono=0.0)
     assert [(b.target, b.actual, b.stopped_s) for b in snap.hourly] == [(900, 612, 240.0)]
+
+
+def test_rows_carry_the_times_a_rollup_sums():
+    state = FleetState()
+    assert put(state, "oee/s/a/l/oee", shift(0.8019))
+    [row] = state.rows(0.0)
+    assert (row.planned_s, row.run_s, row.total, row.good) == (4000.0, 3600.0, 3240, 3200)
+    assert row.net_s == 3600.0 * 0.9  # ideal cycle x total
+    assert row.fully_s == 3600.0 * 0.9 * 0.99  # ideal cycle x good
