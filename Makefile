@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo lint typecheck pytest broker venv clean pi-check
+.PHONY: test demo lint typecheck pytest broker venv clean pi-check deploy-check
 
 venv: $(STAMP)
 
@@ -30,7 +30,7 @@ broker:
 	fi
 
 lint: venv
-	$(BIN)/ruff check agent tui tests benchmarks models
+	$(BIN)/ruff check agent tui tests benchmarks models deploy
 	$(BIN)/ruff format --check agent tui
 
 typecheck: venv
@@ -50,6 +50,13 @@ demo: venv
 # re-runs itself with sudo when not root, keeping PI_CPU, PI_SUITE, PI_SKIP_TESTS.
 pi-check: venv
 	pi/check.sh
+
+# The board's install path under a real systemd: a fresh Debian 12 booted in a container
+# (systemd-nspawn), firmware_config/install.sh run as docs/deploy.md says, the unit's
+# promises proven through systemctl and journalctl (deploy/check.sh, docs/deploy.md);
+# as root (re-runs itself with sudo), root file system cached in DEPLOY_CACHE.
+deploy-check: venv
+	deploy/check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,8 @@
 #   sudo firmware_config/install.sh [LINE.toml ...]
 # Each LINE.toml given is validated, copied to /etc/oee/<line id>.toml and its service
 # enabled and (re)started. Running it again upgrades the code and changes nothing else:
-# existing secrets files, the stores and taught models in /var/lib/oee are kept.
+# existing secrets files, the stores and taught models in /var/lib/oee are kept; the
+# lines that run restart on the new code.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -57,6 +58,7 @@ systemctl daemon-reload
 systemctl restart systemd-journald || true
 systemctl restart systemd-timesyncd 2>/dev/null || true
 
+restarted=()
 for config in "$@"; do
   "$PREFIX/.venv/bin/oee-agent" check-config "$config"
   # line id, store and model folders as the agent will resolve them from /etc/oee
@@ -81,6 +83,15 @@ PY
   [ -e "$ETC/$line.env" ] || install -m 0600 /dev/null "$ETC/$line.env"
   systemctl enable "oee-agent@$line"
   systemctl restart "oee-agent@$line"
+  restarted+=("oee-agent@$line.service")
   echo "line $line: running (journalctl -u oee-agent@$line -f)"
 done
+
+# An upgrade: the other lines that run restart on the new code (a running agent keeps
+# the modules it imported until it restarts).
+while read -r unit _; do
+  case " ${restarted[*]} " in *" $unit "*) continue ;; esac
+  systemctl restart "$unit"
+  echo "${unit%.service}: restarted on the new code"
+done < <(systemctl list-units --plain --no-legend --state=active 'oee-agent@*.service')
 echo "== done"

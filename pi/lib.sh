@@ -22,8 +22,10 @@ PI_BINFMT_DIR=/proc/sys/fs/binfmt_misc
 # Present while binfmt_misc is mounted because of us (survives a killed run).
 PI_BINFMT_MARK=$PI_CACHE/binfmt-mounted-by-pi-check
 
-pi_log() { printf 'pi-check: %s\n' "$*" >&2; }
-pi_die() { printf 'pi-check: FAILED: %s\n' "$*" >&2; exit 1; }
+# The name log lines start with (deploy/check.sh reuses these helpers).
+PI_LOG_NAME=${PI_LOG_NAME:-pi-check}
+pi_log() { printf '%s: %s\n' "$PI_LOG_NAME" "$*" >&2; }
+pi_die() { printf '%s: FAILED: %s\n' "$PI_LOG_NAME" "$*" >&2; exit 1; }
 
 pi_require_root() {
     [ "$(id -u)" = 0 ] || pi_die "needs root (debootstrap, chroot, mounts): run it with sudo"
@@ -149,5 +151,5 @@ pi_chroot() {
 pi_lock() {
     mkdir -p "$PI_CACHE"
     exec 9>"$PI_CACHE/lock"
-    flock -n 9 || { pi_log "another pi-check holds $PI_CACHE/lock; waiting"; flock 9; }
+    flock -n 9 || { pi_log "another run holds $PI_CACHE/lock; waiting"; flock 9; }
 }

@@ -34,6 +34,9 @@ def test_the_unit_is_a_watched_hardened_notify_service() -> None:
     assert service["ProtectSystem"] == "strict"
     assert service["ReadWritePaths"] == "/var/lib/oee"
     assert service["NoNewPrivileges"] == "true"
+    # system calls filtered, but the read-only adjtimex(2) of agent.health allowed
+    assert service["SystemCallFilter"] == "@system-service adjtimex"
+    assert service["SystemCallErrorNumber"] == "EPERM"
     assert "run --config /etc/oee/%i.toml" in service["ExecStart"]
     assert "check-config" in service["ExecStartPre"]
     assert ini(UNIT)["Unit"]["StartLimitIntervalSec"] == "0"
