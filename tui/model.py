@@ -191,40 +191,6 @@ class LineSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class FleetRow:
-    """One line of the fleet table (from the MQTT feed)."""
-
-    site: str
-    area: str
-    line: str
-    state: str = "unknown"
-    since: datetime | None = None
-    oee: float | None = None
-    availability: float | None = None
-    performance: float | None = None
-    quality: float | None = None
-    online: bool | None = None
-    stale: bool = False
-    #: The shift's times and counts the figures come from, summed by `rollup`:
-    #: planned and run time, net run time (ideal cycle x total) and fully productive
-    #: time (ideal cycle x good), in seconds.
-    planned_s: float = 0.0
-    run_s: float = 0.0
-    net_s: float = 0.0
-    fully_s: float = 0.0
-    total: int = 0
-    good: int = 0
-    #: For a rollup row: how many lines it holds, and how many of them are stopped.
-    lines: int = 1
-    stopped: int = 0
-
-    @property
-    def key(self) -> str:
-        """`site/area/line` (`site/area` for an area's rollup, `site` for a site's)."""
-        return "/".join(x for x in (self.site, self.area, self.line) if x)
-
-
-@dataclass(frozen=True, slots=True)
 class Times:
     """Times and counts that add up across lines and shifts; the ratios come from sums.
 
@@ -290,6 +256,33 @@ class Times:
         return self.fully_s / self.planned_s if self.planned_s else None
 
 
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """One line of the fleet table (from the MQTT feed)."""
+
+    site: str
+    area: str
+    line: str
+    state: str = "unknown"
+    since: datetime | None = None
+    oee: float | None = None
+    availability: float | None = None
+    performance: float | None = None
+    quality: float | None = None
+    online: bool | None = None
+    stale: bool = False
+    #: The shift's times and counts the figures come from (summed by `rollup`).
+    times: Times = field(default_factory=Times)
+    #: For a rollup row: how many lines it holds, and how many of them are stopped.
+    lines: int = 1
+    stopped: int = 0
+
+    @property
+    def key(self) -> str:
+        """`site/area/line` (`site/area` for an area's rollup, `site` for a site's)."""
+        return "/".join(x for x in (self.site, self.area, self.line) if x)
+
+
 def rollup(rows: Iterable[FleetRow], site: str, area: str = "") -> FleetRow:
     """One row for a site (or one of its areas) from its lines' rows.
 
@@ -299,10 +292,7 @@ def rollup(rows: Iterable[FleetRow], site: str, area: str = "") -> FleetRow:
     that ran ten minutes like one that ran all shift.
     """
     members = [r for r in rows if r.site == site and (not area or r.area == area)]
-    times = sum(
-        (Times(r.planned_s, r.run_s, r.net_s, r.fully_s, r.total, r.good) for r in members),
-        Times(),
-    )
+    times = sum((r.times for r in members), Times())
     stopped = sum(1 for r in members if r.state in ("stopped", "no_data"))
     gone = [r for r in members if r.online is False or r.stale]
     return FleetRow(
@@ -316,12 +306,7 @@ def rollup(rows: Iterable[FleetRow], site: str, area: str = "") -> FleetRow:
         quality=times.quality,
         online=False if gone and len(gone) == len(members) else True,
         stale=bool(gone),
-        planned_s=times.planned_s,
-        run_s=times.run_s,
-        net_s=times.net_s,
-        fully_s=times.fully_s,
-        total=times.total,
-        good=times.good,
+        times=times,
         lines=len(members),
         stopped=stopped,
     )

@@ -196,12 +196,7 @@ class FleetState:
             quality=_fraction(oee.get("quality")),
             online=None if feed.status is None else feed.status == "online",
             stale=mono - feed.last_mono > self.stale_after_s,
-            planned_s=times.planned_s,
-            run_s=times.run_s,
-            net_s=times.net_s,
-            fully_s=times.fully_s,
-            total=times.total,
-            good=times.good,
+            times=times,
         )
 
     def rows(self, mono: float) -> tuple[FleetRow, ...]:

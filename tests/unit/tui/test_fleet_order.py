@@ -8,7 +8,7 @@ from dataclasses import replace
 from textual.widgets import DataTable
 
 from tui.app import OeeApp
-from tui.model import FleetRow, worst_first
+from tui.model import FleetRow, Times, worst_first
 from tui.sample import sample_clock
 
 
@@ -103,12 +103,7 @@ def line_row(
         performance=p,
         quality=q,
         online=True,
-        planned_s=planned,
-        run_s=run,
-        net_s=run * p,
-        fully_s=run * p * q,
-        total=total,
-        good=good,
+        times=Times(planned, run, run * p, run * p * q, total, good),
     )
 
 
@@ -127,7 +122,7 @@ def test_rollups_sum_times_and_counts_never_average_percentages() -> None:
     assert area.quality == 23934 / 24450
     assert area.oee == 23934 / 29400  # 0.8141, where the average of the two OEEs is 0.52
     assert abs(area.oee - area.availability * area.performance * area.quality) < 1e-12
-    assert (area.total, area.good, area.lines, area.stopped) == (30525, 29887, 2, 0)
+    assert (area.times.total, area.times.good, area.lines, area.stopped) == (30525, 29887, 2, 0)
     assert area.key == "s/press" and rollup([big, small], "s").key == "s"
 
 

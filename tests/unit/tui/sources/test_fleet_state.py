@@ -134,6 +134,7 @@ def test_rows_carry_the_times_a_rollup_sums():
     state = FleetState()
     assert put(state, "oee/s/a/l/oee", shift(0.8019))
     [row] = state.rows(0.0)
-    assert (row.planned_s, row.run_s, row.total, row.good) == (4000.0, 3600.0, 3240, 3200)
-    assert row.net_s == 3600.0 * 0.9  # ideal cycle x total
-    assert row.fully_s == 3600.0 * 0.9 * 0.99  # ideal cycle x good
+    t = row.times
+    assert (t.planned_s, t.run_s, t.total, t.good) == (4000.0, 3600.0, 3240, 3200)
+    assert t.net_s == 3600.0 * 0.9  # ideal cycle x total
+    assert t.fully_s == 3600.0 * 0.9 * 0.99  # ideal cycle x good
