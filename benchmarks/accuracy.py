@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -191,8 +192,14 @@ def toml_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def prepare(name: str, line: Scenario, good: Scenario, folder: Path) -> tuple[Path, Any, Any]:
-    """Render (or reuse) both videos, write the line file, teach; returns the line file."""
+def prepare(
+    name: str, line: Scenario, good: Scenario, folder: Path
+) -> tuple[Path, Any, Any, str | None]:
+    """Render (or reuse) both videos, write the line file, teach.
+
+    Returns the line file, both footages, and why teaching failed (None when it did
+    not): a line that cannot be taught is still measured, with inspection off.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     if name == "demo":
         config_file, _ = demo.prepare_config(folder)
@@ -215,8 +222,8 @@ def prepare(name: str, line: Scenario, good: Scenario, folder: Path) -> tuple[Pa
     # teach unless a model taught on this footage by this inspection code is there
     note, taught_ok = demo.ensure_model(config_file, load_config(config_file), taught)
     if not taught_ok:
-        raise SystemExit(f"{name}: {note}")
-    return config_file, footage, taught
+        shutil.rmtree(folder / "inspection", ignore_errors=True)  # no stale model
+    return config_file, footage, taught, None if taught_ok else note
 
 
 def process(config_file: Path, video: Path) -> list[Any]:
@@ -273,7 +280,7 @@ def stopped_intervals(events: list[Any], end_s: float) -> list[tuple[float, floa
 
 
 def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str, Any]:
-    config_file, footage, taught = prepare(name, line, good, folder)
+    config_file, footage, taught, teach_failed = prepare(name, line, good, folder)
     events = process(config_file, footage.path)
     parts = [e for e in events if isinstance(e, PartEvent)]
     pairs, misses, extras = match_parts(footage.crossings, parts)
@@ -299,6 +306,7 @@ def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str
         "scenario": name,
         "footage_s": round(footage.frames / line.fps, 1),
         "taught_on_parts": taught.parts,
+        "teach_failed": teach_failed,
         "parts_true": len(footage.crossings),
         "parts_counted": len(parts),
         "missed": misses,
@@ -343,7 +351,7 @@ def realtime(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[st
     from agent.app import Agent
     from agent.store.store import open_readonly
 
-    config_file, footage, _ = prepare(name, line, good, folder)
+    config_file, footage, _, _ = prepare(name, line, good, folder)
     with tempfile.TemporaryDirectory() as tmp:
         config = demo.agent_config(config_file, Path(tmp) / "line.db")
         assert config.camera is not None  # one pass: the demo's line file loops
@@ -383,12 +391,16 @@ def table(rows: list[dict[str, Any]]) -> str:
             if r["stop_start_err_s"] is not None
             else "-"
         )
+        inspection = (
+            f"| {r['rejected_defective']}/{r['defective']} | {r['rejected_good']}/{r['good']} "
+            f"| {'-' if r['score_auroc'] is None else format(r['score_auroc'], '.3f')} |"
+        )
+        if r.get("teach_failed"):
+            inspection = "| teach failed | - | - |"
         out.append(
             f"| {r['scenario']} | {r['footage_s']:.0f} s | {r['parts_true']}/{r['parts_counted']} "
             f"| {r['missed']} | {r['extra']} | {r['stops_found']}/{r['stops_true']} "
-            f"| {r['stops_extra']} | {err} "
-            f"| {r['rejected_defective']}/{r['defective']} | {r['rejected_good']}/{r['good']} "
-            f"| {'-' if r['score_auroc'] is None else format(r['score_auroc'], '.3f')} |"
+            f"| {r['stops_extra']} | {err} " + inspection
         )
     return "\n".join(out)
 
