@@ -31,7 +31,6 @@ from agent.inspection.model import (
     PixelModel,
     background_of,
     brightness_of,
-    isolate,
     normalise,
     outliers,
     part_score,
@@ -286,9 +285,17 @@ def _fit_model(
     images = np.stack([normalise(r.image, body, brightness) for r in views])
     background = background_of(images, masks) if pose == "register" else None
     if background is not None:
-        images = np.stack(
-            [isolate(im, r.mask, background) for im, r in zip(images, views, strict=True)]
+        # as inspection will see them: the light read off the belt, the part alone
+        probe = LineModel(
+            side,
+            region_of(masks),
+            None,
+            None,
+            body=body,
+            brightness=brightness,
+            background=background,
         )
+        images = np.stack([probe.normalise(r.image, r.mask) for r in views])
     pixels = PixelModel.fit(images)
     patches = None
     if backbone is not None:

@@ -138,6 +138,10 @@ class LineModel:
         With `mask` (the view's own part mask) and a taught background, whatever is not
         the part (belt, dirt, a neighbour) is painted over with the background colour.
         """
+        if mask is not None and self.background is not None:
+            gain = belt_gain(image, mask, self.background)
+            if gain is not None:  # the light, read off the belt around the part
+                return isolate(np.asarray(image * gain, np.float32), mask, self.background)
         out = image if self.body is None else normalise(image, self.body, self.brightness)
         if mask is None or self.background is None:
             return out
@@ -179,6 +183,28 @@ def brightness_of(image: np.ndarray, body: np.ndarray) -> float:
     grey = image.mean(axis=2)
     inside = grey[body] if body.any() else grey.ravel()
     return float(np.median(inside))
+
+
+#: The lighting gain read off the belt is believed within these limits (a lamp failing,
+#: a door opened); beyond them the view is corrected by the part's own brightness.
+LIGHT_LIMITS = (0.4, 2.5)
+
+
+def belt_gain(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> float | None:
+    """How much brighter the taught belt is than the belt around this part: the light.
+
+    The belt, not the part, says how the light changed, so a part that is itself too
+    dark or of the wrong colour is not corrected into a good one. The median of the
+    belt pixels a few pixels away from the part shrugs off dirt and a neighbour's edge.
+    None when too little belt shows, or the gain is beyond `LIGHT_LIMITS`.
+    """
+    near = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    belt = image[~near]
+    if belt.shape[0] < 50:
+        return None
+    here = float(np.median(belt.mean(axis=1)))
+    gain = float(background.mean()) / max(here, 1.0)
+    return gain if LIGHT_LIMITS[0] <= gain <= LIGHT_LIMITS[1] else None
 
 
 def normalise(image: np.ndarray, body: np.ndarray, brightness: float) -> np.ndarray:

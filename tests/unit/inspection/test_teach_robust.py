@@ -111,6 +111,8 @@ def clean_line(backbone) -> TaughtInspector:
     [
         ("lamp failing", lambda v, rng: _step(v, 0.8)),
         ("door opened", lambda v, rng: _step(v, 1.2)),
+        ("a lamp of three out", lambda v, rng: _step(v, 0.6)),
+        ("floodlight", lambda v, rng: _step(v, 1.4)),
         ("neighbour in the crop", lambda v, rng: _with_neighbour(v, rng, 3.0)),
         ("dirt on the belt", _dirty),
     ],
@@ -130,6 +132,25 @@ def test_only_a_defect_raises_a_score(clean_line, change):
         for part in sample_defects(rng, "washer", kind, 4):
             verdict = clean_line.inspect([apply(v, rng) for v in part.views])
             assert not verdict.good, (kind, verdict.score)
+
+
+def _darker_part(part: PartCrop, gain: float) -> PartCrop:
+    """The part itself darker (another alloy, a missing plating), the light unchanged."""
+    assert part.mask is not None
+    image = part.image.astype(np.float32)
+    image[part.mask > 0] *= gain
+    return PartCrop(np.clip(image, 0, 255).astype(np.uint8), part.mask)
+
+
+def test_the_light_is_read_off_the_belt_not_the_part(clean_line):
+    """A darker part is a defect, though a darker scene is not: the correction for the
+    light comes from the belt around the part, so it cannot brighten a dark part."""
+    rng = np.random.default_rng(61)
+    parts = [sample_part(rng, "washer").views for _ in range(12)]
+    dark = [clean_line.inspect([_darker_part(v, 0.6) for v in views]) for views in parts]
+    assert sum(not v.good for v in dark) >= 11, [v.score for v in dark]
+    scene = [clean_line.inspect([_step(v, 0.6) for v in views]) for views in parts]
+    assert sum(not v.good for v in scene) == 0, [v.score for v in scene]
 
 
 def _blurred(view: PartCrop) -> PartCrop:
