@@ -1,10 +1,15 @@
-"""Parts against the belt: difference from a per-row belt colour, then split touching parts.
+"""Parts against the belt: difference from the belt as it should look, then split touching parts.
 
 The belt is modelled as one colour per row across the flow (a belt's colour varies
-across it with the light, hardly along it, and its texture moves). Each frame:
+across it with the light, hardly along it, and its texture moves), or, on a belt whose
+pattern (cleats, perforations, links) would pass for parts, as one repeat of that
+pattern in belt coordinates (a *tile*), placed each frame by the belt's travel (which
+the flow measures) and matched to the work pixel. Each frame:
 
-1. the largest per-channel difference from the belt row colour, thresholded at
-   `contrast` grey levels;
+1. the largest per-channel difference from the belt as it should look, thresholded
+   at `contrast` grey levels (on a patterned belt, from its bin's colour or a
+   neighbour's, and gaps of a pixel or two closed: a part's pixels that look like the
+   pattern cut its outline);
 2. holes inside parts filled (bolt holes show the belt), then a 3x3 opening removes
    noise, seams and dust;
 3. touching parts split, only in a piece half as big again as a small piece seen lately
@@ -19,7 +24,10 @@ The single part's area is learnt from parts counted on their own (`learn_part`, 
 the counter calls once per part).
 
 The belt model then learns from the pixels that are not parts (parts grown by one
-pixel), so a part standing still in view is never learnt into the belt.
+pixel; on a patterned belt, no column with a part), so a part standing still in view
+is never learnt into the belt. A pattern is looked for in the first frames
+(`belt_repeat`), tried, and adopted once the belt brings a new repeat of it into view
+where it should be (`_confirm_pattern`): parts at a steady pitch are not a pattern.
 """
 
 from __future__ import annotations
