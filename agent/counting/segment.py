@@ -51,6 +51,8 @@ _UNLIKE = 0.1
 #: The least share of a new repeat's pattern pixels found where the pattern says
 #: for it to be adopted (a part in the way only delays it to a later look).
 _AGREE = 0.9
+#: New repeats a pattern in trial may fail to match before it is given up.
+_TRIALS = 3
 
 
 class BeltSegmenter:
@@ -79,6 +81,7 @@ class BeltSegmenter:
         #: A pattern seen in one image, in use until confirmed: (repeat, travel then,
         #: the plain belt model to go back to)
         self._candidate: tuple[float, float, np.ndarray] | None = None
+        self._failed = 0  # new repeats that did not confirm it
         self._pictures: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._frames = 0
         self._areas: deque[int] = deque(maxlen=200)
@@ -386,6 +389,7 @@ class BeltSegmenter:
                 least = columns[np.argmin(standing[:, columns], axis=1)]
                 tile[:, b] = image[rows, least]
         self._candidate = (repeat, self._travel, self._tile)
+        self._failed = 0
         self._tile = tile
         self._pictures.clear()
 
@@ -410,15 +414,20 @@ class BeltSegmenter:
 
         One image cannot tell a belt's pattern from parts at a steady pitch; but the
         belt brings its pattern in again at the phase it travelled to, while the next
-        part comes where its own pitch puts it. Adopted when most (`_AGREE`) of the pattern's
-        standing-out pixels in the newly come belt are where the pattern says (`_AGREE`).
+        part comes where its own pitch puts it. Adopted when most (`_AGREE`) of the
+        pattern's standing-out pixels in the newly come belt are where the pattern
+        says; given up when `_TRIALS` new repeats in a row were not (one may have had
+        a part in the way).
         """
         assert self._candidate is not None and self._tile is not None
         repeat, then, plain = self._candidate
         new = int(self._travel - then) - at  # window columns that came into view since
-        if new < min(repeat, image.shape[1]) or self._travel - then > 4 * image.shape[1]:
-            if self._travel - then > 4 * image.shape[1]:
-                self._candidate = None  # (a belt running backwards)
+        if abs(self._travel - then) > 4 * image.shape[1]:  # (a belt running backwards)
+            self._candidate = None
+            self._repeat, self._tile = 0.0, plain
+            self._pictures.clear()
+            return
+        if new < min(repeat, image.shape[1]):
             return
         tile = self._tile
         bins = self._bins(image, at)
@@ -437,6 +446,10 @@ class BeltSegmenter:
         )
         if agree >= _AGREE:
             logger.info("belt pattern: repeats every %.1f work pixels", repeat)
+            return
+        self._failed += 1
+        if self._failed < _TRIALS:  # a part in the way? the next repeat will tell
+            self._candidate = (repeat, self._travel, plain)
             return
         self._repeat, self._tile = 0.0, plain
         self._pictures.clear()
