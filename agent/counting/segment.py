@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 _SQUARE = np.ones((3, 3), np.uint8)
 _CLOSE = np.ones((5, 5), np.uint8)
 #: Looks for a belt pattern after the belt model starts (one per learning frame).
-_LOOKS = 30
+_LOOKS = 10
 #: The most of a belt pattern's standing-out pixels that may be unlike one repeat on.
 _UNLIKE = 0.1
 #: The least share of a new repeat's pattern pixels found where the pattern says
