@@ -156,12 +156,13 @@ class PartCounter:
         self, work: np.ndarray, frame: np.ndarray, now: Stamp, belt_speed: float
     ) -> list[CountedPart]:
         """One frame (see `agent.counting.Counter`)."""
-        self._last_run = now.mono
         speed_px_s = belt_speed * self.view.along
+        travel = 0.0 if self._last_run is None else speed_px_s * (now.mono - self._last_run)
+        self._last_run = now.mono
         a, b = self._window(speed_px_s)
         self._offset, self._end = a, b
         window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
-        labels, found = self.segmenter.segment(window)
+        labels, found = self.segmenter.segment(window, a, travel)
         blobs = [
             Blob(
                 k.label,
