@@ -107,7 +107,17 @@ def test_run_stopped_by_sigterm_agrees_with_report_and_retained_topics(
     daemon = Daemon(write_config(tmp_path, footage, line_id, mosquitto.port))
     daemon.wait_for("started", timeout=60)
     assert live.wait_for(lambda ms: any(m.topic.endswith("/status") for m in ms), timeout=20)
-    time.sleep(8.0)  # into the last phase, after the halt
+    # into the last phase: the halt was a stop, and the line runs again
+
+    def states(ms) -> list[str]:
+        return [json.loads(m.payload)["state"] for m in ms if m.topic.endswith("/state")]
+
+    def parts(ms) -> int:
+        return sum(1 for m in ms if m.topic.endswith("/part"))
+
+    assert live.wait_for(
+        lambda ms: states(ms)[-2:] == ["stopped", "running"] and parts(ms) >= 5, timeout=30
+    )
     assert daemon.process.poll() is None, "".join(daemon.log)
     sent = time.monotonic()
     daemon.process.send_signal(signal.SIGTERM)
