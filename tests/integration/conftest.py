@@ -73,3 +73,21 @@ def pki(tmp_path) -> Path:
     sign("server", "127.0.0.1", folder, san="IP:127.0.0.1")
     sign("client", "oee-agent", folder)
     return folder
+
+
+@pytest.fixture
+def password_file(tmp_path: Path):  # noqa: ANN201
+    """`password_file({"user": "password", ...})` -> a mosquitto password file."""
+
+    def make(accounts: dict[str, str]) -> Path:
+        path = tmp_path / "passwd"
+        for user, password in accounts.items():
+            create = [] if path.exists() else ["-c"]
+            subprocess.run(
+                ["mosquitto_passwd", "-b", *create, str(path), user, password],
+                check=True,
+                timeout=10,
+            )
+        return path
+
+    return make

@@ -4,7 +4,6 @@ assign reasons; another area's supervisor or a reader is never heard by the agen
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,15 +26,8 @@ ACCOUNTS = {
 
 
 @pytest.fixture
-def plant_broker(tmp_path, make_broker):
-    passwords = tmp_path / "passwd"
-    for user, password in ACCOUNTS.items():
-        create = [] if passwords.exists() else ["-c"]
-        subprocess.run(
-            ["mosquitto_passwd", "-b", *create, str(passwords), user, password],
-            check=True,
-            timeout=10,
-        )
+def plant_broker(password_file, make_broker):
+    passwords = password_file(ACCOUNTS)
     return make_broker(
         [
             "allow_anonymous false",

@@ -3,7 +3,6 @@ with the agent's own `[mqtt]` settings and credentials from the environment."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -19,15 +18,8 @@ from tui.__main__ import build_app, build_parser
 
 
 @pytest.fixture
-def secured(pki, tmp_path, make_broker):
-    passwords = tmp_path / "passwd"
-    for user, password in (("agent", "a-s3cret"), ("supervisor", "s-s3cret")):
-        create = ["-c"] if not passwords.exists() else []
-        subprocess.run(
-            ["mosquitto_passwd", "-b", *create, str(passwords), user, password],
-            check=True,
-            timeout=10,
-        )
+def secured(pki, password_file, make_broker):
+    passwords = password_file({"agent": "a-s3cret", "supervisor": "s-s3cret"})
     return make_broker(
         [
             "allow_anonymous false",
