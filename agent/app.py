@@ -282,7 +282,7 @@ class Agent:
     def store_depth(self) -> int:
         """Outbox rows not yet acknowledged by the broker."""
         try:
-            return self.store.outbox_depth() if self.store is not None else 0
+            return self.store.outbox.depth() if self.store is not None else 0
         except Exception:  # noqa: BLE001 - only for a log line
             return -1
 

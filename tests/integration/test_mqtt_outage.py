@@ -69,7 +69,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(broker, tmp_path: Path, sub
         broker.stop()
         time.sleep(OUTAGE_S)
         assert not publisher.connected
-        queued = store.outbox_depth()
+        queued = store.outbox.depth()
         assert queued > 100  # the events of the outage wait on disk
         broker.start()
         time.sleep(3)
@@ -78,7 +78,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(broker, tmp_path: Path, sub
         producer.join(10)
         broker.start()
 
-    assert publisher.drain(60), f"outbox still holds {store.outbox_depth()}"
+    assert publisher.drain(60), f"outbox still holds {store.outbox.depth()}"
     total = sum(len(ids) for ids in expected.values())
 
     def complete(messages) -> bool:

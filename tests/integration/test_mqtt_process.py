@@ -141,7 +141,7 @@ def test_sigkill_with_events_in_the_outbox_loses_nothing(broker, tmp_path, subsc
     assert sub.wait_for(lambda ms: len(parts(ms)) >= 100, timeout=30)
     proc.kill()
     with Store.open(tmp_path / "line.db") as store:
-        left = store.outbox_depth()
+        left = store.outbox.depth()
     assert 0 < left < count, "the kill should leave events in the outbox"
     # the Will: retained status turns offline when the process dies
     assert sub.wait_for(
@@ -156,9 +156,9 @@ def test_sigkill_with_events_in_the_outbox_loses_nothing(broker, tmp_path, subsc
     assert statuses == [b"online", b"offline", b"online"]
     with Store.open(tmp_path / "line.db") as store:
         deadline = time.monotonic() + 10
-        while store.outbox_depth() and time.monotonic() < deadline:
+        while store.outbox.depth() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert store.outbox_depth() == 0
+        assert store.outbox.depth() == 0
 
 
 def decode_raw(payload: bytes) -> str:
