@@ -192,6 +192,7 @@ class Agent:
             on_written=self.publisher.notify if self.publisher else None,
             pictures=picture_saver(self.config),
             open_stop=open_stop_after(last_state, None) if last_state else None,
+            clock=self.clock,
         )
         close_open_interval(self.store, self.recorder, self.labels)
         self.shifts = ShiftBook(
@@ -417,6 +418,8 @@ class Agent:
             if self.recorder is not None and self.recorder.pending and now >= next_retry:
                 next_retry = now + self.retry_s
                 self.recorder.flush()
+            elif self.recorder is not None:
+                self.recorder.flush_if_due()  # a quiet line's last events, committed in time
             if now >= next_oee:
                 began = time.perf_counter()
                 self._guarded(self._snapshot)

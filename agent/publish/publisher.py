@@ -399,12 +399,20 @@ class MqttPublisher:
                 self._collect_acks()
                 if self._connected.is_set() and self._clock.monotonic() >= self._hold_until:
                     self._fill_window()
+                self.store.outbox.flush_acks(force=False)
                 self._depth = self.store.outbox.depth()
             except Exception:
                 logger.exception("mqtt: outbox thread error; retrying")
                 self._stop.wait(1.0)
             self._wake.wait(0.05 if self._window else self._poll_s)
             self._wake.clear()
+        self._flush_acks()
+
+    def _flush_acks(self) -> None:
+        try:
+            self.store.outbox.flush_acks()
+        except Exception:  # noqa: BLE001 - the rows stay queued and are sent again
+            logger.exception("mqtt: acknowledged rows not deleted; they will be sent again")
 
     def _fill_window(self) -> None:
         if self._window.stale():
@@ -457,7 +465,7 @@ class MqttPublisher:
                 code,
             )
         if found.acked:
-            self.store.outbox.ack([flight.row.seq for flight in found.acked])
+            self.store.outbox.ack_later(flight.row.seq for flight in found.acked)
             self._window.forget(found.acked)
             self.counters.acked += len(found.acked)
             wall = self._clock.wall().timestamp()

@@ -4,6 +4,11 @@ Rows are written in the same transaction as the event they publish (`insert_mess
 is what `Store.append` calls), so the feed never says what the store does not hold and
 a message never leaves before its event is committed. `seq` is AUTOINCREMENT: never
 reused, so the order survives an empty queue.
+
+Acknowledged rows are deleted in groups (`ack_later`): one transaction per
+`ACK_BATCH` acks or `ACK_INTERVAL_S`, not one per ack. A crash before the group is
+deleted sends those messages again after the restart: MQTT QoS 1 is "at least once"
+already, and consumers de-duplicate by the payload's `id`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from agent.store.db import StoreDb, utc
 from agent.store.records import OutboxMessage, OutboxRow
 
 logger = logging.getLogger(__name__)
+
+#: Acknowledged rows deleted together at most...
+ACK_BATCH = 256
+#: ...or this long after the first of them was acknowledged.
+ACK_INTERVAL_S = 30.0
 
 
 def check_message(message: OutboxMessage) -> None:
@@ -47,6 +57,8 @@ class Outbox:
     def __init__(self, db: StoreDb, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        self._acked: set[int] = set()  # acknowledged, deleted by the next `flush_acks`
+        self._acked_due: float | None = None
 
     def enqueue(self, messages: Iterable[OutboxMessage]) -> list[int]:
         """Queue messages alone (no event), in one transaction; returns their seqs."""
@@ -72,15 +84,18 @@ class Outbox:
 
     def peek(self, limit: int = 100, after: int | None = None) -> list[OutboxRow]:
         """The oldest queued messages, in order (only those with seq > `after` if given)."""
-        rows = self._db.read(
-            "SELECT seq, topic, payload, qos, retain, created FROM outbox "
-            "WHERE seq > ? ORDER BY seq LIMIT ?",
-            [-1 if after is None else after, int(limit)],
-        )
+        with self._db.lock:
+            acked = set(self._acked)
+            rows = self._db.read(
+                "SELECT seq, topic, payload, qos, retain, created FROM outbox "
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                [-1 if after is None else after, int(limit) + len(acked)],
+            )
         return [
             OutboxRow(seq, topic, bytes(payload), qos, bool(retain), created)
             for seq, topic, payload, qos, retain, created in rows
-        ]
+            if seq not in acked
+        ][: int(limit)]
 
     def ack(self, seqs: Iterable[int]) -> int:
         """Delete messages the broker acknowledged; returns how many were deleted."""
@@ -92,9 +107,55 @@ class Outbox:
             conn.executemany("DELETE FROM outbox WHERE seq = ?", batch)
             return conn.total_changes - before
 
+    def ack_later(self, seqs: Iterable[int]) -> None:
+        """Acknowledge now, delete with the next group (`flush_acks`).
+
+        The rows are gone for `peek` and `depth` at once; the transaction that deletes
+        them runs when `ACK_BATCH` wait or `ACK_INTERVAL_S` has passed.
+        """
+        with self._db.lock:
+            self._acked.update(int(seq) for seq in seqs)
+            if self._acked and self._acked_due is None:
+                self._acked_due = self._clock.monotonic() + ACK_INTERVAL_S
+            self.flush_acks(force=len(self._acked) >= ACK_BATCH)
+
+    def flush_acks(self, *, force: bool = True) -> int:
+        """Delete the rows `ack_later` acknowledged; returns how many were deleted.
+
+        With `force=False` only when they are due. On a failed write they stay queued.
+        """
+        with self._db.lock:
+            if not self._acked:
+                return 0
+            if not force and self._clock.monotonic() < (self._acked_due or 0.0):
+                return 0
+            with self._db.write() as conn:
+                before = conn.total_changes
+                acked = self.delete_acked(conn)
+                deleted = conn.total_changes - before
+            self.forget_acked(acked)
+            return deleted
+
+    def delete_acked(self, conn: sqlite3.Connection) -> set[int]:
+        """Delete the rows `ack_later` acknowledged inside the caller's write transaction.
+
+        Returns them: pass them to `forget_acked` once the transaction committed.
+        """
+        taken = set(self._acked)
+        conn.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq in sorted(taken)])
+        return taken
+
+    def forget_acked(self, seqs: set[int]) -> None:
+        """Rows `delete_acked` deleted, now committed: no longer subtracted from `depth`."""
+        with self._db.lock:
+            self._acked -= seqs
+            if not self._acked:
+                self._acked_due = None
+
     def depth(self) -> int:
-        """How many messages wait in the outbox."""
-        return int(self._db.scalar("SELECT count(*) FROM outbox"))
+        """How many messages wait in the outbox (not counting acknowledged ones)."""
+        with self._db.lock:
+            return int(self._db.scalar("SELECT count(*) FROM outbox")) - len(self._acked)
 
     def trim(self, max_rows: int) -> int:
         """Drop the oldest messages beyond `max_rows`; count and record the loss.
@@ -103,6 +164,7 @@ class Outbox:
         """
         if max_rows < 0:
             raise ValueError("max_rows must be 0 or more")
+        self.flush_acks()  # count only what waits
         with self._db.write() as conn:
             depth = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
             excess = depth - max_rows

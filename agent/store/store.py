@@ -195,6 +195,8 @@ class Store:
                     logger.debug("store: event %s is already stored", event.id)
                     continue
                 insert_messages(conn, batch, created)
+            acked = self.outbox.delete_acked(conn)  # one commit for events and acks
+        self.outbox.forget_acked(acked)
         return [event.id for event, _ in prepared if event.id is not None]
 
     def events(

@@ -14,7 +14,9 @@ from agent.recorder import Recorder
 from agent.store import Store
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
-CONFIG = parse_config({"line": {"id": "rec-1", "ideal_cycle_s": 1.0}})
+CONFIG = parse_config(
+    {"line": {"id": "rec-1", "ideal_cycle_s": 1.0}, "store": {"commit_interval_s": 0}}
+)
 
 
 def part(i: int) -> PartEvent:
