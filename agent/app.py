@@ -43,6 +43,7 @@ from agent.recorder import Recorder
 from agent.resume import close_open_interval, last_state_event
 from agent.shifts import ShiftBook
 from agent.store import Store, StoreWriteError, open_readonly
+from agent.store.retention import Retention
 from agent.systemd import Notifier
 from agent.timeline import ClockStep, WallLabels
 
@@ -56,6 +57,8 @@ KEEP_COUNTED = 64
 SNAPSHOT_BUDGET = 20.0
 #: A pipeline that ran this long without a fault starts its backoff afresh.
 HEALTHY_AFTER_S = 60.0
+#: Seconds between two retention steps while there is nothing to prune (1 s while there is).
+RETENTION_EVERY_S = 60.0
 
 
 # ---- health ---------------------------------------------------------------------------------
@@ -149,6 +152,9 @@ class Agent:
         #: hold up the pipeline's writes on the writer connection.
         self.reader: Store | None = None
         self.recorder: Recorder | None = None
+        #: Rolls up and prunes old events (`[store]` retention), from the supervisor.
+        self.retention: Retention | None = None
+        self._next_prune = 0.0
         self.publisher: Any = None
         self.source: Any = None
         self.pipeline: LinePipeline | None = None
@@ -195,6 +201,7 @@ class Agent:
             clock=self.clock,
         )
         close_open_interval(self.store, self.recorder, self.labels)
+        self.retention = Retention(self.store, self.config, clock=self.clock)
         self.shifts = ShiftBook(
             self.config,
             self.reader or self.store,
@@ -274,6 +281,8 @@ class Agent:
         if self.reader is not None:
             self.reader.close()
             self.reader = None
+        if self.retention is not None:
+            self.retention.close()
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -420,6 +429,8 @@ class Agent:
                 self.recorder.flush()
             elif self.recorder is not None:
                 self.recorder.flush_if_due()  # a quiet line's last events, committed in time
+            if now >= self._next_prune:
+                self._guarded(self._prune)
             if now >= next_oee:
                 began = time.perf_counter()
                 self._guarded(self._snapshot)
@@ -445,6 +456,11 @@ class Agent:
             self.health.faults += 1
             self.health.last_fault = f"{task.__name__}: {type(exc).__name__}: {exc}"
             logger.exception("supervisor task %s failed", task.__name__)
+
+    def _prune(self) -> None:
+        """One retention step (roll up or prune a small batch), off the pipeline thread."""
+        more = self.retention is not None and self.retention.step()
+        self._next_prune = self.clock.monotonic() + (1.0 if more else RETENTION_EVERY_S)
 
     def _snapshot(self) -> None:
         """The current shift's OEE and closed shifts (`ShiftBook`), as of the time line."""
@@ -498,6 +514,8 @@ class Agent:
         if self.publisher is not None:
             stats.setdefault("queue_depths", {})["outbox"] = self.publisher.outbox_depth
         stats.update(board_health(self.config.store_path))
+        if self.retention is not None:
+            stats["store_mb"] = round(self.retention.size_bytes() / 2**20, 1)
         stats["alarms"] = self._alarms(stats)
         self._window = _Window(
             now,
@@ -515,6 +533,9 @@ class Agent:
         alarms = []
         if self.recorder is not None and self.recorder.counters.alarm:
             alarms.append(f"store: {self.recorder.counters.alarm}")
+        storage = self.retention.alarm() if self.retention is not None else None
+        if storage is not None:
+            alarms.append(storage)
         if self.health.camera_down:
             alarms.append(f"camera: {self.health.camera_down}")
         if self.labels.steps:

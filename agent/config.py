@@ -257,6 +257,30 @@ class StoreConfig(_Section):
         description="Events are committed (fsynced) together this long after the first "
         "waiting one (0: each at once). A crash or power cut loses at most this much.",
     )
+    parts_days: int = Field(
+        90,
+        ge=1,
+        le=36_500,
+        description="Days part events are kept; older hours are answered from hourly rollups.",
+    )
+    events_days: int = Field(
+        365,
+        ge=1,
+        le=36_500,
+        description="Days state events (stops, their reasons) are kept.",
+    )
+    pictures_days: int = Field(
+        30, ge=1, le=36_500, description="Days defect pictures are kept (files and rows)."
+    )
+    max_mb: int = Field(
+        4096,
+        ge=16,
+        description="The store's size bound (file and WAL); above it, or with less than "
+        "`min_free_mb` left on its disk, an alarm is raised before anything is lost.",
+    )
+    min_free_mb: int = Field(
+        500, ge=0, description="Free space on the store's disk below which an alarm is raised."
+    )
 
 
 class ShiftConfig(_Section):

@@ -18,9 +18,11 @@ from typing import Any
 from agent.config import Config, parse_config
 from agent.errors import ConfigError, UserError
 from agent.events import write_event_log
-from agent.oee import compute_oee
+from agent.oee import OeeReport, compute_oee, report_from_shifts
 from agent.oee.cli import parse_period
 from agent.store.formats import to_csv, to_markdown
+from agent.store.retention import pruned_before
+from agent.store.rollups import merge_shifts, rollup_shifts
 from agent.store.store import Store, open_readonly
 
 logger = logging.getLogger(__name__)
@@ -55,12 +57,31 @@ def build_report(
 
     The state in effect at `start` and the first event after `end` are handed to the
     engine too, so a period that begins inside a stop, or ends while the line runs on,
-    is measured right to its edges.
+    is measured right to its edges. The part of the period before `pruned_before`
+    (raw events pruned, see `agent.store.retention`) comes from the hourly rollups,
+    whole hours at a time, and a warning says so.
     """
+    pruned = pruned_before(store)
+    if pruned is None or (start is not None and start >= pruned):
+        return _raw_report(store, config, start, end).to_json()
+    old_end = pruned if end is None else min(end, pruned)
+    shifts = rollup_shifts(store, start, old_end)
+    if end is None or end > pruned:
+        shifts += _raw_report(store, config, pruned, end).shifts
+    note = (
+        f"before {pruned.isoformat()} the raw events were pruned ([store] parts_days): "
+        "those hours come from the hourly rollups, whole hours"
+    )
+    return report_from_shifts(merge_shifts(shifts), config, start, end, [note]).to_json()
+
+
+def _raw_report(
+    store: Store, config: Config, start: datetime | None, end: datetime | None
+) -> OeeReport:
     events = store.events(start, end, with_state_before=True, with_event_after=True)
     observed = store.observed_until()  # a replay's last frame, after its last event
     try:
-        return compute_oee(events, config, start=start, end=end, observed_until=observed).to_json()
+        return compute_oee(events, config, start=start, end=end, observed_until=observed)
     except ValueError as exc:
         raise UserError(f"{store.path}: {exc}") from None
 

@@ -147,12 +147,19 @@ class StoreSource:
         current = (window.day.isoformat(), window.name)
         past = [s for s in reversed(history) if not live or (s["date"], s["shift"]) != current]
         back = max(0, shift_back)
+        alarms = self._storage_alarms()
         if (live and back == 0) or not past:
             snap = self._live_snapshot(now, history)
-            return replace(snap, shift_index=0, shift_count=len(past) + 1)
+            return replace(snap, shift_index=0, shift_count=len(past) + 1, alarms=alarms)
         index = min(back - 1 if live else back, len(past) - 1)
         snap = self._past_snapshot(past[index], now, history)
-        return replace(snap, shift_index=index + int(live), shift_count=len(past) + int(live))
+        count = len(past) + int(live)
+        return replace(snap, shift_index=index + int(live), shift_count=count, alarms=alarms)
+
+    def _storage_alarms(self) -> tuple[str, ...]:
+        """The agent's storage alarms in its latest health sample (a store near its bound)."""
+        alarms = (self._reader.latest_stats() or {}).get("alarms") or []
+        return tuple(str(a) for a in alarms if str(a).startswith("storage:"))
 
     def _live(self, shift_start: datetime, now: datetime) -> bool:
         """Whether the line is watched now.
