@@ -78,11 +78,15 @@ def to_toml(sections: dict[str, dict[str, Any]]) -> str:
 
 
 def _scenarios() -> dict[str, Any]:
-    """The teach clip (good parts only) and the replay clip (defects and a halt)."""
+    """The teach clip (good parts only) and the replay clip (defects and a halt).
+
+    The teach clip is long enough for `teach`'s minimum of clean parts with room to spare
+    (15 s gave 28-29 clean parts of ~40 and teach refused on both sides).
+    """
     from agent.sim.line import Phase, Scenario
 
     look = dict(width=320, height=240, size_px=(36.0, 44.0), speed_px_s=160.0, codec="MJPG")
-    teach = Scenario((Phase(15.0),), seed=11, pitch_s=(0.32, 0.42), **look)  # type: ignore[arg-type]
+    teach = Scenario((Phase(25.0),), seed=11, pitch_s=(0.32, 0.42), **look)  # type: ignore[arg-type]
     replay = Scenario(
         (Phase(4.0), Phase(3.0, moving=False), Phase(4.0)),
         seed=12,
