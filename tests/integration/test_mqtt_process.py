@@ -20,7 +20,7 @@ import pytest
 
 from agent.publish.sparkplug import pb  # only to *encode* the test's rebirth command
 from agent.store import Store
-from tests.conftest import wait_until
+from tests.conftest import wait_until, write_line_config
 
 AGENT = r"""
 import sys, time
@@ -54,26 +54,14 @@ while True:
 
 
 def write_config(folder: Path, broker, line_id: str, sparkplug: bool = False) -> Path:
-    path = folder / "line.toml"
-    path.write_text(
-        f"""
-[line]
-id = "{line_id}"
-site = "proc-site"
-area = "proc-area"
-ideal_cycle_s = 1.0
-
-[store]
-path = "line.db"
-
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-keepalive_s = 5
-sparkplug = {"true" if sparkplug else "false"}
-"""
+    mqtt = {"host": broker.host, "port": broker.port, "keepalive_s": 5, "sparkplug": sparkplug}
+    return write_line_config(
+        folder / "line.toml",
+        line_id=line_id,
+        line={"site": "proc-site", "area": "proc-area", "ideal_cycle_s": 1.0},
+        store={"path": "line.db"},
+        mqtt=mqtt,
     )
-    return path
 
 
 class Agent:
