@@ -30,7 +30,7 @@ from typing import Any
 
 from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
 from agent.clock import Clock, SystemClock
-from agent.config import Config, load_config
+from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.events import StateEvent, new_id
 from agent.health import board_health, clock_synchronised, cpu_seconds
@@ -131,8 +131,7 @@ class Agent:
         retry_s: float = 2.0,
     ) -> None:
         """Wire a line; nothing starts before `start()`."""
-        config.require("camera", "vision")
-        self.config = config
+        self.config = RunConfig.of(config)
         self.config_text = config_text
         self.clock: Clock = clock or SystemClock()
         self.source_factory = source_factory or _open_camera
@@ -548,17 +547,15 @@ class Agent:
 # ---- defaults for the real board ----------------------------------------------------------
 
 
-def _open_camera(config: Config, clock: Clock, wanted: Callable[[float], bool]) -> Any:
+def _open_camera(config: RunConfig, clock: Clock, wanted: Callable[[float], bool]) -> Any:
     from agent.capture.sources import open_source
 
-    assert config.camera is not None
     return open_source(config.camera, clock, base_dir=config.base_dir, wanted=wanted)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """`oee-agent run --config LINE.toml`: until SIGTERM/SIGINT."""
-    config = load_config(args.config)
-    config.require("camera", "vision")
+    config = RunConfig.of(load_config(args.config))
     text = Path(args.config).read_text(encoding="utf-8")
     agent = Agent(config, config_text=text)
     stop = threading.Event()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.capture import EndOfStream
-from agent.config import Config, load_config
+from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
 from agent.files import write_atomic
@@ -163,9 +163,7 @@ def run_command(args: argparse.Namespace) -> int:
     from agent.recorder import Recorder
     from agent.store import Store
 
-    config = load_config(args.config)
-    config.require("camera", "vision")
-    assert config.camera is not None
+    config = RunConfig.of(load_config(args.config))
     start = parse_start(args.start, config)
     report_path = Path(args.report) if args.report else None
     if report_path is not None and not report_path.parent.exists():

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.config import Config, load_config
+from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.inspection import PartCrop
 from agent.inspection.inspector import (
@@ -42,7 +42,7 @@ def _footage_parts(video: Path, config: Config) -> Iterator[list[PartCrop]]:
             yield list(part.views)
 
 
-def _live_parts(config: Config) -> Iterator[list[PartCrop]]:
+def _live_parts(config: RunConfig) -> Iterator[list[PartCrop]]:
     """Counted parts from the live camera, until Ctrl-C or `teach_parts` parts."""
     from agent.capture import EndOfStream, Frame
     from agent.capture.sources import open_source
@@ -50,7 +50,6 @@ def _live_parts(config: Config) -> Iterator[list[PartCrop]]:
     from agent.inspection import NoInspection
     from agent.pipeline import LinePipeline, ListSink
 
-    assert config.camera is not None
     source = open_source(config.camera, SystemClock(), base_dir=config.base_dir)
     pipeline = LinePipeline(config, NoInspection(), ListSink())
     handed = 0
@@ -123,8 +122,7 @@ def teach(
 
 def run_command(args: argparse.Namespace) -> int:
     """`oee-agent teach [VIDEO] --config LINE.toml`."""
-    config = load_config(args.config)
-    config.require("camera", "vision")
+    config = RunConfig.of(load_config(args.config))
     started = time.monotonic()
     limit = config.inspection.teach_parts
     if args.video is not None:
