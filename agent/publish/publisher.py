@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -255,8 +256,10 @@ class MqttPublisher:
 
     # ---- the non-outbox messages ----------------------------------------------------
 
-    def publish_oee(self, shift: Mapping[str, Any]) -> bool:
+    def publish_oee(self, shift: Mapping[str, Any], at: datetime | None = None) -> bool:
         """Publish the retained `oee` snapshot (only the latest matters: not queued offline).
+
+        `at` stamps it (default: now; a replay stamps it on the footage's time line).
 
         Returns:
             True when it was handed to the connection.
@@ -265,7 +268,7 @@ class MqttPublisher:
             self.sparkplug.update_device(device_values(shift))
         if not self._connected.is_set():
             return False
-        payload = encode(oee_payload(shift, self._clock.wall()))
+        payload = encode(oee_payload(shift, at or self._clock.wall()))
         info = self.client.publish(self.topics.oee, payload, qos=1, retain=True)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
