@@ -18,13 +18,9 @@ from pathlib import Path
 from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.inspection import PartCrop
-from agent.inspection.inspector import (
-    MIN_FIT_PARTS,
-    MIN_HOLDOUT_PARTS,
-    Taught,
-    fit_line,
-    save_taught,
-)
+from agent.inspection.fit import MIN_FIT_PARTS, MIN_HOLDOUT_PARTS, fit_line
+from agent.inspection.model import Taught
+from agent.inspection.persist import save_taught
 from agent.inspection.report import REPORT_FILE, format_report
 from agent.inspection.runtime import BACKBONE_INT8, Backbone
 from agent.progress import Progress
