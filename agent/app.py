@@ -140,7 +140,7 @@ class Agent:
         if self.publish:
             self.publisher = runtime.start_publisher(self.store, self.clock)
         open_stop = open_stop_after(last_state, None) if last_state else None
-        self.recorder = runtime.recorder(self.store, self.publisher, open_stop)
+        self.recorder = runtime.recorder(self.store, self.publisher, open_stop, self.clock)
         close_open_interval(self.store, self.recorder, self.labels)
         publish_oee = self.publisher.publish_oee if self.publisher is not None else None
         self.shifts = ShiftBook(self.config, self.reader or self.store, self.store, publish_oee)
@@ -221,7 +221,7 @@ class Agent:
     def store_depth(self) -> int:
         """Outbox rows not yet acknowledged by the broker."""
         try:
-            return self.store.outbox_depth() if self.store is not None else 0
+            return self.store.outbox.depth() if self.store is not None else 0
         except Exception:  # noqa: BLE001 - only for a log line
             return -1
 
@@ -280,6 +280,8 @@ class Agent:
             if self.recorder is not None and self.recorder.pending and now >= next_retry:
                 next_retry = now + self.retry_s
                 self.recorder.flush()
+            elif self.recorder is not None:
+                self.recorder.flush_if_due()  # a quiet line's last events, committed in time
             if now >= next_oee:
                 next_oee = now + self._timed_snapshot()
             urgent = (

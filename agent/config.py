@@ -250,6 +250,13 @@ class StoreConfig(_Section):
     """The local SQLite store."""
 
     path: Path | None = Field(None, description="SQLite file (default var/<line>/line.db).")
+    commit_interval_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=10.0,
+        description="Events are committed (fsynced) together this long after the first "
+        "waiting one (0: each at once). A crash or power cut loses at most this much.",
+    )
 
 
 class ShiftConfig(_Section):

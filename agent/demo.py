@@ -158,7 +158,7 @@ class DemoRun:
         try:
             if self._outbox is None:
                 self._outbox = open_readonly(self.config.store_path)
-            depth: int = self._outbox.outbox_depth()
+            depth: int = self._outbox.outbox.depth()
             return depth
         except (StoreError, OSError, Exception):  # a busy store: say nothing this time
             return None
@@ -187,7 +187,7 @@ def summary(config: Config) -> dict[str, Any]:
         parts = store.parts()
         stops = [s for s in store.stops() if s.state == "stopped"]
         events = store.events()
-        outbox = store.outbox_depth()
+        outbox = store.outbox.depth()
     small = [s for s in stops if (s.duration_s or 0.0) <= config.downtime.micro_stop_max_s]
     total = compute_oee(events, config).to_json()["total"] if events else {}
     return {

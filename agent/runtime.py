@@ -90,6 +90,7 @@ class Runtime:
         store: Store,
         publisher: MqttPublisher | None,
         open_stop: OpenStop | None = None,
+        clock: Clock | None = None,
     ) -> Recorder:
         """The pipeline's sink into `store` (and its outbox), saving defect pictures."""
         from agent.inspection.pictures import picture_saver
@@ -101,6 +102,7 @@ class Runtime:
             on_written=publisher.notify if publisher is not None else None,
             pictures=picture_saver(self.config),
             open_stop=open_stop,
+            clock=clock,
         )
 
     def inspector(self) -> Inspector:

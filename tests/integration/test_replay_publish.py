@@ -45,7 +45,7 @@ def test_replay_publish_delivers_every_event(footage, tmp_path, mosquitto, subsc
     reader = open_readonly(db)
     part_ids = {p.id for p in reader.parts()}
     stop_ids = {s.id for s in reader.stops()}
-    assert reader.outbox_depth() == 0  # everything was acknowledged
+    assert reader.outbox.depth() == 0  # everything was acknowledged
     assert reader.config_text() == config.read_text()  # report/TUI can rebuild the line
     reader.close()
     assert len(part_ids) == len(json.loads(report.read_text())["parts"]) == len(footage.counted)
@@ -79,7 +79,7 @@ def test_replay_publish_without_a_broker_keeps_the_outbox(
     assert "did not acknowledge" in err and "outbox" in err and "Traceback" not in err
     assert report.exists()  # the replay itself is complete
     reader = open_readonly(db)
-    assert reader.outbox_depth() > 0 and reader.parts()
+    assert reader.outbox.depth() > 0 and reader.parts()
     reader.close()
 
 

@@ -328,7 +328,7 @@ def test_a_shift_that_ended_while_the_agent_was_down_is_closed_at_start(
     run(make_agent(config, clock, footage))
     with open_readonly(config.store_path) as store:
         results = store.shift_results()
-        shift_topics = [r.topic for r in store.outbox_peek(10_000) if r.topic.endswith("/shift")]
+        shift_topics = [r.topic for r in store.outbox.peek(10_000) if r.topic.endswith("/shift")]
     old = [r for r in results if r["date"] == yesterday.date().isoformat()]
     assert len(old) == 1
     assert old[0]["total"] == 2 and old[0]["good"] == 1
@@ -386,7 +386,7 @@ def test_stopping_without_a_broker_is_bounded_and_keeps_the_outbox(
     assert time.monotonic() - began < 30
     with open_readonly(config.store_path) as store:
         events = store.event_count()
-        depth = store.outbox_depth()
+        depth = store.outbox.depth()
     # nothing acknowledged, nothing lost: every message waits on disk for the broker
     assert events > 0 and depth >= events
 
