@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -134,6 +135,7 @@ class MqttPublisher:
         self._hold_until = 0.0
         self._depth = 0
         self._lost = 0
+        self.passes = 0  # completed passes of the outbox thread: a caller can await one
         self._router = ReasonRouter(
             config, store, self._clock, self.counters, self._send_now, self._wake.set
         )
@@ -254,8 +256,10 @@ class MqttPublisher:
 
     # ---- the non-outbox messages ----------------------------------------------------
 
-    def publish_oee(self, shift: Mapping[str, Any]) -> bool:
+    def publish_oee(self, shift: Mapping[str, Any], at: datetime | None = None) -> bool:
         """Publish the retained `oee` snapshot (only the latest matters: not queued offline).
+
+        `at` stamps it (default: now; a replay stamps it on the footage's time line).
 
         Returns:
             True when it was handed to the connection.
@@ -264,7 +268,7 @@ class MqttPublisher:
             self.sparkplug.update_device(device_values(shift))
         if not self._connected.is_set():
             return False
-        payload = encode(oee_payload(shift, self._clock.wall()))
+        payload = encode(oee_payload(shift, at or self._clock.wall()))
         info = self.client.publish(self.topics.oee, payload, qos=1, retain=True)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
@@ -404,6 +408,7 @@ class MqttPublisher:
             except Exception:
                 logger.exception("mqtt: outbox thread error; retrying")
                 self._stop.wait(1.0)
+            self.passes += 1
             self._wake.wait(0.05 if self._window else self._poll_s)
             self._wake.clear()
         self._flush_acks()
