@@ -74,6 +74,8 @@ class LineFeed:
     part_times: deque[datetime] = field(default_factory=lambda: deque(maxlen=20000))
     seen_parts: set[str] = field(default_factory=set)
     last_mono: float = 0.0
+    #: The storage alarms of the agent's latest `stats` (a store that cannot keep its bound).
+    alarms: tuple[str, ...] = ()
 
 
 class FleetState:
@@ -124,6 +126,10 @@ class FleetState:
             self._part(feed, data)
         elif kind == "cmd/result" and isinstance(data, dict):
             self.results.append(_result_text(key, data))
+        elif kind == "stats" and isinstance(data, dict):
+            alarms = data.get("alarms")
+            listed = alarms if isinstance(alarms, list) else []
+            feed.alarms = tuple(str(a) for a in listed if str(a).startswith("storage:"))
         return True
 
     def take_results(self) -> list[str]:
@@ -245,6 +251,7 @@ class FleetState:
             ideal_cycle_s=cycle,
             source="mqtt",
             stale=stale,
+            alarms=feed.alarms,
         )
 
 
