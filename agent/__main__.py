@@ -24,6 +24,7 @@ HANDLERS = {
     "oee": "agent.oee.cli:run_command",
     "report": "agent.store.cli:run_command",
     "check-config": "agent.__main__:check_config_command",
+    "causes": "agent.causes.cli:run_command",
 }
 
 
@@ -113,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
         "bad key's path and why.",
     )
     check.add_argument("config", metavar="LINE.toml", help="line configuration")
+
+    from agent.causes.cli import add_parser as add_causes
+
+    add_causes(sub)
     return parser
 
 

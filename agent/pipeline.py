@@ -32,6 +32,7 @@ from typing import Protocol
 import cv2
 
 from agent.capture import EndOfStream, Frame, Skipped
+from agent.causes.watch import StopScene, StopWatcher, backbone_embedder
 from agent.config import Config
 from agent.counting import CountedPart
 from agent.counting.counter import PartCounter
@@ -56,8 +57,8 @@ class PartExtra:
 class EventSink(Protocol):
     """Where the pipeline's events go (the store, a list in tests, MQTT...)."""
 
-    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
-        """Take one event; `extra` is set for part events."""
+    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
+        """Take one event; `extra` is set for part events and for stops the pipeline saw."""
         ...
 
 
@@ -67,12 +68,16 @@ class ListSink:
 
     events: list[Event] = field(default_factory=list)
     extras: list[PartExtra] = field(default_factory=list)
+    #: Stop id -> the scene the pipeline described when that stop started.
+    scenes: dict[str, StopScene] = field(default_factory=dict)
 
-    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
-        """Append the event (and its extra, for parts)."""
+    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
+        """Append the event (and its extra, for parts; its scene, for stops)."""
         self.events.append(event)
-        if extra is not None:
+        if isinstance(extra, PartExtra):
             self.extras.append(extra)
+        elif extra is not None and event.id is not None:
+            self.scenes[event.id] = extra
 
 
 class LinePipeline:
@@ -84,12 +89,14 @@ class LinePipeline:
         inspector: Inspector | None = None,
         sink: EventSink | None = None,
         keep_counted: int | None = None,
+        describe_stops: bool = True,
     ) -> None:
         """Build the stages from `config` (which must have a `[vision]` section).
 
         `counted` keeps every counted part with its crops (what `teach` collects);
         `keep_counted` bounds it to about that many of the latest (0: none), for a
-        daemon that runs for months and a replay that needs none.
+        daemon that runs for months and a replay that needs none. `describe_stops`
+        hands each stop's scene and built-in cause (`agent.causes`) to the sink.
 
         Raises:
             ConfigError: the config has no `[vision]` section.
@@ -123,6 +130,8 @@ class LinePipeline:
         self._state: State | None = None
         self._no_data = False
         self._next_analysis: float | None = None
+        self.describe_stops = describe_stops
+        self.watcher: StopWatcher | None = None
 
     def _setup(self, frame: Frame) -> None:
         height, width = frame.image.shape[:2]
@@ -143,6 +152,10 @@ class LinePipeline:
             origin_mono=frame.mono,
             analysis_fps=self.vision.analysis_fps,
         )
+        if self.describe_stops:
+            downtime = self.config.downtime
+            keep_s = max(downtime.stop_after_s, downtime.starved_after_s or 0.0) + 1.0
+            self.watcher = StopWatcher(self.view, backbone_embedder(), keep_s=keep_s)
 
     def due(self, mono: float) -> bool:
         """Whether a frame stamped `mono` would be analysed (else only its stamp counts).
@@ -206,8 +219,16 @@ class LinePipeline:
             parts += self.counter.flush()
         for part in sorted(parts, key=lambda p: p.at.mono):
             self._emit_part(part)
+        if self.watcher is not None:
+            self.watcher.observe(grey, frame.image, frame.mono, reading.moving, self.counter.blobs)
         for change in changes:
-            self._apply(change)
+            scene = None
+            if self.watcher is not None and change.state == "stopped":
+                mask = self.counter.segmenter.foreground(work)
+                scene = self.watcher.stop_scene(
+                    grey, frame.image, mask, reading.moving, change.at.mono
+                )
+            self._apply(change, scene)
 
     def mark_no_data(self, mono: float, wall: datetime) -> None:
         """The source gave nothing from `mono`/`wall` on (the daemon's watchdog says so).
@@ -227,13 +248,25 @@ class LinePipeline:
             for part in self.counter.flush():
                 self._emit_part(part)
 
-    def _apply(self, change: StateChange) -> None:
-        self._emit_state(change.state, change.reason, change.at)
+    def _apply(self, change: StateChange, scene: StopScene | None = None) -> None:
+        self._emit_state(change.state, change.reason, change.at, scene)
 
-    def _emit_state(self, state: State, reason: str | None, at: Stamp) -> None:
+    def _emit_state(
+        self, state: State, reason: str | None, at: Stamp, scene: StopScene | None = None
+    ) -> None:
         ts, mono = self._monotone(at)
         self._state = state
-        self.sink.emit(StateEvent(ts, state, reason, new_id(), mono))
+        cause = scene.cause if scene is not None else None
+        event = StateEvent(
+            ts,
+            state,
+            reason,
+            new_id(),
+            mono,
+            suggested_reason=cause.code if cause else None,
+            confidence=cause.confidence if cause else None,
+        )
+        self.sink.emit(event, scene)
 
     def _emit_part(self, part: CountedPart) -> None:
         verdict = self.inspector.inspect(part.views) if part.views else Verdict(good=True)
