@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="md", choices=["json", "csv", "md"], help="output format (default md)"
     )
     report.add_argument("--events-out", metavar="EVENTS.jsonl", help="also export the event log")
+    report.add_argument(
+        "--stops",
+        action="store_true",
+        help="json: add the period's stops with their suggested causes (md always lists them)",
+    )
 
     check = sub.add_parser(
         "check-config",

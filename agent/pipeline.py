@@ -220,7 +220,15 @@ class LinePipeline:
         for part in sorted(parts, key=lambda p: p.at.mono):
             self._emit_part(part)
         if self.watcher is not None:
-            self.watcher.observe(grey, frame.image, frame.mono, reading.moving, self.counter.blobs)
+            counter = self.counter
+            self.watcher.observe(
+                grey,
+                frame.image,
+                frame.mono,
+                reading.moving,
+                counter.blobs,
+                lambda: counter.segmenter.foreground(work),
+            )
         for change in changes:
             scene = None
             if self.watcher is not None and change.state == "stopped":

@@ -27,7 +27,7 @@ from agent.pipeline import PartExtra
 from agent.publish import OpenStop, messages_for, open_stop_after
 from agent.publish.topics import known_reasons
 from agent.store import OutboxMessage, Store, StoreWriteError
-from agent.store.causes import save_stop_cause, stored_examples
+from agent.store.causes import examples_version, save_stop_cause, stored_examples
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Recorder:
         self._pending: deque[_Pending] = deque()
         self._lock = threading.Lock()
         self._examples: list[Example] | None = None
-        self._examples_seq = -1
+        self._examples_version = (-1, -1)
 
     @property
     def pending(self) -> int:
@@ -196,10 +196,10 @@ class Recorder:
     def _suggest(self, scene: StopScene) -> Cause:
         """The line's code from the supervisors' examples, else the built-in cause."""
         try:
-            seq = self.store.last_reason_seq()
-            if self._examples is None or seq != self._examples_seq:
+            version = examples_version(self.store)
+            if self._examples is None or version != self._examples_version:
                 self._examples = [s.example for s in stored_examples(self.store)]
-                self._examples_seq = seq
+                self._examples_version = version
         except sqlite3.Error as exc:  # a refusing disk must not stop the line's events
             logger.warning("stop causes: examples not read (%s)", exc)
             return scene.cause

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.causes import Cause
+from agent.causes import BUILTIN_CAUSES, Cause
 from agent.causes.scene import SceneDescription
 
 #: Nearest examples that vote.
 NEIGHBOURS = 5
 #: An example farther than this (in feature units) is too unlike to vote.
 MAX_DISTANCE = 1.0
+#: Weight of the built-in cause among the features (two causes apart: 0.71 * this * 2).
+BUILTIN_WEIGHT = 0.5
 #: Weight of the embedding's distance (unit vectors: 0..2) against the features'.
 EMBEDDING_WEIGHT = 0.5
 
@@ -30,9 +32,14 @@ def _clip(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
-def features(scene: SceneDescription) -> np.ndarray:
-    """The scene as numbers of comparable scale (about 0..1 each)."""
+def features(scene: SceneDescription, builtin: str | None = None) -> np.ndarray:
+    """The scene (and its built-in cause) as numbers of comparable scale (about 0..1).
+
+    The built-in cause counts, one-hot at `BUILTIN_WEIGHT`: what supervisors call the
+    stops the rules call `blocked` is a strong hint for the next one.
+    """
     view = scene.view
+    cause = [BUILTIN_WEIGHT * float(builtin == c) for c in BUILTIN_CAUSES]
     return np.array(
         [
             float(scene.moving),
@@ -46,6 +53,7 @@ def features(scene: SceneDescription) -> np.ndarray:
             _clip(abs(math.log(max(view.brightness, 1e-3))) / math.log(3.0)),
             _clip(-math.log(max(view.sharpness, 1e-3)) / math.log(10.0)),
             _clip(view.change / 0.5),
+            *cause,
         ],
         np.float32,
     )
@@ -89,7 +97,7 @@ def suggest(
     usable = [e for e in examples if allowed is None or e.code in allowed]
     if not usable:
         return builtin
-    mine = features(scene)
+    mine = features(scene, builtin.code)
     ranked = sorted((distance(e, mine, embedding), e.code) for e in usable)
     near = [(d, code) for d, code in ranked[:NEIGHBOURS] if d <= MAX_DISTANCE]
     if not near:

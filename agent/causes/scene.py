@@ -208,35 +208,59 @@ def describe(
     )
 
 
+#: The least share of belt (pixels not parts) that view statistics are taken over.
+BELT_SHARE = 0.2
+
+
 @dataclass(frozen=True, slots=True)
 class ViewStats:
-    """A view's brightness, sharpness and light profile across the belt."""
+    """A view's brightness, sharpness and light profile across the belt.
+
+    Brightness and profile are taken over the belt's pixels (the parts' mask left
+    out), so a queue of white parts is not a change of light; a view with hardly any
+    belt left (covered, or turned away) is measured whole.
+    """
 
     brightness: float
     sharpness: float
+    #: Median grey of each row across the flow (NaN: a row hardly any belt shows in).
     profile: np.ndarray
 
     @classmethod
-    def of(cls, grey: np.ndarray) -> ViewStats:
-        """Measure a canonical grey work image (rows across the flow)."""
-        lap = cv2.Laplacian(grey, cv2.CV_32F)
-        # the median along each row: parts passing hardly move it, the belt's light does
-        profile = np.median(grey, axis=1).astype(np.float32)
-        return cls(float(grey.mean()), float(lap.var()), profile)
+    def of(cls, grey: np.ndarray, mask: np.ndarray | None = None) -> ViewStats:
+        """Measure a canonical grey work image (rows across the flow), parts masked out."""
+        sharpness = float(cv2.Laplacian(grey, cv2.CV_32F).var())
+        belt = None if mask is None else mask == 0
+        if belt is None or belt.mean() < BELT_SHARE:
+            return cls(float(grey.mean()), sharpness, np.median(grey, axis=1).astype(np.float32))
+        values = np.where(belt, grey.astype(np.float32), np.nan)
+        shown = belt.mean(axis=1) >= BELT_SHARE
+        profile = np.full(grey.shape[0], np.nan, np.float32)
+        if shown.any():
+            profile[shown] = np.nanmedian(values[shown], axis=1)
+        return cls(float(grey[belt].mean()), sharpness, profile)
 
     def blend(self, other: ViewStats, rate: float) -> ViewStats:
-        """A running average moved `rate` of the way towards `other`."""
+        """A running average moved `rate` of the way towards `other` (rows it shows)."""
+        step = np.where(np.isnan(other.profile), 0.0, other.profile - self.profile)
+        profile = np.where(np.isnan(self.profile), other.profile, self.profile + rate * step)
         return ViewStats(
             self.brightness + rate * (other.brightness - self.brightness),
             self.sharpness + rate * (other.sharpness - self.sharpness),
-            self.profile + rate * (other.profile - self.profile),
+            profile.astype(np.float32),
         )
 
     def against(self, usual: ViewStats) -> ViewCheck:
         """The check of this view against the usual one."""
-        mine = self.profile / max(float(self.profile.mean()), 1.0)
-        theirs = usual.profile / max(float(usual.profile.mean()), 1.0)
-        change = float(np.abs(mine - theirs).mean()) if mine.shape == theirs.shape else 1.0
+        change = 0.0
+        if self.profile.shape == usual.profile.shape:
+            both = ~(np.isnan(self.profile) | np.isnan(usual.profile))
+            if both.mean() >= 0.3:  # else too little belt shows to compare its light
+                mine = self.profile[both] / max(float(self.profile[both].mean()), 1.0)
+                theirs = usual.profile[both] / max(float(usual.profile[both].mean()), 1.0)
+                change = float(np.abs(mine - theirs).mean())
+        else:
+            change = 1.0
         return ViewCheck(
             brightness=self.brightness / max(usual.brightness, 1.0),
             sharpness=self.sharpness / max(usual.sharpness, 1e-3),

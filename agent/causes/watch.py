@@ -102,16 +102,31 @@ class StopWatcher:
         )
 
     def observe(
-        self, grey: np.ndarray, image: np.ndarray, mono: float, moving: bool, blobs: Sequence[Blob]
+        self,
+        grey: np.ndarray,
+        image: np.ndarray,
+        mono: float,
+        moving: bool,
+        blobs: Sequence[Blob],
+        foreground: Callable[[], np.ndarray | None],
     ) -> None:
-        """One analysed frame: canonical grey work image, full frame, its time, flow, blobs."""
+        """One analysed frame.
+
+        Args:
+            grey: The canonical grey work image.
+            image: The full frame (for pictures).
+            mono: Its monotonic time.
+            moving: The flow's verdict.
+            blobs: The counter's latest blobs.
+            foreground: Gives the parts' mask of the work image (called when it looks).
+        """
         if self._next_look is not None and mono < self._next_look:
             return
         self._next_look = mono + LOOK_EVERY_S
         self._pictures.append((mono, self._picture(image)))
         if not moving:
             return  # a halted line teaches nothing about the usual scene
-        stats = ViewStats.of(grey)
+        stats = ViewStats.of(grey, foreground())
         if self.usual_view is None or self.usual_view.profile.shape != stats.profile.shape:
             self.usual_view = stats
         else:
@@ -142,11 +157,11 @@ class StopWatcher:
             return None
         return min(self._pictures, key=lambda kept: abs(kept[0] - mono))[1]
 
-    def check_view(self, grey: np.ndarray) -> ViewCheck:
+    def check_view(self, grey: np.ndarray, mask: np.ndarray | None = None) -> ViewCheck:
         """The view now against the usual one (normal before anything was learnt)."""
         if self.usual_view is None:
             return ViewCheck()
-        return ViewStats.of(grey).against(self.usual_view)
+        return ViewStats.of(grey, mask).against(self.usual_view)
 
     def stop_scene(
         self,
@@ -159,7 +174,7 @@ class StopWatcher:
         """Describe the stop that started at `start_mono`, seen in this frame."""
         if mask is None:
             mask = np.zeros(grey.shape, np.uint8)
-        scene = describe(mask, moving, self.usual, self.check_view(grey))
+        scene = describe(mask, moving, self.usual, self.check_view(grey, mask))
         picture = self.picture_at(start_mono)
         embedding = None
         if self.embed is not None:

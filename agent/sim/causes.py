@@ -15,16 +15,18 @@ import numpy as np
 
 from agent.sim.line import CAUSES, Phase, Scenario
 
-#: Seconds of normal running before each stop (the usual scene comes back).
-RUN_S = 7.0
-#: Seconds a stop lasts.
-STOP_S = 5.0
+#: Seconds of normal running before each stop (parts flow as usual again).
+RUN_S = 5.0
+#: Seconds a stop lasts (a starved one: once the belt has run empty).
+STOP_S = 4.0
+#: Seconds the last parts take to leave a view 640 px long at the default speed.
+CLEAR_S = 4.0
 
 
 def cause_phases(cause: str, index: int) -> list[Phase]:
     """The phases of one stop with `cause` (the `index`-th camera stop alternates views)."""
     if cause == "starved":  # the belt empties, stays empty, then parts come again
-        return [Phase(STOP_S + 2.0, feeding=False, cause="starved"), Phase(3.0)]
+        return [Phase(CLEAR_S + STOP_S, feeding=False, cause="starved"), Phase(3.0)]
     if cause == "camera":
         view = "covered" if index % 2 == 0 else "bumped"
         return [Phase(STOP_S, moving=view == "bumped", cause="camera", view=view)]

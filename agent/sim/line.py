@@ -538,8 +538,9 @@ def _cluster(scenario: Scenario, cause: str, rng: np.random.Generator) -> _Clust
     at = length * float(rng.uniform(0.3, 0.7))
     size = float(np.mean(scenario.size_px))
     room = max(0.0, (c1 - c0) / 2 - size / 2)
-    for _ in range(int(rng.integers(3, 6))):
-        cross = middle + float(np.clip(rng.uniform(-0.6, 0.6) * size, -room, room))
+    for k in range(int(rng.integers(4, 7))):  # heaped: on both sides of the belt's middle
+        side = 1.0 if k % 2 else -1.0
+        cross = middle + float(np.clip(side * rng.uniform(0.2, 0.6) * size, -room, room))
         parts.append((sprite(), at + float(rng.uniform(-0.35, 0.35)) * size, cross))
     return _Cluster(parts, (at - 1.2 * size, at + 1.2 * size))
 

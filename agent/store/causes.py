@@ -106,19 +106,24 @@ def stored_examples(store: Store) -> list[StoredExample]:
     """The line's examples: described stops whose latest assignment names a code."""
     after = int(store.meta_get(RESET_KEY, 0))
     rows = store._read(
-        "SELECT c.stop_id, r.reason, r.ts, c.scene, c.embedding FROM stop_causes c "
+        "SELECT c.stop_id, r.reason, r.ts, c.scene, c.embedding, c.builtin FROM stop_causes c "
         "JOIN stop_reasons r ON r.stop_id = c.stop_id "
         "WHERE r.seq = (SELECT max(seq) FROM stop_reasons WHERE stop_id = c.stop_id) "
         "AND r.seq > ? AND r.reason IS NOT NULL ORDER BY r.seq",
         [after],
     )
     out = []
-    for stop_id, code, ts, scene_text, blob in rows:
+    for stop_id, code, ts, scene_text, blob, builtin in rows:
         scene = _scene(scene_text)
         embedding = None if blob is None else np.frombuffer(blob, "<f4").copy()
-        example = Example(code, features(scene), embedding, stop_id)
+        example = Example(code, features(scene, builtin), embedding, stop_id)
         out.append(StoredExample(stop_id, code, ts, scene, example))
     return out
+
+
+def examples_version(store: Store) -> tuple[int, int]:
+    """Changes whenever the examples may have: a reason assigned, or a reset."""
+    return store.last_reason_seq(), int(store.meta_get(RESET_KEY, 0))
 
 
 def reset_examples(store: Store) -> int:

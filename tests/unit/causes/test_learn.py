@@ -5,6 +5,7 @@ import pytest
 
 from agent.causes import Cause
 from agent.causes.learn import Example, features, suggest, unit
+from agent.causes.rules import builtin_cause
 from agent.causes.scene import SceneDescription, ViewCheck
 
 BUILTIN = Cause("machine", 0.8)
@@ -35,8 +36,9 @@ def _examples(code: str, scene: SceneDescription, n: int = 5) -> list[Example]:
     rng = np.random.default_rng(len(code))
     out = []
     for _ in range(n):
-        jitter = rng.normal(0, 0.03, size=features(scene).shape).astype(np.float32)
-        out.append(Example(code, features(scene) + jitter))
+        builtin = builtin_cause(scene).code
+        jitter = rng.normal(0, 0.03, size=features(scene, builtin).shape).astype(np.float32)
+        out.append(Example(code, features(scene, builtin) + jitter))
     return out
 
 
@@ -62,8 +64,9 @@ def test_a_code_never_assigned_is_never_suggested() -> None:
 
 def test_embeddings_tell_apart_scenes_the_description_cannot() -> None:
     a, b = unit(np.array([1.0, 0.0, 0.2])), unit(np.array([0.0, 1.0, 0.2]))
-    examples = [Example("lamp_off", features(SPACED), a) for _ in range(3)]
-    examples += [Example("drive_fault", features(SPACED), b) for _ in range(3)]
+    spaced = features(SPACED, "machine")
+    examples = [Example("lamp_off", spaced, a) for _ in range(3)]
+    examples += [Example("drive_fault", spaced, b) for _ in range(3)]
     assert suggest(SPACED, a, examples, BUILTIN).code == "lamp_off"
     assert suggest(SPACED, b, examples, BUILTIN).code == "drive_fault"
 
