@@ -10,6 +10,7 @@ from agent import replay
 from agent.__main__ import main
 from agent.sim.line import Phase, Scenario, render_line
 from agent.store import open_readonly
+from tests.conftest import write_line_config
 
 START = "2026-03-02T06:00:00+00:00"
 
@@ -22,17 +23,14 @@ def footage(tmp_path_factory: pytest.TempPathFactory):
 
 
 def write_config(truth, folder: Path, port: int) -> Path:
-    sc = truth.scenario
-    path = folder / "line.toml"
-    path.write_text(
-        '[line]\nid = "pub-line"\nsite = "plant-t"\narea = "test"\nideal_cycle_s = 0.5\n\n'
-        f'[camera]\nsource = "{truth.path}"\nfps = {sc.fps}\n\n'
-        f"[vision]\nroi = {list(sc.roi)}\n\n"
-        '[inspection]\nmodel_dir = "no-model-here"\n\n'
-        f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\n',
-        encoding="utf-8",
+    return write_line_config(
+        folder / "line.toml",
+        truth,
+        line_id="pub-line",
+        line={"site": "plant-t", "area": "test", "ideal_cycle_s": 0.5},
+        inspection={"model_dir": "no-model-here"},
+        mqtt={"host": "127.0.0.1", "port": port},
     )
-    return path
 
 
 def test_replay_publish_delivers_every_event(footage, tmp_path, mosquitto, subscribe) -> None:
