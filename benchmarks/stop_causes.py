@@ -16,16 +16,19 @@ decodes; each true cause is matched to the detected stop that overlaps it most.
   again from every stop before it (growing: each answered stop becomes an example).
 
 Prints confusion matrices (rows: truth, columns: suggested). Nothing here is timed.
+Each shift's scenes are kept in `.cache/bench/`; `--reuse` reads them back instead of
+rendering and running again (for trying the rules and the learning on the same stops).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from agent.capture import EndOfStream  # noqa: E402
 from agent.capture.file import VideoFileSource  # noqa: E402
 from agent.causes import BUILTIN_CAUSES, Cause  # noqa: E402
 from agent.causes.learn import Example, features, suggest  # noqa: E402
+from agent.causes.rules import builtin_cause  # noqa: E402
 from agent.causes.watch import StopScene  # noqa: E402
 from agent.config import Config  # noqa: E402
 from agent.events import StateEvent  # noqa: E402
@@ -44,6 +48,8 @@ from agent.pipeline import LinePipeline, ListSink  # noqa: E402
 from agent.sim.causes import cause_scenario  # noqa: E402
 from agent.sim.line import CAUSES, render_line  # noqa: E402
 
+#: Where each shift's scenes are kept (`--reuse` reads them back).
+CACHE = ROOT / ".cache" / "bench"
 #: A line's own `[[reason]]` codes for what the camera would call each cause.
 LINE_CODES = {
     "starved": "no_material",
@@ -100,6 +106,25 @@ def run_shift(seed: int, repeats: int, folder: Path) -> list[Case]:
     return cases
 
 
+def shift_cases(seed: int, repeats: int, folder: Path, reuse: bool) -> list[Case]:
+    """`run_shift`, its scenes kept in `CACHE`; with `reuse`, read back from there.
+
+    A reused scene gets the built-in cause the rules give it now (the description is
+    what was measured; the rules may have changed since).
+    """
+    path = CACHE / f"stop-causes-{seed}-{repeats}.pkl"
+    if reuse and path.is_file():
+        kept: list[Case] = pickle.loads(path.read_bytes())  # noqa: S301 - our own cache
+        return [
+            Case(c.seed, c.truth, c.scene and replace(c.scene, cause=builtin_cause(c.scene.scene)))
+            for c in kept
+        ]
+    cases = run_shift(seed, repeats, folder)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(cases))
+    return cases
+
+
 def confusion(pairs: Sequence[tuple[str, str]], rows: Sequence[str], cols: Sequence[str]) -> str:
     """A markdown confusion matrix (rows: truth, columns: suggested)."""
     lines = ["| truth \\ suggested | " + " | ".join(cols) + " |"]
@@ -112,8 +137,9 @@ def confusion(pairs: Sequence[tuple[str, str]], rows: Sequence[str], cols: Seque
 
 def _example(case: Case) -> Example:
     assert case.scene is not None
-    scene = case.scene
-    return Example(LINE_CODES[case.truth], features(scene.scene, scene.cause.code), scene.embedding)
+    scene, builtin = case.scene, case.scene.cause.code
+    code = LINE_CODES[case.truth]
+    return Example(code, features(scene.scene, builtin), scene.embedding, None, builtin)
 
 
 def learned(cases: Sequence[Case], per_code: int, growing: bool) -> list[tuple[str, str]]:
@@ -154,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="2,3,4", help="comma-separated seeds (lines)")
     parser.add_argument("--repeats", type=int, default=8, help="each cause per line")
     parser.add_argument("--verbose", action="store_true", help="describe every wrong cause")
+    parser.add_argument(
+        "--reuse", action="store_true", help=f"reuse the scenes kept in {CACHE} by a previous run"
+    )
     parser.add_argument("--examples", type=int, default=5, help="labelled stops per code")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
@@ -161,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     cases: list[Case] = []
     with tempfile.TemporaryDirectory() as folder:
         for seed in seeds:
-            cases += run_shift(seed, args.repeats, Path(folder))
+            cases += shift_cases(seed, args.repeats, Path(folder), args.reuse)
             print(f"seed {seed}: {len(cases)} stops so far", file=sys.stderr)
     if args.verbose:
         for c in cases:

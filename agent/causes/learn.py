@@ -3,13 +3,15 @@
 Every stop a supervisor gave a reason is an `Example`: its scene description (as a
 short vector of features on comparable scales) and, when there was one, the backbone's
 embedding of the ROI, labelled with the code they chose. A new stop gets the code most
-of its nearest examples carry (closer ones weigh more). Only codes somebody assigned
-can come out; with no example, or none close enough, the built-in cause stands.
+of its nearest examples carry (closer ones weigh more). A stop unlike every example
+gets the code the supervisors agree on for its built-in cause, if they do. Only codes
+somebody assigned can come out; otherwise the built-in cause stands.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +24,9 @@ from agent.causes.scene import SceneDescription
 NEIGHBOURS = 5
 #: An example farther than this (in feature units) is too unlike to vote.
 MAX_DISTANCE = 1.0
+#: The least share of a built-in cause's examples that must agree on a code for a
+#: stop unlike every example to get it.
+AGREE = 0.6
 #: Weight of the built-in cause among the features (two causes apart: 0.71 * this * 2).
 BUILTIN_WEIGHT = 0.5
 #: Weight of the embedding's distance (unit vectors: 0..2) against the features'.
@@ -67,6 +72,8 @@ class Example:
     features: np.ndarray
     embedding: np.ndarray | None = None
     stop_id: str | None = None
+    #: The built-in cause the rules gave it.
+    builtin: str | None = None
 
 
 def distance(a: Example, features_: np.ndarray, embedding: np.ndarray | None) -> float:
@@ -101,7 +108,7 @@ def suggest(
     ranked = sorted((distance(e, mine, embedding), e.code) for e in usable)
     near = [(d, code) for d, code in ranked[:NEIGHBOURS] if d <= MAX_DISTANCE]
     if not near:
-        return builtin
+        return _same_builtin(usable, builtin) or builtin
     votes: dict[str, float] = {}
     for d, code in near:
         votes[code] = votes.get(code, 0.0) + 1.0 / (d + 0.05)
@@ -110,6 +117,22 @@ def suggest(
     closeness = 1.0 - near[0][0] / MAX_DISTANCE
     confidence = share * (0.5 + 0.5 * closeness) * min(1.0, len(near) / 3)
     return Cause(code, round(confidence, 2), "learned")
+
+
+def _same_builtin(examples: Sequence[Example], builtin: Cause) -> Cause | None:
+    """The code supervisors gave most stops with this built-in cause, when they agree.
+
+    For a stop unlike every example: if, say, three of the four `camera` stops were
+    called `camera_moved`, so is this one (less surely than a near example would say).
+    """
+    codes = [e.code for e in examples if e.builtin == builtin.code]
+    if len(codes) < 2:
+        return None
+    code, count = Counter(codes).most_common(1)[0]
+    share = count / len(codes)
+    if share < AGREE:
+        return None
+    return Cause(code, round(0.8 * share * builtin.confidence, 2), "learned")
 
 
 def unit(vector: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ PILE_DENSITY = 1.3
 PILE_SPREAD = 1.5
 #: Bounds of a normal view against the usual one (ratios; `change` is a fraction).
 DARKER, BRIGHTER = 0.65, 1.5
-BLURRED = 0.05
+BLURRED = 0.2
 CHANGED = 0.2
 
 
@@ -210,15 +210,17 @@ def describe(
 
 #: The least share of belt (pixels not parts) that view statistics are taken over.
 BELT_SHARE = 0.2
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 @dataclass(frozen=True, slots=True)
 class ViewStats:
     """A view's brightness, sharpness and light profile across the belt.
 
-    Brightness and profile are taken over the belt's pixels (the parts' mask left
-    out), so a queue of white parts is not a change of light; a view with hardly any
-    belt left (covered, or turned away) is measured whole.
+    Brightness, sharpness and profile are taken over the belt's pixels (the parts'
+    mask and its edges left out), so a queue of white parts is not a change of light
+    and an empty belt not a blur; a view with hardly any belt left (covered, or turned
+    away) is measured whole.
     """
 
     brightness: float
@@ -229,10 +231,14 @@ class ViewStats:
     @classmethod
     def of(cls, grey: np.ndarray, mask: np.ndarray | None = None) -> ViewStats:
         """Measure a canonical grey work image (rows across the flow), parts masked out."""
-        sharpness = float(cv2.Laplacian(grey, cv2.CV_32F).var())
+        lap = cv2.Laplacian(grey, cv2.CV_32F)
         belt = None if mask is None else mask == 0
         if belt is None or belt.mean() < BELT_SHARE:
-            return cls(float(grey.mean()), sharpness, np.median(grey, axis=1).astype(np.float32))
+            profile = np.median(grey, axis=1).astype(np.float32)
+            return cls(float(grey.mean()), float(lap.var()), profile)
+        # the belt's own texture, away from the parts' edges (white parts are sharp)
+        clear = cv2.erode(belt.astype(np.uint8), _CROSS, iterations=2) > 0
+        sharpness = float(lap[clear].var()) if clear.any() else float(lap.var())
         values = np.where(belt, grey.astype(np.float32), np.nan)
         shown = belt.mean(axis=1) >= BELT_SHARE
         profile = np.full(grey.shape[0], np.nan, np.float32)

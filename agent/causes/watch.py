@@ -14,6 +14,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,26 +50,35 @@ class StopScene:
     embedding: np.ndarray | None = None
 
 
-def backbone_embedder() -> Embedder:
-    """The int8 backbone's mean stride-16 features of the ROI (opened on first use)."""
-    state: dict[str, object] = {}
+class BackboneEmbedder:
+    """The int8 backbone's mean stride-16 features of the ROI, a unit vector.
 
-    def embed(picture: np.ndarray) -> np.ndarray | None:
-        if "backbone" not in state:
+    The backbone is opened at the first stop, not before; without a runtime or model
+    the stops are described without an embedding (logged once).
+    """
+
+    def __init__(self) -> None:
+        self._backbone: Any = None
+        self._tried = False
+
+    def __call__(self, picture: np.ndarray) -> np.ndarray | None:
+        """Embed one picture of the ROI (BGR)."""
+        if not self._tried:
+            self._tried = True
             try:
                 from agent.inspection.runtime import Backbone
 
-                state["backbone"] = Backbone()
+                self._backbone = Backbone()
             except Exception as exc:  # noqa: BLE001 - no runtime or model: describe without
                 logger.warning("stop causes: no backbone embedding (%s)", exc)
-                state["backbone"] = None
-        backbone = state["backbone"]
-        if backbone is None:
+        if self._backbone is None:
             return None
-        features = backbone.features(picture)  # type: ignore[attr-defined]
-        return unit(features.stride16.mean(axis=(0, 1)))
+        return unit(self._backbone.features(picture).stride16.mean(axis=(0, 1)))
 
-    return embed
+
+def backbone_embedder() -> Embedder:
+    """A `BackboneEmbedder` (one per pipeline: an interpreter is not shared by threads)."""
+    return BackboneEmbedder()
 
 
 class StopWatcher:

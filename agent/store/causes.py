@@ -116,7 +116,7 @@ def stored_examples(store: Store) -> list[StoredExample]:
     for stop_id, code, ts, scene_text, blob, builtin in rows:
         scene = _scene(scene_text)
         embedding = None if blob is None else np.frombuffer(blob, "<f4").copy()
-        example = Example(code, features(scene, builtin), embedding, stop_id)
+        example = Example(code, features(scene, builtin), embedding, stop_id, builtin)
         out.append(StoredExample(stop_id, code, ts, scene, example))
     return out
 

@@ -1,5 +1,7 @@
 """Suggestions from the supervisors' examples: nearest codes, never an unassigned one."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -38,7 +40,7 @@ def _examples(code: str, scene: SceneDescription, n: int = 5) -> list[Example]:
     for _ in range(n):
         builtin = builtin_cause(scene).code
         jitter = rng.normal(0, 0.03, size=features(scene, builtin).shape).astype(np.float32)
-        out.append(Example(code, features(scene, builtin) + jitter))
+        out.append(Example(code, features(scene, builtin) + jitter, builtin=builtin))
     return out
 
 
@@ -82,3 +84,17 @@ def test_a_correction_is_a_new_example_that_changes_later_suggestions() -> None:
 def test_unit_vectors() -> None:
     assert np.linalg.norm(unit(np.array([3.0, 4.0]))) == pytest.approx(1.0)
     assert not unit(np.zeros(3)).any()
+
+
+def test_a_stop_unlike_every_example_gets_the_code_agreed_for_its_builtin_cause() -> None:
+    dark = SceneDescription(False, 0.0, "empty", None, False, 0, 0, 0, None, ViewCheck(0.1))
+    shifted = replace(QUEUED, view=ViewCheck(brightness=0.5, sharpness=0.01, change=0.6))
+    camera = builtin_cause(dark)
+    assert camera.code == builtin_cause(shifted).code == "camera"
+    examples = _examples("camera_moved", dark, n=3) + _examples("outfeed_full", QUEUED)
+    cause = suggest(shifted, None, examples, builtin_cause(shifted))
+    assert cause.code == "camera_moved" and cause.source == "learned"
+    assert cause.confidence < builtin_cause(shifted).confidence
+    # when the supervisors disagree on what such stops were, the built-in cause stands
+    examples += _examples("lens_dirty", dark, n=3)
+    assert suggest(shifted, None, examples, builtin_cause(shifted)).code == "camera"
