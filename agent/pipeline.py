@@ -132,6 +132,8 @@ class LinePipeline:
         self._next_analysis: float | None = None
         self.describe_stops = describe_stops
         self.watcher: StopWatcher | None = None
+        #: The current stop's scene said the camera's view was lost (covered, moved).
+        self._view_lost = False
 
     def _setup(self, frame: Frame) -> None:
         height, width = frame.image.shape[:2]
@@ -236,6 +238,11 @@ class LinePipeline:
                 scene = self.watcher.stop_scene(
                     grey, frame.image, mask, reading.moving, change.at.mono
                 )
+                self._view_lost = scene.cause.code == "camera"
+            elif self._view_lost:
+                # what the belt model learnt while the view was lost is not the belt
+                self.counter.segmenter.reset()
+                self._view_lost = False
             self._apply(change, scene)
 
     def mark_no_data(self, mono: float, wall: datetime) -> None:
