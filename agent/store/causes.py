@@ -21,6 +21,7 @@ import numpy as np
 from agent.causes import Cause
 from agent.causes.learn import Example, features
 from agent.causes.scene import SceneDescription
+from agent.store.db import StoreDb
 from agent.store.store import Store
 
 #: Meta key: reason assignments up to this seq are no longer examples.
@@ -51,6 +52,11 @@ class StoredExample:
     example: Example
 
 
+def _db(store: Store) -> StoreDb:
+    """The store's connection (this module is part of the store, like `outbox`)."""
+    return store._conn
+
+
 def save_stop_cause(
     store: Store,
     stop_id: str,
@@ -63,7 +69,7 @@ def save_stop_cause(
     """Keep a stop's suggestion, scene, embedding and picture (replacing any before)."""
     blob = None if embedding is None else np.asarray(embedding, "<f4").tobytes()
     now = store.clock.wall().timestamp()
-    with store._write() as conn:
+    with _db(store).write() as conn:
         conn.execute(
             "INSERT OR REPLACE INTO stop_causes (stop_id, suggested_reason, confidence, "
             "source, builtin, scene, embedding, picture, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -94,7 +100,7 @@ def stop_causes(store: Store, stop_ids: list[str]) -> dict[str, StoredCause]:
         marks = ", ".join("?" * len(chunk))
         columns = "stop_id, suggested_reason, confidence, source, builtin, scene, picture"
         sql = f"SELECT {columns} FROM stop_causes WHERE stop_id IN ({marks})"  # noqa: S608
-        rows = store._read(sql, chunk)
+        rows = _db(store).read(sql, chunk)
         for stop_id, code, confidence, source, builtin, scene, picture in rows:
             out[stop_id] = StoredCause(
                 stop_id, code, float(confidence), source, builtin, _scene(scene), picture
@@ -105,7 +111,7 @@ def stop_causes(store: Store, stop_ids: list[str]) -> dict[str, StoredCause]:
 def stored_examples(store: Store) -> list[StoredExample]:
     """The line's examples: described stops whose latest assignment names a code."""
     after = int(store.meta_get(RESET_KEY, 0))
-    rows = store._read(
+    rows = _db(store).read(
         "SELECT c.stop_id, r.reason, r.ts, c.scene, c.embedding, c.builtin FROM stop_causes c "
         "JOIN stop_reasons r ON r.stop_id = c.stop_id "
         "WHERE r.seq = (SELECT max(seq) FROM stop_reasons WHERE stop_id = c.stop_id) "

@@ -115,7 +115,7 @@ def test_run_stopped_by_sigterm_agrees_with_report_and_retained_topics(
     with open_readonly(db) as store:
         assert store.integrity_check() == "ok"
         events = store.events()
-        depth = store.outbox_depth()
+        depth = store.outbox.depth()
         stats = store.latest_stats()
     state_events = [e for e in events if isinstance(e, StateEvent)]
     part_ids = {e.id for e in events if isinstance(e, PartEvent)}

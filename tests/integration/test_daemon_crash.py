@@ -126,7 +126,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     with Store.open(db) as store:
         assert store.integrity_check() == "ok"
         events = store.events()
-        assert store.outbox_depth() == 0
+        assert store.outbox.depth() == 0
     assert {e.id for e in events} >= set(seen)
     states = [e for e in events if isinstance(e, StateEvent)]
     parts = [e for e in events if isinstance(e, PartEvent)]

@@ -129,7 +129,7 @@ def test_sigkill_with_events_in_the_outbox_loses_nothing(broker, tmp_path, subsc
     assert sub.wait_for(lambda ms: len(parts(ms)) >= 100, timeout=30)
     proc.kill()
     with Store.open(tmp_path / "line.db") as store:
-        left = store.outbox_depth()
+        left = store.outbox.depth()
     assert 0 < left < count, "the kill should leave events in the outbox"
     # the Will: retained status turns offline when the process dies
     assert sub.wait_for(
@@ -143,7 +143,7 @@ def test_sigkill_with_events_in_the_outbox_loses_nothing(broker, tmp_path, subsc
     statuses = [m.payload for m in sub.snapshot() if m.topic == root + "/status"]
     assert statuses == [b"online", b"offline", b"online"]
     with Store.open(tmp_path / "line.db") as store:
-        assert wait_until(lambda: store.outbox_depth() == 0, 10)
+        assert wait_until(lambda: store.outbox.depth() == 0, 10)
 
 
 def decode_raw(payload: bytes) -> str:

@@ -67,6 +67,7 @@ class Line:
         self.recorder.emit(StateEvent(self.t, "stopped", None, stop_id, 0.0), _scene(kind, self.n))
         self.t += timedelta(seconds=30)
         self.recorder.emit(StateEvent(self.t, "running", None, f"r{self.n:03d}", 0.0))
+        assert self.recorder.flush()  # the recorder commits in groups: now
         return stop_id
 
     def suggestion(self, stop_id: str) -> str:
@@ -91,7 +92,7 @@ def test_a_stop_carries_its_suggestion_on_the_feed_and_in_the_store(line: Line) 
     stop_id = line.stop("queued")
     docs = [
         (row.topic.rsplit("/", 1)[1], _validated(row.topic.rsplit("/", 1)[1], row.payload))
-        for row in line.store.outbox_peek(100)
+        for row in line.store.outbox.peek(100)
     ]
     stop_docs = [d for kind, d in docs if kind == "stop"]
     state = [d for kind, d in docs if kind == "state" and d["state"] == "stopped"][0]
@@ -109,7 +110,7 @@ def test_a_stop_carries_its_suggestion_on_the_feed_and_in_the_store(line: Line) 
 
 def test_the_schemas_refuse_a_confidence_outside_0_to_1(line: Line) -> None:
     line.stop("queued")
-    row = [r for r in line.store.outbox_peek(100) if r.topic.endswith("/stop")][0]
+    row = [r for r in line.store.outbox.peek(100) if r.topic.endswith("/stop")][0]
     doc = json.loads(row.payload)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**doc, "confidence": 1.5}, schema_for("stop"))
