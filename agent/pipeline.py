@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 import cv2
+import numpy as np
 
 from agent.capture import EndOfStream, Frame, Skipped
 from agent.causes.watch import StopScene, StopWatcher, backbone_embedder
@@ -219,29 +220,45 @@ class LinePipeline:
             parts += self.counter.flush()
         for part in sorted(parts, key=lambda p: p.at.mono):
             self._emit_part(part)
-        if self.watcher is not None:
-            counter = self.counter
-            self.watcher.observe(
-                grey,
-                frame.image,
-                frame.mono,
-                reading.moving,
-                counter.blobs,
-                lambda: counter.segmenter.foreground(work),
-            )
+        scenes = self._watch(work, grey, frame, reading, changes)
+        for change, scene in zip(changes, scenes, strict=True):
+            self._apply(change, scene)
+
+    def _watch(
+        self,
+        work: np.ndarray,
+        grey: np.ndarray,
+        frame: Frame,
+        reading: FlowReading,
+        changes: list[StateChange],
+    ) -> list[StopScene | None]:
+        """The stop watcher's look at this frame; the scene of each stop starting in it."""
+        if self.watcher is None or self.counter is None:
+            return [None] * len(changes)
+        segmenter = self.counter.segmenter
+        self.watcher.observe(
+            grey,
+            frame.image,
+            frame.mono,
+            reading.moving,
+            self.counter.blobs,
+            lambda: segmenter.foreground(work),
+        )
+        scenes: list[StopScene | None] = []
         for change in changes:
             scene = None
-            if self.watcher is not None and change.state == "stopped":
-                mask = self.counter.segmenter.foreground(work)
+            if change.state == "stopped":
+                mask = segmenter.foreground(work)
                 scene = self.watcher.stop_scene(
                     grey, frame.image, mask, reading.moving, change.at.mono
                 )
                 self._view_lost = scene.cause.code == "camera"
             elif self._view_lost:
                 # what the belt model learnt while the view was lost is not the belt
-                self.counter.segmenter.reset()
+                segmenter.reset()
                 self._view_lost = False
-            self._apply(change, scene)
+            scenes.append(scene)
+        return scenes
 
     def mark_no_data(self, mono: float, wall: datetime) -> None:
         """The source gave nothing from `mono`/`wall` on (the daemon's watchdog says so).
