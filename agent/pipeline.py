@@ -356,7 +356,7 @@ def iter_counted_parts(
     config = PipelineConfig.of(config)
     start = start_wall or datetime(2000, 1, 1, tzinfo=UTC)
     fps = config.camera.fps if config.camera else 30.0
-    pipeline = LinePipeline(config, NoInspection(), ListSink())
+    pipeline = LinePipeline(config, NoInspection(), ListSink(), describe_stops=False)
     with VideoFileSource(video_path, start, fps_fallback=fps) as source:
         while True:
             try:
