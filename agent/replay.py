@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.capture import EndOfStream
+from agent.causes.watch import StopScene
 from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
@@ -70,10 +71,10 @@ class _Collect:
         #: Each part event with the seconds from the first frame to its crossing.
         self.parts: list[tuple[PartEvent, float]] = []
 
-    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
+    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
         self.recorder.emit(event, extra)
         self.events.append(event)
-        if isinstance(event, PartEvent) and extra is not None:
+        if isinstance(event, PartEvent) and isinstance(extra, PartExtra):
             self.parts.append((event, extra.part.t))
 
 

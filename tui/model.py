@@ -100,6 +100,11 @@ class Stop:
     end: datetime | None
     state: str = "stopped"
     reason: str | None = None
+    #: What the camera suggests (`agent.causes`): a line code or a built-in cause.
+    suggested_reason: str | None = None
+    confidence: float | None = None
+    #: The ROI's picture at the stop's start, as the store keeps its path.
+    picture: str | None = None
 
     def seconds(self, now: datetime) -> float:
         """How long it lasted, or has lasted until `now` while open."""

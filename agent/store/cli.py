@@ -1,4 +1,8 @@
-"""`oee-agent report --db DB [--from ISO] [--to ISO] [--format json|csv|md]`.
+"""`oee-agent report --db DB [--from ISO] [--to ISO] [--format json|csv|md] [--stops]`.
+
+The Markdown report ends with the period's stops: reason, the cause the camera
+suggested and what it saw (`agent.causes`); `--stops` adds them to the JSON as
+`"stops"` (without it the JSON is exactly the OEE output `oee --json` prints).
 
 The store keeps the line configuration the agent ran with (`Store.save_config`), so a
 report needs nothing but the file. Figures come from the same OEE engine as `oee`, on
@@ -15,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.causes.report import stop_rows, stops_markdown
 from agent.config import Config, parse_config
 from agent.errors import ConfigError, UserError
 from agent.events import write_event_log
@@ -97,6 +102,7 @@ def run_command(args: argparse.Namespace) -> int:
         config = stored_config(store)
         start, end = parse_period(args.from_, args.to, config.line.zone)
         report = build_report(store, config, start, end)
+        stops = stop_rows(store, start, end)  # with the causes the camera suggested
         if args.events_out:
             # the same events the report used: `oee --from --to` on the file agrees
             events = store.events(start, end, with_state_before=True, with_event_after=True)
@@ -108,9 +114,11 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "json":
-        print(json.dumps(report, indent=2))
+        extra = {"stops": stops} if getattr(args, "stops", False) else {}
+        print(json.dumps({**report, **extra}, indent=2))
     elif args.format == "csv":
         print(to_csv(report), end="")
     else:
         print(to_markdown(report, title=f"OEE report: line {config.line.id}"), end="")
+        print(stops_markdown(stops), end="")
     return 0

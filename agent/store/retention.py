@@ -159,7 +159,7 @@ class Retention:
             "SELECT seq, id FROM events WHERE type = 'part' AND epoch < ? ORDER BY epoch LIMIT ?",
             [before, PRUNE_BATCH],
         )
-        return self._delete(picked, "part_images", "part_id", before)
+        return self._delete(picked, [("part_images", "part_id")], before)
 
     def _prune_states(self, before: float) -> bool:
         # the state in effect at `before` stays: what follows it is measured from it
@@ -169,15 +169,32 @@ class Retention:
             "ORDER BY epoch DESC, seq DESC LIMIT 1), -1) ORDER BY epoch LIMIT ?",
             [before, before, PRUNE_BATCH],
         )
-        return self._delete(picked, "stop_reasons", "stop_id", before)
+        self._unlink_stop_pictures([row[1] for row in picked])
+        return self._delete(
+            picked, [("stop_reasons", "stop_id"), ("stop_causes", "stop_id")], before
+        )
 
-    def _delete(self, picked: list[Any], child: str, key: str, before: float) -> bool:
+    def _unlink_stop_pictures(self, stop_ids: list[str]) -> None:
+        """The pictures kept with these stops' causes (`agent.causes`), before their rows go."""
+        if not stop_ids:
+            return
+        marks = ", ".join("?" * len(stop_ids))
+        rows = self.store.connection.read(
+            f"SELECT picture FROM stop_causes WHERE picture IS NOT NULL AND stop_id IN ({marks})",  # noqa: S608
+            stop_ids,
+        )
+        folder = Path(self.store.path).parent
+        for (path,) in rows:
+            (Path(path) if Path(path).is_absolute() else folder / path).unlink(missing_ok=True)
+
+    def _delete(self, picked: list[Any], children: list[tuple[str, str]], before: float) -> bool:
         """Delete the picked events (and the rows referring to them) in one transaction."""
         if not picked:
             return False
         ids = [(row[1],) for row in picked]
         with self.store.connection.write() as conn:
-            conn.executemany(f"DELETE FROM {child} WHERE {key} = ?", ids)  # noqa: S608
+            for child, key in children:
+                conn.executemany(f"DELETE FROM {child} WHERE {key} = ?", ids)  # noqa: S608
             conn.executemany("DELETE FROM events WHERE seq = ?", [(row[0],) for row in picked])
             mark = self.store.meta_get(PRUNED_KEY)
             if mark is None or before > mark:

@@ -144,6 +144,24 @@ def m003_hourly_rollups(db: Database) -> None:
     )
 
 
+@migration
+def m006_stop_causes(db: Database) -> None:
+    """Each stop's scene, suggested cause and picture (`agent.causes`); latest wins."""
+    db.execute(
+        """CREATE TABLE stop_causes (
+            stop_id TEXT PRIMARY KEY REFERENCES events (id),
+            suggested_reason TEXT NOT NULL,
+            confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+            source TEXT NOT NULL CHECK (source IN ('builtin', 'learned')),
+            builtin TEXT NOT NULL,
+            scene TEXT NOT NULL,
+            embedding BLOB,
+            picture TEXT,
+            epoch REAL NOT NULL
+        )"""
+    )
+
+
 def ensure_migrations_table(db: Database) -> None:
     """Create `_migrations` when it is missing."""
     db.execute(

@@ -203,7 +203,7 @@ class StoreSource:
         start = datetime.fromisoformat(str(shift_obj["start"]))
         end = datetime.fromisoformat(str(shift_obj["end"]))
         until = datetime.fromisoformat(str(shift_obj.get("measured_to") or shift_obj["end"]))
-        stops = [_stop(s) for s in self._reader.stops(start, end)]
+        stops = _stops(self._reader, self._reader.stops(start, end))
         rejects = sorted(
             (_part(p) for p in self._reader.parts(start, end, rejected_only=True)),
             key=lambda p: p.ts,
@@ -239,7 +239,7 @@ class StoreSource:
         tz = config.line.zone
         window = shift_window(config.shift, tz, now)
         events = self._events(window.start, now)
-        stops = [_stop(s) for s in self._reader.stops(window.start, now)]
+        stops = _stops(self._reader, self._reader.stops(window.start, now))
         events = _with_reasons(events, stops)
         in_shift = [e for e in events if e.ts >= window.start]
         shift_obj: dict[str, Any] | None = None
@@ -336,6 +336,26 @@ class StoreSource:
 
 def _stop(row: Any) -> Stop:
     return Stop(row.id, row.start, row.end, row.state, row.reason)
+
+
+def _stops(reader: Any, rows: list[Any]) -> list[Stop]:
+    """Stops with the cause the agent suggested and the picture it kept, when it did."""
+    from agent.store.causes import stop_causes
+
+    causes = stop_causes(reader, [row.id for row in rows])
+    out = []
+    for row in rows:
+        cause = causes.get(row.id)
+        if cause is None:
+            out.append(_stop(row))
+            continue
+        out.append(
+            Stop(
+                row.id, row.start, row.end, row.state, row.reason,
+                cause.suggested_reason, cause.confidence, cause.picture,
+            )
+        )  # fmt: skip
+    return out
 
 
 def _part(row: Any) -> Part:

@@ -148,3 +148,29 @@ def test_a_store_made_before_m003_opens_and_prunes(tmp_path, clock, monkeypatch)
         assert pruned_before(store) is not None
         assert store.db.execute("SELECT count(*) FROM hourly_rollups").fetchone()[0] > 0
         assert store.integrity_check() == "ok"
+
+
+def test_pruned_stops_take_their_reasons_causes_and_pictures_with_them(tmp_path, clock) -> None:
+    from agent.causes import Cause
+    from agent.causes.scene import SceneDescription, ViewCheck
+    from agent.store.causes import save_stop_cause
+
+    cfg = config(tmp_path, parts_days=1, events_days=1)
+    picture = tmp_path / "stops" / "old.jpg"
+    picture.parent.mkdir()
+    picture.write_bytes(b"jpeg")
+    scene = SceneDescription(False, 0.0, "empty", None, False, 0, 0, 0, None, ViewCheck())
+    with Store.open(cfg.store_path, clock=clock) as store:
+        fill(store)
+        old = store.stops(START, START + timedelta(hours=6))[0].id
+        store.assign_reason(old, "jam")
+        save_stop_cause(store, old, Cause("starved", 0.9), Cause("starved", 0.9), scene, None, picture)
+        retention = Retention(store, cfg, clock=clock)
+        run_out(retention)
+        retention.close()
+        gone = [
+            store.db.execute(f"SELECT count(*) FROM {table} WHERE stop_id = ?", [old]).fetchone()[0]
+            for table in ("stop_reasons", "stop_causes")
+        ]
+        assert gone == [0, 0] and store.integrity_check() == "ok"
+    assert not picture.exists()
