@@ -164,7 +164,9 @@ def test_pruned_stops_take_their_reasons_causes_and_pictures_with_them(tmp_path,
         fill(store)
         old = store.stops(START, START + timedelta(hours=6))[0].id
         store.assign_reason(old, "jam")
-        save_stop_cause(store, old, Cause("starved", 0.9), Cause("starved", 0.9), scene, None, picture)
+        save_stop_cause(
+            store, old, Cause("starved", 0.9), Cause("starved", 0.9), scene, None, picture
+        )
         retention = Retention(store, cfg, clock=clock)
         run_out(retention)
         retention.close()
