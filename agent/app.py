@@ -38,9 +38,8 @@ from agent.health_stats import Health, HealthStats, Sources, TimedInspector
 from agent.inspection import Inspector
 from agent.pipeline import LinePipeline
 from agent.pipeline_thread import PipelineThread
-from agent.publish import open_stop_after
 from agent.recorder import Recorder
-from agent.resume import close_open_interval, last_state_event
+from agent.resume import close_open_interval, last_state_event, resumed_open_stop
 from agent.runtime import Runtime
 from agent.shifts import ShiftBook
 from agent.store import Store, StoreWriteError
@@ -145,7 +144,7 @@ class Agent:
         self.reader = runtime.open_reader()
         if self.publish:
             self.publisher = runtime.start_publisher(self.store, self.clock)
-        open_stop = open_stop_after(last_state, None) if last_state else None
+        open_stop = resumed_open_stop(self.store, last_state)
         self.recorder = runtime.recorder(self.store, self.publisher, open_stop, self.clock)
         close_open_interval(self.store, self.recorder, self.labels)
         retention = Retention(self.store, self.config, clock=self.clock)

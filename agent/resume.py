@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from agent.events import StateEvent, new_id
+from agent.publish import OpenStop, open_stop_after
 from agent.recorder import Recorder
 from agent.store import Store
+from agent.store.causes import stored_suggestion
 from agent.timeline import WallLabels
 
 logger = logging.getLogger(__name__)
@@ -21,6 +24,20 @@ def last_state_event(store: Store) -> StateEvent | None:
     events = store.events(start=FAR_FUTURE, with_state_before=True)
     last = events[-1] if events else None
     return last if isinstance(last, StateEvent) else None
+
+
+def resumed_open_stop(store: Store, last_state: StateEvent | None) -> OpenStop | None:
+    """The stop the previous run left open (None: none), with its stored suggestion.
+
+    So the `stop` message that closes it after a restart repeats the suggestion.
+    """
+    open_stop = open_stop_after(last_state, None) if last_state else None
+    if open_stop is None:
+        return None
+    suggestion = stored_suggestion(store, open_stop.id)
+    if suggestion is None:
+        return open_stop
+    return replace(open_stop, suggested_reason=suggestion[0], confidence=suggestion[1])
 
 
 def close_open_interval(store: Store, recorder: Recorder, labels: WallLabels) -> None:

@@ -31,6 +31,7 @@ from agent.publish.topics import (
     result_payload,
 )
 from agent.store import OutboxMessage, Store, StoreWriteError
+from agent.store.causes import stored_suggestion
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ class ReasonRouter:
 
             def build(stop_id: str = stop_id) -> list[OutboxMessage]:
                 try:
-                    return reason_update_messages(self.store.stop(stop_id), self.config)
+                    stop = self.store.stop(stop_id)
+                    suggestion = stored_suggestion(self.store, stop_id)
+                    return reason_update_messages(stop, self.config, suggestion)
                 except KeyError:
                     return []
 

@@ -131,9 +131,13 @@ class OpenStop:
     confidence: float | None = None
 
     @classmethod
-    def from_stop(cls, stop: Stop) -> OpenStop:
-        """From the store's `Stop` (e.g. the open one, `end is None`, after a restart)."""
-        return cls(stop.id, stop.start, stop.state, stop.reason)
+    def from_stop(cls, stop: Stop, suggestion: tuple[str, float] | None = None) -> OpenStop:
+        """From the store's `Stop` (e.g. the open one, `end is None`, after a restart).
+
+        `suggestion` is the stop's stored suggested reason and confidence, if any.
+        """
+        code, confidence = suggestion or (None, None)
+        return cls(stop.id, stop.start, stop.state, stop.reason, code, confidence)
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:
@@ -310,17 +314,27 @@ def messages_for(
     return messages
 
 
-def reason_update_messages(stop: Stop, config: Config) -> list[OutboxMessage]:
+def reason_update_messages(
+    stop: Stop, config: Config, suggestion: tuple[str, float] | None = None
+) -> list[OutboxMessage]:
     """What the feed says when a stop's reason is (re)assigned.
 
     The stop again (same id, start and end: consumers update it); for a stop still in
-    progress also the retained `state`, so a late subscriber sees the reason too.
+    progress also the retained `state`, so a late subscriber sees the reason too. Both
+    repeat the stop's stored `suggestion` (suggested reason, confidence) when given.
     """
     topics = Topics.for_config(config)
-    open_stop = OpenStop.from_stop(stop)
+    open_stop = OpenStop.from_stop(stop, suggestion)
     messages = [OutboxMessage(topics.stop, encode(stop_payload(open_stop, stop.end)), qos=1)]
     if stop.end is None and stop.state in STOP_STATES:
-        now = StateEvent(stop.start, stop.state, stop.reason, stop.id)  # type: ignore[arg-type]
+        now = StateEvent(
+            stop.start,
+            stop.state,  # type: ignore[arg-type]
+            stop.reason,
+            stop.id,
+            suggested_reason=open_stop.suggested_reason,
+            confidence=open_stop.confidence,
+        )
         messages.append(OutboxMessage(topics.state, encode(state_payload(now)), qos=1, retain=True))
     return messages
 

@@ -108,6 +108,12 @@ def stop_causes(store: Store, stop_ids: list[str]) -> dict[str, StoredCause]:
     return out
 
 
+def stored_suggestion(store: Store, stop_id: str) -> tuple[str, float] | None:
+    """A stop's stored suggested reason and confidence (None: it has none)."""
+    cause = stop_causes(store, [stop_id]).get(stop_id)
+    return None if cause is None else (cause.suggested_reason, cause.confidence)
+
+
 def stored_examples(store: Store) -> list[StoredExample]:
     """The line's examples: described stops whose latest assignment names a code."""
     after = int(store.meta_get(RESET_KEY, 0))

@@ -20,7 +20,7 @@ def test_the_suggestion_reaches_the_fleet_view_and_survives_a_reason() -> None:
     _put(state, "stop", stop_payload(stop, None))
     [seen] = state.lines["s/a/l"].stops.values()
     assert (seen.suggested_reason, seen.confidence) == ("jam", 0.87)
-    # a reason assigned: the stop is announced again, without the suggestion
+    # a stop announced without the suggestion (an agent before it was repeated) keeps it
     _put(state, "stop", stop_payload(OpenStop("s1", T0, "stopped", "changeover"), None))
     [seen] = state.lines["s/a/l"].stops.values()
     assert (seen.reason, seen.suggested_reason, seen.confidence) == ("changeover", "jam", 0.87)

@@ -13,10 +13,14 @@ from agent.__main__ import main
 from agent.causes.rules import builtin_cause
 from agent.causes.scene import UsualScene, describe
 from agent.causes.watch import StopScene
+from agent.clock import ManualClock
 from agent.config import Config, parse_config
 from agent.events import StateEvent
+from agent.publish.counters import PublisherCounters
+from agent.publish.reasons import ReasonRouter
 from agent.publish.validation import document_of, schema_for
 from agent.recorder import Recorder
+from agent.resume import last_state_event, resumed_open_stop
 from agent.store import Store
 from agent.store.causes import reset_examples, stop_causes, stored_examples
 
@@ -187,3 +191,55 @@ def test_report_lists_the_stops_with_their_suggestions(line: Line, capsys) -> No
     assert [(s["id"], s["suggested_reason"], s["reason"]) for s in stops] == [
         (stop_id, "blocked", None)
     ]
+
+
+def _feed(store: Store, after: int = 0) -> list[tuple[str, dict]]:
+    rows = store.outbox.peek(100, after=after)
+    return [
+        (r.topic.rsplit("/", 1)[1], _validated(r.topic.rsplit("/", 1)[1], r.payload)) for r in rows
+    ]
+
+
+def test_a_stop_announced_again_after_a_reason_repeats_its_suggestion(line: Line) -> None:
+    ended = line.stop("queued")
+    line.t += timedelta(seconds=60)
+    line.recorder.emit(StateEvent(line.t, "stopped", None, "open", 0.0), _scene("spaced", 9))
+    assert line.recorder.flush()
+    seen = max(r.seq for r in line.store.outbox.peek(100))
+    line.store.assign_reason(ended, "outfeed_full")
+    line.store.assign_reason("open", "breaks")
+    router = ReasonRouter(
+        line.config, line.store, ManualClock(T0), PublisherCounters(), lambda m: None, lambda: None
+    )
+    router.announce()
+    again = _feed(line.store, after=seen)
+    assert [(kind, d["id"], d["reason"]) for kind, d in again] == [
+        ("stop", ended, "outfeed_full"),
+        ("stop", "open", "breaks"),
+        ("state", "open", "breaks"),
+    ]
+    suggested = [(d["suggested_reason"], d["confidence"]) for _, d in again]
+    stored = stop_causes(line.store, [ended, "open"])
+    assert suggested == [
+        (stored[ended].suggested_reason, stored[ended].confidence),
+        *[(stored["open"].suggested_reason, stored["open"].confidence)] * 2,
+    ]
+    assert suggested[0][0] == "blocked" and suggested[1][0] == "machine"
+
+
+def test_a_stop_closed_after_a_restart_repeats_its_suggestion(line: Line) -> None:
+    line.stop("spaced")
+    line.t += timedelta(seconds=60)
+    line.recorder.emit(StateEvent(line.t, "stopped", None, "open", 0.0), _scene("queued", 5))
+    assert line.recorder.flush()
+    line.store.close()
+    line.store = store = Store.open(line.config.store_path)  # the agent starts again
+    seen = max(r.seq for r in store.outbox.peek(100))
+    open_stop = resumed_open_stop(store, last_state_event(store))
+    assert open_stop is not None and open_stop.id == "open"
+    recorder = Recorder(store, line.config, open_stop=open_stop)
+    recorder.emit(StateEvent(line.t + timedelta(minutes=5), "no_data", None, "nd", 0.0))
+    assert recorder.flush()
+    [closing] = [d for kind, d in _feed(store, after=seen) if d["id"] == "open"]
+    assert closing["end"] is not None  # the stop's end, then `no_data` begins
+    assert closing["suggested_reason"] == "blocked" and 0.7 <= closing["confidence"] <= 1
