@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 
 from agent.capture import EndOfStream, Frame, Skipped
-from agent.causes.watch import StopScene, StopWatcher, backbone_embedder
+from agent.causes.scene import SceneDescription
+from agent.causes.watch import StopEnd, StopScene, StopWatcher, backbone_embedder
 from agent.config import Config, PipelineConfig
 from agent.counting import CountedPart
 from agent.counting.counter import PartCounter
@@ -58,8 +59,12 @@ class PartExtra:
 class EventSink(Protocol):
     """Where the pipeline's events go (the store, a list in tests, MQTT...)."""
 
-    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
-        """Take one event; `extra` is set for part events and for stops the pipeline saw."""
+    def emit(self, event: Event, extra: PartExtra | StopScene | StopEnd | None = None) -> None:
+        """Take one event; `extra` is set for parts and for stops the pipeline saw.
+
+        A `StopScene` comes with the stop's own event, a `StopEnd` with the event
+        that ends it.
+        """
         ...
 
 
@@ -71,12 +76,16 @@ class ListSink:
     extras: list[PartExtra] = field(default_factory=list)
     #: Stop id -> the scene the pipeline described when that stop started.
     scenes: dict[str, StopScene] = field(default_factory=dict)
+    #: Stop id -> the scene when that stop ended.
+    ends: dict[str, SceneDescription] = field(default_factory=dict)
 
-    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
-        """Append the event (and its extra, for parts; its scene, for stops)."""
+    def emit(self, event: Event, extra: PartExtra | StopScene | StopEnd | None = None) -> None:
+        """Append the event (and its extra, for parts; its scenes, for stops)."""
         self.events.append(event)
         if isinstance(extra, PartExtra):
             self.extras.append(extra)
+        elif isinstance(extra, StopEnd):
+            self.ends[extra.stop_id] = extra.scene
         elif extra is not None and event.id is not None:
             self.scenes[event.id] = extra
 
@@ -133,6 +142,8 @@ class LinePipeline:
         self.watcher: StopWatcher | None = None
         #: The current stop's scene said the camera's view was lost (covered, moved).
         self._view_lost = False
+        #: The id of the stop in progress that was described at its start (else None).
+        self._described: str | None = None
 
     def _setup(self, frame: Frame) -> None:
         height, width = frame.image.shape[:2]
@@ -231,8 +242,8 @@ class LinePipeline:
         frame: Frame,
         reading: FlowReading,
         changes: list[StateChange],
-    ) -> list[StopScene | None]:
-        """The stop watcher's look at this frame; the scene of each stop starting in it."""
+    ) -> list[StopScene | StopEnd | None]:
+        """The stop watcher's look; the scene of each stop starting or ending in it."""
         if self.watcher is None or self.counter is None:
             return [None] * len(changes)
         segmenter = self.counter.segmenter
@@ -244,16 +255,21 @@ class LinePipeline:
             self.counter.blobs,
             lambda: segmenter.foreground(work),
         )
-        scenes: list[StopScene | None] = []
+        scenes: list[StopScene | StopEnd | None] = []
         for change in changes:
-            scene = None
+            scene: StopScene | StopEnd | None = None
+            if self._described is not None and change.state != "stopped":
+                # the described stop ends: its scene once more (masks and flow only)
+                mask = segmenter.foreground(work)
+                end = self.watcher.end_scene(grey, mask, reading.moving)
+                scene = StopEnd(self._described, end)
             if change.state == "stopped":
                 mask = segmenter.foreground(work)
                 scene = self.watcher.stop_scene(
                     grey, frame.image, mask, reading.moving, change.at.mono
                 )
                 self._view_lost = scene.cause.code == "camera"
-            elif self._view_lost:
+            if change.state != "stopped" and self._view_lost:
                 # what the belt model learnt while the view was lost is not the belt
                 segmenter.reset()
                 self._view_lost = False
@@ -278,15 +294,19 @@ class LinePipeline:
             for part in self.counter.flush():
                 self._emit_part(part)
 
-    def _apply(self, change: StateChange, scene: StopScene | None = None) -> None:
+    def _apply(self, change: StateChange, scene: StopScene | StopEnd | None = None) -> None:
         self._emit_state(change.state, change.reason, change.at, scene)
 
     def _emit_state(
-        self, state: State, reason: str | None, at: Stamp, scene: StopScene | None = None
+        self,
+        state: State,
+        reason: str | None,
+        at: Stamp,
+        scene: StopScene | StopEnd | None = None,
     ) -> None:
         ts, mono = self._monotone(at)
         self._state = state
-        cause = scene.cause if scene is not None else None
+        cause = scene.cause if isinstance(scene, StopScene) else None
         event = StateEvent(
             ts,
             state,
@@ -296,6 +316,7 @@ class LinePipeline:
             suggested_reason=cause.code if cause else None,
             confidence=cause.confidence if cause else None,
         )
+        self._described = event.id if isinstance(scene, StopScene) else None
         self.sink.emit(event, scene)
 
     def _emit_part(self, part: CountedPart) -> None:

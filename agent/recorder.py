@@ -23,7 +23,7 @@ from pathlib import Path
 from agent.causes import Cause
 from agent.causes.learn import Example, suggest
 from agent.causes.pictures import save_stop_picture
-from agent.causes.watch import StopScene
+from agent.causes.watch import StopEnd, StopScene
 from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.events import Event, PartEvent, StateEvent
@@ -32,7 +32,12 @@ from agent.pipeline import PartExtra
 from agent.publish import OpenStop, messages_for, open_stop_after
 from agent.publish.topics import known_reasons
 from agent.store import OutboxMessage, Store, StoreWriteError
-from agent.store.causes import examples_version, save_stop_cause, stored_examples
+from agent.store.causes import (
+    examples_version,
+    save_stop_cause,
+    save_stop_end,
+    stored_examples,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,7 @@ class _Pending:
     verdict: Verdict | None = None
     scene: StopScene | None = None
     cause: Cause | None = None
+    end: StopEnd | None = None
 
 
 @dataclass
@@ -113,7 +119,7 @@ class Recorder:
         """The store refused the last write (an alarm is raised)."""
         return self.counters.alarm is not None
 
-    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
+    def emit(self, event: Event, extra: PartExtra | StopScene | StopEnd | None = None) -> None:
         """Take one event from the pipeline (or the daemon), in time order.
 
         It is committed with the events around it (see `flush_if_due`), unless the
@@ -137,7 +143,8 @@ class Recorder:
             if len(self._pending) >= MAX_PENDING:
                 self._pending.popleft()
                 self.counters.dropped += 1
-            self._pending.append(_Pending(event, messages, verdict, scene, cause))
+            end = extra if isinstance(extra, StopEnd) else None
+            self._pending.append(_Pending(event, messages, verdict, scene, cause, end))
             if self.kept is not None:
                 self.kept.append(event)
             if self._due_at is None:
@@ -195,6 +202,8 @@ class Recorder:
                 self._save_picture(item.event, item.verdict)
             if item.scene is not None and item.cause is not None:
                 self._save_cause(item.event, item.scene, item.cause)
+            if item.end is not None:
+                self._save_end(item.end)
         if self.on_written is not None:
             self.on_written()
         return True
@@ -259,3 +268,9 @@ class Recorder:
             )
         except (OSError, StoreWriteError, sqlite3.Error) as exc:
             logger.warning("cause of stop %s not kept: %s", event.id, exc)
+
+    def _save_end(self, end: StopEnd) -> None:
+        try:
+            save_stop_end(self.store, end.stop_id, end.scene)
+        except (StoreWriteError, sqlite3.Error) as exc:
+            logger.warning("end scene of stop %s not kept: %s", end.stop_id, exc)

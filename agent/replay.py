@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.capture import EndOfStream
-from agent.causes.watch import StopScene
+from agent.causes.watch import StopEnd, StopScene
 from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
@@ -71,7 +71,7 @@ class _Collect:
         #: Each part event with the seconds from the first frame to its crossing.
         self.parts: list[tuple[PartEvent, float]] = []
 
-    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
+    def emit(self, event: Event, extra: PartExtra | StopScene | StopEnd | None = None) -> None:
         self.recorder.emit(event, extra)
         self.events.append(event)
         if isinstance(event, PartEvent) and isinstance(extra, PartExtra):

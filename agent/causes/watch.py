@@ -5,7 +5,8 @@ second) to learn the line's usual part size and spacing from the counter's blobs
 the view's usual brightness, sharpness and light, and to keep a few small pictures of
 the ROI from the last seconds. `StopWatcher.stop_scene` describes the scene when the
 stop detector reports a stop: the description, the built-in cause, the picture of the
-ROI nearest the stop's (backdated) start and at most one backbone embedding.
+ROI nearest the stop's (backdated) start and at most one backbone embedding;
+`StopWatcher.end_scene` describes it once more when it ends (the masks and flow only).
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class StopScene:
     #: The ROI (frame orientation, BGR) nearest the stop's start, None if none was kept.
     picture: np.ndarray | None = None
     embedding: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class StopEnd:
+    """The scene when a stop ended (no picture, no embedding), for the stop it ends."""
+
+    stop_id: str
+    scene: SceneDescription
 
 
 class BackboneEmbedder:
@@ -190,3 +199,11 @@ class StopWatcher:
         if self.embed is not None:
             embedding = self.embed(self._picture(image))
         return StopScene(scene, builtin_cause(scene), picture, embedding)
+
+    def end_scene(
+        self, grey: np.ndarray, mask: np.ndarray | None, moving: bool
+    ) -> SceneDescription:
+        """Describe the scene as a stop ends: the same description, nothing more kept."""
+        if mask is None:
+            mask = np.zeros(grey.shape, np.uint8)
+        return describe(mask, moving, self.usual, self.check_view(grey, mask))

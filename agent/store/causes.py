@@ -2,11 +2,12 @@
 
 `stop_causes` (migration m006) holds, per stop, the suggested cause, the built-in one,
 the scene description (JSON), the ROI's embedding (float32 bytes) and the picture's
-path. The examples the suggestions learn from are not copied anywhere: an example is a
-described stop whose latest reason assignment (TUI or `cmd/reason`) names a code, so a
-correction simply relabels it. `reset_examples` forgets every assignment made so far
-(the meta key `causes_examples_after` holds the last one forgotten); the assignments
-themselves, and the stops' reasons, stay.
+path, and (m007) the scene once more when the stop ended. The examples the suggestions
+learn from are not copied anywhere: an example is a described stop whose latest reason
+assignment (TUI or `cmd/reason`) names a code, so a correction simply relabels it.
+`reset_examples` forgets every assignment made so far (the meta key
+`causes_examples_after` holds the last one forgotten); the assignments themselves, and
+the stops' reasons, stay.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class StoredCause:
     builtin: str
     scene: SceneDescription
     picture: str | None
+    #: The scene when the stop ended (None: still in progress, or not seen end).
+    end_scene: SceneDescription | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,15 @@ def save_stop_cause(
         )
 
 
+def save_stop_end(store: Store, stop_id: str, scene: SceneDescription) -> None:
+    """Keep the scene of a described stop's end with it (no row: nothing to keep)."""
+    with _db(store).write() as conn:
+        conn.execute(
+            "UPDATE stop_causes SET end_scene = ? WHERE stop_id = ?",
+            [json.dumps(scene.to_json()), stop_id],
+        )
+
+
 def _scene(text: str) -> SceneDescription:
     data: dict[str, Any] = json.loads(text)
     return SceneDescription.from_json(data)
@@ -99,11 +111,18 @@ def stop_causes(store: Store, stop_ids: list[str]) -> dict[str, StoredCause]:
         chunk = stop_ids[i : i + 500]
         marks = ", ".join("?" * len(chunk))
         columns = "stop_id, suggested_reason, confidence, source, builtin, scene, picture"
-        sql = f"SELECT {columns} FROM stop_causes WHERE stop_id IN ({marks})"  # noqa: S608
+        sql = f"SELECT {columns}, end_scene FROM stop_causes WHERE stop_id IN ({marks})"  # noqa: S608
         rows = _db(store).read(sql, chunk)
-        for stop_id, code, confidence, source, builtin, scene, picture in rows:
+        for stop_id, code, confidence, source, builtin, scene, picture, end in rows:
             out[stop_id] = StoredCause(
-                stop_id, code, float(confidence), source, builtin, _scene(scene), picture
+                stop_id,
+                code,
+                float(confidence),
+                source,
+                builtin,
+                _scene(scene),
+                picture,
+                None if end is None else _scene(end),
             )
     return out
 

@@ -162,6 +162,12 @@ def m006_stop_causes(db: Database) -> None:
     )
 
 
+@migration
+def m007_stop_end_scene(db: Database) -> None:
+    """The scene once more when a described stop ended (`agent.causes`), JSON."""
+    db.execute("ALTER TABLE stop_causes ADD COLUMN end_scene TEXT")
+
+
 def ensure_migrations_table(db: Database) -> None:
     """Create `_migrations` when it is missing."""
     db.execute(
