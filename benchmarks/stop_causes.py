@@ -41,6 +41,7 @@ from agent.capture.file import VideoFileSource  # noqa: E402
 from agent.causes import BUILTIN_CAUSES, Cause  # noqa: E402
 from agent.causes.learn import Example, features, suggest  # noqa: E402
 from agent.causes.rules import builtin_cause  # noqa: E402
+from agent.causes.scene import SceneDescription  # noqa: E402
 from agent.causes.watch import StopScene  # noqa: E402
 from agent.config import Config  # noqa: E402
 from agent.events import StateEvent  # noqa: E402
@@ -75,6 +76,8 @@ class Case:
     seed: int
     truth: str
     scene: StopScene | None
+    #: The scene when the detected stop ended (None: not seen end).
+    end: SceneDescription | None = None
 
 
 def run_shift(seed: int, repeats: int, folder: Path) -> list[Case]:
@@ -97,12 +100,15 @@ def run_shift(seed: int, repeats: int, folder: Path) -> list[Case]:
     for event, after in zip(states, [*states[1:], None], strict=True):
         if event.state == "stopped" and event.id in sink.scenes:
             end = truth.scenario.duration_s if after is None else (after.mono or 0.0) - origin
-            spans.append(((event.mono or 0.0) - origin, end, sink.scenes[event.id]))
+            spans.append(((event.mono or 0.0) - origin, end, event.id))
     cases = []
     for stop in truth.causes():
-        overlaps = [(min(stop.end, b) - max(stop.start, a), s) for a, b, s in spans]
-        best = max(overlaps, key=lambda o: o[0], default=(0.0, None))
-        cases.append(Case(seed, str(stop.reason), best[1] if best[0] > 0 else None))
+        overlaps = [(min(stop.end, b) - max(stop.start, a), i) for a, b, i in spans]
+        best = max(overlaps, key=lambda o: o[0], default=(0.0, ""))
+        found = best[0] > 0
+        scene = sink.scenes[best[1]] if found else None
+        end = sink.ends.get(best[1]) if found else None
+        cases.append(Case(seed, str(stop.reason), scene, end))
     return cases
 
 
@@ -116,7 +122,7 @@ def shift_cases(seed: int, repeats: int, folder: Path, reuse: bool) -> list[Case
     if reuse and path.is_file():
         kept: list[Case] = pickle.loads(path.read_bytes())  # noqa: S301 - our own cache
         return [
-            Case(c.seed, c.truth, c.scene and replace(c.scene, cause=builtin_cause(c.scene.scene)))
+            replace(c, scene=c.scene and replace(c.scene, cause=builtin_cause(c.scene.scene)))
             for c in kept
         ]
     cases = run_shift(seed, repeats, folder)
@@ -169,6 +175,13 @@ def _learned_line(cases: Sequence[Case], per_code: int, growing: bool) -> list[t
     return pairs
 
 
+def _end(scene: SceneDescription | None) -> str:
+    if scene is None:
+        return "not seen"
+    view = "" if scene.view.normal else ", view odd"
+    return f"{scene.layout}, {'moving' if scene.moving else 'halted'}{view}"
+
+
 def accuracy(pairs: Sequence[tuple[str, str]]) -> float:
     """Share of pairs whose suggestion is the truth."""
     return sum(t == s for t, s in pairs) / max(1, len(pairs))
@@ -215,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nBuilt-in causes:\n" + confusion(builtin, CAUSES, [*BUILTIN_CAUSES, "missed"]))
     print(f"\nLine codes, {args.examples} examples each (fixed):")
     print(confusion(fixed, codes, [*codes, *BUILTIN_CAUSES, "missed"]))
+    ends = [(c.truth, _end(c.end)) for c in cases if c.scene is not None]
+    print("\nAt the stop's end (layout, belt moving or not):")
+    print(confusion(ends, CAUSES, sorted({e for _, e in ends})))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if figures["builtin_accuracy"] >= 0.9 and figures["learned_accuracy"] >= 0.9 else 1
