@@ -105,6 +105,8 @@ class Stop:
     confidence: float | None = None
     #: The ROI's picture at the stop's start, as the store keeps its path.
     picture: str | None = None
+    #: What the camera saw when the stop ended, in words (the store's `end_scene`).
+    end_scene: str | None = None
 
     def seconds(self, now: datetime) -> float:
         """How long it lasted, or has lasted until `now` while open."""

@@ -1,9 +1,9 @@
 """`oee-agent causes --db DB list|reset`: the examples stop causes are learnt from.
 
 `list` prints every example (a stop a supervisor gave a reason code, with what the
-camera saw) and how many each code has; `--json` prints them as JSON. `reset` forgets
-them all: later suggestions fall back to the built-in causes until supervisors assign
-reasons again. Stops and their reasons are never touched.
+camera saw at its start and end) and how many each code has; `--json` prints them as
+JSON. `reset` forgets them all: later suggestions fall back to the built-in causes until
+supervisors assign reasons again. Stops and their reasons are never touched.
 """
 
 from __future__ import annotations
@@ -51,13 +51,15 @@ def run_command(args: argparse.Namespace) -> int:
     if args.json:
         rows = [
             {"stop_id": e.stop_id, "reason": e.code, "assigned": e.assigned,
-             "scene": e.scene.to_json()}
+             "scene": e.scene.to_json(),
+             "end_scene": e.end_scene.to_json() if e.end_scene else None}
             for e in examples
         ]  # fmt: skip
         print(json.dumps(rows, indent=2))
         return 0
     for e in examples:
-        print(f"{e.assigned[:19]}  {e.code:<16} {e.scene.summary()}  (stop {e.stop_id})")
+        end = f"; at its end {e.end_scene.summary()}" if e.end_scene else ""
+        print(f"{e.assigned[:19]}  {e.code:<16} {e.scene.summary()}{end}  (stop {e.stop_id})")
     counts = Counter(e.code for e in examples)
     total = ", ".join(f"{code} {n}" for code, n in sorted(counts.items())) or "none"
     print(f"{len(examples)} examples: {total}")

@@ -10,7 +10,10 @@ from agent.store.store import Store
 
 
 def stop_rows(store: Store, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
-    """The period's stops: id, start, end, state, reason, suggestion, confidence, scene."""
+    """The period's stops: id, start, end, state, reason, suggestion, confidence, scenes.
+
+    `scene` is what the camera saw when the stop started, `end_scene` when it ended.
+    """
     stops = store.stops(start, end)
     causes = stop_causes(store, [s.id for s in stops])
     rows = []
@@ -26,6 +29,7 @@ def stop_rows(store: Store, start: datetime | None, end: datetime | None) -> lis
                 "suggested_reason": cause.suggested_reason if cause else None,
                 "confidence": cause.confidence if cause else None,
                 "scene": cause.scene.summary() if cause else None,
+                "end_scene": cause.end_scene.summary() if cause and cause.end_scene else None,
             }
         )
     return rows
@@ -37,8 +41,8 @@ def stops_markdown(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "\n".join([*lines, "No stop in this period.", ""])
     lines += [
-        "| Start | End | Reason | Suggested | Confidence | Camera saw |",
-        "| --- | --- | --- | --- | ---: | --- |",
+        "| Start | End | Reason | Suggested | Confidence | Camera saw | At its end |",
+        "| --- | --- | --- | --- | ---: | --- | --- |",
     ]
     for row in rows:
         sure = "" if row["confidence"] is None else f"{row['confidence']:.0%}"
@@ -49,6 +53,7 @@ def stops_markdown(rows: list[dict[str, Any]]) -> str:
             row["suggested_reason"] or "—",
             sure,
             row["scene"] or "—",
+            row["end_scene"] or "—",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -53,6 +53,8 @@ class StoredExample:
     assigned: str
     scene: SceneDescription
     example: Example
+    #: The scene when the stop ended (None: not seen end).
+    end_scene: SceneDescription | None = None
 
 
 def _db(store: Store) -> StoreDb:
@@ -137,18 +139,20 @@ def stored_examples(store: Store) -> list[StoredExample]:
     """The line's examples: described stops whose latest assignment names a code."""
     after = int(store.meta_get(RESET_KEY, 0))
     rows = _db(store).read(
-        "SELECT c.stop_id, r.reason, r.ts, c.scene, c.embedding, c.builtin FROM stop_causes c "
+        "SELECT c.stop_id, r.reason, r.ts, c.scene, c.embedding, c.builtin, c.end_scene "
+        "FROM stop_causes c "
         "JOIN stop_reasons r ON r.stop_id = c.stop_id "
         "WHERE r.seq = (SELECT max(seq) FROM stop_reasons WHERE stop_id = c.stop_id) "
         "AND r.seq > ? AND r.reason IS NOT NULL ORDER BY r.seq",
         [after],
     )
     out = []
-    for stop_id, code, ts, scene_text, blob, builtin in rows:
+    for stop_id, code, ts, scene_text, blob, builtin, end in rows:
         scene = _scene(scene_text)
         embedding = None if blob is None else np.frombuffer(blob, "<f4").copy()
         example = Example(code, features(scene, builtin), embedding, stop_id, builtin)
-        out.append(StoredExample(stop_id, code, ts, scene, example))
+        end_scene = None if end is None else _scene(end)
+        out.append(StoredExample(stop_id, code, ts, scene, example, end_scene))
     return out
 
 

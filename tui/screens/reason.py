@@ -52,7 +52,8 @@ class ReasonPicker(ModalScreen[str | None]):
         if stop.suggested_reason is None:
             return ""
         sure = "" if stop.confidence is None else f" ({stop.confidence:.0%})"
-        return f"\ncamera suggests [b]{escape(stop.suggested_reason)}[/]{sure}"
+        end = "" if stop.end_scene is None else f"\nat its end: {escape(stop.end_scene)}"
+        return f"\ncamera suggests [b]{escape(stop.suggested_reason)}[/]{sure}{end}"
 
     def _choices(self) -> ComposeResult:
         start = self.snap.local(self.stop.start).strftime("%H:%M:%S")

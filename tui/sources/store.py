@@ -353,6 +353,7 @@ def _stops(reader: Any, rows: list[Any]) -> list[Stop]:
             Stop(
                 row.id, row.start, row.end, row.state, row.reason,
                 cause.suggested_reason, cause.confidence, cause.picture,
+                cause.end_scene.summary() if cause.end_scene else None,
             )
         )  # fmt: skip
     return out

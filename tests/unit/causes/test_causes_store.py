@@ -12,7 +12,7 @@ import pytest
 from agent.__main__ import main
 from agent.causes.rules import builtin_cause
 from agent.causes.scene import UsualScene, describe
-from agent.causes.watch import StopScene
+from agent.causes.watch import StopEnd, StopScene
 from agent.clock import ManualClock
 from agent.config import Config, parse_config
 from agent.events import StateEvent
@@ -21,8 +21,14 @@ from agent.publish.reasons import ReasonRouter
 from agent.publish.validation import document_of, schema_for
 from agent.recorder import Recorder
 from agent.resume import last_state_event, resumed_open_stop
-from agent.store import Store
-from agent.store.causes import reset_examples, stop_causes, stored_examples
+from agent.store import Store, schema
+from agent.store.causes import (
+    reset_examples,
+    save_stop_cause,
+    save_stop_end,
+    stop_causes,
+    stored_examples,
+)
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 USUAL = UsualScene(part_length=16, part_width=16, part_area=200, gap=16)
@@ -243,3 +249,67 @@ def test_a_stop_closed_after_a_restart_repeats_its_suggestion(line: Line) -> Non
     [closing] = [d for kind, d in _feed(store, after=seen) if d["id"] == "open"]
     assert closing["end"] is not None  # the stop's end, then `no_data` begins
     assert closing["suggested_reason"] == "blocked" and 0.7 <= closing["confidence"] <= 1
+
+
+def test_a_stops_end_scene_is_kept_with_it(line: Line) -> None:
+    line.t += timedelta(seconds=60)
+    line.recorder.emit(StateEvent(line.t, "stopped", None, "s1", 0.0), _scene("queued", 1))
+    end = _scene("spaced", 2).scene
+    line.t += timedelta(seconds=30)
+    line.recorder.emit(StateEvent(line.t, "running", None, "r1", 0.0), StopEnd("s1", end))
+    line.recorder.emit(StateEvent(line.t, "stopped", None, "s2", 0.0))  # not described
+    line.recorder.emit(StateEvent(line.t, "running", None, "r2", 0.0), StopEnd("s2", end))
+    assert line.recorder.flush()
+    stored = stop_causes(line.store, ["s1", "s2"])
+    assert list(stored) == ["s1"] and stored["s1"].end_scene == end
+    assert stored["s1"].scene.layout == "queued" and end.layout == "spaced"
+    line.store.assign_reason("s1", "outfeed_full")
+    [example] = stored_examples(line.store)
+    assert example.end_scene == end
+
+
+def test_report_and_causes_list_show_the_end(line: Line, capsys) -> None:
+    line.recorder.emit(StateEvent(T0, "running", None, "r000", 0.0))
+    line.t += timedelta(seconds=60)
+    line.recorder.emit(StateEvent(line.t, "stopped", None, "s1", 0.0), _scene("queued", 1))
+    line.t += timedelta(seconds=30)
+    end = StopEnd("s1", _scene("spaced", 2).scene)
+    line.recorder.emit(StateEvent(line.t, "running", None, "r1", 0.0), end)
+    assert line.recorder.flush()
+    line.store.assign_reason("s1", "outfeed_full")
+    line.store.save_config('[line]\nid = "press-3"\nideal_cycle_s = 1.0\n')
+    db = str(line.config.store_path)
+    assert main(["report", "--db", db, "--format", "json", "--stops"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["stops"]
+    said = end.scene.summary()
+    assert said.startswith("halted, ") and "parts spaced" in said
+    assert row["end_scene"] == said and row["scene"] != said
+    assert main(["report", "--db", db]) == 0
+    assert f"| {said} |" in capsys.readouterr().out
+    assert main(["causes", "list", "--db", db]) == 0
+    assert f"; at its end {said}" in capsys.readouterr().out
+    assert main(["causes", "list", "--db", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["end_scene"]["layout"] == "spaced"
+
+
+def test_a_store_made_before_m007_opens_with_its_causes(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "line.db"
+    before = [(n, f) for n, f in schema.MIGRATIONS if n < "m007"]
+    assert len(before) < len(schema.MIGRATIONS)
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", before)
+        with Store.open(path) as store:
+            store.append(StateEvent(T0, "stopped", None, "s1", 0.0), [])
+            seen = _scene("queued", 1)
+            save_stop_cause(store, "s1", seen.cause, seen.cause, seen.scene)
+            assert "end_scene" not in _columns(store)
+    with Store.open(path) as store:
+        assert "m007_stop_end_scene" in store.migrations() and "end_scene" in _columns(store)
+        [(stop_id, kept)] = stop_causes(store, ["s1"]).items()
+        assert kept.scene == seen.scene and kept.end_scene is None
+        save_stop_end(store, "s1", _scene("spaced", 2).scene)
+        assert stop_causes(store, ["s1"])["s1"].end_scene == _scene("spaced", 2).scene
+
+
+def _columns(store: Store) -> set[str]:
+    return {row[1] for row in store.db.execute("PRAGMA table_info(stop_causes)")}

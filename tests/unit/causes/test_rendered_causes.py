@@ -6,11 +6,13 @@ camera once covered, once bumped.
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from agent.capture import EndOfStream
 from agent.capture.file import VideoFileSource
+from agent.causes.scene import SceneDescription
 from agent.causes.watch import StopScene
 from agent.config import Config
 from agent.events import StateEvent
@@ -19,8 +21,16 @@ from agent.sim.causes import cause_phases, cause_scenario
 from agent.sim.line import CAUSES, Phase, Scenario, render_line
 
 
-def _run(scenario: Scenario, path: Path) -> list[tuple[str, StopScene | None]]:
-    """(true cause, scene of the detected stop overlapping it most) per cause phase."""
+class Seen(NamedTuple):
+    """A true cause, and the scenes at the start and end of the stop overlapping it most."""
+
+    cause: str
+    scene: StopScene | None
+    end: SceneDescription | None
+
+
+def _run(scenario: Scenario, path: Path) -> list[Seen]:
+    """What the pipeline saw of each cause phase (None: no stop detected)."""
     truth = render_line(scenario, path)
     sink = ListSink()
     pipeline = LinePipeline(Config.model_validate(truth.config()), sink=sink)
@@ -33,20 +43,22 @@ def _run(scenario: Scenario, path: Path) -> list[tuple[str, StopScene | None]]:
     states = [e for e in sink.events if isinstance(e, StateEvent)]
     origin = states[0].mono or 0.0
     spans = [
-        ((e.mono or 0.0) - origin, (after.mono or 0.0) - origin, sink.scenes.get(e.id or ""))
+        ((e.mono or 0.0) - origin, (after.mono or 0.0) - origin, e.id or "")
         for e, after in zip(states, states[1:], strict=False)
         if e.state == "stopped"
     ]
     out = []
     for stop in truth.causes():
-        overlap = [(min(stop.end, b) - max(stop.start, a), s) for a, b, s in spans]
-        best = max(overlap, key=lambda o: o[0], default=(0.0, None))
-        out.append((str(stop.reason), best[1] if best[0] > 0 else None))
+        overlap = [(min(stop.end, b) - max(stop.start, a), i) for a, b, i in spans]
+        best = max(overlap, key=lambda o: o[0], default=(0.0, ""))
+        found = best[0] > 0
+        scene = sink.scenes.get(best[1]) if found else None
+        out.append(Seen(str(stop.reason), scene, sink.ends.get(best[1]) if found else None))
     return out
 
 
 @pytest.fixture(scope="module")
-def stops(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, StopScene | None]]:
+def stops(tmp_path_factory: pytest.TempPathFactory) -> list[Seen]:
     phases = [Phase(7.0)]
     for cause in (*CAUSES, "camera"):
         phases += cause_phases(cause, sum(p.cause == cause for p in phases)) + [Phase(7.0)]
@@ -55,7 +67,7 @@ def stops(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, StopScene
 
 
 def _scene(stops, cause: str, nth: int = 0) -> StopScene:
-    scene = [s for c, s in stops if c == cause][nth]
+    scene = [s.scene for s in stops if s.cause == cause][nth]
     assert scene is not None, f"no stop detected for {cause}"
     return scene
 
@@ -92,7 +104,7 @@ def test_a_covered_or_bumped_camera_is_the_camera(stops) -> None:
 
 
 def test_each_stop_keeps_a_picture_of_the_roi_and_one_embedding(stops) -> None:
-    for _, seen in stops:
+    for seen in (s.scene for s in stops):
         assert seen is not None and seen.picture is not None
         assert seen.picture.ndim == 3 and max(seen.picture.shape[:2]) <= 320
         assert seen.embedding is not None and seen.embedding.shape == (112,)
@@ -104,3 +116,24 @@ def test_the_rendered_shift_has_every_cause(stops) -> None:
     assert sorted(set(causes)) == sorted(CAUSES) and len(causes) == 2 * len(CAUSES)
     assert {p.view for p in shift.phases if p.cause == "camera"} == {"covered", "bumped"}
     assert len(stops) == len(CAUSES) + 1
+
+
+def _end(stops, cause: str, nth: int = 0) -> SceneDescription:
+    end = [s.end for s in stops if s.cause == cause][nth]
+    assert end is not None, f"no end described for {cause}"
+    return end
+
+
+def test_each_stop_is_described_once_more_when_it_ends(stops) -> None:
+    # the line runs again: every stop ends with the belt moving and the view as usual
+    for seen in stops:
+        assert seen.end is not None and seen.end.moving
+    starved = _end(stops, "starved")  # parts arrive again at the infeed, few yet
+    assert starved.load < 1.5 and starved.view.normal
+    assert starved.gather_at is not None and starved.gather_at < 0.25
+    blocked = _end(stops, "blocked")  # the queue leaves: parts spaced again
+    assert blocked.layout == "spaced" and not blocked.at_outfeed
+    assert _end(stops, "jam").layout == "spaced"  # the pile is cleared
+    assert _end(stops, "machine").layout == "spaced"
+    for nth in (0, 1):  # the lens uncovered, the camera put back
+        assert _end(stops, "camera", nth).view.normal

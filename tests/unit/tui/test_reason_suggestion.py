@@ -9,13 +9,13 @@ from agent.causes import Cause
 from agent.causes.pictures import save_stop_picture
 from agent.causes.scene import UsualScene, describe
 from agent.store import Store, open_readonly
-from agent.store.causes import save_stop_cause
+from agent.store.causes import save_stop_cause, save_stop_end
 from tui.screens.reason import ReasonPicker
 
 STOP = "t-stop-0802"  # the sample's 08:02 stop: 7m10s, no reason yet
 
 
-def _suggest(db, code: str, picture: bool = True) -> None:
+def _suggest(db, code: str, picture: bool = True, end: bool = True) -> None:
     mask = np.zeros((50, 160), np.uint8)
     mask[17:33, 60:140] = 1
     scene = describe(mask, False, UsualScene(16, 16, 200, 16))
@@ -27,6 +27,8 @@ def _suggest(db, code: str, picture: bool = True) -> None:
     with Store.open(db) as store:
         save_stop_cause(store, STOP, Cause(code, 0.83, "learned"), Cause("blocked", 0.8), scene,
                         None, path)  # fmt: skip
+        if end:  # the line ran on with an empty belt
+            save_stop_end(store, STOP, describe(np.zeros_like(mask), True, UsualScene(16, 16, 200)))
 
 
 async def _open_picker(app, pilot, settle) -> ReasonPicker:
@@ -51,7 +53,8 @@ async def test_the_suggestion_is_preselected_and_the_picture_shown(line_db, make
         options = picker.query_one(OptionList)
         codes = [options.get_option_at_index(i).id for i in range(options.option_count)]
         assert options.highlighted == codes.index("slow-feed")
-        assert "camera suggests slow-feed (83%)" in str(picker.query_one("#reason-title").render())
+        title = str(picker.query_one("#reason-title").render())
+        assert "camera suggests slow-feed (83%)\nat its end: moving, belt empty" in title
         image = picker.query_one("#picture").image  # type: ignore[attr-defined]
         assert image is not None and image.size == (320, 80)
         assert image.getpixel((5, 5))[0] > 150  # the red ROI, as RGB
@@ -66,13 +69,14 @@ async def test_the_suggestion_is_preselected_and_the_picture_shown(line_db, make
 
 
 async def test_a_suggestion_the_line_does_not_list_preselects_nothing(line_db, make_app, settle):
-    _suggest(line_db, "blocked", picture=False)  # a built-in cause, not one of the codes
+    _suggest(line_db, "blocked", picture=False, end=False)  # a built-in cause, not a code
     app = make_app(line_db)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         picker = await _open_picker(app, pilot, settle)
         assert picker.query_one(OptionList).highlighted == 0
-        assert "camera suggests blocked" in str(picker.query_one("#reason-title").render())
+        title = str(picker.query_one("#reason-title").render())
+        assert "camera suggests blocked" in title and "at its end" not in title
         assert not picker.query("#stop-picture-box")
 
 
