@@ -36,7 +36,6 @@ from agent.shifts import ShiftBook
 if TYPE_CHECKING:
     from agent.capture.file import VideoFileSource
     from agent.publish import MqttPublisher
-    from agent.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +144,12 @@ class FootageSnapshots:
     at the last frame, so a subscriber to a replay sees what it would see of the line.
     """
 
-    def __init__(self, config: Config, store: Store, publisher: MqttPublisher) -> None:
-        """Snapshots of `store`'s events, handed to `publisher`."""
+    def __init__(self, config: Config, recorder: Recorder, publisher: MqttPublisher) -> None:
+        """Snapshots of the events `recorder` stored, handed to `publisher`."""
         self.interval = timedelta(seconds=config.mqtt.oee_interval_s)
+        self.recorder = recorder
         self.publisher = publisher
-        self.book = ShiftBook(config, store, store, self._publish)
+        self.book = ShiftBook(config, recorder.store, recorder.store, self._publish)
         self._at: datetime | None = None
         self._next: datetime | None = None
 
@@ -165,8 +165,9 @@ class FootageSnapshots:
             self._next = wall + self.interval
 
     def take(self, wall: datetime) -> None:
-        """The snapshot as of `wall` now."""
+        """The snapshot as of `wall` now, of every event so far (committed first)."""
         self._at = wall
+        self.recorder.flush()
         self.book.update(wall)
 
 
@@ -237,19 +238,19 @@ def run_command(args: argparse.Namespace) -> int:
         publisher = runtime.start_publisher(store) if args.publish else None
         sink = _Collect(runtime.recorder(store, publisher))
         pipeline = runtime.pipeline(inspector, sink, keep_counted=0)  # bounded memory
-        snapshots = FootageSnapshots(config, store, publisher) if publisher else None
+        snapshots = FootageSnapshots(config, sink.recorder, publisher) if publisher else None
         _play(source, pipeline, args.realtime, snapshots)
         if not sink.recorder.flush():
             raise UserError(f"{db_path}: the store refused to write the replay's events")
         if pipeline.last is not None:  # so `report --db` measures to the last frame too
             store.note_observed(pipeline.last.wall)
+        if snapshots is not None and pipeline.last is not None:
+            snapshots.take(pipeline.last.wall)  # the final one (and ended shifts), as `run`
         if publisher is not None:
             try:
                 _drain(publisher, config)
             except UserError as exc:
                 undelivered = exc  # the report is still written; the command then fails
-            if snapshots is not None and pipeline.last is not None:
-                snapshots.take(pipeline.last.wall)  # the final one, as `run` at its stop
     if pipeline.first is None or pipeline.last is None:
         raise UserError(f"cannot decode video file {args.video}: no usable frame")
     logger.info(
