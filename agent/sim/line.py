@@ -349,7 +349,11 @@ def _extent(part: RenderedPart) -> tuple[float, float]:
 
 
 def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]:
-    """Decide every part: spec, rotation, place on the belt, crossing time."""
+    """Decide every part: spec, rotation, place on the belt, crossing time.
+
+    One pass that must stay one (each draw of `rng` follows the previous one: splitting
+    it would change every seeded scenario the benchmarks and tests rely on).
+    """
     rng = np.random.default_rng(scenario.seed)
     belt = _Belt(scenario)
     length, _ = scenario.canvas
@@ -561,7 +565,11 @@ def _view(frame: np.ndarray, scenario: Scenario, view: str) -> np.ndarray:
 
 
 def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
-    """Yield (frame BGR, moving, occupied) for every frame of the scenario."""
+    """Yield (frame BGR, moving, occupied) for every frame of the scenario.
+
+    Long because it is the simulator's frame loop: every rendered difficulty (light, shake,
+    blur, noise, causes) is applied here in the order a camera would see it.
+    """
     truths, sprites = plan_parts(scenario)
     causes = np.random.default_rng((scenario.seed, 11))
     clusters = {
