@@ -11,13 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.capture import EndOfStream
-from agent.capture.file import VideoFileSource
 from agent.config import Direction, parse_config
 from agent.counting.roi import RoiView
 from agent.counting.segment import BeltSegmenter
 from agent.events import PartEvent
-from agent.pipeline import LinePipeline, ListSink
+from agent.pipeline import LinePipeline, replay_clip
 from agent.sim.line import Phase, Scenario, render_line
 from agent.sim.parts import PartSpec, composite, render_part
 
@@ -161,17 +159,8 @@ def test_sizes_too_unlike_to_count_by_leave_a_merged_piece_whole() -> None:
 
 
 def replay(truth) -> tuple[LinePipeline, list[PartEvent]]:
-    sink = ListSink()
-    pipeline = LinePipeline(parse_config(truth.config()), None, sink)
-    with VideoFileSource(truth.path, T0) as source:
-        while True:
-            try:
-                frame = source.read_if(pipeline.due)
-            except EndOfStream:
-                break
-            pipeline.process(frame)
-    pipeline.close()
-    return pipeline, [e for e in sink.events if isinstance(e, PartEvent)]
+    replayed = replay_clip(truth, start_wall=T0)
+    return replayed.pipeline, replayed.parts
 
 
 def matched(truth, pipeline: LinePipeline) -> tuple[int, int]:
@@ -224,15 +213,7 @@ def test_a_part_cut_by_the_roi_edge_across_the_flow_is_clipped(tmp_path) -> None
     config = truth.config()
     x, y, w, h = config["vision"]["roi"]
     config["vision"]["roi"] = [x, y + h // 2, w, h - h // 2]  # cuts through some parts
-    sink = ListSink()
-    pipeline = LinePipeline(parse_config(config), None, sink)
-    with VideoFileSource(truth.path, T0) as source:
-        while True:
-            try:
-                pipeline.process(source.read_if(pipeline.due))
-            except EndOfStream:
-                break
-    pipeline.close()
+    pipeline = replay_clip(truth, parse_config(config), start_wall=T0).pipeline
     edge = y + h // 2  # the ROI's edge across the flow, in frame pixels
     cut = 0
     for part in pipeline.counted:
