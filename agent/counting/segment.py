@@ -413,10 +413,11 @@ class BeltSegmenter:
 
         One image cannot tell a belt's pattern from parts at a steady pitch; but the
         belt brings its pattern in again at the phase it travelled to, while the next
-        part comes where its own pitch puts it. Adopted when most (`_AGREE`) of the
-        pattern's standing-out pixels in the newly come belt are where the pattern
-        says; given up when `_TRIALS` new repeats in a row were not (one may have had
-        a part in the way).
+        part comes where its own pitch puts it. In the newly come belt, the pattern's
+        standing-out pixels that look like it are for it, those that look like the
+        plain belt against it, those like neither (a part in the way) neither. Adopted
+        when most (`_AGREE`) of those seen are for it, given up when `_TRIALS` new
+        repeats were not; a repeat mostly hidden by parts tells nothing.
         """
         assert self._candidate is not None and self._tile is not None
         repeat, then, plain = self._candidate
@@ -434,21 +435,28 @@ class BeltSegmenter:
         new = min(new, image.shape[1])
         bins = _whole(phase[:new], tile.shape[1])
         pattern = (np.abs(tile - plain).max(axis=2) >= self.contrast)[:, bins]
-        differs = self._differs(image[:, :new], phase[:new]) > 0
-        agree = int(np.count_nonzero(pattern & ~differs)) / max(1, int(np.count_nonzero(pattern)))
+        like = pattern & (self._differs(image[:, :new], phase[:new]) == 0)
+        low, high = self._belt_bounds(new, plain)
+        # where the pattern says it should show, the plain belt is evidence against
+        # it; a part (like neither) is evidence of nothing
+        against = pattern & ~like & (cv2.inRange(image[:, :new], low, high) > 0)
+        seen = int(np.count_nonzero(like)) + int(np.count_nonzero(against))
+        agree = int(np.count_nonzero(like)) / max(1, seen)
         self._candidate = None
         logger.debug(
-            "pattern trial: %d new columns, %d pattern pixels, %.2f agree (repeat %.1f)",
+            "pattern trial: %d new columns, %d pattern pixels, %d seen, %.2f agree (repeat %.1f)",
             new,
             np.count_nonzero(pattern),
+            seen,
             agree,
             repeat,
         )
-        if agree >= _AGREE:
+        if seen >= 0.5 * np.count_nonzero(pattern) and agree >= _AGREE:
             logger.info("belt pattern: repeats every %.1f work pixels", repeat)
             return
-        self._failed += 1
-        if self._failed < _TRIALS:  # a part in the way? the next repeat will tell
+        if seen >= 0.5 * np.count_nonzero(pattern):
+            self._failed += 1  # (parts hiding half of it tell nothing: the next repeat will)
+        if self._failed < _TRIALS:
             self._candidate = (repeat, self._travel, plain)
             return
         self._repeat, self._tile = 0.0, plain
