@@ -624,7 +624,8 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
 
     The autocorrelation along the flow of the image's `_deviations` over lags of 3
     to half its length: the shortest lag that matches about as well as the best is
-    the repeat (a pattern matches itself at every multiple of it). No lag matching
+    the repeat (a pattern matches itself at every multiple of it), or a whole
+    fraction of it that matches well (parts in view can favour a multiple). No lag matching
     well (0.5), or nothing standing `contrast` from its row's colour in every repeat
     in view at some phase (a part is in one only), and there is no such pattern.
     """
@@ -648,18 +649,27 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
         for i, r in enumerate(scores)
         if r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
     )
-    repeat = float(lags[i])
-    if 0 < i < len(scores) - 1:
-        left, mid, right = scores[i - 1 : i + 2]
-        curvature = left - 2 * mid + right
-        if curvature < 0:
-            repeat += 0.5 * (left - right) / curvature
     # only a pattern that would pass for a part needs modelling
-    out = np.abs(grey) >= contrast
-    if np.count_nonzero(out) * repeat / along < min_area:
+    if np.count_nonzero(np.abs(grey) >= contrast) * lags[i] / along < min_area:
         return 0.0
-    if _alike_one_on(grey, repeat, contrast) or _folds(grey, repeat, contrast):
-        return repeat
+    # parts in view can make a multiple of the repeat match best: its whole fractions
+    # that match well (0.5) and peak are tried first, the shortest first
+    tried = [i]
+    for n in range(2, lags[i] // lags.start + 1):
+        j = int(round(lags[i] / n)) - lags.start
+        j = max(range(max(0, j - 1), min(len(scores), j + 2)), key=lambda m: scores[m])
+        peak = 0 < j < len(scores) - 1 and scores[j - 1] <= scores[j] >= scores[j + 1]
+        if peak and scores[j] >= 0.5 and j not in tried:
+            tried.append(j)
+    for j in sorted(tried):
+        repeat = float(lags[j])
+        if 0 < j < len(scores) - 1:
+            left, mid, right = scores[j - 1 : j + 2]
+            curvature = left - 2 * mid + right
+            if curvature < 0:
+                repeat += float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
+        if _alike_one_on(grey, repeat, contrast) or _folds(grey, repeat, contrast):
+            return repeat
     return 0.0
 
 
