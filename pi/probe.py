@@ -55,28 +55,6 @@ NOT_AVAILABLE = "is not available in this build"
 # --------------------------------------------------------------------------- prepare
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML for {value!r}")
-
-
-def to_toml(sections: dict[str, dict[str, Any]]) -> str:
-    """A TOML document of plain `[section]` tables (all this probe needs)."""
-    lines: list[str] = []
-    for name, table in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
-        lines.append("")
-    return "\n".join(lines)
-
-
 def _scenarios() -> dict[str, Any]:
     """The teach clip (good parts only) and the replay clip (defects and a halt).
 
@@ -135,6 +113,7 @@ def prepare(inputs: Path, src: Path) -> None:
     manifest: dict[str, Any] = {"clips": {}, "models": {}, "event_logs": {}}
     try:
         from agent.sim.line import render_line
+        from agent.toml_text import dumps
     except ImportError as exc:
         logger.warning("no line simulator in this build (%s): no clips", exc)
     else:
@@ -146,7 +125,7 @@ def prepare(inputs: Path, src: Path) -> None:
                 "parts": len(truth.counted),
             }
             if name == "replay":
-                (inputs / "line.toml").write_text(to_toml(_sim_config(truth)))
+                (inputs / "line.toml").write_text(dumps(_sim_config(truth)))
 
     golden = src / "tests" / "golden" / "press-3-example"
     if golden.with_suffix(".jsonl").exists():
