@@ -258,3 +258,32 @@ def test_parts_counted_from_a_guess_are_uncertain_and_only_those() -> None:
         counted += counter.process(VIEW.work(frame), frame, now, step * 15.0 / 640)
     counted += counter.flush()
     assert [p.uncertain for p in counted] == [False] * 8 + [True, True, False]
+
+
+def test_a_fragment_never_as_big_as_a_part_is_not_counted() -> None:
+    """Once the single part is known, a speck (a patterned belt's fragment standing out
+    under shake and light, dirt) crossing the line is no part; parts after it are."""
+    from agent.counting.counter import PartCounter
+    from agent.flow.stops import Stamp
+
+    counter = PartCounter(VIEW, count_at=0.5, min_area=16)
+    step, pitch = 12, 160  # frame pixels per analysed frame; between objects
+    lengths = [64] * 9 + [20] + [64] * 2  # the 10th: a speck, a sixth of a part's area
+    starts, x = [], -64
+    for length in lengths:
+        starts.append((x, length))
+        x -= pitch + length
+    counted = []
+    for frame_no in range((-x + 640) // step):
+        shift = frame_no * step
+        frame = belt(frame_no % 5)
+        for start, length in starts:
+            left = start + shift
+            if -length < left < 640:
+                bottom = 119 if length > 20 else 99
+                box = ((max(0, left), 80), (min(639, left + length - 1), bottom))
+                cv2.rectangle(frame, *box, (60, 160, 200), -1)
+        now = Stamp(frame_no / 15.0, T0 + timedelta(seconds=frame_no / 15.0))
+        counted += counter.process(VIEW.work(frame), frame, now, step * 15.0 / 640)
+    counted += counter.flush()
+    assert len(counted) == 11  # (12 with the speck)
