@@ -226,64 +226,42 @@ def test_a_part_cut_by_the_roi_edge_across_the_flow_is_clipped(tmp_path) -> None
     assert cut > 0
 
 
-def test_parts_counted_from_a_guess_are_uncertain_and_only_those() -> None:
-    """Flat-ended bars through the counter: a flush pair counts as two, both uncertain."""
+def through_counter(trains: list[list[tuple[int, int]]], step: int = 12, pitch: int = 160):
+    """Bar trains (bars end to end, each (length, height) in frame pixels) carried left to
+    right `step` pixels per analysed frame, `pitch` apart, through a `PartCounter`."""
     from agent.counting.counter import PartCounter
     from agent.flow.stops import Stamp
 
     counter = PartCounter(VIEW, count_at=0.5, min_area=16)
-    step, pitch = 12, 160  # frame pixels per analysed frame; between bar trains
-    trains = [[64]] * 8 + [[64, 64]] + [[64]]  # the 9th: two bars end to end
     starts, x = [], -64
     for train in trains:
         starts.append((x, train))
-        x -= pitch + sum(train)
+        x -= pitch + sum(length for length, _ in train)
     counted = []
     for frame_no in range((-x + 640) // step):
-        shift = frame_no * step
         frame = belt(frame_no % 5)
         for start, train in starts:
-            left = start + shift
-            for length in train:
+            left = start + frame_no * step
+            for length, height in train:
                 if -length < left < 640:
-                    cv2.rectangle(
-                        frame,
-                        (max(0, left), 80),
-                        (min(639, left + length - 1), 119),
-                        (60, 160, 200),
-                        -1,
-                    )
+                    box = ((max(0, left), 80), (min(639, left + length - 1), 79 + height))
+                    cv2.rectangle(frame, *box, (60, 160, 200), -1)
                 left += length
         now = Stamp(frame_no / 15.0, T0 + timedelta(seconds=frame_no / 15.0))
         counted += counter.process(VIEW.work(frame), frame, now, step * 15.0 / 640)
-    counted += counter.flush()
+    return counted + counter.flush()
+
+
+def test_parts_counted_from_a_guess_are_uncertain_and_only_those() -> None:
+    """Flat-ended bars through the counter: a flush pair counts as two, both uncertain."""
+    bar = (64, 40)
+    counted = through_counter([[bar]] * 8 + [[bar, bar]] + [[bar]])  # the 9th: end to end
     assert [p.uncertain for p in counted] == [False] * 8 + [True, True, False]
 
 
 def test_a_fragment_never_as_big_as_a_part_is_not_counted() -> None:
     """Once the single part is known, a speck (a patterned belt's fragment standing out
     under shake and light, dirt) crossing the line is no part; parts after it are."""
-    from agent.counting.counter import PartCounter
-    from agent.flow.stops import Stamp
-
-    counter = PartCounter(VIEW, count_at=0.5, min_area=16)
-    step, pitch = 12, 160  # frame pixels per analysed frame; between objects
-    lengths = [64] * 9 + [20] + [64] * 2  # the 10th: a speck, a sixth of a part's area
-    starts, x = [], -64
-    for length in lengths:
-        starts.append((x, length))
-        x -= pitch + length
-    counted = []
-    for frame_no in range((-x + 640) // step):
-        shift = frame_no * step
-        frame = belt(frame_no % 5)
-        for start, length in starts:
-            left = start + shift
-            if -length < left < 640:
-                bottom = 119 if length > 20 else 99
-                box = ((max(0, left), 80), (min(639, left + length - 1), bottom))
-                cv2.rectangle(frame, *box, (60, 160, 200), -1)
-        now = Stamp(frame_no / 15.0, T0 + timedelta(seconds=frame_no / 15.0))
-        counted += counter.process(VIEW.work(frame), frame, now, step * 15.0 / 640)
-    counted += counter.flush()
+    bar, speck = (64, 40), (20, 20)  # the speck: a sixth of a part's area
+    counted = through_counter([[bar]] * 9 + [[speck]] + [[bar]] * 2)
     assert len(counted) == 11  # (12 with the speck)
