@@ -23,7 +23,7 @@ import numpy as np
 from agent.counting import Blob, CountedPart
 from agent.counting.roi import RoiView
 from agent.counting.segment import BeltSegmenter
-from agent.counting.track import Track, Tracker
+from agent.counting.track import Crossing, Track, Tracker
 from agent.flow.stops import Stamp
 from agent.inspection import PartCrop
 
@@ -164,6 +164,25 @@ class PartCounter:
         self._last_run = now.mono
         a, b = self._window(speed_px_s)
         self._offset, self._end = a, b
+        labels, blobs = self._segment(work, a, b, travel)
+        self.tracker.part_area = self.segmenter.single_area
+        crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
+        single = self.segmenter.single_area
+        if single is not None:  # never as big as a fraction of a part: a fragment
+            crossings = [c for c in crossings if c.track.largest >= _FRAGMENT * single]
+        self._note_occupied(work, a, b)
+        crossed = {c.track.id: c for c in crossings}
+        live_ids = {t.id for t in self.tracker.tracks}
+        self._collect_views(frame, labels, crossed)
+        done = self._advance_pending(frame, labels, crossed, live_ids)
+        for stale in set(self._before) - live_ids:
+            del self._before[stale]
+        return sorted(done, key=lambda p: p.at.mono)
+
+    def _segment(
+        self, work: np.ndarray, a: int, b: int, travel: float
+    ) -> tuple[np.ndarray, list[Blob]]:
+        """The blobs in the window `a:b` of the ROI, in ROI coordinates."""
         window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
         labels, found = self.segmenter.segment(window, a, travel)
         blobs = [
@@ -180,22 +199,22 @@ class PartCounter:
         ]
         self._labels, self.blobs = labels, blobs
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
-        self.tracker.part_area = self.segmenter.single_area
-        crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
-        single = self.segmenter.single_area
-        if single is not None:  # never as big as a fraction of a part: a fragment
-            crossings = [c for c in crossings if c.track.largest >= _FRAGMENT * single]
-        # parts in the ROI outside the window still hold off a `starved` stop
+        return labels, blobs
+
+    def _note_occupied(self, work: np.ndarray, a: int, b: int) -> None:
+        """Whether parts are in view (outside the window too: they hold off `starved`)."""
         confirmed = bool(self.tracker.confirmed)
         seen = confirmed or ((a, b) != (0, work.shape[1]) and self.segmenter.occupied(work))
         self._occupied = seen and (self._occupied_frames >= 1 or confirmed)
         self._occupied_frames = self._occupied_frames + 1 if seen else 0
-        crossed_ids = {c.track.id: c for c in crossings}
-        done: list[CountedPart] = []
-        live_ids = {t.id for t in self.tracker.tracks}
+
+    def _collect_views(
+        self, frame: np.ndarray, labels: np.ndarray, crossed: dict[int, Crossing]
+    ) -> None:
+        """Views of parts near the line: kept before they cross, handed over when they do."""
         for track in self.tracker.tracks:
             blob = track.blob
-            if track.id in crossed_ids:
+            if track.id in crossed:
                 if blob is not None and not blob.touching and self._inside(blob):
                     self.segmenter.learn_part(blob.area)  # one sample per part seen alone
                 before = self._before.pop(track.id, deque())
@@ -203,7 +222,7 @@ class PartCounter:
                 if blob is not None and self._near_line(blob):
                     views.append(self._crop_now(frame, blob, labels))
                 after = self.max_views - len(views)
-                self._pending.append(_Pending(track, crossed_ids[track.id].at, views, after))
+                self._pending.append(_Pending(track, crossed[track.id].at, views, after))
             elif not track.counted and blob is not None and self._near_line(blob):
                 # keep a copy of the part's surroundings (never the whole frame: a held
                 # frame makes the decoder's next one come from fresh pages), and where
@@ -217,9 +236,19 @@ class PartCounter:
                         self._touching(labels, blob),
                     )
                 )
+
+    def _advance_pending(
+        self,
+        frame: np.ndarray,
+        labels: np.ndarray,
+        crossed: dict[int, Crossing],
+        live_ids: set[int],
+    ) -> list[CountedPart]:
+        """Counted parts gathering views after the line: the ones now complete."""
+        done: list[CountedPart] = []
         still_pending = []
         for pending in self._pending:
-            if pending.track.id in crossed_ids:
+            if pending.track.id in crossed:
                 pass  # its crossing frame's view is already in
             elif pending.track.id not in live_ids or pending.frames_left <= 0:
                 done.append(self._finish(pending))
@@ -235,9 +264,7 @@ class PartCounter:
             else:
                 still_pending.append(pending)
         self._pending = still_pending
-        for stale in set(self._before) - live_ids:
-            del self._before[stale]
-        return sorted(done, key=lambda p: p.at.mono)
+        return done
 
     def flush(self) -> list[CountedPart]:
         """Hand over counted parts still waiting for views."""
