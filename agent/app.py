@@ -514,6 +514,10 @@ class Agent:
             alarms.append(f"store: {self.recorder.counters.alarm}")
         if self.health.camera_down:
             alarms.append(f"camera: {self.health.camera_down}")
+        source_alarm = getattr(self.source, "alarm", None)
+        note = source_alarm() if callable(source_alarm) else None
+        if note:
+            alarms.append(f"camera: {note}")
         if self.labels.steps:
             last = self.labels.steps[-1]
             alarms.append(f"clock: stepped by {last.offset_s:+.0f} s")
