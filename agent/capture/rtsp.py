@@ -26,6 +26,9 @@ from agent.capture import SourceError
 logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+#: RTP over TCP when the camera offers it (no lost packets); a short stream probe (the
+#: SDP already says what the stream is): opening takes ~0.1 s here instead of ~1.5 s.
+_OPTIONS = {"rtsp_flags": "prefer_tcp", "analyzeduration": "200000", "probesize": "32768"}
 
 
 def probe(url: str, timeout_s: float, shown: str) -> None:
@@ -79,7 +82,7 @@ class RtspCapture:
         try:
             self._container = av.open(
                 url,
-                options={"rtsp_flags": "prefer_tcp"},
+                options=_OPTIONS,
                 timeout=(open_timeout_s, read_timeout_s),
             )
         except av.error.FFmpegError as exc:
