@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -132,6 +133,24 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
             return bool(predicate())
         time.sleep(0.02)
     return True
+
+
+async def pilot_until(pilot: Any, predicate: Callable[[], object], timeout: float = 15.0) -> bool:
+    """`wait_until` inside a Textual `run_test`: lets the app run while polling."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return bool(predicate())
+        await pilot.pause(0.05)
+    return True
+
+
+async def settle(pilot: Any) -> None:
+    """Inside `run_test`: until every worker is done and the screen caught up."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 @pytest.fixture

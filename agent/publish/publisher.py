@@ -134,6 +134,7 @@ class MqttPublisher:
         self._hold_until = 0.0
         self._depth = 0
         self._lost = 0
+        self.passes = 0  # completed passes of the outbox thread: a caller can await one
         self._router = ReasonRouter(
             config, store, self._clock, self.counters, self._send_now, self._wake.set
         )
@@ -403,6 +404,7 @@ class MqttPublisher:
             except Exception:
                 logger.exception("mqtt: outbox thread error; retrying")
                 self._stop.wait(1.0)
+            self.passes += 1
             self._wake.wait(0.05 if self._window else self._poll_s)
             self._wake.clear()
 

@@ -22,6 +22,7 @@ import pytest
 from agent.events import PartEvent, StateEvent
 from agent.sim.line import GroundTruth, Phase, Scenario, render_line
 from agent.store import Store
+from tests.conftest import wait_until
 
 KILLS = 50
 
@@ -51,6 +52,14 @@ def check_file(db: Path) -> tuple[str, list[str]]:
     finally:
         conn.close()
     return result, ids
+
+
+def parts_stored(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT count(*) FROM events WHERE type = 'part'").fetchone()[0])
+    finally:
+        conn.close()
 
 
 @pytest.mark.slow
@@ -107,7 +116,8 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
 
     # a clean run to the end: resumes, counts, is stopped in order (Ctrl-C, as by hand)
     daemon = subprocess.Popen([*command, str(config)], cwd=tmp_path, stderr=subprocess.PIPE)
-    time.sleep(4.0)
+    before = parts_stored(db)
+    assert wait_until(lambda: parts_stored(db) >= before + 2, 60), "the clean run did not count"
     daemon.send_signal(signal.SIGINT)
     _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0, err.decode()

@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 
 from agent.publish.sparkplug import pb  # only to *encode* the test's rebirth command
 from agent.store import Store
+from tests.conftest import wait_until
 
 AGENT = r"""
 import sys, time
@@ -155,10 +155,7 @@ def test_sigkill_with_events_in_the_outbox_loses_nothing(broker, tmp_path, subsc
     statuses = [m.payload for m in sub.snapshot() if m.topic == root + "/status"]
     assert statuses == [b"online", b"offline", b"online"]
     with Store.open(tmp_path / "line.db") as store:
-        deadline = time.monotonic() + 10
-        while store.outbox_depth() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert store.outbox_depth() == 0
+        assert wait_until(lambda: store.outbox_depth() == 0, 10)
 
 
 def decode_raw(payload: bytes) -> str:

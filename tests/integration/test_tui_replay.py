@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 from agent.__main__ import main as agent_main
 from agent.sim.line import Phase, Scenario, render_line
+from tests.conftest import settle
 from tui.app import OeeApp
 from tui.sample import sample_clock
 from tui.sources.store import StoreSource
@@ -49,9 +50,7 @@ def test_replayed_store_on_screen(tmp_path):
 
     async def run() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(3):
-                await pilot.pause()
-                await app.workers.wait_for_complete()
+            await settle(pilot)
             snap = app.snapshot
             assert snap is not None and snap.line == "sim-line"
             assert snap.shift["total"] == report["oee"]["total"] == len(report["parts"])
@@ -63,9 +62,7 @@ def test_replayed_store_on_screen(tmp_path):
             assert table.row_count == len(report["stops"])
             unassigned = snap.shift["losses"]["unassigned"]
             await pilot.press("a", "enter")  # the longest stop: jam
-            for _ in range(3):
-                await pilot.pause()
-                await app.workers.wait_for_complete()
+            await settle(pilot)
             losses = app.snapshot.shift["losses"]
             assert losses["breakdown"] > 0 and losses["unassigned"] < unassigned
 

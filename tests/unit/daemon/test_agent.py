@@ -25,6 +25,7 @@ from agent.pipeline import LinePipeline, ListSink
 from agent.sim.line import GroundTruth
 from agent.store import Store, open_readonly
 from agent.systemd import Notifier
+from tests.conftest import wait_until
 
 
 def stored(config: Config) -> list[Event]:
@@ -358,9 +359,7 @@ def test_a_looped_recording_plays_on_without_a_gap(line_config, tmp_path: Path) 
     stop = threading.Event()
     thread = threading.Thread(target=agent.run, args=(stop,))
     thread.start()
-    deadline = time.monotonic() + 30
-    while agent.health.frames < 2.5 * short.frames and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: agent.health.frames >= 2.5 * short.frames, 30)
     stop.set()
     thread.join(20)
     assert agent.health.frames >= 2.5 * short.frames, "the recording did not loop"
