@@ -554,9 +554,12 @@ class Agent:
 
 def _open_camera(config: Config, clock: Clock, wanted: Callable[[float], bool]) -> Any:
     from agent.capture.sources import open_source
+    from agent.capture.view import ViewWatch
 
     assert config.camera is not None
-    return open_source(config.camera, clock, base_dir=config.base_dir, wanted=wanted)
+    roi = config.vision.roi if config.vision is not None else None
+    view = ViewWatch(roi)  # a dark, blurred or moved view is no_data, never a stop
+    return open_source(config.camera, clock, base_dir=config.base_dir, wanted=wanted, view=view)
 
 
 def run_command(args: argparse.Namespace) -> int:

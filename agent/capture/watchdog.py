@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from agent.capture.reader import (
     ThreadedReader,
 )
 from agent.capture.validate import FrameValidator
+from agent.capture.view import ViewWatch
 from agent.clock import Clock
 from agent.config import CameraConfig
 
@@ -87,6 +88,10 @@ class WatchedSource:
             on the converted frames, and only those count as progress against a stall
             (so a frame is converted anyway once half `read_timeout_s` passed without
             a good one).
+        view: when set, good frames are checked against the view it was taught (or
+            the first good frame): while the view is dark, blurred or moved, frames
+            are withheld between a `SourceDown` (backdated to the first check that saw
+            the change) and a `SourceUp`, as in an outage, but the capture stays open.
     """
 
     def __init__(
@@ -104,8 +109,10 @@ class WatchedSource:
         queue_size: int = 2,
         name: str = "camera",
         wanted: Callable[[float], bool] | None = None,
+        view: ViewWatch | None = None,
     ) -> None:
         self._opener = opener
+        self.view = view
         self._wanted = wanted
         self._clock = clock
         self.read_timeout_s = read_timeout_s
@@ -140,6 +147,7 @@ class WatchedSource:
         self._damage_times: deque[float] = deque(maxlen=DAMAGE_ALARM_FRAMES)
         self._damaged_in_row = 0  # damaged frames since the last good one
         self.frames_damaged = 0
+        self.view_withheld = 0  # good frames withheld while the view was wrong
         self.frames_in = 0
         self.frames_not_converted = 0
         self.frozen_skipped = 0
@@ -211,6 +219,7 @@ class WatchedSource:
         counts.update(
             frames_not_converted=self.frames_not_converted,
             frozen_skipped=self.frozen_skipped,
+            view_withheld=self.view_withheld,
             reopens=self.reopens,
             outages=self.outages,
             connected=not self._down and self._opened,
@@ -358,6 +367,25 @@ class WatchedSource:
             self._ended = True
             logger.info("camera %s: the recording ended", self.name)
 
+    def _view_wrong(self, item: Captured) -> bool:
+        """Check the view now and then; True while it is wrong (the frame is withheld)."""
+        view = self.view
+        assert item.image is not None
+        if view is None or not view.update(item.mono, item.image) and view.problem is None:
+            return False
+        if view.problem is None:  # right again: the SourceUp below says so
+            logger.warning("camera %s: the view is right again", self.name)
+            return False
+        if not self._down:
+            self._down = True
+            self.outages += 1
+            since = view.since if view.since is not None else item.mono
+            wall = item.wall - timedelta(seconds=max(0.0, item.mono - since))
+            self._out.append(SourceDown(since, wall, view.problem))
+            logger.warning("camera %s: %s", self.name, view.problem)
+        self.view_withheld += 1
+        return True
+
     def _on_damaged(self, item: Damaged) -> None:
         """Counted, never delivered, and no progress: only damage for long is a stall."""
         self._opened = True
@@ -393,6 +421,8 @@ class WatchedSource:
         self._progress_mono = item.mono
         self._last_good = (item.mono, item.wall)
         self._damaged_in_row = 0
+        if self._view_wrong(item):
+            return
         if self._down:
             self._down = False
             self._failures = 0
