@@ -167,6 +167,8 @@ class LineSnapshot:
     #: Which shift this is, counting back from the newest (0), of how many in the store.
     shift_index: int = 0
     shift_count: int = 1
+    #: The agent's alarms from its latest `stats` (e.g. `camera: view dark (...)`).
+    alarms: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -74,6 +74,7 @@ class LineFeed:
     part_times: deque[datetime] = field(default_factory=lambda: deque(maxlen=20000))
     seen_parts: set[str] = field(default_factory=set)
     last_mono: float = 0.0
+    alarms: tuple[str, ...] = ()  # from the latest `stats`
 
 
 class FleetState:
@@ -122,6 +123,8 @@ class FleetState:
             self._stop(feed, data)
         elif kind == "part" and isinstance(data, dict):
             self._part(feed, data)
+        elif kind == "stats" and isinstance(data, dict):
+            feed.alarms = tuple(str(a) for a in data.get("alarms") or ())
         elif kind == "cmd/result" and isinstance(data, dict):
             self.results.append(_result_text(key, data))
         return True
@@ -245,6 +248,7 @@ class FleetState:
             ideal_cycle_s=cycle,
             source="mqtt",
             stale=stale,
+            alarms=feed.alarms,
         )
 
 

@@ -285,7 +285,16 @@ class StoreSource:
             ideal_cycle_s=config.line.ideal_cycle_s,
             source=str(self.path),
             stale=stale,
+            alarms=self._alarms(now),
         )
+
+    def _alarms(self, now: datetime) -> tuple[str, ...]:
+        """The alarms of the agent's latest health sample, if it is recent."""
+        stats = self._reader.latest_stats() or {}
+        ts = _ts_or_none(stats.get("ts"))
+        if ts is None or (now - ts).total_seconds() > self.stale_after_s:
+            return ()
+        return tuple(str(a) for a in stats.get("alarms") or ())
 
     def _events(self, start: datetime, now: datetime) -> list[Any]:
         """The events from `start` to `now`, the state in effect at `start` first.

@@ -77,3 +77,18 @@ def test_pareto_largest_first_with_cumulative_share():
     rows = pareto(shift)
     assert [k for k, _, _ in rows][:4] == ["setup", "breakdown", "small_stop", "defects"]
     assert rows[0][2] == 0.6 and rows[-1][2] == 1.0
+
+
+def test_the_state_line_shows_the_agents_alarms():
+    from datetime import UTC, datetime
+
+    from tui.model import LineSnapshot
+    from tui.screens.dashboard import _state_line
+
+    now = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    snap = LineSnapshot("s", "a", "l", now, UTC, state="no_data", since=now)
+    assert "ALARM" not in _state_line(snap)
+    snap = LineSnapshot(
+        "s", "a", "l", now, UTC, state="no_data", since=now, alarms=("camera: view dark",)
+    )
+    assert "ALARM: camera: view dark" in _state_line(snap)
