@@ -19,11 +19,12 @@ import time
 
 import numpy as np
 
-from agent.inspection.inspector import TaughtInspector, fit_line
-from agent.inspection.model import peak
+from agent.inspection.fit import fit_line
+from agent.inspection.inspector import TaughtInspector
 from agent.inspection.register import place
 from agent.inspection.runtime import BACKBONE_F32, BACKBONE_INT8, Backbone
 from agent.inspection.samples import sample_part
+from agent.inspection.threshold import peak
 
 
 def per_part_ms(inspector: TaughtInspector, parts: list, repeats: int = 3) -> float:
@@ -39,7 +40,7 @@ def per_part_ms(inspector: TaughtInspector, parts: list, repeats: int = 3) -> fl
 
 def stage_ms(inspector: TaughtInspector, parts: list) -> dict[str, float]:
     """Milliseconds per view for registration and the pixel map, per call for the backbone."""
-    model, reference = inspector.model, inspector.taught.reference
+    model, reference = inspector.model, inspector.model.reference
     views = [v for p in parts for v in p[1:4]]
     t0 = time.process_time()
     registered = [place(v, reference, model.side) for v in views]

@@ -4,11 +4,13 @@ Stage interface: an `Inspector` turns the crops of one part (several frames arou
 its crossing) into a `Verdict`. `NoInspection` is what a line without a taught
 model uses: every part counts as good and the verdict says inspection is off.
 
-`load_inspector(config)` gives the line's inspector. Inside: `runtime` (the TFLite
-interpreter and the int8 backbone, checked against their manifests), `register`
-(canonical pose), `model` (pixel and patch comparisons), `inspector` (fit, verdict,
-atomic save/load), `teach` (the command), `classifier` (optional defect names),
-`pictures` (defect PNGs). docs/inspection.md explains them.
+`loader.load_inspector(config)` gives the line's inspector. Inside, by stage:
+`runtime` (the TFLite interpreter and the int8 backbone, checked against their
+manifests), `register` (canonical pose), `light` (taught light, the part alone),
+`model` (pixel and patch comparisons; the model's saved fields), `threshold` (scores
+and the threshold), `selection` + `fit` + `calibrate` (teaching), `inspector` (the
+verdict), `persist` (atomic save/load), `teach` (the command), `classifier` (optional
+defect names), `pictures` (defect PNGs). docs/inspection.md explains them.
 """
 
 from __future__ import annotations
@@ -62,10 +64,3 @@ class NoInspection:
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
         """Always good, no score."""
         return Verdict(good=True)
-
-
-def load_inspector(config: object) -> Inspector:
-    """The line's taught inspector, or `NoInspection` when it has none (see `loader`)."""
-    from agent.inspection.loader import load_inspector as load
-
-    return load(config)  # type: ignore[arg-type]

@@ -7,7 +7,8 @@ import logging
 from agent.config import Config
 from agent.inspection import Inspector, NoInspection
 from agent.inspection.classifier import load_classifier
-from agent.inspection.inspector import TaughtInspector, has_taught, load_taught
+from agent.inspection.inspector import TaughtInspector
+from agent.inspection.persist import has_taught, load_taught
 from agent.inspection.runtime import Backbone
 
 logger = logging.getLogger(__name__)

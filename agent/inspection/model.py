@@ -9,21 +9,23 @@ Two comparisons per position of the canonical pose, each learned from good parts
   stride-16 features (a fixed random subset of channels); the Mahalanobis distance
   finds changes of texture and colour that are too gradual for the pixel check.
 Each map is divided by its own scale on held-out good parts, so the two are comparable;
-a view's map is their maximum, its score the map's peak inside the part's region.
+a view's map is their maximum inside the part's region (`threshold` scores it).
+
+`LineModel` is everything a taught line needs to score a view, and it says how it is
+saved: its arrays go to an `.npz`, its scalars to the manifest, both named after its
+fields (`to_saved` / `from_saved`; `persist` writes the folder).
 """
 
 from __future__ import annotations
 
-import logging
-import math
-from dataclasses import dataclass, field
-from statistics import NormalDist
-from typing import Any
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
-logger = logging.getLogger(__name__)
+from agent.inspection.light import belt_gain, isolate, normalise
+from agent.inspection.runtime import Backbone
 
 #: Smallest colour spread assumed per pixel (grey levels): sensor noise floor.
 PIXEL_SIGMA_FLOOR = 6.0
@@ -44,6 +46,8 @@ class PixelModel:
 
     mean: np.ndarray  # side x side x 3
     sigma: np.ndarray  # side x side x 3
+    #: Saved as "pixel_mean", "pixel_sigma".
+    PREFIX: ClassVar[str] = "pixel_"
 
     @classmethod
     def fit(cls, images: np.ndarray) -> PixelModel:
@@ -77,6 +81,12 @@ def stack_features(stride8: np.ndarray, stride16: np.ndarray, channels: np.ndarr
     return np.concatenate([stride8, up], axis=2)[:, :, channels]
 
 
+def backbone_features(backbone: Backbone, image: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    """The backbone's joined feature map of a (normalised) view, `channels` of it."""
+    feats = backbone.features(np.clip(image, 0, 255).astype(np.uint8))
+    return stack_features(feats.stride8, feats.stride16, channels)
+
+
 @dataclass
 class PatchModel:
     """PaDiM: a Gaussian per feature-map position (mean, inverse covariance)."""
@@ -84,6 +94,8 @@ class PatchModel:
     channels: np.ndarray  # indices into the joined stride-8 + stride-16 channels
     mean: np.ndarray  # H x W x d
     inv_cov: np.ndarray  # H x W x d x d
+    #: Saved as "patch_channels", "patch_mean", "patch_inv_cov".
+    PREFIX: ClassVar[str] = "patch_"
 
     @classmethod
     def fit(cls, features: np.ndarray, channels: np.ndarray, ridge: float = 0.01) -> PatchModel:
@@ -111,13 +123,13 @@ class PatchModel:
 
 @dataclass
 class LineModel:
-    """Everything a taught line needs to score a registered view."""
+    """Everything a taught line needs to score a view: pose, light, comparisons, scales."""
 
     side: int
     region: np.ndarray  # side x side float32 0..1: where defects count (part + margin)
     pixels: PixelModel | None
     patches: PatchModel | None
-    #: Divisors that bring each map to "1 = the largest seen on held-out good parts".
+    #: Divisors that bring each map to "1 = typical of held-out good parts".
     pixel_scale: float = 1.0
     patch_scale: float = 1.0
     threshold: float = 1.0
@@ -131,6 +143,15 @@ class LineModel:
     #: Colour (BGR, taught brightness) painted over everything that is not the part
     #: (None: views are compared as they are, e.g. a fixed scene or a texture).
     background: np.ndarray | None = None
+    #: rfft of the reference silhouette that fixes each view's rotation (None: the
+    #: views are compared in the pose they come in).
+    reference: np.ndarray | None = None
+
+    #: The comparisons, saved as arrays named with their prefix.
+    _PARTS: ClassVar[dict[str, type[PixelModel] | type[PatchModel]]] = {
+        "pixels": PixelModel,
+        "patches": PatchModel,
+    }
 
     def normalise(self, image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """A registered view corrected to the taught brightness, the part alone in it.
@@ -146,8 +167,6 @@ class LineModel:
         if mask is None or self.background is None:
             return out
         return isolate(out, mask, self.background)
-
-    extra: dict[str, float] = field(default_factory=dict)
 
     def pixel_map(self, image: np.ndarray) -> np.ndarray | None:
         """Smoothed pixel distance map of a registered view, in held-out units."""
@@ -173,128 +192,65 @@ class LineModel:
         both = maps[0] if len(maps) == 1 else np.maximum(maps[0], maps[1])
         return np.asarray(both * self.region, np.float32)
 
+    def to_saved(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The model as named arrays (for an `.npz`) and scalars (for a JSON manifest).
 
-#: How far a view's brightness is corrected towards the taught level (lighting drift).
-GAIN_LIMITS = (0.75, 1.33)
+        Every field is saved under its own name; a comparison's arrays under its
+        prefix ("pixel_mean"); a complex array as "<name>_real" and "<name>_imag".
+        """
+        arrays: dict[str, np.ndarray] = {}
+        scalars: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if f.name in self._PARTS:
+                arrays |= {value.PREFIX + g.name: getattr(value, g.name) for g in fields(value)}
+            elif isinstance(value, np.ndarray) and np.iscomplexobj(value):
+                arrays[f"{f.name}_real"] = value.real.astype(np.float32)
+                arrays[f"{f.name}_imag"] = value.imag.astype(np.float32)
+            elif isinstance(value, np.ndarray):
+                arrays[f.name] = value
+            else:
+                scalars[f.name] = value
+        return arrays, scalars
 
+    @classmethod
+    def from_saved(cls, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> LineModel:
+        """The model `to_saved` wrote; `scalars` may hold other keys too.
 
-def brightness_of(image: np.ndarray, body: np.ndarray) -> float:
-    """Median grey level of the part's body (pixels every good part covers)."""
-    grey = image.mean(axis=2)
-    inside = grey[body] if body.any() else grey.ravel()
-    return float(np.median(inside))
+        A missing field takes its default, as in models saved before it existed.
 
-
-#: The lighting gain read off the belt is believed within these limits (a lamp failing,
-#: a door opened); beyond them the view is corrected by the part's own brightness.
-LIGHT_LIMITS = (0.4, 2.5)
-
-
-def belt_gain(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> float | None:
-    """How much brighter the taught belt is than the belt around this part: the light.
-
-    The belt, not the part, says how the light changed, so a part that is itself too
-    dark or of the wrong colour is not corrected into a good one. The median of the
-    belt pixels a few pixels away from the part shrugs off dirt and a neighbour's edge.
-    None when too little belt shows, or the gain is beyond `LIGHT_LIMITS`.
-    """
-    near = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-    belt = image[~near]
-    if belt.shape[0] < 50:
-        return None
-    here = float(np.median(belt.mean(axis=1)))
-    gain = float(background.mean()) / max(here, 1.0)
-    return gain if LIGHT_LIMITS[0] <= gain <= LIGHT_LIMITS[1] else None
-
-
-def normalise(image: np.ndarray, body: np.ndarray, brightness: float) -> np.ndarray:
-    """The view with its brightness brought to the taught level, within GAIN_LIMITS.
-
-    One gain for all channels: lighting that drifts or flickers changes brightness,
-    not hue, so a part of the wrong colour still differs.
-    """
-    if brightness <= 0:
-        return image
-    gain = brightness / max(brightness_of(image, body), 1.0)
-    return np.asarray(image * float(np.clip(gain, *GAIN_LIMITS)), np.float32)
-
-
-def isolate(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """`image` with every pixel farther than one pixel from the part painted `background`.
-
-    Only the part itself is compared: dirt on the belt, a neighbour part or the belt's
-    own pattern beside the part cannot raise a score. A chipped edge or a missing piece
-    still shows: where the part should be, the background colour differs from it.
-    """
-    keep = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    return np.where(keep[:, :, None], image, background[None, None, :]).astype(np.float32)
+        Raises:
+            KeyError: a field with no default is missing.
+        """
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in cls._PARTS:
+                part = cls._PARTS[f.name]
+                names = [part.PREFIX + g.name for g in fields(part)]
+                values[f.name] = part(*(arrays[n] for n in names)) if names[0] in arrays else None
+            elif f.name in arrays:
+                values[f.name] = arrays[f.name]
+            elif f"{f.name}_real" in arrays:
+                values[f.name] = arrays[f"{f.name}_real"] + 1j * arrays[f"{f.name}_imag"]
+            elif f.name in scalars:
+                values[f.name] = scalars[f.name]
+        missing = [
+            f.name
+            for f in fields(cls)
+            if f.name not in values and f.default is MISSING and f.default_factory is MISSING
+        ]
+        if missing:
+            raise KeyError(", ".join(missing))
+        return cls(**values)
 
 
-def background_of(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """The belt's colour around taught parts: median over pixels no part comes near."""
-    far = masks.max(axis=0) < 0.02
-    if not far.any():
-        far = masks.mean(axis=0) < 0.5
-    return np.median(images[:, far].reshape(-1, 3), axis=0).astype(np.float32)
+@dataclass
+class Taught:
+    """A taught line: its model, how it was taught, and the teach report."""
 
-
-def peak(anomaly_map: np.ndarray) -> float:
-    """A view's score: the peak of its anomaly map."""
-    return float(anomaly_map.max())
-
-
-def region_of(masks: np.ndarray, margin_px: int = 3) -> np.ndarray:
-    """Where a defect counts: pixels any good view covered, widened by `margin_px`.
-
-    The margin keeps a chipped edge (part pixels missing at the outline) inside.
-    """
-    covered = (masks.max(axis=0) > 0.5).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1,) * 2)
-    return (cv2.dilate(covered, kernel) > 0).astype(np.float32)
-
-
-def part_score(view_scores: list[float]) -> float:
-    """One part's score over its views: the median, so a glitch in one frame is ignored."""
-    return float(np.median(view_scores))
-
-
-#: Factor above the robust fit's false-reject quantile: a few dozen held-out parts pin
-#: their centre and spread, not their 1 % tail, and new good parts scatter a little
-#: past it, while defects score several times higher than good parts.
-THRESHOLD_MARGIN = 1.3
-#: Smallest spread of log scores assumed (held-out parts that happen to score alike).
-MIN_LOG_SPREAD = 0.05
-
-
-def robust_log_fit(scores: np.ndarray) -> tuple[float, float]:
-    """Median and MAD-based standard deviation of log scores (one odd part moves neither)."""
-    logs = np.log(np.maximum(np.asarray(scores, np.float64), 1e-6))
-    centre = float(np.median(logs))
-    spread = 1.4826 * float(np.median(np.abs(logs - centre)))
-    return centre, max(spread, MIN_LOG_SPREAD)
-
-
-def threshold_for(scores: np.ndarray, false_reject_rate: float) -> float:
-    """The score above which a part is rejected, from held-out good parts' scores.
-
-    A log-normal fitted with the median and the median absolute deviation, so a
-    defective part among the "good" ones cannot drag the threshold up with it; the
-    (1 - rate) quantile of that fit times `THRESHOLD_MARGIN`.
-    """
-    centre, spread = robust_log_fit(scores)
-    z = NormalDist().inv_cdf(1.0 - false_reject_rate)
-    return math.exp(centre + z * spread) * THRESHOLD_MARGIN
-
-
-def outliers(scores: np.ndarray, sigmas: float = 4.0) -> np.ndarray:
-    """Which scores lie far above the rest (robust log fit): parts unlike the others."""
-    centre, spread = robust_log_fit(scores)
-    logs = np.log(np.maximum(np.asarray(scores, np.float64), 1e-6))
-    return np.asarray(logs > centre + sigmas * spread)
-
-
-def load_inspector(config: Any) -> Any:
-    """The line's inspector (see `agent.inspection.loader.load_inspector`)."""
-    from agent.inspection.loader import load_inspector as load
-
-    return load(config)
+    model: LineModel
+    info: dict[str, Any]
+    #: What teach saw, used and left out, and its warnings (`report.teach_report`).
+    report: dict[str, Any] | None = None

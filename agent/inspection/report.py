@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from agent.inspection.model import robust_log_fit
 from agent.inspection.register import Registered
 from agent.inspection.selection import Selection
+from agent.inspection.threshold import robust_log_fit
 
 REPORT_FILE = "teach.json"
 #: Fewer clean parts than this make a weak model (the threshold rests on a third).
@@ -58,6 +58,31 @@ def teach_report(
     quantiles = np.quantile(held_scores, [0.0, 0.5, 0.9, 0.99, 1.0]) / threshold
     centre, spread = robust_log_fit(held_scores)
     jitter = _jitter(registered)
+    warnings = _warnings(selection, used, int(odd.sum()), spread, jitter)
+    return {
+        "parts_seen": seen,
+        "parts_used": used,
+        "parts_left_out": left_out,
+        "views_seen": selection.views_seen,
+        "views_left_out": dict(selection.views_left_out),
+        "held_out_parts": len(held_scores),
+        # Scores as the agent reports them: 1.0 is the threshold.
+        "good_scores": {
+            k: round(float(v), 3)
+            for k, v in zip(("min", "median", "p90", "p99", "max"), quantiles, strict=True)
+        },
+        "good_spread": round(spread, 3),
+        # How far the threshold sits above the good tail (the largest held-out score).
+        "margin": round(float(threshold / max(float(held_scores.max()), 1e-9)), 3),
+        "expected_false_rejects": round(_tail(held_scores, threshold, centre, spread), 4),
+        "view_jitter": round(jitter, 4),
+        "warnings": warnings,
+    }
+
+
+def _warnings(selection: Selection, used: int, odd: int, spread: float, jitter: float) -> list[str]:
+    """What to change when the model cannot be trusted, one sentence each."""
+    seen = selection.parts_seen
     warnings = []
     if used < ENOUGH_PARTS:
         warnings.append(
@@ -87,30 +112,12 @@ def teach_report(
             f"a part's size changes by {jitter:.1%} between its views: the view moves too "
             "much; steady the camera, check its focus and that parts lie flat"
         )
-    if seen and odd.sum() / seen > ODD_SHARE:
+    if seen and odd / seen > ODD_SHARE:
         warnings.append(
-            f"{int(odd.sum())} parts looked unlike the rest and were left out (defective, "
+            f"{odd} parts looked unlike the rest and were left out (defective, "
             "or seen badly): make sure the footage shows good production only, parts apart"
         )
-    return {
-        "parts_seen": seen,
-        "parts_used": used,
-        "parts_left_out": left_out,
-        "views_seen": selection.views_seen,
-        "views_left_out": dict(selection.views_left_out),
-        "held_out_parts": len(held_scores),
-        # Scores as the agent reports them: 1.0 is the threshold.
-        "good_scores": {
-            k: round(float(v), 3)
-            for k, v in zip(("min", "median", "p90", "p99", "max"), quantiles, strict=True)
-        },
-        "good_spread": round(spread, 3),
-        # How far the threshold sits above the good tail (the largest held-out score).
-        "margin": round(float(threshold / max(float(held_scores.max()), 1e-9)), 3),
-        "expected_false_rejects": round(_tail(held_scores, threshold, centre, spread), 4),
-        "view_jitter": round(jitter, 4),
-        "warnings": warnings,
-    }
+    return warnings
 
 
 def _tail(scores: np.ndarray, threshold: float, centre: float, spread: float) -> float:

@@ -124,6 +124,11 @@ class Backbone:
             )
             self._outputs[role] = detail
 
+    @property
+    def channels(self) -> int:
+        """Channels of the stride-8 and stride-16 maps joined, as the manifest lists them."""
+        return sum(int(o["shape"][-1]) for o in self.manifest["outputs"])
+
     def tile(self, image_bgr: np.ndarray) -> np.ndarray:
         """The RGB uint8 tile the network takes, resized from a BGR image."""
         if image_bgr.shape[:2] != (self.size, self.size):

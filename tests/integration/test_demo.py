@@ -73,7 +73,7 @@ def test_headless_demo_reaches_store_and_broker(cache, tmp_path, broker, subscri
     with open_readonly(store_dir / "line.db") as store:
         parts = store.parts()
         stops = [s for s in store.stops() if s.state == "stopped"]
-        outbox = store.outbox_depth()
+        outbox = store.outbox.depth()
         events = store.events()
     # every part that crossed count_at in time is counted, each by a count of its own
     # near its true time (time zero is the agent's first event, a fraction of a second

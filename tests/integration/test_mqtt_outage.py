@@ -71,7 +71,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(
         broker.stop()
         time.sleep(OUTAGE_S)  # the outage itself: the span this test is about
         assert not publisher.connected
-        queued = store.outbox_depth()
+        queued = store.outbox.depth()
         assert queued > 100  # the events of the outage wait on disk
         broker.start()
         # ...and keep flowing after it, while the backlog goes out
@@ -84,7 +84,7 @@ def test_broker_outage_loses_nothing_and_keeps_order(
         producer.join(10)
         broker.start()
 
-    assert publisher.drain(60), f"outbox still holds {store.outbox_depth()}"
+    assert publisher.drain(60), f"outbox still holds {store.outbox.depth()}"
     total = sum(len(ids) for ids in expected.values())
 
     def complete(messages) -> bool:

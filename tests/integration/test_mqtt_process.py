@@ -20,7 +20,7 @@ import pytest
 
 from agent.publish.sparkplug import pb  # only to *encode* the test's rebirth command
 from agent.store import Store
-from tests.conftest import wait_until
+from tests.conftest import wait_until, write_line_config
 
 AGENT = r"""
 import sys, time
@@ -54,26 +54,14 @@ while True:
 
 
 def write_config(folder: Path, broker, line_id: str, sparkplug: bool = False) -> Path:
-    path = folder / "line.toml"
-    path.write_text(
-        f"""
-[line]
-id = "{line_id}"
-site = "proc-site"
-area = "proc-area"
-ideal_cycle_s = 1.0
-
-[store]
-path = "line.db"
-
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-keepalive_s = 5
-sparkplug = {"true" if sparkplug else "false"}
-"""
+    mqtt = {"host": broker.host, "port": broker.port, "keepalive_s": 5, "sparkplug": sparkplug}
+    return write_line_config(
+        folder / "line.toml",
+        line_id=line_id,
+        line={"site": "proc-site", "area": "proc-area", "ideal_cycle_s": 1.0},
+        store={"path": "line.db"},
+        mqtt=mqtt,
     )
-    return path
 
 
 class Agent:
@@ -141,7 +129,7 @@ def test_sigkill_with_events_in_the_outbox_loses_nothing(broker, tmp_path, subsc
     assert sub.wait_for(lambda ms: len(parts(ms)) >= 100, timeout=30)
     proc.kill()
     with Store.open(tmp_path / "line.db") as store:
-        left = store.outbox_depth()
+        left = store.outbox.depth()
     assert 0 < left < count, "the kill should leave events in the outbox"
     # the Will: retained status turns offline when the process dies
     assert sub.wait_for(
@@ -155,7 +143,7 @@ def test_sigkill_with_events_in_the_outbox_loses_nothing(broker, tmp_path, subsc
     statuses = [m.payload for m in sub.snapshot() if m.topic == root + "/status"]
     assert statuses == [b"online", b"offline", b"online"]
     with Store.open(tmp_path / "line.db") as store:
-        assert wait_until(lambda: store.outbox_depth() == 0, 10)
+        assert wait_until(lambda: store.outbox.depth() == 0, 10)
 
 
 def decode_raw(payload: bytes) -> str:

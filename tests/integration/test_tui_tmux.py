@@ -18,7 +18,7 @@ import pytest
 
 from agent.__main__ import main as agent_main
 from agent.sim.line import Phase, Scenario, render_line
-from tests.conftest import wait_until
+from tests.conftest import wait_until, write_line_config
 from tui.model import percent
 
 START = "2026-03-02T08:00:00+00:00"  # months before today: nobody writes this store now
@@ -45,13 +45,12 @@ def screen_until(session: str, wanted: str, timeout: float = 30.0) -> str:
 def replayed(tmp_path: Path) -> tuple[Path, dict, dict]:
     scenario = Scenario((Phase(8), Phase(4, moving=False), Phase(8)), seed=8, width=480, height=360)
     truth = render_line(scenario, tmp_path / "line.mp4")
-    config = tmp_path / "line.toml"
-    config.write_text(
-        '[line]\nid = "sim-line"\nsite = "lab"\narea = "belt"\nideal_cycle_s = 0.5\n\n'
-        f'[camera]\nsource = "line.mp4"\nfps = {scenario.fps}\n\n'
-        f'[vision]\nroi = {list(scenario.roi)}\ndirection = "left_to_right"\n\n'
-        '[inspection]\nmodel_dir = "no-model-here"\n',
-        encoding="utf-8",
+    config = write_line_config(
+        tmp_path / "line.toml",
+        truth,
+        line_id="sim-line",
+        line={"site": "lab", "area": "belt", "ideal_cycle_s": 0.5},
+        inspection={"model_dir": "no-model-here"},
     )
     db, report_file = tmp_path / "line.db", tmp_path / "report.json"
     argv = ["replay", str(truth.path), "--config", str(config), "--db", str(db)]

@@ -9,8 +9,10 @@ import pytest
 
 from agent.config import Config
 from agent.inspection.classifier import CLASSIFIER_FILE, DefectClassifier
-from agent.inspection.inspector import TaughtInspector, fit_line, save_taught
+from agent.inspection.fit import fit_line
+from agent.inspection.inspector import TaughtInspector
 from agent.inspection.loader import load_inspector
+from agent.inspection.persist import save_taught
 from agent.inspection.runtime import MODELS_DIR
 from agent.inspection.samples import sample_defects, sample_part
 from agent.sim.parts import DEFECT_KINDS

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from agent.inspection import PartCrop
-from agent.inspection.inspector import TaughtInspector, fit_line
+from agent.inspection.fit import fit_line
+from agent.inspection.inspector import TaughtInspector
 from agent.inspection.runtime import Backbone
 
 TILE = 96

@@ -36,6 +36,7 @@ def test_int8_model_is_fully_int8_and_matches_manifest(backbones, photos):
     s = int8.size
     assert feats.stride8.shape == (s // 8, s // 8, 40)
     assert feats.stride16.shape == (s // 16, s // 16, 112)
+    assert int8.channels == 40 + 112  # what fitting draws its channel subset from
     assert np.isfinite(feats.stride8).all() and feats.stride8.std() > 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.inspection.inspector import TaughtInspector, fit_line
+from agent.inspection.fit import fit_line
+from agent.inspection.inspector import TaughtInspector
 from agent.inspection.runtime import Backbone
 from agent.inspection.samples import sample_defects, sample_part
 from agent.sim.parts import DEFECT_KINDS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import time
@@ -14,16 +15,12 @@ import pytest
 from agent.config import Config
 from agent.errors import UserError
 from agent.inspection import NoInspection, Verdict
-from agent.inspection.inspector import (
-    MODEL_FILE,
-    TaughtInspector,
-    fit_line,
-    has_taught,
-    load_taught,
-    save_taught,
-)
+from agent.inspection.fit import fit_line
+from agent.inspection.inspector import TaughtInspector
 from agent.inspection.loader import load_inspector
+from agent.inspection.persist import MODEL_FILE, has_taught, load_taught, save_taught
 from agent.inspection.pictures import save_defect_picture
+from agent.inspection.runtime import file_sha256
 from agent.inspection.samples import sample_defects, sample_part
 from agent.inspection.teach import run_command, teach
 
@@ -92,6 +89,51 @@ def test_a_corrupt_model_is_refused_with_what_to_do(tmp_path, hex_parts):
         load_taught(model_dir)
 
 
+def _rewrite(model_dir, drop_arrays=(), drop_scalars=()):
+    """Rewrite a saved model as an older teach wrote it: without some fields."""
+    with np.load(model_dir / MODEL_FILE) as data:
+        arrays = {k: data[k] for k in data.files if k not in drop_arrays}
+    np.savez_compressed(model_dir / MODEL_FILE, **arrays)
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest = {k: v for k, v in manifest.items() if k not in drop_scalars}
+    manifest["files"][MODEL_FILE] = file_sha256(model_dir / MODEL_FILE)
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_the_saved_files_keep_their_names(tmp_path, hex_parts):
+    model_dir = save_taught(fit_line(hex_parts, None), tmp_path / "model", None)
+    with np.load(model_dir / MODEL_FILE) as data:
+        assert sorted(data.files) == [
+            "background",
+            "body",
+            "pixel_mean",
+            "pixel_sigma",
+            "reference_imag",
+            "reference_real",
+            "region",
+        ]
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert {"side", "pixel_scale", "patch_scale", "threshold", "part_scale"} <= set(manifest)
+    assert {"smooth_px", "brightness", "format", "files", "backbone", "teach"} <= set(manifest)
+
+
+def test_a_model_saved_before_the_light_fields_loads_with_their_defaults(tmp_path, hex_parts):
+    model_dir = save_taught(fit_line(hex_parts, None), tmp_path / "model", None)
+    _rewrite(model_dir, ("body", "background"), ("part_scale", "smooth_px", "brightness"))
+    model = load_taught(model_dir)[0].model
+    assert model.body is None and model.background is None and model.brightness == 0.0
+    assert model.part_scale == 0.0 and model.smooth_px == 3 and model.reference is not None
+    views = sample_part(np.random.default_rng(5), "hex", views=3).views
+    assert TaughtInspector(load_taught(model_dir)[0], None).inspect(views).score is not None
+
+
+def test_a_model_without_its_region_is_refused(tmp_path, hex_parts):
+    model_dir = save_taught(fit_line(hex_parts, None), tmp_path / "model", None)
+    _rewrite(model_dir, ("region",))
+    with pytest.raises(UserError, match="lacks 'region'.*teach the line again"):
+        load_taught(model_dir)
+
+
 def test_a_folder_without_manifest_is_not_a_model(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / MODEL_FILE).write_bytes(b"half written")
@@ -123,12 +165,8 @@ def test_too_few_parts_is_refused_clearly(tmp_path, hex_parts):
     assert not (tmp_path / "model").exists()
 
 
-def test_teach_command_refuses_missing_footage(tmp_path):
-    config_path = tmp_path / "line.toml"
-    config_path.write_text(
-        '[line]\nid = "l"\nideal_cycle_s = 1\n[camera]\nsource = "x.mp4"\n'
-        "[vision]\nroi = [0, 0, 64, 64]\n"
-    )
+def test_teach_command_refuses_missing_footage(tmp_path, line_config_file):
+    config_path = line_config_file(camera={"source": "x.mp4"}, vision={"roi": [0, 0, 64, 64]})
     args = argparse.Namespace(video=str(tmp_path / "missing.mp4"), config=str(config_path))
     with pytest.raises(UserError, match="does not exist"):
         run_command(args)

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from agent.inspection import PartCrop
-from agent.inspection.inspector import TaughtInspector, fit_line, save_taught
+from agent.inspection.fit import fit_line
+from agent.inspection.inspector import TaughtInspector
+from agent.inspection.persist import save_taught
 from agent.inspection.report import REPORT_FILE, format_report, teach_report
 from agent.inspection.runtime import Backbone
 from agent.inspection.samples import BELT, sample_defects, sample_part

@@ -1,0 +1,216 @@
+"""Fitting: a line's model learnt from the views of good parts, then calibrated.
+
+`fit_line` picks the clean views (`selection`), fits the comparisons on most parts,
+scores every part, fits again without the parts unlike the rest (defective parts in
+the "good" footage), and calibrates the map scales and the threshold on the parts held
+out (`calibrate`). It returns the `Taught` line; `persist` saves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from agent.errors import UserError
+from agent.inspection import PartCrop
+from agent.inspection.calibrate import raw_scores, scaled, with_threshold
+from agent.inspection.light import background_of, brightness_of, normalise
+from agent.inspection.model import (
+    LineModel,
+    PatchModel,
+    PixelModel,
+    Taught,
+    backbone_features,
+)
+from agent.inspection.register import Registered, build_reference
+from agent.inspection.report import teach_report
+from agent.inspection.runtime import Backbone
+from agent.inspection.selection import Selection, select_views
+from agent.inspection.threshold import outliers
+
+logger = logging.getLogger(__name__)
+
+#: Backbone channels kept per position (of all the manifest lists), PaDiM's random subset.
+PATCH_CHANNELS = 48
+#: Parts held out of fitting to set the threshold, as a fraction of those taught.
+HOLDOUT_FRACTION = 0.3
+MIN_FIT_PARTS = 20
+MIN_HOLDOUT_PARTS = 10
+POSES = ("register", "fixed", "texture")
+
+
+def split_parts(n: int, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[list[int], list[int]]:
+    """Deterministic split of part indices into fit and held-out (spread over the footage)."""
+    step = max(2, round(1 / holdout_fraction))
+    held = [i for i in range(n) if i % step == step // 2]
+    fit = [i for i in range(n) if i % step != step // 2]
+    return fit, held
+
+
+def _enough(count: int, what: str) -> None:
+    fit_idx, held_idx = split_parts(count)
+    if len(fit_idx) < MIN_FIT_PARTS or len(held_idx) < MIN_HOLDOUT_PARTS:
+        need = MIN_FIT_PARTS + MIN_HOLDOUT_PARTS
+        raise UserError(
+            f"only {count} {what}; teach needs at least {need} good parts "
+            "(record a few minutes of good production, and check [vision] roi)"
+        )
+
+
+def region_of(masks: np.ndarray, margin_px: int = 3) -> np.ndarray:
+    """Where a defect counts: pixels any good view covered, widened by `margin_px`.
+
+    The margin keeps a chipped edge (part pixels missing at the outline) inside.
+    """
+    covered = (masks.max(axis=0) > 0.5).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1,) * 2)
+    return (cv2.dilate(covered, kernel) > 0).astype(np.float32)
+
+
+def fit_line(
+    parts: Sequence[Sequence[PartCrop]],
+    backbone: Backbone | None,
+    false_reject_rate: float = 0.01,
+    side: int = 96,
+    feature_views: int = 1,
+    progress: Callable[[int], None] | None = None,
+    seed: int = 0,
+    pose: str = "register",
+) -> Taught:
+    """Learn a line from the views of good parts; calibrate on held-out good parts.
+
+    `pose`: "register" brings every view to a canonical pose first (parts loose on a
+    belt); "fixed" compares views as they are (a part held in a fixture); "texture"
+    also compares them as they are, with every backbone channel and a wider smoothing
+    of the pixel map (a surface that looks alike everywhere: web, sheet, weave).
+
+    Raises:
+        UserError: too few parts to fit and calibrate, or an unknown pose.
+    """
+    started = time.monotonic()
+    _enough(len(parts), "good parts to learn from")
+    _check_pose(pose, backbone)
+    reference = _reference(parts) if pose == "register" else None
+    selection = select_views(parts, reference, side, judge=pose == "register")
+    (progress or (lambda n: None))(len(parts))
+    _log_left_out(selection, len(parts))
+    _enough(len(selection.parts), "clean parts (whole, alone and sharp in the crop)")
+    clean, registered = selection.parts, selection.registered
+    fit_idx, held_idx = split_parts(len(clean))
+    held_views = [registered[i] for i in held_idx]
+
+    def fitted(fit: list[int]) -> LineModel:
+        views = [r for i in fit for r in registered[i]]
+        model = _fit_model(views, backbone, side, pose, seed, selection.part_scale, reference)
+        return scaled(model, held_views, backbone)
+
+    model = fitted(fit_idx)
+    odd = outliers(raw_scores(model, clean, backbone, feature_views))
+    if odd.any():
+        # Defective parts in the "good" footage: learn without them and score again.
+        model = fitted([i for i in fit_idx if not odd[i]])
+    held_scores = raw_scores(model, [clean[i] for i in held_idx], backbone, feature_views)
+    model = with_threshold(model, held_scores, false_reject_rate)
+    info = _info(selection, fit_idx, held_idx, odd, held_scores, model, false_reject_rate)
+    info["teach_s"] = round(time.monotonic() - started, 2)
+    # The report describes good parts: held-out parts unlike the rest are left out of it.
+    good_held = held_scores[~odd[held_idx]] if (~odd[held_idx]).any() else held_scores
+    report = teach_report(selection, odd, good_held, model.threshold, registered)
+    logger.info("taught on %d parts (%d held out)", len(clean), len(held_idx))
+    return Taught(model, info, report)
+
+
+def _check_pose(pose: str, backbone: Backbone | None) -> None:
+    if pose not in POSES:
+        raise UserError(f"unknown inspection pose {pose!r} (one of {', '.join(POSES)})")
+    if pose == "texture" and backbone is None:
+        raise UserError("texture inspection needs the backbone")
+
+
+def _reference(parts: Sequence[Sequence[PartCrop]]) -> np.ndarray:
+    """The rotation reference, from the clean views of the first parts fitted on."""
+    fit_idx, _ = split_parts(len(parts))
+    crops = [v for i in fit_idx[:40] for v in parts[i] if not (v.touching or v.clipped)]
+    try:
+        return build_reference(crops)
+    except ValueError:
+        raise UserError("no part could be found in the views of the parts counted") from None
+
+
+def _log_left_out(selection: Selection, seen: int) -> None:
+    if selection.parts_left_out:
+        logger.info(
+            "teach: left out %d of %d parts (%s)",
+            sum(selection.parts_left_out.values()),
+            seen,
+            ", ".join(f"{k} {v}" for k, v in selection.parts_left_out.items()),
+        )
+
+
+def _info(
+    selection: Selection,
+    fit_idx: list[int],
+    held_idx: list[int],
+    odd: np.ndarray,
+    held_scores: np.ndarray,
+    model: LineModel,
+    false_reject_rate: float,
+) -> dict[str, Any]:
+    """How the line was taught, for the model's manifest."""
+    return {
+        "parts": len(selection.parts),
+        "fit_parts": len(fit_idx) - int(odd[fit_idx].sum()),
+        "held_out_parts": len(held_idx),
+        "views": sum(len(r) for r in selection.registered),
+        "false_reject_rate": false_reject_rate,
+        "threshold": model.threshold,
+        "held_out_scores_max": float(held_scores.max()),
+    }
+
+
+def _fit_model(
+    views: list[Registered],
+    backbone: Backbone | None,
+    side: int,
+    pose: str,
+    seed: int,
+    part_scale: float,
+    reference: np.ndarray | None,
+) -> LineModel:
+    """The comparisons fitted on `views`, before calibration (scales and threshold 1)."""
+    masks = np.stack([r.mask for r in views])
+    body = masks.mean(axis=0) > 0.95
+    brightness = float(np.median([brightness_of(r.image, body) for r in views]))
+    images = np.stack([normalise(r.image, body, brightness) for r in views])
+    background = background_of(images, masks) if pose == "register" else None
+    light = LineModel(
+        side, region_of(masks), None, None, body=body, brightness=brightness, background=background
+    )
+    if background is not None:
+        # as inspection will see them: the light read off the belt, the part alone
+        images = np.stack([light.normalise(r.image, r.mask) for r in views])
+    patches = None
+    if backbone is not None:
+        rng = np.random.default_rng(seed)
+        # Textures need every channel; registered parts do as well with a third of them.
+        wanted = backbone.channels if pose == "texture" else PATCH_CHANNELS
+        channels = np.sort(rng.choice(backbone.channels, size=wanted, replace=False))
+        feats = np.stack([backbone_features(backbone, image, channels) for image in images])
+        patches = PatchModel.fit(feats, channels)
+    return LineModel(
+        side=side,
+        region=light.region,
+        pixels=PixelModel.fit(images),
+        patches=patches,
+        part_scale=part_scale,
+        smooth_px=7 if pose == "texture" else 3,
+        body=body,
+        brightness=brightness,
+        background=background,
+        reference=reference,
+    )
