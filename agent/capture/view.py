@@ -13,10 +13,19 @@ It works on a grey copy 320 px wide: about 2 ms a check on a 640 x 480 frame her
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from agent.files import write_atomic
+
+logger = logging.getLogger(__name__)
+
+#: The taught view, beside the taught model (`oee-agent teach` writes it).
+REFERENCE_FILE = "view.png"
 
 #: Width of the grey copy the checks work on.
 WIDTH = 320
@@ -39,6 +48,7 @@ class ViewReference:
     moving: tuple[int, int, int, int] | None
     edges: np.ndarray  # strong edges of the fixed scene (bool)
     edge_level: float  # gradient magnitude that made an edge strong
+    size: tuple[int, int]  # (height, width) of the full frame
 
     @classmethod
     def of(cls, image: np.ndarray, roi: tuple[int, int, int, int] | None = None) -> ViewReference:
@@ -53,7 +63,7 @@ class ViewReference:
         magnitude = gradient(grey)
         level = max(float(np.quantile(magnitude, 1 - EDGE_SHARE)), 8.0)  # noise is no edge
         edges = magnitude >= level
-        return cls(grey, sharpness(grey), float(grey.mean()), moving, edges, level)
+        return cls(grey, sharpness(grey), float(grey.mean()), moving, edges, level, image.shape[:2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,27 @@ def compare(reference: ViewReference, image: np.ndarray) -> ViewCheck:
     return ViewCheck(sharp, brightness, kept, problem)
 
 
+def save_reference(model_dir: Path, image: np.ndarray) -> Path:
+    """Write `image` (BGR) as the taught view into `model_dir` (atomically); its path."""
+    ok, png = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError("the taught view cannot be encoded as PNG")
+    return write_atomic(Path(model_dir) / REFERENCE_FILE, png.tobytes())
+
+
+def load_reference(model_dir: Path) -> np.ndarray | None:
+    """The taught view in `model_dir`, or None when there is none (or it is unreadable)."""
+    path = Path(model_dir) / REFERENCE_FILE
+    if not path.is_file():
+        return None
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        logger.warning(
+            "cannot read the taught view %s; the first frame will be the reference", path
+        )
+    return image
+
+
 def _ratio(value: float, reference: float) -> float:
     return value / reference if reference > 1e-6 else 1.0
 
@@ -169,9 +200,21 @@ class ViewWatch:
         self.problem = self.since = None
         self._streak = 0
 
+    def _other_size(self, image: np.ndarray) -> bool:
+        """The taught view has another frame size: it cannot be compared (said once)."""
+        assert self.reference is not None
+        if image.shape[:2] == self.reference.size:
+            return False
+        logger.warning(
+            "the taught view is %s but the camera gives %s: the first frame is the reference",
+            self.reference.size[::-1],
+            image.shape[1::-1],
+        )
+        return True
+
     def update(self, mono: float, image: np.ndarray) -> bool:
         """Check `image` if a check is due; True when the verdict (`problem`) changed."""
-        if self.reference is None:
+        if self.reference is None or self._other_size(image):
             self.teach(image)
             return False
         if mono < self._next:

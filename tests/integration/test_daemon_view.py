@@ -15,9 +15,11 @@ import cv2
 import pytest
 
 from agent.app import Agent
+from agent.capture.view import save_reference
 from agent.config import parse_config
 from agent.events import PartEvent, StateEvent
 from agent.inspection import NoInspection
+from agent.inspection.teach import _first_frame
 from agent.sim.camera import moved_frames
 from agent.sim.line import Phase, Scenario
 from agent.store import open_readonly
@@ -76,3 +78,42 @@ def test_a_changed_view_is_no_data_with_an_alarm_never_a_stop(
     assert SPAN_S[1] <= ended <= SPAN_S[1] + 3.0, (ended, names)
     parts = [e for e in events if isinstance(e, PartEvent)]
     assert any((p.ts - start).total_seconds() > ended for p in parts)  # counting goes on
+
+
+def test_a_camera_bumped_since_teach_is_no_data_from_the_start(tmp_path: Path, eventually) -> None:
+    scenario = Scenario(
+        phases=(Phase(6.0),), width=320, height=240, fps=FPS, speed_px_s=120.0, seed=32
+    )
+    video, before = tmp_path / "belt.avi", tmp_path / "taught.avi"
+    for path, span in ((video, (0.0, 99.0)), (before, (0.0, 0.0))):  # bumped all along
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (320, 240))
+        for image, _, _ in moved_frames(scenario, "shift", 12.0, span):
+            writer.write(image)
+        writer.release()
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    save_reference(model_dir, _first_frame(before)[0])  # what `teach` keeps from its footage
+    config = parse_config(
+        {
+            "line": {"id": "view-test", "ideal_cycle_s": 0.5},
+            "camera": {"source": str(video), "fps": FPS},
+            "vision": {"roi": list(scenario.roi)},
+            "inspection": {"model_dir": str(model_dir)},
+            "store": {"path": str(tmp_path / "line.db")},
+            "mqtt": {"enabled": False},
+        }
+    )
+    agent = Agent(config, inspector=NoInspection())
+    thread = threading.Thread(target=agent.run, args=(threading.Event(),), daemon=True)
+    thread.start()
+    assert eventually(lambda: "view moved" in (agent.health.camera_down or ""), 30)
+    thread.join(60)
+    with open_readonly(config.store_path) as store:
+        events = store.events()
+    states = [e for e in events if isinstance(e, StateEvent)]
+    # the first frames went out before three checks (0.25 s apart) confirmed the view
+    # wrong; no_data is backdated to the first check that saw it (real-time stamps, so
+    # the bound is loose); no part is counted after it
+    assert [e.state for e in states] == ["running", "no_data"]
+    assert (states[1].ts - states[0].ts).total_seconds() < 2.0
+    assert all(e.ts <= states[1].ts for e in events if isinstance(e, PartEvent))

@@ -6,9 +6,10 @@ Thresholds were set on seeds 11 and 12; these are seeds 21, 22 and 23.
 
 from __future__ import annotations
 
+import cv2
 import pytest
 
-from agent.capture.view import ViewWatch
+from agent.capture.view import ViewWatch, load_reference, save_reference
 from agent.sim.camera import disturb
 from agent.sim.line import Phase, Scenario, render_frames
 
@@ -76,3 +77,28 @@ def test_an_unknown_change_is_refused() -> None:
     frames, _ = footage(21)
     with pytest.raises(ValueError, match="unknown view change 'zoom'"):
         disturb(frames[0], "zoom", 1.0)
+
+
+def test_the_taught_view_is_kept_beside_the_model(tmp_path) -> None:
+    frames, scenario = footage(21)
+    assert load_reference(tmp_path) is None  # an untaught line: the first frame will do
+    save_reference(tmp_path, frames[0])
+    taught = load_reference(tmp_path)
+    assert taught is not None and (taught == frames[0]).all()  # PNG: exact
+    # the camera was bumped between teach and run: wrong from the first checks
+    watch = ViewWatch(scenario.roi)
+    watch.teach(taught)
+    for i, image in enumerate(frames[:20]):
+        watch.update(i / FPS, disturb(image, "shift", 12.0))
+    assert watch.problem is not None and "moved" in watch.problem
+
+
+def test_a_taught_view_of_another_size_gives_way_to_the_first_frame(caplog) -> None:
+    frames, scenario = footage(21)
+    watch = ViewWatch(scenario.roi)
+    watch.teach(cv2.resize(frames[0], (160, 120)))
+    for i, image in enumerate(frames[:40]):
+        watch.update(i / FPS, image)
+    assert watch.problem is None and watch.reference is not None
+    assert watch.reference.size == frames[0].shape[:2]
+    assert "the taught view is (160, 120)" in caplog.text
