@@ -108,6 +108,13 @@ def run_daemon() -> Iterator[Callable[[Config], Agent]]:
         thread.join(20)
 
 
+def watch(footage: Footage, rtsp_camera, run_daemon, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(camera, store path, daemon): an RTSP camera streaming `footage`, a daemon on it."""
+    camera = rtsp_camera(footage.folder, FPS)
+    db = tmp_path / "line.db"
+    return camera, db, run_daemon(daemon_config(camera.url, footage.roi, db))
+
+
 def counted(agent: Agent) -> int:
     return agent.recorder.counters.written if agent.recorder else 0
 
@@ -129,9 +136,7 @@ def states(db: Path) -> list[StateEvent]:
 def test_rtsp_counts_every_part_and_rides_out_a_restart_and_a_stall(
     footage: Footage, rtsp_camera, run_daemon, eventually, tmp_path: Path
 ) -> None:
-    camera = rtsp_camera(footage.folder, FPS)
-    db = tmp_path / "line.db"
-    agent = run_daemon(daemon_config(camera.url, footage.roi, db))
+    camera, db, agent = watch(footage, rtsp_camera, run_daemon, tmp_path)
     # one and a half loops from the stream's first frame, then the camera goes away
     assert eventually(lambda: camera_stats(agent).get("frames_read", 0) >= 1.5 * footage.frames, 60)
     camera.stop()
@@ -163,9 +168,7 @@ def test_rtsp_counts_every_part_and_rides_out_a_restart_and_a_stall(
 def test_damaged_frames_are_counted_alarmed_and_never_counted_from(
     footage: Footage, rtsp_camera, run_daemon, eventually, tmp_path: Path
 ) -> None:
-    camera = rtsp_camera(footage.folder, FPS)
-    db = tmp_path / "line.db"
-    agent = run_daemon(daemon_config(camera.url, footage.roi, db))
+    camera, db, agent = watch(footage, rtsp_camera, run_daemon, tmp_path)
     assert eventually(lambda: counted(agent) >= 2, 60)
     camera.drop(4)  # a quarter of the packets lost: every frame damaged
     assert eventually(lambda: camera_stats(agent).get("frames_damaged", 0) >= 20, 30)
