@@ -25,7 +25,7 @@ from agent.sim.line import Phase, Scenario
 from agent.store import open_readonly
 
 FPS = 20.0
-SPAN_S = (4.0, 8.0)
+SPAN_S = (3.0, 6.0)
 
 
 @pytest.mark.parametrize(("kind", "amount"), [("darken", 0.3), ("blur", 3.0), ("shift", 8.0)])
@@ -33,7 +33,7 @@ def test_a_changed_view_is_no_data_with_an_alarm_never_a_stop(
     kind: str, amount: float, tmp_path: Path, eventually
 ) -> None:
     scenario = Scenario(
-        phases=(Phase(12.0),), width=320, height=240, fps=FPS, speed_px_s=120.0, seed=31
+        phases=(Phase(9.0),), width=320, height=240, fps=FPS, speed_px_s=120.0, seed=31
     )
     video = tmp_path / "belt.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (320, 240))

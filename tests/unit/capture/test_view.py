@@ -6,6 +6,8 @@ Thresholds were set on seeds 11 and 12; these are seeds 21, 22 and 23.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import pytest
 
@@ -17,6 +19,7 @@ FPS = 20.0
 CHANGE_AT_S = 2.0
 
 
+@functools.cache  # rendered once per seed for all the tests here
 def footage(seed: int) -> tuple[list, Scenario]:
     scenario = Scenario(phases=(Phase(5.0),), width=320, height=240, fps=FPS, seed=seed)
     return [image for image, _, _ in render_frames(scenario)], scenario
