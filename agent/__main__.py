@@ -24,6 +24,7 @@ HANDLERS = {
     "oee": "agent.oee.cli:run_command",
     "report": "agent.store.cli:run_command",
     "check-config": "agent.__main__:check_config_command",
+    "causes": "agent.causes.cli:run_command",
 }
 
 
@@ -107,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="md", choices=["json", "csv", "md"], help="output format (default md)"
     )
     report.add_argument("--events-out", metavar="EVENTS.jsonl", help="also export the event log")
+    report.add_argument(
+        "--stops",
+        action="store_true",
+        help="json: add the period's stops with their suggested causes (md always lists them)",
+    )
 
     check = sub.add_parser(
         "check-config",
@@ -115,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         "bad key's path and why.",
     )
     check.add_argument("config", metavar="LINE.toml", help="line configuration")
+
+    from agent.causes.cli import add_parser as add_causes
+
+    add_causes(sub)
     return parser
 
 

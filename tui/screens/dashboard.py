@@ -104,8 +104,6 @@ def _state_line(snap: LineSnapshot) -> str:
         text += f"  reason: {escape(snap.reason) if snap.reason else '[i]none yet[/]'}"
     if snap.stale:
         text += f"  [reverse yellow] STALE: {escape(snap.stale)} [/]"
-    for alarm in snap.alarms:
-        text += f"  [reverse red] ALARM: {escape(alarm)} [/]"
     return text
 
 

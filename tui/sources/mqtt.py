@@ -33,6 +33,7 @@ from tui.model import (
     Reason,
     Stop,
     Times,
+    banner_alarms,
     bars_from_report,
     hourly_bars,
 )
@@ -74,7 +75,8 @@ class LineFeed:
     part_times: deque[datetime] = field(default_factory=lambda: deque(maxlen=20000))
     seen_parts: set[str] = field(default_factory=set)
     last_mono: float = 0.0
-    alarms: tuple[str, ...] = ()  # from the latest `stats`
+    #: The storage alarms of the agent's latest `stats` (a store that cannot keep its bound).
+    alarms: tuple[str, ...] = ()
 
 
 class FleetState:
@@ -123,10 +125,10 @@ class FleetState:
             self._stop(feed, data)
         elif kind == "part" and isinstance(data, dict):
             self._part(feed, data)
-        elif kind == "stats" and isinstance(data, dict):
-            feed.alarms = tuple(str(a) for a in data.get("alarms") or ())
         elif kind == "cmd/result" and isinstance(data, dict):
             self.results.append(_result_text(key, data))
+        elif kind == "stats" and isinstance(data, dict):
+            feed.alarms = banner_alarms(data.get("alarms"))
         return True
 
     def take_results(self) -> list[str]:
@@ -141,12 +143,18 @@ class FleetState:
         stop_id = data.get("id")
         if start is None or not isinstance(stop_id, str):
             return
+        suggested, confidence = data.get("suggested_reason"), data.get("confidence")
+        earlier = feed.stops.get(stop_id)
+        if not isinstance(suggested, str) and earlier is not None:  # a re-announcement
+            suggested, confidence = earlier.suggested_reason, earlier.confidence
         feed.stops[stop_id] = Stop(
             stop_id,
             start,
             _ts(data.get("end")),
             str(data.get("state") or "stopped"),
             data.get("reason") if isinstance(data.get("reason"), str) else None,
+            suggested if isinstance(suggested, str) else None,
+            float(confidence) if isinstance(confidence, int | float) else None,
         )
         if len(feed.stops) > KEEP_STOPS:
             oldest = min(feed.stops.values(), key=lambda s: s.start)
@@ -160,12 +168,21 @@ class FleetState:
             return
         for stop in list(feed.stops.values()):
             if stop.end is None and stop.id != state_id and stop.start <= since:
-                feed.stops[stop.id] = Stop(stop.id, stop.start, since, stop.state, stop.reason)
+                feed.stops[stop.id] = replace(stop, end=since)
         state = data.get("state")
         if state in ("stopped", "no_data") and isinstance(state_id, str):
             if state_id not in feed.stops:
                 reason = data.get("reason") if isinstance(data.get("reason"), str) else None
-                feed.stops[state_id] = Stop(state_id, since, None, state, reason)
+                suggested, confidence = data.get("suggested_reason"), data.get("confidence")
+                feed.stops[state_id] = Stop(
+                    state_id,
+                    since,
+                    None,
+                    state,
+                    reason,
+                    suggested if isinstance(suggested, str) else None,
+                    float(confidence) if isinstance(confidence, int | float) else None,
+                )
 
     @staticmethod
     def _part(feed: LineFeed, data: dict[str, Any]) -> None:

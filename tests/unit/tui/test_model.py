@@ -79,16 +79,15 @@ def test_pareto_largest_first_with_cumulative_share():
     assert rows[0][2] == 0.6 and rows[-1][2] == 1.0
 
 
-def test_the_state_line_shows_the_agents_alarms():
-    from datetime import UTC, datetime
+def test_the_banner_shows_storage_and_camera_view_alarms_only():
+    from tui.model import banner_alarms
 
-    from tui.model import LineSnapshot
-    from tui.screens.dashboard import _state_line
-
-    now = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
-    snap = LineSnapshot("s", "a", "l", now, UTC, state="no_data", since=now)
-    assert "ALARM" not in _state_line(snap)
-    snap = LineSnapshot(
-        "s", "a", "l", now, UTC, state="no_data", since=now, alarms=("camera: view dark",)
-    )
-    assert "ALARM: camera: view dark" in _state_line(snap)
+    alarms = [
+        "storage: 180 MB free on the store's disk",
+        "camera: view dark (31% of the taught brightness)",
+        "camera: 10+ damaged frames in 60 s (the decoder concealed lost data; 14 in all)",
+        "camera: stalled: no good frame for 5.0 s",  # NO DATA says so already
+        "clock: stepped by +3600 s",
+    ]
+    assert banner_alarms(alarms) == tuple(alarms[:3])
+    assert banner_alarms(None) == () and banner_alarms("storage: x") == ()

@@ -151,3 +151,15 @@ def test_the_agents_alarms_come_with_its_stats():
     put(state, t.stats, {"v": 1, "ts": T0.isoformat(), "alarms": []})  # the view is back
     snap = state.line_snapshot("s/a/l", now=T0, mono=0.0)
     assert snap is not None and snap.alarms == ()
+
+
+def test_the_agents_storage_alarm_reaches_the_line_snapshot():
+    state = FleetState()
+    t = Topics("oee/s/a/l")
+    alarm = "storage: 180 MB free on the store's disk (below [store] min_free_mb = 500)"
+    put(state, t.state, state_payload(StateEvent(T0, "running", id="r1")))
+    put(state, t.stats, {"ts": T0.isoformat(), "alarms": ["camera: no frames", alarm]})
+    snap = state.line_snapshot("s/a/l", T0, 1.0)
+    assert snap is not None and snap.alarms == (alarm,)
+    put(state, t.stats, {"ts": T0.isoformat(), "alarms": []})  # the alarm cleared
+    assert state.line_snapshot("s/a/l", T0, 1.0).alarms == ()  # type: ignore[union-attr]

@@ -182,10 +182,8 @@ def test_polls_read_what_is_new_and_notice_what_changed_earlier(tmp_path):
     assert snap.reason == "jam" and snap.shift["losses"]["breakdown"] > 0
 
 
-def test_the_agents_alarms_while_its_health_sample_is_recent(line_db):
+def test_the_camera_view_alarm_reaches_the_banner(line_db):
     alarm = "camera: view dark (31% of the taught brightness)"
     with Store.open(line_db) as store:
-        store.record_stats(SAMPLE_NOW - timedelta(seconds=300), {"alarms": ["clock: old"]})
-        assert StoreSource(line_db, sample_clock()).read().alarms == ()  # too old to hold
         store.record_stats(SAMPLE_NOW - timedelta(seconds=5), {"alarms": [alarm]})
     assert StoreSource(line_db, sample_clock()).read().alarms == (alarm,)
