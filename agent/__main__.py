@@ -29,7 +29,11 @@ HANDLERS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole `oee-agent` command line."""
+    """The whole `oee-agent` command line.
+
+    One long function on purpose: it is a declaration that reads top to bottom like
+    `--help`, each command's arguments beside its name.
+    """
     parser = argparse.ArgumentParser(
         prog="oee-agent",
         description="Machine-vision OEE monitor: the on-device agent and its tools.",

@@ -257,13 +257,13 @@ def run_command(args: argparse.Namespace) -> int:
             raise UserError(f"{db_path}: the store refused to write the replay's events")
         if pipeline.last is not None:  # so `report --db` measures to the last frame too
             store.note_observed(pipeline.last.wall)
+        if snapshots is not None and pipeline.last is not None:
+            snapshots.take(pipeline.last.wall)  # the final one (and ended shifts), as `run`
         if publisher is not None:
             try:
                 _drain(publisher, config)
             except UserError as exc:
                 undelivered = exc  # the report is still written; the command then fails
-            if snapshots is not None and pipeline.last is not None:
-                snapshots.take(pipeline.last.wall)  # the final one, as `run` at its stop
     if pipeline.first is None or pipeline.last is None:
         raise UserError(f"cannot decode video file {args.video}: no usable frame")
     logger.info(

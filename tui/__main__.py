@@ -12,7 +12,7 @@ from agent.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `oee-tui` command line."""
+    """The `oee-tui` command line (long: one declaration per option, read top to bottom)."""
     parser = argparse.ArgumentParser(
         prog="oee-tui",
         description="Supervisor terminal UI: one line from its store (--db), "

@@ -30,6 +30,9 @@ from agent.inspection import PartCrop
 logger = logging.getLogger(__name__)
 
 _SQUARE = np.ones((3, 3), np.uint8)
+#: A track never seen as big as this share of the single part's area is no part: a
+#: fragment of the belt's pattern or dirt standing out now and then under shake and light.
+_FRAGMENT = 0.3
 #: Blobs this close (work pixels: 12 frame pixels at 1/4) are neighbours touching.
 _NEAR = 3
 
@@ -179,6 +182,9 @@ class PartCounter:
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
         self.tracker.part_area = self.segmenter.single_area
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
+        single = self.segmenter.single_area
+        if single is not None:  # never as big as a fraction of a part: a fragment
+            crossings = [c for c in crossings if c.track.largest >= _FRAGMENT * single]
         # parts in the ROI outside the window still hold off a `starved` stop
         confirmed = bool(self.tracker.confirmed)
         seen = confirmed or ((a, b) != (0, work.shape[1]) and self.segmenter.occupied(work))

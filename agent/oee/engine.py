@@ -214,6 +214,20 @@ def _ts(value: datetime | None, name: str) -> float | None:
     return value.timestamp()
 
 
+def _ordered(events: Sequence[Event]) -> tuple[Parts, list[tuple[float, str, str | None]]]:
+    """The parts as arrays (times, good counts before each) and the states, order checked."""
+    part_t, part_g, states = _split(events)
+    times = np.frombuffer(part_t, dtype=np.float64) if part_t else np.zeros(0)
+    good_before = np.zeros(len(part_g) + 1, dtype=np.int64)
+    if part_g:
+        np.cumsum(np.frombuffer(part_g, dtype=np.uint8), out=good_before[1:])
+    if len(times) > 1 and bool(np.any(np.diff(times) < 0)):
+        raise ValueError("part events are not in time order")
+    if any(states[i + 1][0] < states[i][0] for i in range(len(states) - 1)):
+        raise ValueError("state events are not in time order")
+    return Parts(times, good_before), states
+
+
 def compute_oee(
     events: Sequence[Event],
     config: Config,
@@ -246,17 +260,7 @@ def compute_oee(
     period_lo = -math.inf if lo is None else lo
     period_hi = math.inf if hi is None else hi
 
-    part_t, part_g, states = _split(events)
-    times = np.frombuffer(part_t, dtype=np.float64) if part_t else np.zeros(0)
-    good_before = np.zeros(len(part_g) + 1, dtype=np.int64)
-    if part_g:
-        np.cumsum(np.frombuffer(part_g, dtype=np.uint8), out=good_before[1:])
-    if len(times) > 1 and bool(np.any(np.diff(times) < 0)):
-        raise ValueError("part events are not in time order")
-    if any(states[i + 1][0] < states[i][0] for i in range(len(states) - 1)):
-        raise ValueError("state events are not in time order")
-    parts = Parts(times, good_before)
-
+    parts, states = _ordered(events)
     if not events:
         return _report([], period_lo, period_hi, None, None, ideal, zone, [])
     first = events[0].ts.timestamp()

@@ -117,6 +117,7 @@ class MqttPublisher:
         poll_s: float = 0.2,
         free_bytes: Callable[[], int | None] | None = None,
     ) -> None:
+        """The parts wired together (long: one line per part, no logic; paho is set up here)."""
         self.config = config
         self.store = store
         self.topics = Topics.for_config(config)

@@ -349,7 +349,11 @@ def _extent(part: RenderedPart) -> tuple[float, float]:
 
 
 def plan_parts(scenario: Scenario) -> tuple[list[TruthPart], list[RenderedPart]]:
-    """Decide every part: spec, rotation, place on the belt, crossing time."""
+    """Decide every part: spec, rotation, place on the belt, crossing time.
+
+    One pass that must stay one (each draw of `rng` follows the previous one: splitting
+    it would change every seeded scenario the benchmarks and tests rely on).
+    """
     rng = np.random.default_rng(scenario.seed)
     belt = _Belt(scenario)
     length, _ = scenario.canvas
@@ -561,7 +565,11 @@ def _view(frame: np.ndarray, scenario: Scenario, view: str) -> np.ndarray:
 
 
 def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
-    """Yield (frame BGR, moving, occupied) for every frame of the scenario."""
+    """Yield (frame BGR, moving, occupied) for every frame of the scenario.
+
+    Long because it is the simulator's frame loop: every rendered difficulty (light, shake,
+    blur, noise, causes) is applied here in the order a camera would see it.
+    """
     truths, sprites = plan_parts(scenario)
     causes = np.random.default_rng((scenario.seed, 11))
     clusters = {
@@ -669,3 +677,38 @@ def render_line(scenario: Scenario, path: str | Path) -> GroundTruth:
 def with_direction(scenario: Scenario, direction: str) -> Scenario:
     """The same scenario filmed with the parts flowing another way."""
     return replace(scenario, direction=direction)
+
+
+def patterned_belt(
+    pattern: str,
+    period: float,
+    travel: float,
+    phases: tuple[Phase, ...],
+    seed: int,
+    analysis_fps: float = 15.0,
+    **look: Any,
+) -> Scenario:
+    """A small hard clip (320x240) of a `pattern` belt for the flow and counting tests.
+
+    The belt moves `travel` periods per analysed frame (at `analysis_fps`, the
+    vision's default), under camera shake, sensor noise, flicker, a lighting step and
+    motion blur; `look` adds or overrides more of the scenario (dirt, speed drift...).
+    """
+    hard: dict[str, Any] = {
+        "shake_px": 1.5,
+        "noise_sigma": 3.0,
+        "flicker": 0.05,
+        "light_step": (0.5, -0.25),
+        "blur_px": 4.0,
+    }
+    return Scenario(
+        phases,
+        seed=seed,
+        width=320,
+        height=240,
+        size_px=(34, 40),
+        belt_pattern=pattern,
+        belt_period_px=period,
+        speed_px_s=travel * period * analysis_fps,
+        **{**hard, **look},
+    )

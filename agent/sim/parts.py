@@ -274,6 +274,9 @@ def _inside_point(rng: np.random.Generator, geom: _Geometry, margin: float) -> _
 def render_part(spec: PartSpec, angle: float = 0.0) -> RenderedPart:
     """Draw `spec` rotated by `angle` degrees (counter-clockwise on screen is negative).
 
+    One drawing routine, layer after layer (body, holes, texture, defect), kept whole
+    so the layers' order is visible.
+
     Returns:
         The part on a black square canvas big enough for any rotation; its `centre`
         is where the part frame's origin landed.

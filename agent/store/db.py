@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+import agent.store.schema as schema
 from agent.errors import UserError
-from agent.store import schema
 
 #: How long a connection waits for another one's lock before it gives up.
 BUSY_TIMEOUT_S = 10.0

@@ -34,7 +34,11 @@ def migration(func: Migration) -> Migration:
 
 @migration
 def m001_initial(db: Database) -> None:
-    """Events, reasons, part pictures, outbox, loss, shift results, stats and meta."""
+    """Events, reasons, part pictures, outbox, loss, shift results, stats and meta.
+
+    Long because it is the first schema, statement by statement, and must never change:
+    stores made with it are in the field (later changes are later migrations).
+    """
     for sql in (
         # One append-only table for state and part events, so insertion order breaks
         # ties between events stamped with the same time. `ts` is ISO UTC text (exact),

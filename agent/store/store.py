@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import agent.store.schema as schema
 from agent.clock import Clock, SystemClock
 from agent.events import Event, PartEvent, State, StateEvent, new_id, write_event_log
-from agent.store import schema
 from agent.store.db import (
     BUSY_TIMEOUT_S,
     WAL_SIZE_LIMIT,
