@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 
 from agent.__main__ import main
+from agent.capture.view import REFERENCE_FILE
 from agent.inspection.report import REPORT_FILE
 from agent.sim.line import Phase, Scenario, render_line
 from tests.conftest import write_line_config
@@ -59,6 +61,12 @@ def test_teach_reports_what_it_used_and_left_out(taught, capsys):
     assert main(["teach", str(truth.path), "--config", str(config_path)]) == 0
     printed = capsys.readouterr().out
     report = json.loads((tmp / "model" / REPORT_FILE).read_text())
+    # the camera's view as taught (its first frame), for `run` to tell a moved camera
+    assert cv2.imread(str(tmp / "model" / REFERENCE_FILE)).shape == (
+        truth.scenario.height,
+        truth.scenario.width,
+        3,
+    )
     assert f"parts seen {report['parts_seen']}, used {report['parts_used']}" in printed
     assert report["parts_seen"] >= 0.9 * len(truth.counted)
     left = report["parts_left_out"]
