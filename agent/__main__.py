@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--realtime", action="store_true", help="pace frames at the footage's frame rate"
     )
     replay.add_argument(
-        "--publish", action="store_true", help="send events to the MQTT broker and wait for it"
+        "--publish",
+        action="store_true",
+        help="send events and `oee` snapshots to the MQTT broker and wait for it",
     )
     replay.add_argument("--start", metavar="ISO8601", help="wall time of the first frame")
 

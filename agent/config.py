@@ -14,7 +14,7 @@ import tomllib
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -250,6 +250,13 @@ class StoreConfig(_Section):
     """The local SQLite store."""
 
     path: Path | None = Field(None, description="SQLite file (default var/<line>/line.db).")
+    commit_interval_s: float = Field(
+        5.0,
+        ge=0.0,
+        le=10.0,
+        description="Events are committed (fsynced) together this long after the first "
+        "waiting one (0: each at once). A crash or power cut loses at most this much.",
+    )
 
 
 class ShiftConfig(_Section):
@@ -429,6 +436,40 @@ class Config(_Section):
         missing = [s for s in sections if getattr(self, s) is None]
         if missing:
             raise ConfigError([f"[{s}]: this command needs the section" for s in missing])
+
+    @classmethod
+    def of(cls: type[_Narrowed], config: Config) -> _Narrowed:
+        """`config` as this type: the sections it makes required must be there.
+
+        A narrowed type (`PipelineConfig`, `RunConfig`) declares the optional sections a
+        command needs as required; its values are the already validated ones.
+
+        Raises:
+            ConfigError: one line naming every section the command needs and lacks.
+        """
+        if isinstance(config, cls):
+            return config
+        needed = [name for name in _OPTIONAL_SECTIONS if cls.model_fields[name].is_required()]
+        config.require(*needed)
+        values = {name: getattr(config, name) for name in Config.model_fields}
+        return cls.model_construct(**values)
+
+
+#: The sections a line file may leave out and a command may need.
+_OPTIONAL_SECTIONS = ("camera", "vision")
+_Narrowed = TypeVar("_Narrowed", bound=Config)
+
+
+class PipelineConfig(Config):
+    """A line configuration the vision pipeline can count with: `[vision]` is there."""
+
+    vision: VisionConfig
+
+
+class RunConfig(PipelineConfig):
+    """What `run`, `replay`, `teach` and the demo need: `[camera]` and `[vision]`."""
+
+    camera: CameraConfig
 
 
 def _format_error(err: dict[str, Any]) -> str:

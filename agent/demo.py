@@ -1,16 +1,17 @@
 """`make demo`: the whole product on rendered footage of a simulated line, in one command.
 
-1. Renders the demo footage into a cache folder (once; reused while the scenario and
-   the simulator are unchanged): `line.mp4`, a few minutes of a line with a shift's
-   kinds of events (running, small stops, a long stop, starvation, defects), and
-   `good.mp4`, good production only, to teach the inspection on.
-2. Teaches the line on `good.mp4` with `oee-agent teach` when no model is there.
+1. Renders the demo footage (`agent.demo_footage`) into a cache folder (once; reused
+   while the scenario and the simulator are unchanged): `line.mp4`, a few minutes of
+   a line with a shift's kinds of events (running, small stops, a long stop,
+   starvation, defects), and `good.mp4`, good production only, to teach on.
+2. Teaches the line on `good.mp4` with `oee-agent teach` when no model is there
+   (`agent.demo_teach`).
 3. Starts the agent (`agent.app.Agent`, the daemon `oee-agent run` runs) on `line.mp4`
    played as a camera in real time, in a loop, in a background thread: the store goes
    to a temporary folder (or `--keep DIR`), the MQTT feed to localhost:1883 (queued
    on disk while no broker answers).
-4. Opens the supervisor TUI on the store. Quitting it (q or Ctrl-C) stops the agent in
-   order and removes the temporary folder.
+4. Opens the supervisor TUI on the store (`agent.demo_tui`). Quitting it (q or
+   Ctrl-C) stops the agent in order and removes the temporary folder.
 
 `--headless SECONDS` runs steps 1-3 without the TUI and prints a summary; the tests
 use it with `--short` footage.
@@ -19,24 +20,20 @@ use it with `--short` footage.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
-import json
 import logging
-import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agent.config import Config, load_config, parse_config
+from agent.demo_footage import ensure_footage, scenarios
+from agent.demo_teach import ensure_model
+from agent.demo_tui import build_tui
 from agent.errors import UserError
 from agent.progress import Progress
 from agent.publish.connection import parse_broker
@@ -53,209 +50,11 @@ DEFAULT_CACHE = ROOT / ".cache" / "demo"
 #: File names inside the cache folder.
 LINE_VIDEO = "line.mp4"
 GOOD_VIDEO = "good.mp4"
-TAUGHT_MARK = "taught.json"
 
+#: The footage's scenarios under the name tests and `benchmarks/accuracy.py` use.
+_scenarios = scenarios
 #: How long to wait for the agent to open its store and camera.
 START_TIMEOUT_S = 30.0
-
-
-# ---- the footage ----------------------------------------------------------------------
-
-
-def _scenarios(short: bool) -> tuple[Any, Any]:
-    """(the line's footage, good production to teach on) as `Scenario`s."""
-    from agent.sim.line import Phase, Scenario
-
-    look: dict[str, Any] = {
-        "width": 640,
-        "height": 480,
-        "fps": 30.0,
-        "designs": ("bracket",),
-        "colours": ("steel",),
-        "size_px": (64.0, 72.0),
-        "speed_px_s": 160.0,
-        "pitch_s": (0.8, 1.1),
-        "noise_sigma": 2.0,
-        "flicker": 0.01,
-    }
-    starved = partial(Phase, moving=True, feeding=False)
-    halted = partial(Phase, moving=False)
-    phases: tuple[Phase, ...]
-    good: tuple[Phase, ...]
-    if short:
-        # 20 s: parts, one 4 s stop, parts; an empty belt at both ends joins the loop.
-        phases = (starved(1.0), Phase(7.0), halted(4.0), Phase(6.0), starved(2.0))
-        good = (Phase(30.0),)
-    else:
-        # ~4 minutes with a shift's kinds of events; the belt is empty at both ends so
-        # the loop joins without a part cut in half.
-        phases = (
-            starved(1.0),
-            Phase(45.0),
-            halted(6.0),  # small stop
-            Phase(35.0),
-            starved(12.0),  # starvation: the belt runs with no parts
-            Phase(40.0),
-            halted(40.0),  # a stop longer than micro_stop_max_s: downtime
-            Phase(35.0),
-            halted(3.0),  # small stop
-            Phase(30.0),
-            starved(8.0),
-        )
-        good = (Phase(60.0),)
-    line = Scenario(phases=phases, seed=2026, defect_rate=0.06, **look)
-    teach = Scenario(phases=good, seed=7, defect_rate=0.0, **{**look, "pitch_s": (0.6, 0.8)})
-    return line, teach
-
-
-def fingerprint(scenario: Any) -> str:
-    """What decides a rendering's pixels: the scenario and the simulator's code."""
-    from agent.sim import line, parts
-
-    digest = hashlib.sha256(repr(scenario).encode())
-    for module in (line, parts):
-        digest.update(Path(module.__file__ or "").read_bytes())
-    return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Footage:
-    """A rendered video and what really happens in it."""
-
-    path: Path
-    fingerprint: str
-    frames: int
-    parts: int
-    defective: int
-    stops: list[tuple[float, float, str | None]]
-    crossings: list[tuple[float, str | None]]
-
-
-def ensure_footage(scenario: Any, path: Path, label: str) -> tuple[Footage, bool]:
-    """The footage of `scenario` at `path`, rendered unless an identical one is there.
-
-    Returns:
-        The footage and whether it was rendered now (False: reused from the cache).
-    """
-    sidecar = path.with_suffix(".json")
-    wanted = fingerprint(scenario)
-    if path.is_file() and sidecar.is_file():
-        try:
-            known = json.loads(sidecar.read_text(encoding="utf-8"))
-            if known.get("fingerprint") == wanted and "crossings" in known:
-                return _footage_from(path, known), False
-        except (OSError, ValueError):
-            pass  # a damaged sidecar: render again
-    info = _render(scenario, path, label)
-    info["fingerprint"] = wanted
-    sidecar.write_text(json.dumps(info, indent=1), encoding="utf-8")
-    return _footage_from(path, info), True
-
-
-def _footage_from(path: Path, info: dict[str, Any]) -> Footage:
-    return Footage(
-        path=path,
-        fingerprint=str(info["fingerprint"]),
-        frames=int(info["frames"]),
-        parts=int(info["parts"]),
-        defective=int(info["defective"]),
-        stops=[(float(a), float(b), r) for a, b, r in info["stops"]],
-        crossings=[(float(t), d) for t, d in info.get("crossings", [])],
-    )
-
-
-def _render(scenario: Any, path: Path, label: str) -> dict[str, Any]:
-    """Render into a temporary name and rename: an interrupted render is never reused."""
-    import cv2
-    import numpy as np
-
-    from agent.sim.line import GroundTruth, plan_parts, render_frames
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial_path = path.with_name(path.stem + ".partial" + path.suffix)
-    fourcc = cv2.VideoWriter.fourcc(*scenario.codec)
-    size = (scenario.width, scenario.height)
-    writer = cv2.VideoWriter(str(partial_path), fourcc, scenario.fps, size)
-    if not writer.isOpened():
-        raise UserError(f"OpenCV cannot write {partial_path} (codec {scenario.codec})")
-    moving: list[bool] = []
-    occupied: list[bool] = []
-    try:
-        with Progress(scenario.frames, label) as bar:
-            for frame, is_moving, is_occupied in render_frames(scenario):
-                writer.write(frame)
-                moving.append(is_moving)
-                occupied.append(is_occupied)
-                bar.update()
-    finally:
-        writer.release()
-    os.replace(partial_path, path)
-    parts, _ = plan_parts(scenario)
-    truth = GroundTruth(path, scenario, parts, np.array(moving), np.array(occupied))
-    return {
-        "frames": truth.frames,
-        "parts": len(truth.counted),
-        "defective": sum(1 for p in truth.counted if p.defect),
-        "stops": [[s.start, s.end, s.reason] for s in truth.stops()],
-        # when each part crosses count_at (s from the first frame), and its defect
-        "crossings": [[round(p.t_count or 0.0, 3), p.defect] for p in truth.counted],
-    }
-
-
-# ---- teaching ------------------------------------------------------------------------
-
-
-def teach_available() -> bool:
-    """Whether this build has `oee-agent teach`."""
-    return importlib.util.find_spec("agent.inspection.teach") is not None
-
-
-def teach_fingerprint(good: Footage) -> str:
-    """What decides a taught model: the good footage and the inspection code."""
-    import agent.inspection
-
-    digest = hashlib.sha256(good.fingerprint.encode())
-    for source in sorted(Path(agent.inspection.__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def ensure_model(config_file: Path, config: Config, good: Footage) -> tuple[str, bool]:
-    """Teach the line on `good` unless a model taught on it by this code is there.
-
-    Returns:
-        A sentence saying what happened, for the user, and whether to inspect.
-    """
-    mark = config_file.parent / TAUGHT_MARK
-    manifest = config.model_dir / "manifest.json"
-    wanted = teach_fingerprint(good)
-    if manifest.is_file() and mark.is_file():
-        try:
-            if json.loads(mark.read_text(encoding="utf-8")).get("taught") == wanted:
-                return f"inspection model: reusing {config.model_dir}", True
-        except (OSError, ValueError):
-            pass
-    if not teach_available():
-        return "inspection off: this build has no `oee-agent teach` yet", False
-    print(f"teaching the line on {good.parts} good parts ({good.path.name}) ...", flush=True)
-    command = [
-        sys.executable,
-        "-m",
-        "agent",
-        "--log-level",
-        "WARNING",
-        "teach",
-        str(good.path),
-        "--config",
-        str(config_file),
-    ]
-    mark.unlink(missing_ok=True)
-    # the child draws its own progress bar on this terminal
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0 or not manifest.is_file():
-        return f"inspection off: teaching failed (exit {result.returncode}, see above)", False
-    mark.write_text(json.dumps({"taught": wanted}), encoding="utf-8")
-    return f"inspection model: taught into {config.model_dir}", True
 
 
 # ---- the configuration ----------------------------------------------------------------
@@ -359,7 +158,7 @@ class DemoRun:
         try:
             if self._outbox is None:
                 self._outbox = open_readonly(self.config.store_path)
-            depth: int = self._outbox.outbox_depth()
+            depth: int = self._outbox.outbox.depth()
             return depth
         except (StoreError, OSError, Exception):  # a busy store: say nothing this time
             return None
@@ -388,7 +187,7 @@ def summary(config: Config) -> dict[str, Any]:
         parts = store.parts()
         stops = [s for s in store.stops() if s.state == "stopped"]
         events = store.events()
-        outbox = store.outbox_depth()
+        outbox = store.outbox.depth()
     small = [s for s in stops if (s.duration_s or 0.0) <= config.downtime.micro_stop_max_s]
     total = compute_oee(events, config).to_json()["total"] if events else {}
     return {
@@ -420,54 +219,6 @@ def format_summary(s: dict[str, Any], seconds: float) -> str:
         f"performance {_percent(s['performance'])} x quality {_percent(s['quality'])}\n"
         f"MQTT outbox: {s['outbox']} messages not yet acknowledged by a broker"
     )
-
-
-# ---- the TUI -------------------------------------------------------------------------------
-
-
-def build_tui(run: DemoRun, config_file: Path, video: Path) -> Any:
-    """The supervisor app on the demo's store, its header saying how the feed is doing."""
-    from textual.binding import Binding
-
-    import tui.app
-    from agent.clock import SystemClock
-    from tui.app import OeeApp
-    from tui.sources.store import StoreSource
-
-    class DemoApp(OeeApp):
-        """The supervisor app, with the demo's feed status in the header."""
-
-        TITLE = "OEE demo"
-        # a subclass's relative CSS_PATH would resolve beside this module
-        CSS_PATH = str(Path(tui.app.__file__).parent / str(OeeApp.CSS_PATH))
-        BINDINGS = [  # noqa: RUF012 - Textual's own class attribute
-            *OeeApp.BINDINGS,
-            Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        ]
-
-        base_sub_title = ""
-
-        def on_mount(self) -> None:
-            # Textual also runs OeeApp.on_mount (handlers run along the MRO)
-            self.show_feed()
-            self.set_interval(2.0, self.show_feed)
-
-        def watch_snapshot(self, snap: Any) -> None:
-            # a watcher is looked up by name: call the app's, then add the feed
-            super().watch_snapshot(snap)
-            self.base_sub_title = self.sub_title
-            self.show_feed()
-
-        def show_feed(self) -> None:
-            feed = run.feed_status()
-            if not run.running:
-                feed += " · the agent stopped (see demo.log)"
-            # the feed first: it is what a narrow terminal must not cut off
-            self.sub_title = " · ".join(t for t in (feed, self.base_sub_title) if t)
-
-    source = StoreSource(run.config.store_path, clock=SystemClock(), stale_after_s=120.0)
-    source.open()
-    return DemoApp(line=source, config_path=config_file, video=video)
 
 
 # ---- the command ---------------------------------------------------------------------------
@@ -528,7 +279,7 @@ def _demo(args: argparse.Namespace) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     _log_to(cache / "demo.log")  # nothing may write to the terminal under the TUI
 
-    line_scenario, good_scenario = _scenarios(args.short)
+    line_scenario, good_scenario = scenarios(args.short)
     config_file, config_text = prepare_config(cache)
     line, rendered = ensure_footage(line_scenario, cache / LINE_VIDEO, "rendering the line")
     print(

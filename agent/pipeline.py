@@ -32,7 +32,7 @@ from typing import Protocol
 import cv2
 
 from agent.capture import EndOfStream, Frame, Skipped
-from agent.config import Config
+from agent.config import Config, PipelineConfig
 from agent.counting import CountedPart
 from agent.counting.counter import PartCounter
 from agent.counting.roi import RoiView
@@ -94,10 +94,8 @@ class LinePipeline:
         Raises:
             ConfigError: the config has no `[vision]` section.
         """
-        config.require("vision")
-        assert config.vision is not None
-        self.config = config
-        self.vision = config.vision
+        self.config = PipelineConfig.of(config)
+        self.vision = self.config.vision
         self.inspector: Inspector = inspector or NoInspection()
         self.sink: EventSink = sink or ListSink()
         self.flow = BeltMotion(
@@ -290,7 +288,7 @@ def iter_counted_parts(
     """
     from agent.capture.file import VideoFileSource
 
-    config.require("vision")
+    config = PipelineConfig.of(config)
     start = start_wall or datetime(2000, 1, 1, tzinfo=UTC)
     fps = config.camera.fps if config.camera else 30.0
     pipeline = LinePipeline(config, NoInspection(), ListSink())

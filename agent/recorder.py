@@ -1,9 +1,13 @@
 """The pipeline's sink: every event into the store with its MQTT messages, nothing lost.
 
 An event and the outbox rows that publish it are written in one transaction, so the
-feed can never disagree with the store. When the disk refuses (full, read-only, I/O
-error) events wait in memory, the line is still counted, an alarm is raised, and they
-are written in order as soon as the disk takes them again.
+feed can never disagree with the store, and a message is never sent before its event
+is committed. Events are committed in groups: when `[store] commit_interval_s` has
+passed since the oldest waiting one, or `COMMIT_BATCH` wait (one transaction and one
+fsync for the group: an SD card sees a few pages per group instead of per event).
+When the disk refuses (full, read-only, I/O error) events wait in memory, the line is
+still counted, an alarm is raised, and they are written in order as soon as the disk
+takes them again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.clock import Clock, SystemClock
 from agent.config import Config
 from agent.events import Event, PartEvent
 from agent.inspection import Verdict
@@ -32,6 +37,8 @@ PictureSaver = Callable[[Verdict, str], Path | None]
 #: and counted. About 1 kB each with their MQTT messages: 50 MB at most, half a day at
 #: one part a second.
 MAX_PENDING = 50_000
+#: Events committed together at most: a fast line commits this often, whatever the interval.
+COMMIT_BATCH = 64
 #: Rejected parts whose verdict (crop, heatmap) is kept for a picture while waiting.
 MAX_PENDING_PICTURES = 200
 
@@ -66,8 +73,13 @@ class Recorder:
         pictures: PictureSaver | None = None,
         keep: bool = False,
         open_stop: OpenStop | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        """Write to `store`; `keep` also keeps every event in `self.kept` (replay)."""
+        """Write to `store`; `keep` also keeps every event in `self.kept` (replay).
+
+        Events are committed `[store] commit_interval_s` after the oldest waiting one
+        (by `clock`), or when `COMMIT_BATCH` wait; `flush()` commits at once.
+        """
         self.store = store
         self.config = config
         self.on_written = on_written
@@ -77,6 +89,9 @@ class Recorder:
         self._open_stop = open_stop
         self._pending: deque[_Pending] = deque()
         self._lock = threading.Lock()
+        self._clock: Clock = clock or SystemClock()
+        self._interval_s = config.store.commit_interval_s
+        self._due_at: float | None = None  # when the oldest waiting event must be committed
 
     @property
     def pending(self) -> int:
@@ -91,9 +106,10 @@ class Recorder:
     def emit(self, event: Event, extra: PartExtra | None = None) -> None:
         """Take one event from the pipeline (or the daemon), in time order.
 
-        It is written at once, unless the store is refusing writes: then it waits in
-        memory for the next `flush()` (the daemon retries every few seconds), so a
-        failing disk costs one attempt per retry, not one per event.
+        It is committed with the events around it (see `flush_if_due`), unless the
+        store is refusing writes: then it waits in memory for the next `flush()` (the
+        daemon retries every few seconds), so a failing disk costs one attempt per
+        retry, not one per event.
         """
         with self._lock:
             messages = messages_for(event, self.config, self._open_stop)
@@ -107,8 +123,29 @@ class Recorder:
             self._pending.append(_Pending(event, messages, verdict))
             if self.kept is not None:
                 self.kept.append(event)
-            if not self.failing:
+            if self._due_at is None:
+                self._due_at = self._clock.monotonic() + self._interval_s
+            if not self.failing and self._commit_due():
                 self._flush_locked()
+
+    def _commit_due(self) -> bool:
+        if len(self._pending) >= COMMIT_BATCH:
+            return True
+        return self._due_at is not None and self._clock.monotonic() >= self._due_at
+
+    def flush_if_due(self) -> bool:
+        """Commit the waiting events if their interval is over.
+
+        The daemon calls this a few times a second, so a quiet line's last event is
+        not kept waiting for the next one.
+
+        Returns:
+            False when events wait for the disk (it refuses writes), else True.
+        """
+        with self._lock:
+            if self.failing or not self._commit_due():
+                return not self.failing
+            return self._flush_locked()
 
     def flush(self) -> bool:
         """Write what waits in memory; True when nothing is left waiting."""
@@ -131,6 +168,7 @@ class Recorder:
             logger.exception("the store rejected a batch; writing its events one by one")
             return self._write_one_by_one()
         self._pending.clear()
+        self._due_at = None
         self.counters.written += len(batch)
         if self.counters.alarm is not None:
             logger.warning("store writes again; %d waiting events written", len(batch))
@@ -158,6 +196,7 @@ class Recorder:
             else:
                 self.counters.written += 1
             self._pending.popleft()
+        self._due_at = None
         self.counters.alarm = None
         if self.on_written is not None:
             self.on_written()

@@ -15,19 +15,28 @@ import json
 import logging
 import sys
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.capture import EndOfStream
-from agent.config import Config, load_config
+from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
 from agent.files import write_atomic
 from agent.inspection import Inspector
-from agent.inspection.pictures import picture_saver
-from agent.pipeline import EventSink, LinePipeline, PartExtra
+from agent.oee import compute_oee
+from agent.pipeline import LinePipeline, PartExtra
 from agent.progress import Progress
+from agent.recorder import Recorder
+from agent.runtime import Runtime
+from agent.shifts import ShiftBook
+
+if TYPE_CHECKING:
+    from agent.capture.file import VideoFileSource
+    from agent.publish import MqttPublisher
+    from agent.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +64,14 @@ def parse_start(value: str | None, config: Config) -> datetime:
 class _Collect:
     """Passes events on and keeps what the report needs (not the pixels)."""
 
-    def __init__(self, inner: EventSink) -> None:
-        self.inner = inner
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
         self.events: list[Event] = []
         #: Each part event with the seconds from the first frame to its crossing.
         self.parts: list[tuple[PartEvent, float]] = []
 
     def emit(self, event: Event, extra: PartExtra | None = None) -> None:
-        self.inner.emit(event, extra)
+        self.recorder.emit(event, extra)
         self.events.append(event)
         if isinstance(event, PartEvent) and extra is not None:
             self.parts.append((event, extra.part.t))
@@ -117,28 +126,51 @@ def build_report(
     }
 
 
-def _inspector(config: Config) -> Inspector:
-    from agent.inspection.loader import load_inspector
-
-    inspector = load_inspector(config)
+def _inspector(runtime: Runtime) -> Inspector:
+    inspector = runtime.inspector()
     if not getattr(inspector, "enabled", False):
         print(
-            f"oee-agent replay: inspection is off (no taught model in {config.model_dir}); "
-            "every part counts as good",
+            f"oee-agent replay: inspection is off (no taught model in "
+            f"{runtime.config.model_dir}); every part counts as good",
             file=sys.stderr,
         )
     return inspector
 
 
-def _start_publisher(config: Config, store: Any) -> Any:
-    from agent.publish import MqttPublisher
+class FootageSnapshots:
+    """The daemon's retained `oee` snapshots (and closed shifts), on the footage's time line.
 
-    publisher = MqttPublisher(config, store)
-    publisher.start()
-    return publisher
+    `run` publishes the current shift's OEE every `[mqtt] oee_interval_s`; a replay does
+    so every `oee_interval_s` of footage, stamped with the frame's time, and once more
+    at the last frame, so a subscriber to a replay sees what it would see of the line.
+    """
+
+    def __init__(self, config: Config, store: Store, publisher: MqttPublisher) -> None:
+        """Snapshots of `store`'s events, handed to `publisher`."""
+        self.interval = timedelta(seconds=config.mqtt.oee_interval_s)
+        self.publisher = publisher
+        self.book = ShiftBook(config, store, store, self._publish)
+        self._at: datetime | None = None
+        self._next: datetime | None = None
+
+    def _publish(self, shift: Mapping[str, Any]) -> object:
+        return self.publisher.publish_oee(shift, at=self._at)
+
+    def tick(self, wall: datetime) -> None:
+        """A frame at `wall` was processed: take the snapshot when one is due."""
+        if self._next is None:
+            self._next = wall + self.interval  # the first frame: nothing to say yet
+        elif wall >= self._next:
+            self.take(wall)
+            self._next = wall + self.interval
+
+    def take(self, wall: datetime) -> None:
+        """The snapshot as of `wall` now."""
+        self._at = wall
+        self.book.update(wall)
 
 
-def _drain(publisher: Any, config: Config) -> None:
+def _drain(publisher: MqttPublisher, config: Config) -> None:
     """Wait (bounded) until the broker acknowledged every queued message.
 
     Raises:
@@ -156,62 +188,58 @@ def _drain(publisher: Any, config: Config) -> None:
     )
 
 
+def _play(
+    source: VideoFileSource,
+    pipeline: LinePipeline,
+    realtime: bool,
+    snapshots: FootageSnapshots | None,
+) -> None:
+    """Every frame of the recording through the pipeline (paced at its rate if `realtime`)."""
+    paced_from: float | None = None
+    with Progress(source.frame_count, "replay") as bar:
+        while True:
+            try:
+                frame = source.read_if(pipeline.due)
+            except EndOfStream:
+                break
+            if realtime:
+                if paced_from is None:
+                    paced_from = time.monotonic() - frame.mono
+                ahead = paced_from + frame.mono - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+            pipeline.process(frame)
+            if snapshots is not None:
+                snapshots.tick(frame.wall)
+            bar.update()
+    pipeline.close()
+
+
+def _report_path(value: str | None) -> Path | None:
+    path = Path(value) if value else None
+    if path is not None and not path.parent.exists():
+        raise UserError(f"--report {path}: folder {path.parent} does not exist")
+    return path
+
+
 def run_command(args: argparse.Namespace) -> int:
     """`oee-agent replay VIDEO --config LINE.toml [--db] [--report] [--realtime] [--start]`."""
-    from agent.capture.file import VideoFileSource
-    from agent.oee import compute_oee
-    from agent.recorder import Recorder
-    from agent.store import Store
-
-    config = load_config(args.config)
-    config.require("camera", "vision")
-    assert config.camera is not None
+    config = RunConfig.of(load_config(args.config))
     start = parse_start(args.start, config)
-    report_path = Path(args.report) if args.report else None
-    if report_path is not None and not report_path.parent.exists():
-        raise UserError(f"--report {report_path}: folder {report_path.parent} does not exist")
-    source = VideoFileSource(args.video, start, fps_fallback=config.camera.fps)
+    report_path = _report_path(args.report)
     db_path = Path(args.db) if args.db else config.store_path
-    try:
-        inspector = _inspector(config)
-        store = Store.open(db_path)
-    except BaseException:
-        source.close()
-        raise
-    try:
-        store.save_config(Path(args.config).read_text(encoding="utf-8"))
-    except BaseException:
-        store.close()
-        source.close()
-        raise
-    publisher = _start_publisher(config, store) if args.publish else None
-    recorder = Recorder(
-        store,
-        config,
-        pictures=picture_saver(config),
-        on_written=publisher.notify if publisher is not None else None,
-    )
-    sink = _Collect(recorder)
-    pipeline = LinePipeline(config, inspector, sink, keep_counted=0)  # bounded memory
-    paced_from: float | None = None
     undelivered: UserError | None = None
-    try:
-        with source, Progress(source.frame_count, "replay") as bar:
-            while True:
-                try:
-                    frame = source.read_if(pipeline.due)
-                except EndOfStream:
-                    break
-                if args.realtime:
-                    if paced_from is None:
-                        paced_from = time.monotonic() - frame.mono
-                    ahead = paced_from + frame.mono - time.monotonic()
-                    if ahead > 0:
-                        time.sleep(ahead)
-                pipeline.process(frame)
-                bar.update()
-        pipeline.close()
-        if not recorder.flush():
+    with Runtime(config) as runtime:
+        source = runtime.open_recording(args.video, start)
+        inspector = _inspector(runtime)
+        store = runtime.open_store(db_path)
+        store.save_config(Path(args.config).read_text(encoding="utf-8"))
+        publisher = runtime.start_publisher(store) if args.publish else None
+        sink = _Collect(runtime.recorder(store, publisher))
+        pipeline = runtime.pipeline(inspector, sink, keep_counted=0)  # bounded memory
+        snapshots = FootageSnapshots(config, store, publisher) if publisher else None
+        _play(source, pipeline, args.realtime, snapshots)
+        if not sink.recorder.flush():
             raise UserError(f"{db_path}: the store refused to write the replay's events")
         if pipeline.last is not None:  # so `report --db` measures to the last frame too
             store.note_observed(pipeline.last.wall)
@@ -220,10 +248,8 @@ def run_command(args: argparse.Namespace) -> int:
                 _drain(publisher, config)
             except UserError as exc:
                 undelivered = exc  # the report is still written; the command then fails
-    finally:
-        if publisher is not None:
-            publisher.stop(timeout=3.0)
-        store.close()
+            if snapshots is not None and pipeline.last is not None:
+                snapshots.take(pipeline.last.wall)  # the final one, as `run` at its stop
     if pipeline.first is None or pipeline.last is None:
         raise UserError(f"cannot decode video file {args.video}: no usable frame")
     logger.info(
@@ -235,18 +261,29 @@ def run_command(args: argparse.Namespace) -> int:
         db_path,
     )
     if report_path is not None:
-        oee = compute_oee(sink.events, config, observed_until=pipeline.last.wall)
-        report = build_report(
-            config.line.id,
-            source.frames_read,
-            source.fps,
-            pipeline.first.mono,
-            sink.events,
-            sink.parts,
-            pipeline.last.mono,
-            oee.to_json()["total"],
-        )
-        write_atomic(report_path, json.dumps(report, indent=1) + "\n")
+        _write_report(report_path, config, source, pipeline, sink)
     if undelivered is not None:
         raise undelivered
     return 0
+
+
+def _write_report(
+    path: Path,
+    config: Config,
+    source: VideoFileSource,
+    pipeline: LinePipeline,
+    sink: _Collect,
+) -> None:
+    assert pipeline.first is not None and pipeline.last is not None
+    oee = compute_oee(sink.events, config, observed_until=pipeline.last.wall)
+    report = build_report(
+        config.line.id,
+        source.frames_read,
+        source.fps,
+        pipeline.first.mono,
+        sink.events,
+        sink.parts,
+        pipeline.last.mono,
+        oee.to_json()["total"],
+    )
+    write_atomic(path, json.dumps(report, indent=1) + "\n")

@@ -172,7 +172,7 @@ def main() -> None:
 
         with open_readonly(folder / "line.db") as store:
             parts = len(store.parts())
-            outbox = store.outbox_depth()
+            outbox = store.outbox.depth()
         cpu_percent = 100 * (cpu1 - cpu0) / (t1 - t0)
         print(
             json.dumps(

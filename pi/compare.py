@@ -129,6 +129,23 @@ def _compare_command(name: str, host: Mapping[str, Any], pi: Mapping[str, Any]) 
     return []
 
 
+def _hollow(host: Mapping[str, Any]) -> list[str]:
+    """Commands that failed on the host too: agreeing failures prove nothing.
+
+    The probe's inputs are ours and teachable, so a failed `teach` or `replay` on the host
+    is a broken probe (e.g. a teach clip with too few clean parts), not a platform answer.
+    """
+    problems = []
+    for command in ("teach", "replay"):
+        ran = host.get(command)
+        if ran and ran.get("available", True) and ran.get("exit") != 0:
+            problems.append(
+                f"{command}: exit {ran.get('exit')} on the host as well ({ran.get('error')}):"
+                " the probe did not exercise it"
+            )
+    return problems
+
+
 def _integer_hashes(result: Mapping[str, Any]) -> dict[str, Any]:
     """The models section without float outputs' hashes (their arrays have a tolerance)."""
     return {
@@ -169,6 +186,7 @@ def compare(
         problems += _compare_command(f"oee[{log}]", h, p)
         problems += diff_json(h.get("report"), p.get("report"), f"oee[{log}]")
 
+    problems += _hollow(host)
     h, p = host.get("teach", {}), pi.get("teach", {})
     problems += _compare_command("teach", h, p)
     problems += diff_json(h.get("files"), p.get("files"), "teach.files")

@@ -55,34 +55,16 @@ NOT_AVAILABLE = "is not available in this build"
 # --------------------------------------------------------------------------- prepare
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML for {value!r}")
-
-
-def to_toml(sections: dict[str, dict[str, Any]]) -> str:
-    """A TOML document of plain `[section]` tables (all this probe needs)."""
-    lines: list[str] = []
-    for name, table in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
-        lines.append("")
-    return "\n".join(lines)
-
-
 def _scenarios() -> dict[str, Any]:
-    """The teach clip (good parts only) and the replay clip (defects and a halt)."""
+    """The teach clip (good parts only) and the replay clip (defects and a halt).
+
+    The teach clip is long enough for `teach`'s minimum of clean parts with room to spare
+    (15 s gave 28-29 clean parts of ~40 and teach refused on both sides).
+    """
     from agent.sim.line import Phase, Scenario
 
     look = dict(width=320, height=240, size_px=(36.0, 44.0), speed_px_s=160.0, codec="MJPG")
-    teach = Scenario((Phase(15.0),), seed=11, pitch_s=(0.32, 0.42), **look)  # type: ignore[arg-type]
+    teach = Scenario((Phase(25.0),), seed=11, pitch_s=(0.32, 0.42), **look)  # type: ignore[arg-type]
     replay = Scenario(
         (Phase(4.0), Phase(3.0, moving=False), Phase(4.0)),
         seed=12,
@@ -131,6 +113,7 @@ def prepare(inputs: Path, src: Path) -> None:
     manifest: dict[str, Any] = {"clips": {}, "models": {}, "event_logs": {}}
     try:
         from agent.sim.line import render_line
+        from agent.toml_text import dumps
     except ImportError as exc:
         logger.warning("no line simulator in this build (%s): no clips", exc)
     else:
@@ -142,7 +125,7 @@ def prepare(inputs: Path, src: Path) -> None:
                 "parts": len(truth.counted),
             }
             if name == "replay":
-                (inputs / "line.toml").write_text(to_toml(_sim_config(truth)))
+                (inputs / "line.toml").write_text(dumps(_sim_config(truth)))
 
     golden = src / "tests" / "golden" / "press-3-example"
     if golden.with_suffix(".jsonl").exists():

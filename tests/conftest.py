@@ -19,10 +19,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.sim.line import GroundTruth
+from agent.toml_text import dumps
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -131,6 +135,58 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
             return bool(predicate())
         time.sleep(0.02)
     return True
+
+
+def line_config_dict(
+    footage: GroundTruth | None = None, *, line_id: str = "test-line", **sections: Any
+) -> dict[str, Any]:
+    """A line configuration as parsed TOML: the footage's camera and vision (if given),
+    then `sections` merged over it (a mapping updates its table, a list replaces it:
+    `reason=[{...}]` is `[[reason]]`)."""
+    data = footage.config(line_id=line_id) if footage else {"line": {"id": line_id}}
+    data["line"].setdefault("ideal_cycle_s", 0.8)
+    for name, body in sections.items():
+        if isinstance(body, dict):
+            data.setdefault(name, {}).update(body)
+        else:
+            data[name] = list(body)
+    return data
+
+
+def write_line_config(
+    path: Path, footage: GroundTruth | None = None, *, line_id: str = "test-line", **sections: Any
+) -> Path:
+    """`line_config_dict(...)` written to `path` as a line file; returns `path`."""
+    path.write_text(dumps(line_config_dict(footage, line_id=line_id, **sections)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def line_config_file(tmp_path: Path) -> Callable[..., Path]:
+    """`line_config_file(footage=None, *, line_id=..., **sections)` -> tmp_path/line.toml."""
+
+    def write(footage: GroundTruth | None = None, **kwargs: Any) -> Path:
+        return write_line_config(tmp_path / "line.toml", footage, **kwargs)
+
+    return write
+
+
+async def pilot_until(pilot: Any, predicate: Callable[[], object], timeout: float = 15.0) -> bool:
+    """`wait_until` inside a Textual `run_test`: lets the app run while polling."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return bool(predicate())
+        await pilot.pause(0.05)
+    return True
+
+
+async def settle(pilot: Any) -> None:
+    """Inside `run_test`: until every worker is done and the screen caught up."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 @pytest.fixture

@@ -14,24 +14,12 @@ from typing import Any
 from agent.config import Config, parse_config
 from agent.errors import ConfigError, UserError
 from agent.files import write_atomic
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+from agent.toml_text import table
 
 
 def vision_section(vision: dict[str, Any]) -> str:
     """The `[vision]` table as TOML text."""
-    lines = ["[vision]"] + [f"{k} = {_toml_value(v)}" for k, v in vision.items()]
-    return "\n".join(lines) + "\n"
+    return table("vision", vision)
 
 
 def splice_vision(text: str, vision: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.config import Config, load_config
+from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.inspection import PartCrop
 from agent.inspection.fit import MIN_FIT_PARTS, MIN_HOLDOUT_PARTS, fit_line
@@ -38,34 +38,33 @@ def _footage_parts(video: Path, config: Config) -> Iterator[list[PartCrop]]:
             yield list(part.views)
 
 
-def _live_parts(config: Config) -> Iterator[list[PartCrop]]:
+def _live_parts(config: RunConfig) -> Iterator[list[PartCrop]]:
     """Counted parts from the live camera, until Ctrl-C or `teach_parts` parts."""
     from agent.capture import EndOfStream, Frame
-    from agent.capture.sources import open_source
     from agent.clock import SystemClock
     from agent.inspection import NoInspection
-    from agent.pipeline import LinePipeline, ListSink
+    from agent.pipeline import ListSink
+    from agent.runtime import Runtime
 
-    assert config.camera is not None
-    source = open_source(config.camera, SystemClock(), base_dir=config.base_dir)
-    pipeline = LinePipeline(config, NoInspection(), ListSink())
-    handed = 0
-    try:
-        while True:
-            try:
-                item = source.read(0.5)
-            except EndOfStream:
-                break
-            if isinstance(item, Frame):
-                pipeline.process(item)
-            while handed < len(pipeline.counted):
-                yield list(pipeline.counted[handed].views)
-                handed += 1
-    except KeyboardInterrupt:
-        logger.info("teach: stopped collecting after %d parts", handed)
-    finally:
-        pipeline.close()
-        source.close()
+    with Runtime(config) as runtime:
+        source = runtime.open_camera(SystemClock())
+        pipeline = runtime.pipeline(NoInspection(), ListSink(), keep_counted=None)
+        handed = 0
+        try:
+            while True:
+                try:
+                    item = source.read(0.5)
+                except EndOfStream:
+                    break
+                if isinstance(item, Frame):
+                    pipeline.process(item)
+                while handed < len(pipeline.counted):
+                    yield list(pipeline.counted[handed].views)
+                    handed += 1
+        except KeyboardInterrupt:
+            logger.info("teach: stopped collecting after %d parts", handed)
+        finally:
+            pipeline.close()
     for part in pipeline.counted[handed:]:
         yield list(part.views)
 
@@ -119,8 +118,7 @@ def teach(
 
 def run_command(args: argparse.Namespace) -> int:
     """`oee-agent teach [VIDEO] --config LINE.toml`."""
-    config = load_config(args.config)
-    config.require("camera", "vision")
+    config = RunConfig.of(load_config(args.config))
     started = time.monotonic()
     limit = config.inspection.teach_parts
     if args.video is not None:

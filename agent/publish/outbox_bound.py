@@ -47,19 +47,19 @@ class OutboxBound:
         free = self._free_bytes()
         if free is not None and free < MIN_FREE_BYTES:
             # the disk is nearly full: shed the older half rather than fail to store events
-            half = max(OUTBOX_FLOOR_ROWS, self.store.outbox_depth() // 2)
+            half = max(OUTBOX_FLOOR_ROWS, self.store.outbox.depth() // 2)
             bound = half if bound is None else min(bound, half)
             why = f"the disk-full bound ({free // 1024} KiB free)"
         if bound is None:
             return 0
-        dropped = self.store.outbox_trim(bound)
+        dropped = self.store.outbox.trim(bound)
         if dropped:
             logger.error(
                 "mqtt: outbox over %s of %d rows: dropped the oldest %d (lost in total %d)",
                 why,
                 bound,
                 dropped,
-                self.store.outbox_lost(),
+                self.store.outbox.lost(),
             )
         return dropped
 

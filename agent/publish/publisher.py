@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -134,6 +135,7 @@ class MqttPublisher:
         self._hold_until = 0.0
         self._depth = 0
         self._lost = 0
+        self.passes = 0  # completed passes of the outbox thread: a caller can await one
         self._router = ReasonRouter(
             config, store, self._clock, self.counters, self._send_now, self._wake.set
         )
@@ -190,8 +192,8 @@ class MqttPublisher:
         if self._started:
             raise RuntimeError("the publisher is already started")
         self._started = True
-        self._depth = self.store.outbox_depth()
-        self._lost = self.store.outbox_lost()
+        self._depth = self.store.outbox.depth()
+        self._lost = self.store.outbox.lost()
         self._router.resume()
         if not self.config.mqtt.enabled:
             logger.info("mqtt: [mqtt] enabled = false: events stay queued in the outbox")
@@ -245,7 +247,7 @@ class MqttPublisher:
         deadline = _Deadline(timeout)
         self._wake.set()
         while True:
-            if not self._window and self.store.outbox_depth() == 0:
+            if not self._window and self.store.outbox.depth() == 0:
                 return True
             remaining = deadline.remaining()
             if remaining <= 0:
@@ -254,8 +256,10 @@ class MqttPublisher:
 
     # ---- the non-outbox messages ----------------------------------------------------
 
-    def publish_oee(self, shift: Mapping[str, Any]) -> bool:
+    def publish_oee(self, shift: Mapping[str, Any], at: datetime | None = None) -> bool:
         """Publish the retained `oee` snapshot (only the latest matters: not queued offline).
+
+        `at` stamps it (default: now; a replay stamps it on the footage's time line).
 
         Returns:
             True when it was handed to the connection.
@@ -264,7 +268,7 @@ class MqttPublisher:
             self.sparkplug.update_device(device_values(shift))
         if not self._connected.is_set():
             return False
-        payload = encode(oee_payload(shift, self._clock.wall()))
+        payload = encode(oee_payload(shift, at or self._clock.wall()))
         info = self.client.publish(self.topics.oee, payload, qos=1, retain=True)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
@@ -399,12 +403,21 @@ class MqttPublisher:
                 self._collect_acks()
                 if self._connected.is_set() and self._clock.monotonic() >= self._hold_until:
                     self._fill_window()
-                self._depth = self.store.outbox_depth()
+                self.store.outbox.flush_acks(force=False)
+                self._depth = self.store.outbox.depth()
             except Exception:
                 logger.exception("mqtt: outbox thread error; retrying")
                 self._stop.wait(1.0)
+            self.passes += 1
             self._wake.wait(0.05 if self._window else self._poll_s)
             self._wake.clear()
+        self._flush_acks()
+
+    def _flush_acks(self) -> None:
+        try:
+            self.store.outbox.flush_acks()
+        except Exception:  # noqa: BLE001 - the rows stay queued and are sent again
+            logger.exception("mqtt: acknowledged rows not deleted; they will be sent again")
 
     def _fill_window(self) -> None:
         if self._window.stale():
@@ -416,14 +429,14 @@ class MqttPublisher:
         room = self._inflight_max - len(self._window)
         if room <= 0:
             return
-        rows = self._with_current_reasons(self.store.outbox_peek(room, after=self._window.cursor))
+        rows = self._with_current_reasons(self.store.outbox.peek(room, after=self._window.cursor))
         for row in rows:
             try:
                 info = self.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
             except ValueError as exc:
                 # a row MQTT cannot carry (bad topic, oversized) must not block the rest
                 logger.error("mqtt: outbox row %d can never be sent (%s); dropped", row.seq, exc)
-                self.store.outbox_ack([row.seq])
+                self.store.outbox.ack([row.seq])
                 self.counters.unsendable += 1
                 self._window.skip(row)
                 continue
@@ -457,7 +470,7 @@ class MqttPublisher:
                 code,
             )
         if found.acked:
-            self.store.outbox_ack([flight.row.seq for flight in found.acked])
+            self.store.outbox.ack_later(flight.row.seq for flight in found.acked)
             self._window.forget(found.acked)
             self.counters.acked += len(found.acked)
             wall = self._clock.wall().timestamp()
@@ -483,7 +496,7 @@ class MqttPublisher:
         dropped = self._bound.enforce()
         if dropped:
             self.counters.trimmed += dropped
-            self._lost = self.store.outbox_lost()
+            self._lost = self.store.outbox.lost()
             self._window.restart()
 
     # ---- commands (outbox thread) ---------------------------------------------------

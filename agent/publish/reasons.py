@@ -140,7 +140,7 @@ class ReasonRouter:
                 except KeyError:
                     return []
 
-            self.store.enqueue_built(build)
+            self.store.outbox.enqueue_built(build)
         self._announced = assignments[-1][0]
         self.store.meta_set(REASONS_ANNOUNCED_KEY, self._announced)
         self._wake()
@@ -164,7 +164,7 @@ class ReasonRouter:
         )
         result = OutboxMessage(self.topics.cmd_result, encode(payload), qos=1)
         try:
-            self.store.enqueue([result])
+            self.store.outbox.enqueue([result])
         except StoreWriteError as exc:
             logger.error("mqtt: cannot queue a command result (%s); sending it directly", exc)
             self._send_now(result)

@@ -233,6 +233,7 @@ class SparkplugNode:
         self._stopping = False
         self.bdseq = -1
         self.births = 0
+        self.host_states = 0  # the primary host's STATE messages read (stale, malformed too)
         self._device: dict[str, Any] = dict.fromkeys(DEVICE_METRICS)
         self._node: dict[str, Any] = {"Outbox/Depth": 0, "Outbox/Dropped": 0}
         self._node["Line/Area"] = config.line.area
@@ -345,6 +346,7 @@ class SparkplugNode:
 
     def _host_state(self, payload: bytes) -> None:
         """The primary host's STATE: birth when it comes online, die when it leaves."""
+        self.host_states += 1
         state = parse_host_state(payload)
         if state is None:
             logger.warning("sparkplug: ignored a STATE that is not {online, timestamp}")

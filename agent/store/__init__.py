@@ -4,8 +4,8 @@ Interface (see docs/store.md)::
 
     store = Store.open(path)                     # writer: WAL, synchronous=FULL, migrations
     store.append(event, messages=())             # event row + its MQTT outbox rows, one transaction
-    store.enqueue(messages)                      # outbox rows alone
-    store.outbox_peek(limit) / outbox_ack(seqs) / outbox_depth() / outbox_trim(max_rows)
+    store.outbox.enqueue(messages)               # outbox rows alone (agent.store.outbox)
+    store.outbox.peek(limit) / ack(seqs) / depth() / trim(max_rows) / lost()
     store.assign_reason(stop_id, reason)         # latest wins; KeyError for an unknown stop
     store.events(start, end) / stops(...) / parts(...)
     store.save_shift_result(obj) / shift_results()
@@ -15,18 +15,15 @@ Interface (see docs/store.md)::
     reader = open_readonly(path)                 # the same reads, no writes
 """
 
+from agent.store.db import StoreError, StoreWriteError
+from agent.store.outbox import Outbox
 from agent.store.records import STOP_STATES, OutboxMessage, OutboxRow, PartRow, Stop
-from agent.store.store import (
-    CONFIG_KEY,
-    Store,
-    StoreError,
-    StoreWriteError,
-    open_readonly,
-)
+from agent.store.store import CONFIG_KEY, Store, open_readonly
 
 __all__ = [
     "CONFIG_KEY",
     "STOP_STATES",
+    "Outbox",
     "OutboxMessage",
     "OutboxRow",
     "PartRow",

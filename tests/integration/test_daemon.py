@@ -21,6 +21,7 @@ import agent.publish
 from agent.events import PartEvent, StateEvent
 from agent.sim.line import GroundTruth, Phase, Scenario, render_line
 from agent.store import open_readonly
+from tests.conftest import write_line_config
 
 
 @pytest.fixture(scope="module")
@@ -39,33 +40,14 @@ def footage(tmp_path_factory: pytest.TempPathFactory) -> GroundTruth:
 
 
 def write_config(folder: Path, footage: GroundTruth, line_id: str, port: int) -> Path:
-    roi = ", ".join(str(v) for v in footage.scenario.roi)
-    config = folder / "line.toml"
-    config.write_text(
-        f"""
-[line]
-id = "{line_id}"
-site = "it"
-area = "daemon"
-ideal_cycle_s = 0.8
-
-[camera]
-source = "{footage.path}"
-fps = 30
-
-[vision]
-roi = [{roi}]
-
-[store]
-path = "var/line.db"
-
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-oee_interval_s = 1
-"""
+    return write_line_config(
+        folder / "line.toml",
+        footage,
+        line_id=line_id,
+        line={"site": "it", "area": "daemon"},
+        store={"path": "var/line.db"},
+        mqtt={"host": "127.0.0.1", "port": port, "oee_interval_s": 1},
     )
-    return config
 
 
 class Daemon:
@@ -133,7 +115,7 @@ def test_run_stopped_by_sigterm_agrees_with_report_and_retained_topics(
     with open_readonly(db) as store:
         assert store.integrity_check() == "ok"
         events = store.events()
-        depth = store.outbox_depth()
+        depth = store.outbox.depth()
         stats = store.latest_stats()
     state_events = [e for e in events if isinstance(e, StateEvent)]
     part_ids = {e.id for e in events if isinstance(e, PartEvent)}

@@ -20,6 +20,7 @@ from agent.inspection import NoInspection
 from agent.oee import compute_oee
 from agent.sim.line import Phase, Scenario, render_frames
 from agent.store import open_readonly
+from tests.conftest import wait_until
 
 FPS = 20.0
 
@@ -39,15 +40,6 @@ def belt() -> tuple[list[bytes], Scenario]:
     )
     jpegs = [cv2.imencode(".jpg", frame)[1].tobytes() for frame, _, _ in render_frames(scenario)]
     return jpegs, scenario
-
-
-def wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_camera_that_vanishes_returns_and_freezes(

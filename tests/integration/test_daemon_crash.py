@@ -22,6 +22,7 @@ import pytest
 from agent.events import PartEvent, StateEvent
 from agent.sim.line import GroundTruth, Phase, Scenario, render_line
 from agent.store import Store
+from tests.conftest import wait_until, write_line_config
 
 KILLS = 50
 
@@ -53,17 +54,26 @@ def check_file(db: Path) -> tuple[str, list[str]]:
     return result, ids
 
 
+def parts_stored(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT count(*) FROM events WHERE type = 'part'").fetchone()[0])
+    finally:
+        conn.close()
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     footage: GroundTruth, tmp_path: Path, mosquitto, subscribe
 ) -> None:
     line_id = f"crash-{int(time.time() * 1000) % 10**8}"
-    roi = ", ".join(str(v) for v in footage.scenario.roi)
-    config = tmp_path / "line.toml"
-    config.write_text(
-        f'[line]\nid = "{line_id}"\nsite = "it"\narea = "crash"\nideal_cycle_s = 0.5\n'
-        f'[camera]\nsource = "{footage.path}"\n[vision]\nroi = [{roi}]\n'
-        f'[store]\npath = "line.db"\n[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\n'
+    config = write_line_config(
+        tmp_path / "line.toml",
+        footage,
+        line_id=line_id,
+        line={"site": "it", "area": "crash", "ideal_cycle_s": 0.5},
+        store={"path": "line.db"},
+        mqtt={"host": "127.0.0.1", "port": mosquitto.port},
     )
     db = tmp_path / "line.db"
     feed = subscribe([f"oee/it/crash/{line_id}/part"], client_id=f"{line_id}-sub", persistent=True)
@@ -107,7 +117,8 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
 
     # a clean run to the end: resumes, counts, is stopped in order (Ctrl-C, as by hand)
     daemon = subprocess.Popen([*command, str(config)], cwd=tmp_path, stderr=subprocess.PIPE)
-    time.sleep(4.0)
+    before = parts_stored(db)
+    assert wait_until(lambda: parts_stored(db) >= before + 2, 60), "the clean run did not count"
     daemon.send_signal(signal.SIGINT)
     _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0, err.decode()
@@ -115,7 +126,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     with Store.open(db) as store:
         assert store.integrity_check() == "ok"
         events = store.events()
-        assert store.outbox_depth() == 0
+        assert store.outbox.depth() == 0
     assert {e.id for e in events} >= set(seen)
     states = [e for e in events if isinstance(e, StateEvent)]
     parts = [e for e in events if isinstance(e, PartEvent)]

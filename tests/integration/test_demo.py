@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from agent.store.store import open_readonly
+from tests.conftest import pilot_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "oee/demo-plant/assembly/demo-line/"
@@ -72,7 +73,7 @@ def test_headless_demo_reaches_store_and_broker(cache, tmp_path, broker, subscri
     with open_readonly(store_dir / "line.db") as store:
         parts = store.parts()
         stops = [s for s in store.stops() if s.state == "stopped"]
-        outbox = store.outbox_depth()
+        outbox = store.outbox.depth()
         events = store.events()
     # every part that crossed count_at in time is counted, each by a count of its own
     # near its true time (time zero is the agent's first event, a fraction of a second
@@ -157,11 +158,10 @@ def test_tui_opens_on_the_demo_store_and_says_the_feed_is_queued(cache, tmp_path
     async def drive() -> None:
         app = demo.build_tui(run, config_file, line.path)
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(100):  # until the first part is on the dashboard
-                await pilot.pause(0.1)
-                snap = app.snapshot
-                if snap is not None and (snap.shift or {}).get("total", 0) > 0:
-                    break
+            # until the first part is on the dashboard
+            await pilot_until(
+                pilot, lambda: ((app.snapshot and app.snapshot.shift) or {}).get("total", 0) > 0
+            )
             seen["snapshot"] = app.snapshot
             seen["sub_title"] = app.sub_title
             await pilot.press("ctrl+c")

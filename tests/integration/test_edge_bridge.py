@@ -13,19 +13,14 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.conftest import free_port, wait_until
+
 BRIDGE = Path(__file__).resolve().parents[2] / "firmware_config" / "mosquitto" / "edge-bridge.conf"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Client:
@@ -42,14 +37,14 @@ class Client:
         self.client.loop_start()
         assert self.ready.wait(10)
 
+    def first(self, topic: str) -> bytes | None:
+        return next((payload for t, payload, _ in list(self.got) if t == topic), None)
+
     def wait(self, topic: str, timeout: float = 15.0) -> bytes:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for t, payload, _ in list(self.got):
-                if t == topic:
-                    return payload
-            time.sleep(0.05)
-        raise AssertionError(f"{topic} never arrived; got {self.got}")
+        assert wait_until(lambda: self.first(topic) is not None, timeout), (
+            f"{topic} never arrived; got {self.got}"
+        )
+        return self.first(topic) or b""
 
     def close(self) -> None:
         self.client.disconnect()
@@ -76,19 +71,19 @@ def test_the_edge_bridge_forwards_the_feed_and_brings_commands_back(
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     edge = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the edge broker did not start"
-                time.sleep(0.05)
+        assert wait_until(lambda: _listening(port), 10), "the edge broker did not start"
         plant = Client(mosquitto.port, ["oee/#"])
         # the bridge announces itself on the plant broker (retained "1")
         assert plant.wait("oee/_bridge/edge-1/status") == b"1"
         local = Client(port, ["oee/+/+/+/cmd/#"])
-        time.sleep(0.5)  # the bridge's subscriptions on both sides
+        # the bridge's subscriptions are in place once a command from the plant gets through
+        probe = "oee/site/area/probe-1/cmd/reason"
+
+        def probe_gets_through() -> bool:
+            plant.client.publish(probe, b"probe", qos=1)
+            return local.first(probe) is not None
+
+        assert wait_until(probe_gets_through, 15), "the bridge never forwarded the plant's command"
         agent = mqtt.Client(CallbackAPIVersion.VERSION2)
         agent.connect("127.0.0.1", port)
         agent.loop_start()
@@ -104,3 +99,11 @@ def test_the_edge_bridge_forwards_the_feed_and_brings_commands_back(
     finally:
         edge.terminate()
         edge.wait(10)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -20,19 +21,19 @@ from agent.inspection.samples import MIN_VISIBLE_PX
 from agent.pipeline import iter_counted_parts
 from agent.sim.line import Phase, Scenario, render_line
 from agent.sim.parts import DEFECT_KINDS, render_part
+from tests.conftest import write_line_config
 
 DESIGNS = ("washer", "bracket")
 LOOK = {"speed_px_s": 200.0, "pitch_s": (0.5, 0.8)}
 
 
-def _toml(gt, model_dir) -> str:
-    cfg = gt.config(line_id="sim")
-    roi = ", ".join(str(v) for v in cfg["vision"]["roi"])
-    return (
-        f'[line]\nid = "sim"\nideal_cycle_s = 0.5\n'
-        f'[camera]\nsource = "{gt.path}"\nfps = {gt.fps}\n'
-        f'[vision]\nroi = [{roi}]\ndirection = "{cfg["vision"]["direction"]}"\n'
-        f'[inspection]\nmodel_dir = "{model_dir}"\n'
+def write_config(path: Path, gt, model_dir: Path) -> Path:
+    return write_line_config(
+        path,
+        gt,
+        line_id="sim",
+        line={"ideal_cycle_s": 0.5},
+        inspection={"model_dir": str(model_dir)},
     )
 
 
@@ -44,7 +45,7 @@ def shift(request, tmp_path_factory):
     good = Scenario(phases=(Phase(60.0),), seed=3, designs=(design,), **LOOK)
     good_truth = render_line(good, tmp / "good.mp4")
     config_path = tmp / "line.toml"
-    config_path.write_text(_toml(good_truth, tmp / "model"))
+    write_config(config_path, good_truth, tmp / "model")
     assert main(["teach", str(good_truth.path), "--config", str(config_path)]) == 0
 
     # Cracks twice as often: many start at the edge and run off the part, unseen.
@@ -115,7 +116,7 @@ def test_teach_from_a_live_camera(tmp_path, monkeypatch):
         Scenario(phases=(Phase(28.0),), seed=8, designs=("hex",), **LOOK), tmp_path / "cam.mp4"
     )
     config_path = tmp_path / "line.toml"
-    config_path.write_text(_toml(footage, tmp_path / "model"))
+    write_config(config_path, footage, tmp_path / "model")
     real_open = sources.open_source
 
     def fast(camera, clock, **kwargs):

@@ -52,7 +52,7 @@ def test_a_refused_connection_is_not_connected(secured, tmp_path, monkeypatch, p
             assert not publisher.connected
             assert publisher.counters.connects == 0
             assert not publisher.drain(0.5)
-            assert store.outbox_depth() == 1  # nothing was lost meanwhile
+            assert store.outbox.depth() == 1  # nothing was lost meanwhile
         finally:
             publisher.stop(2)
 
@@ -92,6 +92,6 @@ def test_a_message_the_broker_refuses_stays_queued(make_broker, tmp_path) -> Non
                 time.sleep(0.05)
             assert publisher.counters.refused_messages >= 1
             assert publisher.connected and publisher.counters.acked == 0
-            assert store.outbox_depth() == 1
+            assert store.outbox.depth() == 1
         finally:
             publisher.stop(2)

@@ -101,7 +101,7 @@ def test_every_published_message_validates_against_its_schema(line) -> None:
         StateEvent(T0 + timedelta(seconds=12), "running", id=new_id()),
     ]
     feed(store, config, events)
-    store.enqueue([shift_message(SHIFT, config, T0 + timedelta(hours=8))])
+    store.outbox.enqueue([shift_message(SHIFT, config, T0 + timedelta(hours=8))])
     publisher.notify()
     assert publisher.drain(10)
     assert sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/stop")]) == 4)
@@ -119,7 +119,7 @@ def test_every_published_message_validates_against_its_schema(line) -> None:
     assert [p["id"] for p in parts] == [events[1].id, events[2].id]
     assert parts[1]["ts"] == events[2].ts.isoformat()  # the time it happened
     assert sub.on("/status")[-1].payload == b"online"
-    assert store.outbox_depth() == 0
+    assert store.outbox.depth() == 0
 
 
 def test_retained_state_status_and_oee_reach_a_late_subscriber(line, subscribe) -> None:
@@ -266,7 +266,7 @@ def test_the_outbox_bound_drops_the_oldest_counted_and_published(
             assert sub.wait_for(lambda ms: len(part_ids(sub)) == queued - dropped)
             assert part_ids(sub) == ids[dropped:]  # the oldest went, the rest in order
             assert publisher.counters.trimmed == dropped
-            assert store.outbox_lost() == dropped
+            assert store.outbox.lost() == dropped
             assert publisher.publish_stats({"fps": 30.0})
             assert sub.wait_for(lambda ms: bool(sub.on("/stats")))
             stats = check_schema(topics, topics.stats, sub.on("/stats")[-1].payload)
@@ -299,7 +299,7 @@ def test_disabled_feed_queues_and_connects_to_nothing(broker, tmp_path) -> None:
         publisher.start()
         try:
             assert not publisher.drain(0.5)
-            assert not publisher.connected and store.outbox_depth() == 3
+            assert not publisher.connected and store.outbox.depth() == 3
         finally:
             publisher.stop(1)
 
@@ -340,7 +340,8 @@ def test_a_row_mqtt_cannot_carry_does_not_block_the_rest(broker, tmp_path, subsc
     topics = Topics.for_config(config)
     sub = subscribe([topics.part])
     with Store.open(tmp_path / "line.db") as store:
-        store.enqueue([OutboxMessage(topics.root + "/#", b"{}")])  # wildcards: never sendable
+        # wildcards: never sendable
+        store.outbox.enqueue([OutboxMessage(topics.root + "/#", b"{}")])
         ids = fill(store, config, 2)
         publisher = MqttPublisher(config, store)
         publisher.start()
@@ -452,7 +453,6 @@ def test_a_window_the_broker_never_acknowledges_is_sent_again(
     is back every part arrives (a consumer de-duplicates the resent ones by id)."""
     import os
     import signal
-    import time
 
     from agent.clock import ManualClock
     from agent.publish.publisher import RESEND_AFTER_S
@@ -473,14 +473,15 @@ def test_a_window_the_broker_never_acknowledges_is_sent_again(
                 publisher.notify()
                 assert eventually(lambda: publisher.counters.published == 5)
                 clock.advance(RESEND_AFTER_S - 1)
+                passes = publisher.passes
                 publisher.notify()
-                time.sleep(0.3)
+                assert eventually(lambda: publisher.passes >= passes + 2)  # a whole pass after
                 assert publisher.counters.resent_windows == 0  # not yet
                 clock.advance(2)
                 publisher.notify()
                 assert eventually(lambda: publisher.counters.resent_windows == 1)
                 assert eventually(lambda: publisher.counters.published == 10)
-                assert publisher.counters.acked == 0 and store.outbox_depth() == 5
+                assert publisher.counters.acked == 0 and store.outbox.depth() == 5
             finally:
                 os.kill(broker.process.pid, signal.SIGCONT)
             assert publisher.drain(15)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import uuid
 
 from agent.config import parse_config
@@ -28,7 +27,9 @@ def rebirth_command() -> bytes:
     return command.SerializeToString()
 
 
-def test_a_reconnect_is_a_new_birth_with_the_next_bdseq(broker, tmp_path, subscribe) -> None:
+def test_a_reconnect_is_a_new_birth_with_the_next_bdseq(
+    broker, tmp_path, subscribe, eventually
+) -> None:
     line_id = f"spbr{uuid.uuid4().hex[:6]}"
     config = parse_config(
         {
@@ -46,10 +47,9 @@ def test_a_reconnect_is_a_new_birth_with_the_next_bdseq(broker, tmp_path, subscr
             assert bdseq_of(sub.snapshot()[0].payload) == 255
             broker.stop()
             broker.start()
-            deadline = time.monotonic() + 20
-            while not (node.births == 2 and sub.client.is_connected()):
-                assert time.monotonic() < deadline, "no reconnect"
-                time.sleep(0.05)
+            assert eventually(lambda: node.births == 2 and sub.client.is_connected(), 20), (
+                "no reconnect"
+            )
             # the subscriber may have come back after that birth (QoS 0, not retained):
             # ask for a rebirth, which repeats the session's bdSeq
             sub.client.publish(f"spBv1.0/spb-site/NCMD/{line_id}", rebirth_command(), qos=1)
@@ -61,7 +61,9 @@ def test_a_reconnect_is_a_new_birth_with_the_next_bdseq(broker, tmp_path, subscr
             broker.start()
 
 
-def test_the_node_births_only_while_its_primary_host_is_online(broker, tmp_path, subscribe) -> None:
+def test_the_node_births_only_while_its_primary_host_is_online(
+    broker, tmp_path, subscribe, eventually
+) -> None:
     """Sparkplug 3.0 primary host awareness against a scripted host on a real broker."""
     import json
 
@@ -94,12 +96,10 @@ def test_the_node_births_only_while_its_primary_host_is_online(broker, tmp_path,
         node = SparkplugNode(config, store, reconnect_min_s=1, reconnect_max_s=1)
         node.start()
         try:
-            deadline = time.monotonic() + 10
-            while not node.client.is_connected():
-                assert time.monotonic() < deadline, "the node did not connect"
-                time.sleep(0.05)
-            time.sleep(1.0)
-            assert kinds() == [] and node.births == 0  # no host yet: no birth
+            assert eventually(node.client.is_connected), "the node did not connect"
+            state(False, 500)  # the host is offline: no birth
+            assert eventually(lambda: node.host_states == 1), "the node never read the STATE"
+            assert kinds() == [] and node.births == 0
             state(True, 1000)
             assert sub.wait_for(lambda ms: len(ms) == 1)
             [(kind, first)] = kinds()
@@ -107,12 +107,12 @@ def test_the_node_births_only_while_its_primary_host_is_online(broker, tmp_path,
             state(False, 2000)  # the host leaves: NDEATH of that session, a new one
             assert sub.wait_for(lambda ms: len(ms) == 2)
             assert kinds()[1] == ("NDEATH", first)
-            deadline = time.monotonic() + 10
-            while not (node.client.is_connected() and store.meta_get("sparkplug.bdseq") != first):
-                assert time.monotonic() < deadline, "no new session"
-                time.sleep(0.05)
+            assert eventually(
+                lambda: node.client.is_connected() and store.meta_get("sparkplug.bdseq") != first
+            ), "no new session"
+            seen = node.host_states
             state(True, 1500)  # older than the offline one: stale, ignored
-            time.sleep(1.0)
+            assert eventually(lambda: node.host_states > seen), "the node never read the STATE"
             assert len(kinds()) == 2 and node.births == 1
             state(True, 3000)  # back: a new birth with the new session's bdSeq
             assert sub.wait_for(lambda ms: len(ms) == 3)

@@ -75,6 +75,6 @@ def test_tls_without_the_client_certificate_does_not_connect(pki, tmp_path, make
         publisher.start()
         try:
             assert not publisher.drain(2)
-            assert not publisher.connected and store.outbox_depth() == 1
+            assert not publisher.connected and store.outbox.depth() == 1
         finally:
             publisher.stop(2)

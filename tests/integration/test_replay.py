@@ -8,6 +8,7 @@ import pytest
 from agent.__main__ import main
 from agent.sim.line import GroundTruth, Phase, Scenario, render_line
 from agent.store import open_readonly
+from tests.conftest import write_line_config
 
 START = "2026-03-02T06:00:00+00:00"
 
@@ -58,18 +59,15 @@ LOOKS = {
 
 
 def write_config(truth: GroundTruth, folder: Path) -> Path:
-    sc = truth.scenario
-    path = folder / "line.toml"
-    path.write_text(
-        '[line]\nid = "sim-line"\nideal_cycle_s = 0.3\n\n'
-        f'[camera]\nsource = "{truth.path.name}"\nfps = {sc.fps}\n\n'
-        f'[vision]\nroi = {list(sc.roi)}\ndirection = "{sc.direction}"\n'
-        f"count_at = {sc.count_at}\n\n"
-        "[downtime]\nstop_after_s = 2.0\n\n"
-        '[inspection]\nmodel_dir = "no-model-here"\n',
-        encoding="utf-8",
+    return write_line_config(
+        folder / "line.toml",
+        truth,
+        line_id="sim-line",
+        line={"ideal_cycle_s": 0.3},
+        camera={"source": truth.path.name},
+        downtime={"stop_after_s": 2.0},
+        inspection={"model_dir": "no-model-here"},
     )
-    return path
 
 
 @pytest.fixture(scope="module", params=sorted(LOOKS))

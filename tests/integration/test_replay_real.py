@@ -9,22 +9,23 @@ import pytest
 
 from agent.__main__ import main
 from agent.store import open_readonly
+from tests.conftest import write_line_config
 
 #: A real 768x576 street recording shipped by Debian's opencv-doc package
 #: (`apt-get install opencv-doc`; the Makefile installs it with the test packages).
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
-def write_config(folder: Path, roi: list[int], extra: str = "") -> Path:
-    path = folder / "line.toml"
-    path.write_text(
-        '[line]\nid = "street"\nideal_cycle_s = 1.0\n\n'
-        '[camera]\nsource = "0"\nfps = 10\n\n'
-        f'[vision]\nroi = {roi}\ndirection = "left_to_right"\n\n'
-        '[inspection]\nmodel_dir = "none"\n' + extra,
-        encoding="utf-8",
+def write_config(folder: Path, roi: list[int], **sections: dict) -> Path:
+    return write_line_config(
+        folder / "line.toml",
+        line_id="street",
+        line={"ideal_cycle_s": 1.0},
+        camera={"source": "0", "fps": 10},
+        vision={"roi": roi, "direction": "left_to_right"},
+        inspection={"model_dir": "none"},
+        **sections,
     )
-    return path
 
 
 def test_a_real_recording_replays_without_error(tmp_path: Path, capsys) -> None:

@@ -9,12 +9,14 @@ Teach must leave out what is not a clean good part, say so in its report (printe
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from agent.__main__ import main
 from agent.inspection.report import REPORT_FILE
 from agent.sim.line import Phase, Scenario, render_line
+from tests.conftest import write_line_config
 
 LOOK = {
     "speed_px_s": 200.0,
@@ -25,14 +27,13 @@ LOOK = {
 }
 
 
-def _toml(gt, model_dir) -> str:
-    cfg = gt.config(line_id="sim")
-    roi = ", ".join(str(v) for v in cfg["vision"]["roi"])
-    return (
-        f'[line]\nid = "sim"\nideal_cycle_s = 0.5\n'
-        f'[camera]\nsource = "{gt.path}"\nfps = {gt.fps}\n'
-        f'[vision]\nroi = [{roi}]\ndirection = "{cfg["vision"]["direction"]}"\n'
-        f'[inspection]\nmodel_dir = "{model_dir}"\n'
+def write_config(path: Path, gt, model_dir: Path) -> Path:
+    return write_line_config(
+        path,
+        gt,
+        line_id="sim",
+        line={"ideal_cycle_s": 0.5},
+        inspection={"model_dir": str(model_dir)},
     )
 
 
@@ -49,7 +50,7 @@ def taught(tmp_path_factory):
     )
     truth = render_line(good, tmp / "good.mp4")
     config_path = tmp / "line.toml"
-    config_path.write_text(_toml(truth, tmp / "model"))
+    write_config(config_path, truth, tmp / "model")
     return tmp, config_path, truth
 
 

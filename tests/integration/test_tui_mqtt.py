@@ -21,6 +21,7 @@ from agent.config import MqttConfig
 from agent.events import StateEvent
 from agent.publish.topics import OpenStop, Topics, oee_payload, state_payload, stop_payload
 from agent.store import open_readonly
+from tests.conftest import pilot_until, wait_until
 from tui.app import OeeApp
 from tui.sample import build_sample_store, sample_clock
 from tui.screens.reason import ReasonPicker
@@ -57,13 +58,11 @@ class Client:
         return self.client.publish(topic, data, qos=1, retain=retain)
 
     def wait_for(self, predicate, timeout=10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def holds() -> bool:
             with self.lock:
-                if predicate(list(self.messages)):
-                    return True
-            time.sleep(0.2)
-        return False
+                return bool(predicate(list(self.messages)))
+
+        return wait_until(holds, timeout)
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -105,13 +104,17 @@ def publish_line(client: Client, root: str, oee: float, state: str, *, stop: str
     return info
 
 
-async def wait_until(pilot, predicate, timeout=15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.1)
-    assert predicate(), "timed out"
+async def until(pilot, predicate, timeout=15.0) -> None:
+    assert await pilot_until(pilot, predicate, timeout), "timed out"
+
+
+def fleet_rows(app: OeeApp) -> list[str]:
+    """The line names down the fleet table, as on screen (empty off the fleet screen)."""
+    tables = app.screen.query("#fleet")
+    if not tables:
+        return []
+    table = tables.first(DataTable)
+    return [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
 
 
 def test_fleet_worst_first_open_a_line_and_assign_over_mqtt(make_broker):
@@ -126,17 +129,12 @@ def test_fleet_worst_first_open_a_line_and_assign_over_mqtt(make_broker):
 
     async def run() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: len(app.fleet) == 3)
-            await pilot.pause(0.6)
+            worst_first = ["press-2", "booth-1", "press-1"]
+            await until(pilot, lambda: fleet_rows(app) == worst_first)
             table = app.screen.query_one("#fleet", DataTable)
-            assert [str(table.get_row_at(i)[2]) for i in range(3)] == [
-                "press-2",
-                "booth-1",
-                "press-1",
-            ]
             assert table.get_row_at(0)[8] == "08:00"
             await pilot.press("enter")  # the worst line
-            await wait_until(pilot, lambda: app.snapshot is not None)
+            await until(pilot, lambda: app.snapshot is not None)
             assert app.snapshot.line == "press-2" and app.snapshot.shift["oee"] == 0.41
             assert app.screen.id != "fleet" and "STOPPED" in str(
                 app.screen.query_one("#state-line").render()
@@ -153,9 +151,7 @@ def test_fleet_worst_first_open_a_line_and_assign_over_mqtt(make_broker):
                 "oee/plant-a/stamping/press-2/cmd/result",
                 {"v": 1, "ok": True, "command": "reason", "stop_id": "stop-42", "reason": "jam"},
             )
-            await wait_until(
-                pilot, lambda: any("accepted" in n.message for n in app._notifications)
-            )
+            await until(pilot, lambda: any("accepted" in n.message for n in app._notifications))
 
     try:
         asyncio.run(run())
@@ -178,24 +174,24 @@ def test_store_and_mqtt_together_write_and_publish(make_broker, tmp_path):
 
     async def run() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: app.snapshot is not None)
+            await until(pilot, lambda: app.snapshot is not None)
             await pilot.press("2")
             await pilot.pause()
             await pilot.press("a")  # the longest stop: the 07:31 changeover
             await pilot.press("down", "enter")  # jam
             await pilot.app.workers.wait_for_complete()
-            await wait_until(pilot, lambda: app.snapshot.stops[3].reason == "jam")
+            await until(pilot, lambda: app.snapshot.stops[3].reason == "jam")
             # the fleet: another line opens from the feed, the store's own from the store
             publish_line(listener, "oee/plant-a/stamping/press-9", 0.3, "running")
             publish_line(listener, "oee/plant-a/stamping/press-3", 0.6, "running")
             await pilot.press("5")
-            await wait_until(pilot, lambda: len(app.fleet) == 2)
-            await pilot.pause(1.2)
+            await until(pilot, lambda: fleet_rows(app)[:1] == ["press-9"])
+            await until(pilot, lambda: len(fleet_rows(app)) == 2)
             await pilot.press("enter")  # press-9, the worst
-            await wait_until(pilot, lambda: app.snapshot is not None)
+            await until(pilot, lambda: app.snapshot is not None)
             assert app.snapshot.line == "press-9" and app.line_source is not app.store_source
             await pilot.press("5", "down", "enter")
-            await wait_until(pilot, lambda: app.snapshot is not None)
+            await until(pilot, lambda: app.snapshot is not None)
             assert app.snapshot.line == "press-3" and app.line_source is app.store_source
 
     try:
@@ -245,11 +241,11 @@ def test_fleet_of_200_lines_stays_responsive(make_broker):
     async def run() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             app.watch(app, "fleet", lambda rows: refreshes.__setitem__(0, refreshes[0] + 1))
-            await wait_until(pilot, lambda: len(app.fleet) == 200)
+            await until(pilot, lambda: len(app.fleet) == 200)
             publisher = threading.Thread(target=keep_publishing, name="lines", daemon=True)
             publisher.start()
             try:
-                await wait_until(pilot, lambda: sent[0] >= 600)
+                await until(pilot, lambda: sent[0] >= 600)
                 table = app.screen.query_one("#fleet", DataTable)
                 for _ in range(30):
                     await pilot.press("down")
@@ -258,7 +254,8 @@ def test_fleet_of_200_lines_stays_responsive(make_broker):
                 assert app.screen.id != "_default" and type(app.screen).__name__ == "HelpScreen"
                 await pilot.press("escape")
                 key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-                await pilot.pause(2.2)  # refreshes keep the selected line selected
+                seen = refreshes[0]  # refreshes keep the selected line selected
+                await until(pilot, lambda: refreshes[0] >= seen + 2)
                 assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == key
                 assert publisher.is_alive()
             finally:
@@ -270,7 +267,7 @@ def test_fleet_of_200_lines_stays_responsive(make_broker):
                 last[root.removeprefix("oee/")] = 0.30 + i / 1000
                 info = lines.publish(Topics(root).oee, oee_payload(shift(0.30 + i / 1000), T0))
             info.wait_for_publish(10)
-            await wait_until(pilot, lambda: {r.key: r.oee for r in app.fleet} == last, timeout=20)
+            await until(pilot, lambda: {r.key: r.oee for r in app.fleet} == last, timeout=20)
             assert [r.line for r in app.fleet][:3] == ["line-000", "line-001", "line-002"]
 
     try:
@@ -295,15 +292,15 @@ def test_lost_broker_and_quiet_lines_are_shown(make_broker):
 
     async def run() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: len(app.fleet) == 1)
+            await until(pilot, lambda: len(app.fleet) == 1)
             # nothing new from the line for longer than --stale-after: STALE
-            await wait_until(pilot, lambda: app.fleet[0].stale)
+            await until(pilot, lambda: app.fleet[0].stale)
             table = app.screen.query_one("#fleet", DataTable)
             assert "STALE" in str(table.get_row_at(0)[3])
             broker.stop()
-            await wait_until(pilot, lambda: "BROKER LOST" in summary())
+            await until(pilot, lambda: "BROKER LOST" in summary())
             broker.start()  # paho reconnects by itself; retained messages come again
-            await wait_until(pilot, lambda: "BROKER LOST" not in summary(), timeout=20)
+            await until(pilot, lambda: "BROKER LOST" not in summary(), timeout=20)
 
     try:
         asyncio.run(run())
@@ -328,10 +325,9 @@ def test_a_config_of_the_line_gives_the_reason_list_over_mqtt(make_broker, tmp_p
 
     async def run() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: len(app.fleet) == 2)
-            await pilot.pause(1.2)
+            await until(pilot, lambda: len(fleet_rows(app)) == 2)
             await pilot.press("enter")
-            await wait_until(pilot, lambda: app.snapshot is not None)
+            await until(pilot, lambda: app.snapshot is not None)
             assert app.snapshot.ideal_cycle_s == 4.0
             assert [r.code for r in app.snapshot.reasons] == ["changeover", "jam"]
             await pilot.press("2")

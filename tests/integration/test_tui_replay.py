@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 from agent.__main__ import main as agent_main
 from agent.sim.line import Phase, Scenario, render_line
+from tests.conftest import settle, write_line_config
 from tui.app import OeeApp
 from tui.sample import sample_clock
 from tui.sources.store import StoreSource
@@ -26,15 +27,14 @@ START = "2026-03-02T06:00:00+00:00"
 def test_replayed_store_on_screen(tmp_path):
     scenario = Scenario((Phase(6), Phase(5, moving=False), Phase(6)), seed=5, width=480, height=360)
     truth = render_line(scenario, tmp_path / "line.mp4")
-    config = tmp_path / "line.toml"
-    config.write_text(
-        '[line]\nid = "sim-line"\nsite = "lab"\narea = "belt"\nideal_cycle_s = 0.5\n\n'
-        f'[camera]\nsource = "line.mp4"\nfps = {scenario.fps}\n\n'
-        f'[vision]\nroi = {list(scenario.roi)}\ndirection = "left_to_right"\n\n'
-        "[downtime]\nmicro_stop_max_s = 1\n\n"
-        '[inspection]\nmodel_dir = "no-model-here"\n\n'
-        '[[reason]]\ncode = "jam"\nloss = "breakdown"\n',
-        encoding="utf-8",
+    config = write_line_config(
+        tmp_path / "line.toml",
+        truth,
+        line_id="sim-line",
+        line={"site": "lab", "area": "belt", "ideal_cycle_s": 0.5},
+        downtime={"micro_stop_max_s": 1},
+        inspection={"model_dir": "no-model-here"},
+        reason=[{"code": "jam", "loss": "breakdown"}],
     )
     db, report_file = tmp_path / "line.db", tmp_path / "report.json"
     argv = ["replay", str(truth.path), "--config", str(config), "--db", str(db)]
@@ -49,9 +49,7 @@ def test_replayed_store_on_screen(tmp_path):
 
     async def run() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(3):
-                await pilot.pause()
-                await app.workers.wait_for_complete()
+            await settle(pilot)
             snap = app.snapshot
             assert snap is not None and snap.line == "sim-line"
             assert snap.shift["total"] == report["oee"]["total"] == len(report["parts"])
@@ -63,9 +61,7 @@ def test_replayed_store_on_screen(tmp_path):
             assert table.row_count == len(report["stops"])
             unassigned = snap.shift["losses"]["unassigned"]
             await pilot.press("a", "enter")  # the longest stop: jam
-            for _ in range(3):
-                await pilot.pause()
-                await app.workers.wait_for_complete()
+            await settle(pilot)
             losses = app.snapshot.shift["losses"]
             assert losses["breakdown"] > 0 and losses["unassigned"] < unassigned
 

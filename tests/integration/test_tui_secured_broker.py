@@ -14,6 +14,7 @@ from agent.errors import UserError
 from agent.events import StateEvent, new_id
 from agent.publish import MqttPublisher, messages_for
 from agent.store import Store
+from tests.conftest import write_line_config
 from tui.__main__ import build_app, build_parser
 
 
@@ -33,14 +34,12 @@ def secured(pki, password_file, make_broker):
 
 def line_file(tmp_path, broker, line_id):
     # the CA path is relative: it resolves against the line file's folder, as for the agent
-    path = tmp_path / "line.toml"
-    path.write_text(
-        f'[line]\nid = "{line_id}"\nsite = "plant-t"\narea = "tls"\nideal_cycle_s = 1.0\n'
-        f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\ntls = true\n'
-        'ca_file = "pki/ca.crt"\n',
-        encoding="utf-8",
+    return write_line_config(
+        tmp_path / "line.toml",
+        line_id=line_id,
+        line={"site": "plant-t", "area": "tls", "ideal_cycle_s": 1.0},
+        mqtt={"host": broker.host, "port": broker.port, "tls": True, "ca_file": "pki/ca.crt"},
     )
-    return path
 
 
 def app_for(*argv):

@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from agent.__main__ import main as agent_main
 from agent.sim.line import Phase, Scenario, render_line
+from tests.conftest import wait_until, write_line_config
 from tui.model import percent
 
 START = "2026-03-02T08:00:00+00:00"  # months before today: nobody writes this store now
@@ -31,27 +31,26 @@ def tmux(*args: str) -> str:
 
 
 def screen_until(session: str, wanted: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = tmux("capture-pane", "-p", "-t", session)
-        if wanted in text:
-            return text
-        time.sleep(0.2)
-    raise AssertionError(f"{wanted!r} never appeared on the screen:\n{text}")
+    screen = [""]
+
+    def shows() -> bool:
+        screen[0] = tmux("capture-pane", "-p", "-t", session)
+        return wanted in screen[0]
+
+    assert wait_until(shows, timeout), f"{wanted!r} never appeared on the screen:\n{screen[0]}"
+    return screen[0]
 
 
 @pytest.fixture
 def replayed(tmp_path: Path) -> tuple[Path, dict, dict]:
     scenario = Scenario((Phase(8), Phase(4, moving=False), Phase(8)), seed=8, width=480, height=360)
     truth = render_line(scenario, tmp_path / "line.mp4")
-    config = tmp_path / "line.toml"
-    config.write_text(
-        '[line]\nid = "sim-line"\nsite = "lab"\narea = "belt"\nideal_cycle_s = 0.5\n\n'
-        f'[camera]\nsource = "line.mp4"\nfps = {scenario.fps}\n\n'
-        f'[vision]\nroi = {list(scenario.roi)}\ndirection = "left_to_right"\n\n'
-        '[inspection]\nmodel_dir = "no-model-here"\n',
-        encoding="utf-8",
+    config = write_line_config(
+        tmp_path / "line.toml",
+        truth,
+        line_id="sim-line",
+        line={"site": "lab", "area": "belt", "ideal_cycle_s": 0.5},
+        inspection={"model_dir": "no-model-here"},
     )
     db, report_file = tmp_path / "line.db", tmp_path / "report.json"
     argv = ["replay", str(truth.path), "--config", str(config), "--db", str(db)]
@@ -94,12 +93,9 @@ def test_a_replayed_store_in_a_terminal(replayed, tmp_path):
         assert cells[2:6] == figures, row
         assert cells[6:8] == [str(shift["good"]), str(shift["total"])], row
         tmux("send-keys", "-t", session, "q")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if subprocess.run(["tmux", "has-session", "-t", session]).returncode != 0:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("q did not leave the TUI")
+        has_session = ["tmux", "has-session", "-t", session]
+        assert wait_until(lambda: subprocess.run(has_session).returncode != 0, 10), (
+            "q did not leave the TUI"
+        )
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

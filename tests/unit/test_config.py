@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from agent.__main__ import main
-from agent.config import load_config, parse_config
+from agent.config import PipelineConfig, RunConfig, load_config, parse_config
 from agent.errors import ConfigError
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware_config"
@@ -106,3 +106,34 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     broken.write_text("[line\n")
     assert main(["check-config", str(broken)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_a_command_gets_its_sections_as_required() -> None:
+    counting = parse_config({**MINIMAL, "vision": {"roi": [0, 0, 64, 64]}})
+    narrowed = PipelineConfig.of(counting)
+    assert narrowed.vision.roi == (0, 0, 64, 64)  # typed as present: no assert needed
+    assert narrowed.store_path == counting.store_path and narrowed.line == counting.line
+    assert PipelineConfig.of(narrowed) is narrowed
+    with pytest.raises(ConfigError) as info:
+        RunConfig.of(counting)
+    assert info.value.problems == ["[camera]: this command needs the section"]
+
+
+@pytest.mark.parametrize(
+    ("command", "sections", "missing"),
+    [
+        (["run"], "", ["camera", "vision"]),
+        (["run"], '[camera]\nsource = "0"\n', ["vision"]),
+        (["teach", "clip.mp4"], "[vision]\nroi = [0, 0, 8, 8]\n", ["camera"]),
+        (["teach"], "", ["camera", "vision"]),
+    ],
+)
+def test_a_command_names_the_sections_it_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command, sections, missing
+) -> None:
+    config = tmp_path / "line.toml"
+    config.write_text(f'[line]\nid = "x"\nideal_cycle_s = 1.0\n{sections}', encoding="utf-8")
+    assert main([*command, "--config", str(config)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"{config}: [{s}]: this command needs the section" for s in missing]
+    assert not (tmp_path / "var").exists()  # refused before a store was made

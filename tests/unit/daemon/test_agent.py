@@ -25,6 +25,7 @@ from agent.pipeline import LinePipeline, ListSink
 from agent.sim.line import GroundTruth
 from agent.store import Store, open_readonly
 from agent.systemd import Notifier
+from tests.conftest import wait_until
 
 
 def stored(config: Config) -> list[Event]:
@@ -327,7 +328,7 @@ def test_a_shift_that_ended_while_the_agent_was_down_is_closed_at_start(
     run(make_agent(config, clock, footage))
     with open_readonly(config.store_path) as store:
         results = store.shift_results()
-        shift_topics = [r.topic for r in store.outbox_peek(10_000) if r.topic.endswith("/shift")]
+        shift_topics = [r.topic for r in store.outbox.peek(10_000) if r.topic.endswith("/shift")]
     old = [r for r in results if r["date"] == yesterday.date().isoformat()]
     assert len(old) == 1
     assert old[0]["total"] == 2 and old[0]["good"] == 1
@@ -358,9 +359,7 @@ def test_a_looped_recording_plays_on_without_a_gap(line_config, tmp_path: Path) 
     stop = threading.Event()
     thread = threading.Thread(target=agent.run, args=(stop,))
     thread.start()
-    deadline = time.monotonic() + 30
-    while agent.health.frames < 2.5 * short.frames and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: agent.health.frames >= 2.5 * short.frames, 30)
     stop.set()
     thread.join(20)
     assert agent.health.frames >= 2.5 * short.frames, "the recording did not loop"
@@ -387,6 +386,44 @@ def test_stopping_without_a_broker_is_bounded_and_keeps_the_outbox(
     assert time.monotonic() - began < 30
     with open_readonly(config.store_path) as store:
         events = store.event_count()
-        depth = store.outbox_depth()
+        depth = store.outbox.depth()
     # nothing acknowledged, nothing lost: every message waits on disk for the broker
     assert events > 0 and depth >= events
+
+
+def test_the_daemon_notes_until_when_it_observed_the_line(
+    footage: GroundTruth, line_config, clock: StepClock, run
+) -> None:
+    """`report --db` on a daemon's store ends at its last observed frame, not its last event.
+
+    Mid-run (as a crash would leave the store), the stored end of observation follows
+    the frames within a health sample; after the stop it is the footage's last frame.
+    """
+    from agent.store.cli import build_report
+
+    config = line_config()
+    seen: list[tuple[datetime, datetime | None, dict]] = []
+
+    def look(camera: ScriptedCamera) -> None:  # as `report --db` would, in the last phase
+        with open_readonly(config.store_path) as store:
+            report = build_report(store, config, None, None)["total"]
+            seen.append((camera.clock.wall(), store.observed_until(), report))
+
+    hooks = {n: look for n in (200, 300, 350)}
+    agent = Agent(
+        config,
+        clock=clock,
+        source_factory=lambda c, k, w: _CAMERA(footage.path, clock, hooks, pace_s=0.01),
+        inspector=NoInspection(),
+        stats_interval_s=0.5,
+    )
+    run(agent)
+    assert len(seen) == 3
+    noted = [observed for _, observed, _ in seen]
+    assert all(n is not None for n in noted) and noted == sorted(noted)  # type: ignore[type-var]
+    for wall, observed, report in seen:
+        assert observed is not None and wall - timedelta(seconds=3) < observed <= wall
+        assert datetime.fromisoformat(report["measured_to"]) == observed
+    events = stored(config)
+    with open_readonly(config.store_path) as store:
+        assert store.observed_until() == events[-1].ts  # the last frame, where no_data begins

@@ -14,7 +14,9 @@ from agent.recorder import Recorder
 from agent.store import Store
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
-CONFIG = parse_config({"line": {"id": "rec-1", "ideal_cycle_s": 1.0}})
+CONFIG = parse_config(
+    {"line": {"id": "rec-1", "ideal_cycle_s": 1.0}, "store": {"commit_interval_s": 0}}
+)
 
 
 def part(i: int) -> PartEvent:
@@ -38,7 +40,7 @@ def test_events_are_written_with_their_messages(tmp_path: Path) -> None:
         recorder.emit(part(1))
         recorder.emit(StateEvent(T0 + timedelta(seconds=2), "stopped", None, "s1"))
         assert recorder.pending == 0 and recorder.counters.written == 3
-        topics = [row.topic.rsplit("/", 1)[1] for row in store.outbox_peek(100)]
+        topics = [row.topic.rsplit("/", 1)[1] for row in store.outbox.peek(100)]
         assert topics == ["state", "part", "state", "stop"]
         assert len(woken) == 3
 
@@ -68,7 +70,7 @@ def test_a_refusing_disk_keeps_events_in_order_and_costs_one_attempt_per_retry(
         assert recorder.counters.alarm is None and recorder.pending == 0
         ids = [e.id for e in store.events()]
         assert ids == ["r0"] + [f"p{k:05d}" for k in range(1, i + 1)]
-        assert store.outbox_depth() == len(ids)
+        assert store.outbox.depth() == len(ids)
 
 
 def test_past_the_bound_the_oldest_waiting_events_are_dropped_and_counted(

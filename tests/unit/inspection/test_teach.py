@@ -165,12 +165,8 @@ def test_too_few_parts_is_refused_clearly(tmp_path, hex_parts):
     assert not (tmp_path / "model").exists()
 
 
-def test_teach_command_refuses_missing_footage(tmp_path):
-    config_path = tmp_path / "line.toml"
-    config_path.write_text(
-        '[line]\nid = "l"\nideal_cycle_s = 1\n[camera]\nsource = "x.mp4"\n'
-        "[vision]\nroi = [0, 0, 64, 64]\n"
-    )
+def test_teach_command_refuses_missing_footage(tmp_path, line_config_file):
+    config_path = line_config_file(camera={"source": "x.mp4"}, vision={"roi": [0, 0, 64, 64]})
     args = argparse.Namespace(video=str(tmp_path / "missing.mp4"), config=str(config_path))
     with pytest.raises(UserError, match="does not exist"):
         run_command(args)

@@ -17,7 +17,6 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -248,9 +247,18 @@ def test_real_int8_outputs_of_the_committed_models_are_caught_when_wrong(tmp_pat
     assert f"{name}: int8 output not bit-exact: 1 of {second[name].size} values differ" in problems
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(True, "true"), (3, "3"), (0.8, "0.8"), ('a"b', '"a\\"b"'), ([0, 1], "[0, 1]")],
-)
-def test_probe_writes_toml_values(value: Any, text: str) -> None:
-    assert probe_mod.to_toml({"s": {"k": value}}) == f"[s]\nk = {text}\n"
+def test_a_command_failing_on_both_sides_is_not_proven_and_fails() -> None:
+    host, ha, pi, pa = _pair()
+    for side in (host, pi):
+        side["teach"] = {"exit": 2, "available": True, "error": "too few clean parts", "files": []}
+    problems = compare_mod.compare(host, pi, ha, pa)
+    assert problems == [
+        "teach: exit 2 on the host as well (too few clean parts): the probe did not exercise it"
+    ]
+
+
+def test_a_command_missing_from_the_build_is_not_called_hollow() -> None:
+    host, ha, pi, pa = _pair()
+    for side in (host, pi):
+        side["teach"] = {"exit": None, "available": False, "error": "not available", "files": []}
+    assert compare_mod.compare(host, pi, ha, pa) == []

@@ -4,7 +4,7 @@ import inspect
 import re
 from pathlib import Path
 
-from agent.store import Store
+from agent.store import Outbox, Store
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "store.md"
 
@@ -29,3 +29,10 @@ def test_every_table_is_documented() -> None:
     assert tables
     undocumented = [t for t in tables if not re.search(rf"\| `{t}` \|", text)]
     assert not undocumented, f"docs/store.md has no row for {undocumented}"
+
+
+def test_every_public_outbox_method_is_documented() -> None:
+    text = DOC.read_text()
+    public = [name for name, _ in inspect.getmembers(Outbox, inspect.isfunction)]
+    missing = [n for n in public if not n.startswith("_") and f"store.outbox.{n}(" not in text]
+    assert not missing, f"docs/store.md does not describe {missing}"

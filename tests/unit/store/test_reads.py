@@ -148,7 +148,7 @@ def test_shift_results_upsert(store: Store) -> None:
     store.save_shift_result({"shift": "B", "date": "2026-03-02", "oee": 0.6})
     store.save_shift_result({**a, "oee": 0.7})
     assert [(r["shift"], r["oee"]) for r in store.shift_results()] == [("A", 0.7), ("B", 0.6)]
-    assert store.outbox_depth() == 1
+    assert store.outbox.depth() == 1
     with pytest.raises(ValueError, match="shift"):
         store.save_shift_result({"oee": 1})
 
@@ -223,12 +223,12 @@ def test_reader_sees_rows_while_the_writer_writes(store: Store, db_path: Path) -
         thread.join(timeout=30)
     assert seen == sorted(seen)  # a reader never sees rows disappear or half a batch
     assert len(reader.parts()) == 200
-    assert reader.outbox_depth() == 200
+    assert reader.outbox.depth() == 200
     assert reader.stops() == []
     with pytest.raises(StoreError, match="read-only"):
         reader.append(part(999))
     with pytest.raises(StoreError, match="read-only"):
-        reader.outbox_ack([1])
+        reader.outbox.ack([1])
     reader.close()
 
 
@@ -294,9 +294,9 @@ def test_enqueue_built_reads_and_queues_in_one_transaction(store: Store) -> None
         end = store.stop(stop.id or "").end
         return [OutboxMessage("t/stop", str(end).encode())]
 
-    (seq,) = store.enqueue_built(build)
+    (seq,) = store.outbox.enqueue_built(build)
     assert seen == [True]
-    assert [(r.seq, r.payload) for r in store.outbox_peek()] == [(seq, b"None")]
+    assert [(r.seq, r.payload) for r in store.outbox.peek()] == [(seq, b"None")]
     with pytest.raises(ValueError, match="qos"):
-        store.enqueue_built(lambda: [OutboxMessage("t", b"x", qos=3)])
-    assert store.outbox_depth() == 1  # the bad batch left nothing behind
+        store.outbox.enqueue_built(lambda: [OutboxMessage("t", b"x", qos=3)])
+    assert store.outbox.depth() == 1  # the bad batch left nothing behind

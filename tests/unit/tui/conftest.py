@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.conftest import settle as settle_pilot
 from tui.app import OeeApp
 from tui.sample import build_sample_store, sample_clock
 from tui.sources.store import StoreSource
@@ -64,17 +65,10 @@ def make_app() -> Callable[..., OeeApp]:
     return make
 
 
-async def _settle(pilot: Any) -> None:
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 @pytest.fixture
 def settle() -> Callable[[Any], Any]:
     """`await settle(pilot)`: wait until every worker is done and the screen caught up."""
-    return _settle
+    return settle_pilot
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -91,16 +85,12 @@ def _settle_then(mode: str | None, keys: tuple[str, ...] = ()) -> Callable[[Any]
     """A snapshot's `run_before`: let workers finish, switch to `mode`, press `keys`, settle."""
 
     async def run_before(pilot: Any) -> None:
-        for _ in range(3):
-            await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
+        await settle_pilot(pilot)
         if mode:
             pilot.app.switch_mode(mode)
         for key in keys:
             await pilot.press(key)
-        for _ in range(3):
-            await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
+        await settle_pilot(pilot)
 
     return run_before
 
