@@ -24,11 +24,16 @@ HANDLERS = {
     "oee": "agent.oee.cli:run_command",
     "report": "agent.store.cli:run_command",
     "check-config": "agent.__main__:check_config_command",
+    "causes": "agent.causes.cli:run_command",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole `oee-agent` command line."""
+    """The whole `oee-agent` command line.
+
+    One long function on purpose: it is a declaration that reads top to bottom like
+    `--help`, each command's arguments beside its name.
+    """
     parser = argparse.ArgumentParser(
         prog="oee-agent",
         description="Machine-vision OEE monitor: the on-device agent and its tools.",
@@ -107,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", default="md", choices=["json", "csv", "md"], help="output format (default md)"
     )
     report.add_argument("--events-out", metavar="EVENTS.jsonl", help="also export the event log")
+    report.add_argument(
+        "--stops",
+        action="store_true",
+        help="json: add the period's stops with their suggested causes (md always lists them)",
+    )
 
     check = sub.add_parser(
         "check-config",
@@ -115,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         "bad key's path and why.",
     )
     check.add_argument("config", metavar="LINE.toml", help="line configuration")
+
+    from agent.causes.cli import add_parser as add_causes
+
+    add_causes(sub)
     return parser
 
 

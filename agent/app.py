@@ -44,6 +44,7 @@ from agent.resume import close_open_interval, last_state_event
 from agent.runtime import Runtime
 from agent.shifts import ShiftBook
 from agent.store import Store, StoreWriteError
+from agent.store.retention import Retention
 from agent.systemd import Notifier
 from agent.timeline import WallLabels
 
@@ -55,6 +56,8 @@ STALL_S = 20.0
 KEEP_COUNTED = 64
 #: The `oee` snapshot waits at least this many times as long as the last one took.
 SNAPSHOT_BUDGET = 20.0
+#: Seconds between two retention steps while there is nothing to prune (1 s while there is).
+RETENTION_EVERY_S = 60.0
 
 
 class Agent:
@@ -103,6 +106,9 @@ class Agent:
         #: hold up the pipeline's writes on the writer connection.
         self.reader: Store | None = None
         self.recorder: Recorder | None = None
+        #: Rolls up and prunes old events (`[store]` retention), from the supervisor.
+        self.retention: Retention | None = None
+        self._next_prune = 0.0
         self.publisher: Any = None
         self.source: Any = None
         self.worker: PipelineThread | None = None
@@ -142,6 +148,8 @@ class Agent:
         open_stop = open_stop_after(last_state, None) if last_state else None
         self.recorder = runtime.recorder(self.store, self.publisher, open_stop, self.clock)
         close_open_interval(self.store, self.recorder, self.labels)
+        retention = Retention(self.store, self.config, clock=self.clock)
+        self.retention = runtime.keep(retention, retention.close)
         publish_oee = self.publisher.publish_oee if self.publisher is not None else None
         self.shifts = ShiftBook(self.config, self.reader or self.store, self.store, publish_oee)
         self._flag_unsynchronised()
@@ -197,6 +205,7 @@ class Agent:
             logger.warning("stopping with %d messages in the outbox", self.store_depth())
         self.runtime.close()
         self.reader = self.store = None
+        self.retention = None
         self.notifier.close()
         logger.info("agent for line %s stopped", self.config.line.id)
 
@@ -282,6 +291,8 @@ class Agent:
                 self.recorder.flush()
             elif self.recorder is not None:
                 self.recorder.flush_if_due()  # a quiet line's last events, committed in time
+            if now >= self._next_prune:
+                self._guarded(self._prune)
             if now >= next_oee:
                 next_oee = now + self._timed_snapshot()
             urgent = (
@@ -317,6 +328,11 @@ class Agent:
             self.health.last_fault = f"{task.__name__}: {type(exc).__name__}: {exc}"
             logger.exception("supervisor task %s failed", task.__name__)
 
+    def _prune(self) -> None:
+        """One retention step (roll up or prune a small batch), off the pipeline thread."""
+        more = self.retention is not None and self.retention.step()
+        self._next_prune = self.clock.monotonic() + (1.0 if more else RETENTION_EVERY_S)
+
     def _snapshot(self) -> None:
         """The current shift's OEE and closed shifts (`ShiftBook`), as of the time line."""
         if self.shifts is not None:
@@ -325,7 +341,7 @@ class Agent:
     def stats(self) -> dict[str, Any]:
         """Health now: rates over the interval since the previous call, counters, alarms."""
         pipeline = self.pipeline
-        return self.vitals.sample(
+        stats = self.vitals.sample(
             Sources(
                 camera=self.source,
                 timed=self.timed,
@@ -334,6 +350,12 @@ class Agent:
                 outbox_depth=self.publisher.outbox_depth if self.publisher else None,
             )
         )
+        if self.retention is not None:  # the store's size and whether it keeps its bound
+            stats["store_mb"] = round(self.retention.size_bytes() / 2**20, 1)
+            storage = self.retention.alarm()
+            if storage is not None:
+                stats["alarms"].append(storage)
+        return stats
 
     def _stats(self) -> None:
         stats = self.stats()

@@ -246,6 +246,11 @@ class InspectionConfig(_Section):
     )
 
 
+def _days(default: int, description: str) -> Any:
+    """A retention in days (one day to a century)."""
+    return Field(default, ge=1, le=36_500, description=description)
+
+
 class StoreConfig(_Section):
     """The local SQLite store."""
 
@@ -256,6 +261,20 @@ class StoreConfig(_Section):
         le=10.0,
         description="Events are committed (fsynced) together this long after the first "
         "waiting one (0: each at once). A crash or power cut loses at most this much.",
+    )
+    parts_days: int = _days(
+        90, "Days part events are kept; older hours are answered from hourly rollups."
+    )
+    events_days: int = _days(365, "Days state events (stops, their reasons) are kept.")
+    pictures_days: int = _days(30, "Days defect pictures are kept (files and rows).")
+    max_mb: int = Field(
+        4096,
+        ge=16,
+        description="The store's size bound (file and WAL); above it, or with less than "
+        "`min_free_mb` left on its disk, an alarm is raised before anything is lost.",
+    )
+    min_free_mb: int = Field(
+        500, ge=0, description="Free space on the store's disk below which an alarm is raised."
     )
 
 

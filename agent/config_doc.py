@@ -31,6 +31,11 @@ fails when this file and the models disagree. One TOML file per line; validate i
   their shift; shifts must not overlap. No shifts: each local day is one shift.
 - `[[reason]]`: codes a supervisor assigns to stops; `loss` says what the stop costs.
   The agent's own reason `starved` (belt moving, no parts) needs no entry.
+- `[store]`: events are committed in groups (`commit_interval_s`: what a crash or a
+  power cut can lose at most). Raw parts, state events and defect pictures are kept
+  `parts_days`, `events_days`, `pictures_days`, then pruned; hourly rollups and shift
+  results stay for years and `report` answers from them. `max_mb` and `min_free_mb`
+  raise a `storage:` alarm before anything is lost (docs/store.md, "Retention").
 """
 
 

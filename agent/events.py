@@ -38,6 +38,10 @@ class StateEvent:
     reason: str | None = None
     id: str | None = None
     mono: float | None = None
+    #: A stop's suggested cause (`agent.causes`) and its confidence: published on the
+    #: feed, kept in the store, never in the event log (a person's `reason` is).
+    suggested_reason: str | None = None
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The event log form."""

@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Protocol
 
 import cv2
+import numpy as np
 
 from agent.capture import EndOfStream, Frame, Skipped
+from agent.causes.watch import StopScene, StopWatcher, backbone_embedder
 from agent.config import Config, PipelineConfig
 from agent.counting import CountedPart
 from agent.counting.counter import PartCounter
@@ -56,8 +58,8 @@ class PartExtra:
 class EventSink(Protocol):
     """Where the pipeline's events go (the store, a list in tests, MQTT...)."""
 
-    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
-        """Take one event; `extra` is set for part events."""
+    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
+        """Take one event; `extra` is set for part events and for stops the pipeline saw."""
         ...
 
 
@@ -67,12 +69,16 @@ class ListSink:
 
     events: list[Event] = field(default_factory=list)
     extras: list[PartExtra] = field(default_factory=list)
+    #: Stop id -> the scene the pipeline described when that stop started.
+    scenes: dict[str, StopScene] = field(default_factory=dict)
 
-    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
-        """Append the event (and its extra, for parts)."""
+    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
+        """Append the event (and its extra, for parts; its scene, for stops)."""
         self.events.append(event)
-        if extra is not None:
+        if isinstance(extra, PartExtra):
             self.extras.append(extra)
+        elif extra is not None and event.id is not None:
+            self.scenes[event.id] = extra
 
 
 class LinePipeline:
@@ -84,12 +90,14 @@ class LinePipeline:
         inspector: Inspector | None = None,
         sink: EventSink | None = None,
         keep_counted: int | None = None,
+        describe_stops: bool = True,
     ) -> None:
         """Build the stages from `config` (which must have a `[vision]` section).
 
         `counted` keeps every counted part with its crops (what `teach` collects);
         `keep_counted` bounds it to about that many of the latest (0: none), for a
-        daemon that runs for months and a replay that needs none.
+        daemon that runs for months and a replay that needs none. `describe_stops`
+        hands each stop's scene and built-in cause (`agent.causes`) to the sink.
 
         Raises:
             ConfigError: the config has no `[vision]` section.
@@ -121,6 +129,10 @@ class LinePipeline:
         self._state: State | None = None
         self._no_data = False
         self._next_analysis: float | None = None
+        self.describe_stops = describe_stops
+        self.watcher: StopWatcher | None = None
+        #: The current stop's scene said the camera's view was lost (covered, moved).
+        self._view_lost = False
 
     def _setup(self, frame: Frame) -> None:
         height, width = frame.image.shape[:2]
@@ -141,6 +153,10 @@ class LinePipeline:
             origin_mono=frame.mono,
             analysis_fps=self.vision.analysis_fps,
         )
+        if self.describe_stops:
+            downtime = self.config.downtime
+            keep_s = max(downtime.stop_after_s, downtime.starved_after_s or 0.0) + 1.0
+            self.watcher = StopWatcher(self.view, backbone_embedder(), keep_s=keep_s)
 
     def due(self, mono: float) -> bool:
         """Whether a frame stamped `mono` would be analysed (else only its stamp counts).
@@ -204,8 +220,45 @@ class LinePipeline:
             parts += self.counter.flush()
         for part in sorted(parts, key=lambda p: p.at.mono):
             self._emit_part(part)
+        scenes = self._watch(work, grey, frame, reading, changes)
+        for change, scene in zip(changes, scenes, strict=True):
+            self._apply(change, scene)
+
+    def _watch(
+        self,
+        work: np.ndarray,
+        grey: np.ndarray,
+        frame: Frame,
+        reading: FlowReading,
+        changes: list[StateChange],
+    ) -> list[StopScene | None]:
+        """The stop watcher's look at this frame; the scene of each stop starting in it."""
+        if self.watcher is None or self.counter is None:
+            return [None] * len(changes)
+        segmenter = self.counter.segmenter
+        self.watcher.observe(
+            grey,
+            frame.image,
+            frame.mono,
+            reading.moving,
+            self.counter.blobs,
+            lambda: segmenter.foreground(work),
+        )
+        scenes: list[StopScene | None] = []
         for change in changes:
-            self._apply(change)
+            scene = None
+            if change.state == "stopped":
+                mask = segmenter.foreground(work)
+                scene = self.watcher.stop_scene(
+                    grey, frame.image, mask, reading.moving, change.at.mono
+                )
+                self._view_lost = scene.cause.code == "camera"
+            elif self._view_lost:
+                # what the belt model learnt while the view was lost is not the belt
+                segmenter.reset()
+                self._view_lost = False
+            scenes.append(scene)
+        return scenes
 
     def mark_no_data(self, mono: float, wall: datetime) -> None:
         """The source gave nothing from `mono`/`wall` on (the daemon's watchdog says so).
@@ -225,13 +278,25 @@ class LinePipeline:
             for part in self.counter.flush():
                 self._emit_part(part)
 
-    def _apply(self, change: StateChange) -> None:
-        self._emit_state(change.state, change.reason, change.at)
+    def _apply(self, change: StateChange, scene: StopScene | None = None) -> None:
+        self._emit_state(change.state, change.reason, change.at, scene)
 
-    def _emit_state(self, state: State, reason: str | None, at: Stamp) -> None:
+    def _emit_state(
+        self, state: State, reason: str | None, at: Stamp, scene: StopScene | None = None
+    ) -> None:
         ts, mono = self._monotone(at)
         self._state = state
-        self.sink.emit(StateEvent(ts, state, reason, new_id(), mono))
+        cause = scene.cause if scene is not None else None
+        event = StateEvent(
+            ts,
+            state,
+            reason,
+            new_id(),
+            mono,
+            suggested_reason=cause.code if cause else None,
+            confidence=cause.confidence if cause else None,
+        )
+        self.sink.emit(event, scene)
 
     def _emit_part(self, part: CountedPart) -> None:
         verdict = self.inspector.inspect(part.views) if part.views else Verdict(good=True)
@@ -291,7 +356,7 @@ def iter_counted_parts(
     config = PipelineConfig.of(config)
     start = start_wall or datetime(2000, 1, 1, tzinfo=UTC)
     fps = config.camera.fps if config.camera else 30.0
-    pipeline = LinePipeline(config, NoInspection(), ListSink())
+    pipeline = LinePipeline(config, NoInspection(), ListSink(), describe_stops=False)
     with VideoFileSource(video_path, start, fps_fallback=fps) as source:
         while True:
             try:

@@ -17,16 +17,22 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from agent.causes import Cause
+from agent.causes.learn import Example, suggest
+from agent.causes.pictures import save_stop_picture
+from agent.causes.watch import StopScene
 from agent.clock import Clock, SystemClock
 from agent.config import Config
-from agent.events import Event, PartEvent
+from agent.events import Event, PartEvent, StateEvent
 from agent.inspection import Verdict
 from agent.pipeline import PartExtra
 from agent.publish import OpenStop, messages_for, open_stop_after
+from agent.publish.topics import known_reasons
 from agent.store import OutboxMessage, Store, StoreWriteError
+from agent.store.causes import examples_version, save_stop_cause, stored_examples
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +54,8 @@ class _Pending:
     event: Event
     messages: list[OutboxMessage]
     verdict: Verdict | None = None
+    scene: StopScene | None = None
+    cause: Cause | None = None
 
 
 @dataclass
@@ -89,6 +97,8 @@ class Recorder:
         self._open_stop = open_stop
         self._pending: deque[_Pending] = deque()
         self._lock = threading.Lock()
+        self._examples: list[Example] | None = None
+        self._examples_version = (-1, -1)
         self._clock: Clock = clock or SystemClock()
         self._interval_s = config.store.commit_interval_s
         self._due_at: float | None = None  # when the oldest waiting event must be committed
@@ -103,7 +113,7 @@ class Recorder:
         """The store refused the last write (an alarm is raised)."""
         return self.counters.alarm is not None
 
-    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
+    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
         """Take one event from the pipeline (or the daemon), in time order.
 
         It is committed with the events around it (see `flush_if_due`), unless the
@@ -112,15 +122,22 @@ class Recorder:
         retry, not one per event.
         """
         with self._lock:
+            scene = extra if isinstance(extra, StopScene) else None
+            cause = None
+            if scene is not None and isinstance(event, StateEvent):
+                cause = self._suggest(scene)
+                event = replace(event, suggested_reason=cause.code, confidence=cause.confidence)
             messages = messages_for(event, self.config, self._open_stop)
             self._open_stop = open_stop_after(event, self._open_stop)
-            verdict = extra.verdict if extra is not None and not extra.verdict.good else None
+            verdict = (
+                extra.verdict if isinstance(extra, PartExtra) and not extra.verdict.good else None
+            )
             if verdict is not None and len(self._pending) >= MAX_PENDING_PICTURES:
                 verdict = None  # keep the count, not the pixels, while the disk refuses
             if len(self._pending) >= MAX_PENDING:
                 self._pending.popleft()
                 self.counters.dropped += 1
-            self._pending.append(_Pending(event, messages, verdict))
+            self._pending.append(_Pending(event, messages, verdict, scene, cause))
             if self.kept is not None:
                 self.kept.append(event)
             if self._due_at is None:
@@ -176,6 +193,8 @@ class Recorder:
         for item in batch:
             if item.verdict is not None and isinstance(item.event, PartEvent):
                 self._save_picture(item.event, item.verdict)
+            if item.scene is not None and item.cause is not None:
+                self._save_cause(item.event, item.scene, item.cause)
         if self.on_written is not None:
             self.on_written()
         return True
@@ -212,3 +231,31 @@ class Recorder:
                 self.counters.pictures += 1
         except (OSError, StoreWriteError) as exc:
             logger.warning("picture of part %s not kept: %s", event.id, exc)
+
+    def _suggest(self, scene: StopScene) -> Cause:
+        """The line's code from the supervisors' examples, else the built-in cause."""
+        try:
+            version = examples_version(self.store)
+            if self._examples is None or version != self._examples_version:
+                self._examples = [s.example for s in stored_examples(self.store)]
+                self._examples_version = version
+        except sqlite3.Error as exc:  # a refusing disk must not stop the line's events
+            logger.warning("stop causes: examples not read (%s)", exc)
+            return scene.cause
+        codes = known_reasons(self.config) or None
+        return suggest(scene.scene, scene.embedding, self._examples, scene.cause, codes)
+
+    def _save_cause(self, event: Event, scene: StopScene, cause: Cause) -> None:
+        if event.id is None:
+            return
+        try:
+            picture = None
+            if scene.picture is not None:
+                folder = self.config.store_path.parent / "stops"
+                keep = self.config.inspection.keep_images
+                picture = save_stop_picture(scene.picture, folder, event.id, keep)
+            save_stop_cause(
+                self.store, event.id, cause, scene.cause, scene.scene, scene.embedding, picture
+            )
+        except (OSError, StoreWriteError, sqlite3.Error) as exc:
+            logger.warning("cause of stop %s not kept: %s", event.id, exc)

@@ -15,12 +15,13 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.capture import EndOfStream
+from agent.causes.watch import StopScene
 from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.events import Event, PartEvent, StateEvent
@@ -70,10 +71,10 @@ class _Collect:
         #: Each part event with the seconds from the first frame to its crossing.
         self.parts: list[tuple[PartEvent, float]] = []
 
-    def emit(self, event: Event, extra: PartExtra | None = None) -> None:
+    def emit(self, event: Event, extra: PartExtra | StopScene | None = None) -> None:
         self.recorder.emit(event, extra)
         self.events.append(event)
-        if isinstance(event, PartEvent) and extra is not None:
+        if isinstance(event, PartEvent) and isinstance(extra, PartExtra):
             self.parts.append((event, extra.part.t))
 
 
@@ -145,10 +146,21 @@ class FootageSnapshots:
     at the last frame, so a subscriber to a replay sees what it would see of the line.
     """
 
-    def __init__(self, config: Config, store: Store, publisher: MqttPublisher) -> None:
-        """Snapshots of `store`'s events, handed to `publisher`."""
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        publisher: MqttPublisher,
+        flush: Callable[[], object] = lambda: None,
+    ) -> None:
+        """Snapshots of `store`'s events, handed to `publisher`.
+
+        `flush` commits the events still waiting (the recorder commits in groups), so
+        a snapshot as of a frame counts every event up to it.
+        """
         self.interval = timedelta(seconds=config.mqtt.oee_interval_s)
         self.publisher = publisher
+        self._flush = flush
         self.book = ShiftBook(config, store, store, self._publish)
         self._at: datetime | None = None
         self._next: datetime | None = None
@@ -167,6 +179,7 @@ class FootageSnapshots:
     def take(self, wall: datetime) -> None:
         """The snapshot as of `wall` now."""
         self._at = wall
+        self._flush()
         self.book.update(wall)
 
 
@@ -237,19 +250,20 @@ def run_command(args: argparse.Namespace) -> int:
         publisher = runtime.start_publisher(store) if args.publish else None
         sink = _Collect(runtime.recorder(store, publisher))
         pipeline = runtime.pipeline(inspector, sink, keep_counted=0)  # bounded memory
-        snapshots = FootageSnapshots(config, store, publisher) if publisher else None
+        flush = sink.recorder.flush
+        snapshots = FootageSnapshots(config, store, publisher, flush) if publisher else None
         _play(source, pipeline, args.realtime, snapshots)
         if not sink.recorder.flush():
             raise UserError(f"{db_path}: the store refused to write the replay's events")
         if pipeline.last is not None:  # so `report --db` measures to the last frame too
             store.note_observed(pipeline.last.wall)
+        if snapshots is not None and pipeline.last is not None:
+            snapshots.take(pipeline.last.wall)  # the final one (and ended shifts), as `run`
         if publisher is not None:
             try:
                 _drain(publisher, config)
             except UserError as exc:
                 undelivered = exc  # the report is still written; the command then fails
-            if snapshots is not None and pipeline.last is not None:
-                snapshots.take(pipeline.last.wall)  # the final one, as `run` at its stop
     if pipeline.first is None or pipeline.last is None:
         raise UserError(f"cannot decode video file {args.video}: no usable frame")
     logger.info(

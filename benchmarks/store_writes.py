@@ -16,12 +16,21 @@ replay at full speed gets). The bytes are the kernel's count for this process
 With `--prefill N` the store first holds N older events, so the event id index is as
 large as after weeks on a line (its pages are where the ids fall).
 
+With `--replay`, also the measurement of the issue: rendered footage of `--seconds`
+(320x240, 30 fps, a halt every minute) through `oee-agent replay` (inspection off) in a
+child process, once as before (`commit_interval_s = 0`, 4 KiB pages) and once with
+the defaults, each child reporting its own `write_bytes`. A replay runs faster than
+the line, so its groups hold more events than a line's: plan with the line-time figures.
+
     .venv/bin/python benchmarks/store_writes.py [--seconds 240] [--parts 253] [--prefill 0]
+        [--replay]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +40,7 @@ from agent.config import Config, StoreConfig, parse_config
 from agent.events import PartEvent, StateEvent, new_id
 from agent.recorder import Recorder
 from agent.store import Store, db
+from agent.toml_text import dumps
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 #: How often the publisher's loop looks at the outbox (its poll), in line seconds.
@@ -119,11 +129,76 @@ def run(
     return {"bytes": written, "per_part": written / args.parts, "store": size}
 
 
+REPLAY_CHILD = """
+import sys
+from pathlib import Path
+from agent.__main__ import main
+from agent.store import db as store_db
+video, config, db, page = sys.argv[1:5]
+store_db.PAGE_SIZE = int(page)
+main(["--log-level", "WARNING", "replay", video, "--config", config, "--db", db])
+for line in Path("/proc/self/io").read_text().splitlines():
+    if line.startswith("write_bytes:"):
+        print(line.split()[1])
+"""
+
+
+def replay_bytes(seconds: float) -> None:
+    """Bytes written by `oee-agent replay` of rendered footage, per stored part."""
+    from agent.sim.line import Phase, Scenario, render_line
+
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        folder = Path(tmp)
+        minutes = max(1, int(seconds // 60))
+        phases = tuple(p for _ in range(minutes) for p in (Phase(50.0), Phase(10.0, moving=False)))
+        scenario = Scenario(
+            phases=phases,
+            width=320,
+            height=240,
+            seed=3,
+            codec="MJPG",
+            speed_px_s=80.0,
+            size_px=(32.0, 38.0),
+            pitch_s=(0.8, 1.1),
+        )
+        print(f"rendering {60 * minutes} s of footage ...", flush=True)
+        truth = render_line(scenario, folder / "belt.avi")
+        modes = (("before", 0.0, 4096), ("after", StoreConfig().commit_interval_s, db.PAGE_SIZE))
+        for name, interval, page in modes:
+            config, path = folder / f"{name}.toml", folder / f"{name}.db"
+            data = truth.config(line_id="bench")
+            data["store"] = {"path": str(path), "commit_interval_s": interval}
+            data["mqtt"] = {"enabled": False}
+            config.write_text(dumps(data))
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    REPLAY_CHILD,
+                    str(truth.path),
+                    str(config),
+                    str(path),
+                    str(page),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            with Store.open(path) as store:
+                parts = len(store.parts())
+            written = int(out[-1])
+            print(
+                f"replay {name:>6}: {written / 1e6:5.2f} MB written, {parts} parts, "
+                f"{written / max(1, parts) / 1024:5.1f} KiB per part"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--parts", type=int, default=253)
     parser.add_argument("--prefill", type=int, default=0)
+    parser.add_argument("--replay", action="store_true", help="also replay rendered footage")
     args = parser.parse_args()
     default = StoreConfig().commit_interval_s
     results = {}
@@ -142,6 +217,8 @@ def main() -> None:
         print(f"{name:>7}: {mb:6.2f} MB written, {kib:5.1f} KiB per part, store {size:.0f} KiB")
     ratio = results["before"]["bytes"] / max(1, results["after"]["bytes"])
     print(f"  ratio: {ratio:.1f}x fewer bytes per part")
+    if args.replay:
+        replay_bytes(args.seconds)
 
 
 if __name__ == "__main__":

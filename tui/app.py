@@ -201,7 +201,7 @@ class OeeApp(App[int]):
                 self._belled_for = snap.since
                 self.bell()
         else:
-            self.alert = ""
+            self.alert = "; ".join(snap.alarms)
 
     def on_dashboard_screen_step_shift(self, message: DashboardScreen.StepShift) -> None:
         """Show an older or newer shift of the store."""

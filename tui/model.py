@@ -100,6 +100,11 @@ class Stop:
     end: datetime | None
     state: str = "stopped"
     reason: str | None = None
+    #: What the camera suggests (`agent.causes`): a line code or a built-in cause.
+    suggested_reason: str | None = None
+    confidence: float | None = None
+    #: The ROI's picture at the stop's start, as the store keeps its path.
+    picture: str | None = None
 
     def seconds(self, now: datetime) -> float:
         """How long it lasted, or has lasted until `now` while open."""
@@ -167,6 +172,8 @@ class LineSnapshot:
     #: Which shift this is, counting back from the newest (0), of how many in the store.
     shift_index: int = 0
     shift_count: int = 1
+    #: The agent's storage alarms (a store that cannot stay within its bound).
+    alarms: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -551,15 +551,33 @@ class BeltSegmenter:
 
     def occupied(self, image: np.ndarray) -> bool:
         """Whether anything part-sized differs from the belt in `image` (no labelling)."""
+        fg = self._foreground(image)
+        return fg is not None and cv2.countNonZero(fg) >= self.min_area
+
+    def _foreground(self, image: np.ndarray) -> np.ndarray | None:
         if self._tile is None or self._tile.shape[0] != image.shape[0]:
-            return False
+            return None
         bins = (
             None
             if not self._repeat
             else self._phase_bins(np.arange(image.shape[1]), self._tile.shape[1])
         )
-        fg = cv2.morphologyEx(self._differs(image, bins), cv2.MORPH_OPEN, _SQUARE)
-        return cv2.countNonZero(fg) >= self.min_area
+        return cv2.morphologyEx(self._differs(image, bins), cv2.MORPH_OPEN, _SQUARE)
+
+    def foreground(self, image: np.ndarray) -> np.ndarray | None:
+        """What differs from the belt in a whole work image, holes filled (uint8, 0 belt).
+
+        None before the belt is learnt. For describing a stop's scene (`agent.causes`),
+        not for counting: nothing is labelled, split or learnt.
+        """
+        fg = self._foreground(image)
+        if fg is None:
+            return None
+        filled = np.zeros_like(fg)
+        contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if contours:
+            cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+        return filled
 
     def _tile_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """The patterned belt's tile, minus and plus the contrast (uint8)."""

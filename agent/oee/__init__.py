@@ -7,7 +7,7 @@ report.to_json()  # the contract's OEE output
 ```
 """
 
-from agent.oee.engine import compute_oee
+from agent.oee.engine import compute_oee, report_from_shifts
 from agent.oee.report import HourOee, OeeReport, ShiftOee, Tally
 
-__all__ = ["HourOee", "OeeReport", "ShiftOee", "Tally", "compute_oee"]
+__all__ = ["HourOee", "OeeReport", "ShiftOee", "Tally", "compute_oee", "report_from_shifts"]

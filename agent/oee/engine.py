@@ -394,3 +394,29 @@ def _report(
     warnings = warnings + [w for w in total.warnings if w not in warnings]
     teep = tally.good * ideal / all_time if all_time > 0 else None
     return OeeReport(shifts, total, teep, all_time, zone, warnings)
+
+
+def report_from_shifts(
+    shifts: Sequence[ShiftOee],
+    config: Config,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    warnings: Sequence[str] = (),
+) -> OeeReport:
+    """The report over shifts measured elsewhere (hourly rollups, raw events, or both).
+
+    The total, TEEP and warnings are made as `compute_oee` makes them.
+    """
+    lo, hi = _ts(start, "start"), _ts(end, "end")
+    froms = [s.measured_from for s in shifts if s.measured_from is not None]
+    tos = [s.measured_to for s in shifts if s.measured_to is not None]
+    return _report(
+        sorted(shifts, key=lambda s: (s.start or 0.0, s.shift)),
+        -math.inf if lo is None else lo,
+        math.inf if hi is None else hi,
+        min(froms) if froms else None,
+        max(tos) if tos else None,
+        config.line.ideal_cycle_s,
+        config.line.zone,
+        list(warnings),
+    )

@@ -127,6 +127,8 @@ class OpenStop:
     start: datetime
     state: str
     reason: str | None
+    suggested_reason: str | None = None
+    confidence: float | None = None
 
     @classmethod
     def from_stop(cls, stop: Stop) -> OpenStop:
@@ -160,14 +162,22 @@ def _require_id(event: Event) -> str:
     return event.id
 
 
+def _suggestion(suggested_reason: str | None, confidence: float | None) -> dict[str, Any]:
+    """`suggested_reason` and `confidence`, only when a stop has a suggestion."""
+    if suggested_reason is None:
+        return {}
+    return {"suggested_reason": suggested_reason, "confidence": confidence}
+
+
 def state_payload(event: StateEvent) -> dict[str, Any]:
-    """`state`: the line's state since the event."""
+    """`state`: the line's state since the event (a stop's suggested cause, when known)."""
     return {
         "v": PAYLOAD_VERSION,
         "id": _require_id(event),
         "state": event.state,
         "since": _ts(event.ts),
         "reason": event.reason,
+        **_suggestion(event.suggested_reason, event.confidence),
     }
 
 
@@ -195,6 +205,7 @@ def stop_payload(stop: OpenStop, end: datetime | None) -> dict[str, Any]:
         "end": _ts(end),
         "state": stop.state,
         "reason": stop.reason,
+        **_suggestion(stop.suggested_reason, stop.confidence),
     }
 
 
@@ -260,7 +271,14 @@ def open_stop_after(event: Event, previous: OpenStop | None) -> OpenStop | None:
     if isinstance(event, PartEvent):
         return previous
     if event.state in STOP_STATES:
-        return OpenStop(_require_id(event), event.ts, event.state, event.reason)
+        return OpenStop(
+            _require_id(event),
+            event.ts,
+            event.state,
+            event.reason,
+            event.suggested_reason,
+            event.confidence,
+        )
     return None
 
 

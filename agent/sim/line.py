@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 DIRECTIONS = ("left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top")
 BELT_PATTERNS = ("seams", "cleats", "modular", "perforated")
+#: Stop causes a phase can render (`Phase.cause`) and views (`Phase.view`).
+CAUSES = ("starved", "blocked", "jam", "machine", "camera")
+VIEWS = ("normal", "covered", "bumped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,22 @@ class Phase:
     #: Seconds of belt travel, from the phase's start, whose parts come edge to edge: a
     #: queue that built up upstream while the line was halted, released.
     queue_s: float = 0.0
+    #: The stop's true cause (`GroundTruth.causes`), rendered where it shows: `blocked`
+    #: (halted, parts queued edge to edge back from the outfeed), `jam` (halted, parts
+    #: piled and skewed at one point), `machine` (halted, parts as they were),
+    #: `starved` (moving, not fed), `camera` (see `view`).
+    cause: str | None = None
+    #: "normal", "covered" (a hand or a sheet over the lens: dark and blurred) or
+    #: "bumped" (the camera knocked aside: the ROI shows the floor beside the belt).
+    view: str = "normal"
+
+    def __post_init__(self) -> None:
+        if self.cause is not None and self.cause not in CAUSES:
+            raise ValueError(f"unknown cause {self.cause!r} (one of {', '.join(CAUSES)})")
+        if self.view not in VIEWS:
+            raise ValueError(f"unknown view {self.view!r} (one of {', '.join(VIEWS)})")
+        if self.cause in ("blocked", "jam", "machine") and self.moving:
+            raise ValueError(f"a {self.cause} phase has the belt halted (moving=False)")
 
 
 @dataclass(frozen=True)
@@ -225,6 +244,16 @@ class GroundTruth:
         stops = [TruthStop(a, b) for a, b in self._runs(halted, stop_after_s)]
         stops += [TruthStop(a, b, "starved") for a, b in self._runs(empty, starved_after)]
         return sorted(stops, key=lambda s: s.start)
+
+    def causes(self) -> list[TruthStop]:
+        """Every phase with a `cause`: its span (seconds from the first frame) and cause."""
+        out: list[TruthStop] = []
+        t = 0.0
+        for phase in self.scenario.phases:
+            if phase.cause is not None:
+                out.append(TruthStop(t, t + phase.duration_s, phase.cause))
+            t += phase.duration_s
+        return out
 
     def _runs(self, flags: np.ndarray, min_s: float) -> list[tuple[float, float]]:
         runs: list[tuple[float, float]] = []
@@ -468,9 +497,79 @@ def _orient(image: np.ndarray, direction: str) -> np.ndarray:
     return image.transpose(1, 0, 2)[::-1]
 
 
+@dataclass(frozen=True)
+class _Cluster:
+    """Parts a `blocked` or `jam` phase shows in place of the belt's own.
+
+    `parts`: (sprite, x, cross) each; `span`: the stretch along the flow they clear.
+    """
+
+    parts: list[tuple[RenderedPart, float, float]]
+    span: tuple[float, float]
+
+
+def _cluster(scenario: Scenario, cause: str, rng: np.random.Generator) -> _Cluster:
+    """A queue back from the outfeed (`blocked`) or a pile at one point (`jam`)."""
+    length, _ = scenario.canvas
+    c0, c1 = scenario.belt_band
+    middle = (c0 + c1) / 2
+    parts: list[tuple[RenderedPart, float, float]] = []
+
+    def sprite() -> RenderedPart:
+        spec = PartSpec(
+            design=str(rng.choice(list(scenario.designs))),
+            colour=str(rng.choice(list(scenario.colours))),
+            size=float(rng.uniform(*scenario.size_px)),
+            seed=int(rng.integers(2**31)),
+            variation=scenario.part_variation,
+        )
+        return render_part(spec, float(rng.uniform(0, 360)))
+
+    if cause == "blocked":
+        front = float(length)  # the first part stands at the outfeed's end
+        reach = length * float(rng.uniform(0.4, 0.7))
+        while length - front < reach:
+            part = sprite()
+            behind, ahead = _extent(part)
+            x = front - ahead
+            parts.append((part, x, middle + float(rng.uniform(-4, 4))))
+            front = x - behind - float(rng.uniform(0, 2))
+        return _Cluster(parts, (front - 4, float(length)))
+    at = length * float(rng.uniform(0.3, 0.7))
+    size = float(np.mean(scenario.size_px))
+    room = max(0.0, (c1 - c0) / 2 - size / 2)
+    for k in range(int(rng.integers(4, 7))):  # heaped: on both sides of the belt's middle
+        side = 1.0 if k % 2 else -1.0
+        cross = middle + float(np.clip(side * rng.uniform(0.2, 0.6) * size, -room, room))
+        parts.append((sprite(), at + float(rng.uniform(-0.35, 0.35)) * size, cross))
+    return _Cluster(parts, (at - 1.2 * size, at + 1.2 * size))
+
+
+def _view(frame: np.ndarray, scenario: Scenario, view: str) -> np.ndarray:
+    """A covered lens (dark, blurred) or a bumped camera (the ROI beside the belt)."""
+    if view == "covered":
+        return cv2.GaussianBlur(cv2.convertScaleAbs(frame, alpha=0.12), (0, 0), 9)
+    if view == "bumped":
+        c0, c1 = scenario.belt_band
+        off = float(c1 - c0 + 12)
+        dx, dy = (0.0, off) if scenario.horizontal else (off, 0.0)
+        h, w = frame.shape[:2]
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 2.0, 1.0)
+        matrix[:, 2] += np.array((dx, dy))
+        return cv2.warpAffine(frame, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+    return frame
+
+
 def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
     """Yield (frame BGR, moving, occupied) for every frame of the scenario."""
     truths, sprites = plan_parts(scenario)
+    causes = np.random.default_rng((scenario.seed, 11))
+    clusters = {
+        i: _cluster(scenario, phase.cause, causes)
+        for i, phase in enumerate(scenario.phases)
+        if phase.cause in ("blocked", "jam")
+    }
+    starts = np.cumsum([0.0] + [p.duration_s for p in scenario.phases])
     rng = np.random.default_rng(scenario.seed + 1)
     belt = _Belt(scenario)
     length, across = scenario.canvas
@@ -500,12 +599,19 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
         shift = int(p) % loop
         canvas[c0:c1] = strip[:, loop - shift : loop - shift + length]
         occupied = False
+        index = min(int(np.searchsorted(starts, t, side="right")) - 1, len(scenario.phases) - 1)
+        cluster = clusters.get(index)
         for truth, sprite, (behind, ahead) in zip(truths, sprites, extents, strict=True):
             x = p - truth.belt_offset
             if x + ahead < 0 or x - behind > length:
                 continue
+            if cluster is not None and x + ahead > cluster.span[0] and x - behind < cluster.span[1]:
+                continue  # where the queue or the pile lies
             occupied = True
             composite(canvas, sprite, (x, truth.cross))
+        for sprite, x, cross in cluster.parts if cluster is not None else ():
+            occupied = True
+            composite(canvas, sprite, (x, cross))
         gain = 1.0 + scenario.drift * (t / max(scenario.duration_s, 1e-9))
         step_at, step = scenario.light_step
         if step and t >= step_at * scenario.duration_s:
@@ -520,6 +626,7 @@ def render_frames(scenario: Scenario):  # type: ignore[no-untyped-def]
                 canvas[c0:c1] = cv2.blur(canvas[c0:c1], (smear, 1))
         lit = cv2.multiply(canvas.astype(np.float32), falloff, scale=gain, dtype=cv2.CV_8U)
         frame = np.ascontiguousarray(_orient(lit, scenario.direction))
+        frame = _view(frame, scenario, scenario.phases[index].view)
         if scenario.shake_px:
             dx, dy = rng.uniform(-scenario.shake_px, scenario.shake_px, size=2)
             matrix = np.array([[1, 0, dx], [0, 1, dy]], np.float32)

@@ -186,8 +186,9 @@ def _configure(db: Database, *, writer: bool) -> None:
         # so a commit writes a quarter of the bytes (a group commit touches about six
         # pages: the events' leaf, three indexes, the outbox, sqlite_sequence), and
         # free pages returned to the file system by `PRAGMA incremental_vacuum`.
-        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        if db.execute("PRAGMA page_count").fetchone()[0] == 0:  # never touch a used file
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         # WAL: readers never block the writer nor see half a transaction.
         # FULL: every commit is fsynced (WAL + sync at each commit), so a committed
         # event survives a power cut, not just a crash of the process.

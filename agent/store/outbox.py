@@ -24,9 +24,10 @@ from agent.store.records import OutboxMessage, OutboxRow
 logger = logging.getLogger(__name__)
 
 #: Acknowledged rows deleted together at most...
-ACK_BATCH = 256
-#: ...or this long after the first of them was acknowledged.
-ACK_INTERVAL_S = 30.0
+ACK_BATCH = 64
+#: ...or this long after the first of them was acknowledged: a little longer than the
+#: default `[store] commit_interval_s`, so while the line runs they go with its commits.
+ACK_INTERVAL_S = 7.0
 
 
 def check_message(message: OutboxMessage) -> None:

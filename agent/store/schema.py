@@ -118,6 +118,50 @@ def m002_part_uncertain(db: Database) -> None:
     db.execute("ALTER TABLE events ADD COLUMN uncertain INTEGER CHECK (uncertain IN (0, 1))")
 
 
+@migration
+def m003_hourly_rollups(db: Database) -> None:
+    """Hourly OEE tallies per shift, kept for years after the raw events are pruned."""
+    db.table("hourly_rollups").create(
+        {
+            "hour": float,  # epoch s of the clock hour's start
+            "shift": str,
+            "date": str,  # the shift's local date, ISO
+            "shift_start": float,
+            "shift_end": float,
+            "run_s": float,
+            "small_stop_s": float,
+            "breakdown_s": float,
+            "setup_s": float,
+            "unassigned_s": float,
+            "planned_stop_s": float,
+            "no_data_s": float,
+            "total": int,
+            "good": int,
+            "ideal_cycle_s": float,
+        },
+        pk=("hour", "shift", "date"),
+        not_null={"shift_start", "shift_end", "total", "good", "ideal_cycle_s"},
+    )
+
+
+@migration
+def m006_stop_causes(db: Database) -> None:
+    """Each stop's scene, suggested cause and picture (`agent.causes`); latest wins."""
+    db.execute(
+        """CREATE TABLE stop_causes (
+            stop_id TEXT PRIMARY KEY REFERENCES events (id),
+            suggested_reason TEXT NOT NULL,
+            confidence REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+            source TEXT NOT NULL CHECK (source IN ('builtin', 'learned')),
+            builtin TEXT NOT NULL,
+            scene TEXT NOT NULL,
+            embedding BLOB,
+            picture TEXT,
+            epoch REAL NOT NULL
+        )"""
+    )
+
+
 def ensure_migrations_table(db: Database) -> None:
     """Create `_migrations` when it is missing."""
     db.execute(

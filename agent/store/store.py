@@ -102,12 +102,14 @@ class Store:
 
     Attributes:
         outbox: the MQTT outbox in the same file (`agent.store.outbox.Outbox`).
+        connection: the shared connection (`agent.store.db.StoreDb`: lock, write, read).
     """
 
     def __init__(
         self, conn: StoreDb, *, clock: Clock | None = None, stats_keep: int = STATS_KEEP
     ) -> None:
         self._conn = conn
+        self.connection = conn
         self.db = conn.db
         self.path = conn.path
         self.readonly = conn.readonly

@@ -110,6 +110,12 @@ def test_replay_publish_sends_the_oee_snapshots_run_sends(
     assert all(b - a >= timedelta(seconds=1) for a, b in zip(live, live[1:], strict=False))
     final = json.loads(subscriber.on("/oee")[-1].payload)
     assert final["total"] == final["good"] == len(footage.counted) and final["oee"] is not None
+    with open_readonly(tmp_path / "x.db") as store:
+        part_times = [p.ts for p in store.parts()]
+    for message in subscriber.on("/oee"):  # each counts every part up to its time
+        snapshot = json.loads(message.payload)
+        upto = datetime.fromisoformat(snapshot["ts"])
+        assert snapshot["total"] == sum(1 for t in part_times if t <= upto), snapshot["ts"]
 
     late = subscribe([topic])  # retained: a subscriber after the replay gets the last one
     assert late.wait_for(lambda got: [m.retain for m in got] == [True], timeout=10)

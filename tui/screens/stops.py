@@ -111,7 +111,7 @@ class StopsScreen(LineScreen):
             if code:
                 self.post_message(self.ReasonChosen(stop.id, code))
 
-        self.app.push_screen(ReasonPicker(stop, snap), chosen)
+        self.app.push_screen(ReasonPicker(stop, snap, self.settings.graphics), chosen)
 
 
 def _selected_key(table: DataTable[object]) -> str | None:

@@ -74,6 +74,8 @@ class LineFeed:
     part_times: deque[datetime] = field(default_factory=lambda: deque(maxlen=20000))
     seen_parts: set[str] = field(default_factory=set)
     last_mono: float = 0.0
+    #: The storage alarms of the agent's latest `stats` (a store that cannot keep its bound).
+    alarms: tuple[str, ...] = ()
 
 
 class FleetState:
@@ -124,6 +126,10 @@ class FleetState:
             self._part(feed, data)
         elif kind == "cmd/result" and isinstance(data, dict):
             self.results.append(_result_text(key, data))
+        elif kind == "stats" and isinstance(data, dict):
+            alarms = data.get("alarms")
+            listed = alarms if isinstance(alarms, list) else []
+            feed.alarms = tuple(str(a) for a in listed if str(a).startswith("storage:"))
         return True
 
     def take_results(self) -> list[str]:
@@ -138,12 +144,18 @@ class FleetState:
         stop_id = data.get("id")
         if start is None or not isinstance(stop_id, str):
             return
+        suggested, confidence = data.get("suggested_reason"), data.get("confidence")
+        earlier = feed.stops.get(stop_id)
+        if not isinstance(suggested, str) and earlier is not None:  # a re-announcement
+            suggested, confidence = earlier.suggested_reason, earlier.confidence
         feed.stops[stop_id] = Stop(
             stop_id,
             start,
             _ts(data.get("end")),
             str(data.get("state") or "stopped"),
             data.get("reason") if isinstance(data.get("reason"), str) else None,
+            suggested if isinstance(suggested, str) else None,
+            float(confidence) if isinstance(confidence, int | float) else None,
         )
         if len(feed.stops) > KEEP_STOPS:
             oldest = min(feed.stops.values(), key=lambda s: s.start)
@@ -157,12 +169,21 @@ class FleetState:
             return
         for stop in list(feed.stops.values()):
             if stop.end is None and stop.id != state_id and stop.start <= since:
-                feed.stops[stop.id] = Stop(stop.id, stop.start, since, stop.state, stop.reason)
+                feed.stops[stop.id] = replace(stop, end=since)
         state = data.get("state")
         if state in ("stopped", "no_data") and isinstance(state_id, str):
             if state_id not in feed.stops:
                 reason = data.get("reason") if isinstance(data.get("reason"), str) else None
-                feed.stops[state_id] = Stop(state_id, since, None, state, reason)
+                suggested, confidence = data.get("suggested_reason"), data.get("confidence")
+                feed.stops[state_id] = Stop(
+                    state_id,
+                    since,
+                    None,
+                    state,
+                    reason,
+                    suggested if isinstance(suggested, str) else None,
+                    float(confidence) if isinstance(confidence, int | float) else None,
+                )
 
     @staticmethod
     def _part(feed: LineFeed, data: dict[str, Any]) -> None:
@@ -245,6 +266,7 @@ class FleetState:
             ideal_cycle_s=cycle,
             source="mqtt",
             stale=stale,
+            alarms=feed.alarms,
         )
 
 

@@ -147,12 +147,19 @@ class StoreSource:
         current = (window.day.isoformat(), window.name)
         past = [s for s in reversed(history) if not live or (s["date"], s["shift"]) != current]
         back = max(0, shift_back)
+        alarms = self._storage_alarms()
         if (live and back == 0) or not past:
             snap = self._live_snapshot(now, history)
-            return replace(snap, shift_index=0, shift_count=len(past) + 1)
+            return replace(snap, shift_index=0, shift_count=len(past) + 1, alarms=alarms)
         index = min(back - 1 if live else back, len(past) - 1)
         snap = self._past_snapshot(past[index], now, history)
-        return replace(snap, shift_index=index + int(live), shift_count=len(past) + int(live))
+        count = len(past) + int(live)
+        return replace(snap, shift_index=index + int(live), shift_count=count, alarms=alarms)
+
+    def _storage_alarms(self) -> tuple[str, ...]:
+        """The agent's storage alarms in its latest health sample (a store near its bound)."""
+        alarms = (self._reader.latest_stats() or {}).get("alarms") or []
+        return tuple(str(a) for a in alarms if str(a).startswith("storage:"))
 
     def _live(self, shift_start: datetime, now: datetime) -> bool:
         """Whether the line is watched now.
@@ -196,7 +203,7 @@ class StoreSource:
         start = datetime.fromisoformat(str(shift_obj["start"]))
         end = datetime.fromisoformat(str(shift_obj["end"]))
         until = datetime.fromisoformat(str(shift_obj.get("measured_to") or shift_obj["end"]))
-        stops = [_stop(s) for s in self._reader.stops(start, end)]
+        stops = _stops(self._reader, self._reader.stops(start, end))
         rejects = sorted(
             (_part(p) for p in self._reader.parts(start, end, rejected_only=True)),
             key=lambda p: p.ts,
@@ -232,7 +239,7 @@ class StoreSource:
         tz = config.line.zone
         window = shift_window(config.shift, tz, now)
         events = self._events(window.start, now)
-        stops = [_stop(s) for s in self._reader.stops(window.start, now)]
+        stops = _stops(self._reader, self._reader.stops(window.start, now))
         events = _with_reasons(events, stops)
         in_shift = [e for e in events if e.ts >= window.start]
         shift_obj: dict[str, Any] | None = None
@@ -329,6 +336,26 @@ class StoreSource:
 
 def _stop(row: Any) -> Stop:
     return Stop(row.id, row.start, row.end, row.state, row.reason)
+
+
+def _stops(reader: Any, rows: list[Any]) -> list[Stop]:
+    """Stops with the cause the agent suggested and the picture it kept, when it did."""
+    from agent.store.causes import stop_causes
+
+    causes = stop_causes(reader, [row.id for row in rows])
+    out = []
+    for row in rows:
+        cause = causes.get(row.id)
+        if cause is None:
+            out.append(_stop(row))
+            continue
+        out.append(
+            Stop(
+                row.id, row.start, row.end, row.state, row.reason,
+                cause.suggested_reason, cause.confidence, cause.picture,
+            )
+        )  # fmt: skip
+    return out
 
 
 def _part(row: Any) -> Part:

@@ -427,3 +427,22 @@ def test_the_daemon_notes_until_when_it_observed_the_line(
     events = stored(config)
     with open_readonly(config.store_path) as store:
         assert store.observed_until() == events[-1].ts  # the last frame, where no_data begins
+
+
+def test_a_store_over_its_bound_alarms_on_stats_before_anything_is_lost(
+    footage: GroundTruth, line_config, clock: StepClock, run
+) -> None:
+    config = line_config(store={"max_mb": 16})
+    with Store.open(config.store_path) as store:  # a store grown past its bound
+        store.db.execute("CREATE TABLE ballast (b BLOB)")
+        store.db.execute("INSERT INTO ballast VALUES (zeroblob(17 * 1048576))")
+        store.db.conn.commit()
+    agent = make_agent(config, clock, footage)
+    run(agent)
+    assert agent.last_stats is not None and agent.last_stats["store_mb"] > 16
+    alarms = [a for a in agent.last_stats["alarms"] if a.startswith("storage:")]
+    assert alarms and "over its 16 MB bound" in alarms[0]
+    with open_readonly(config.store_path) as store:  # where the TUI reads it
+        latest = store.latest_stats()
+        assert latest is not None and alarms[0] in latest["alarms"]
+        assert parts(store.events())  # nothing was lost meanwhile

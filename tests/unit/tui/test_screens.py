@@ -226,3 +226,19 @@ async def test_setup_clamps_the_roi_and_teaching_reports_errors(
         await settle(pilot)
         status = str(app.screen.query_one("#setup-status").render())
         assert "teaching failed" in status and "camera" in status
+
+
+async def test_a_storage_alarm_of_the_agent_shows_in_the_banner(line_db, make_app, settle):
+    from datetime import UTC, datetime
+
+    from agent.store import Store
+
+    with Store.open(line_db) as store:  # the agent's latest health sample
+        alarms = ["camera: no frames", "storage: the store holds 4100 MB, over its 4096 MB bound"]
+        store.record_stats(datetime(2020, 1, 1, tzinfo=UTC), {"alarms": alarms})
+    app = make_app(line_db, alert_after_s=3600)  # the stop is not long enough to alert
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        banner = app.screen.query_one(AlertBanner)
+        assert banner.display and "over its 4096 MB bound" in str(banner.render())
+        assert "camera" not in str(banner.render())

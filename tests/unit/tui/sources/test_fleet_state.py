@@ -138,3 +138,15 @@ def test_rows_carry_the_times_a_rollup_sums():
     assert (t.planned_s, t.run_s, t.total, t.good) == (4000.0, 3600.0, 3240, 3200)
     assert t.net_s == 3600.0 * 0.9  # ideal cycle x total
     assert t.fully_s == 3600.0 * 0.9 * 0.99  # ideal cycle x good
+
+
+def test_the_agents_storage_alarm_reaches_the_line_snapshot():
+    state = FleetState()
+    t = Topics("oee/s/a/l")
+    alarm = "storage: 180 MB free on the store's disk (below [store] min_free_mb = 500)"
+    put(state, t.state, state_payload(StateEvent(T0, "running", id="r1")))
+    put(state, t.stats, {"ts": T0.isoformat(), "alarms": ["camera: no frames", alarm]})
+    snap = state.line_snapshot("s/a/l", T0, 1.0)
+    assert snap is not None and snap.alarms == (alarm,)
+    put(state, t.stats, {"ts": T0.isoformat(), "alarms": []})  # the alarm cleared
+    assert state.line_snapshot("s/a/l", T0, 1.0).alarms == ()  # type: ignore[union-attr]
