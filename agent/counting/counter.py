@@ -80,13 +80,14 @@ class PartCounter:
         self._last_run: float | None = None
         # a count line close to where parts enter leaves no room for idle frames
         self._always = count_at * view.along < 0.25 * view.along
-        #: Per uncounted track near the line: (cut, blob, part mask, touching) of recent
-        #: frames.
-        self._before: dict[int, deque[tuple[_Cut, Blob, np.ndarray, bool]]]
+        #: Per uncounted track near the line: (cut, blob, part mask, touching, light) of
+        #: recent frames.
+        self._before: dict[int, deque[tuple[_Cut, Blob, np.ndarray, bool, float | None]]]
         self._before = {}
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
         self._labels: np.ndarray | None = None
+        self._image = np.zeros((0, 0, 3), np.uint8)  # this frame's work image
         self.blobs: list[Blob] = []
         self._lengths: deque[int] = deque(maxlen=50)
         self._offset, self._end = 0, view.along
@@ -198,6 +199,7 @@ class PartCounter:
             for k in found
         ]
         self._labels, self.blobs = labels, blobs
+        self._image = work
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
         return labels, blobs
 
@@ -234,6 +236,7 @@ class PartCounter:
                         blob,
                         self._part_mask(labels, blob),
                         self._touching(labels, blob),
+                        self._light(labels, blob),
                     )
                 )
 
@@ -315,7 +318,29 @@ class PartCounter:
             blob,
             self._part_mask(labels, blob),
             self._touching(labels, blob),
+            self._light(labels, blob),
         )
+
+    def _light(self, labels: np.ndarray, blob: Blob) -> float | None:
+        """The light the part is under: the belt's grey in a band of rows around it.
+
+        The band is the part's rows and as many again on either side, along the whole
+        ROI, without the parts found in it; the mean of the middle 60 % of its grey
+        levels, so many repeats of a patterned belt average out, and a part outside
+        the counting window or a smudge of dirt falls in the trimmed tails.
+        """
+        y0, y1 = blob.box[1], blob.box[3]
+        grow = y1 - y0
+        rows = slice(max(0, y0 - grow), y1 + grow)
+        band = self._image[rows]
+        belt = np.ones(band.shape[:2], bool)
+        window = belt[:, self._offset : self._offset + labels.shape[1]]
+        window &= cv2.dilate((labels[rows] > 0).view(np.uint8), _SQUARE) == 0
+        grey = band[belt].mean(axis=1)
+        if grey.size < 50:
+            return None
+        low, high = np.percentile(grey, (20, 80))
+        return float(grey[(grey >= low) & (grey <= high)].mean())
 
     def _touching(self, labels: np.ndarray, blob: Blob) -> bool:
         """Split from touching parts, or within `_NEAR` work pixels of another blob.
@@ -343,7 +368,14 @@ class PartCounter:
         others = (around != blob.label) & (around > 0)
         return bool(np.any(grown.view(bool) & others))
 
-    def _crop(self, cut: _Cut, blob: Blob, part_mask: np.ndarray, touching: bool) -> PartCrop:
+    def _crop(
+        self,
+        cut: _Cut,
+        blob: Blob,
+        part_mask: np.ndarray,
+        touching: bool,
+        light: float | None = None,
+    ) -> PartCrop:
         """The view: the cut image and the part's mask grown to frame pixels.
 
         It is `touching` when the blob was split from touching parts or lies against
@@ -359,4 +391,6 @@ class PartCounter:
         mx0, my0 = x0 - cut.x, y0 - cut.y
         target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
         target[:] = grown[: target.shape[0], : target.shape[1]]
-        return PartCrop(image=image, mask=mask > 127, touching=touching, clipped=clipped)
+        return PartCrop(
+            image=image, mask=mask > 127, touching=touching, clipped=clipped, light=light
+        )

@@ -98,6 +98,9 @@ def test_every_direction_counts_every_part_and_the_stop(rendered, direction: str
             assert view.image.shape[2] == 3 and view.mask.shape == view.image.shape[:2]
             assert 0.2 < view.mask.mean() < 0.9
             assert view.image[view.mask].mean() > view.image[~view.mask].mean() + 30
+            # the light it was seen under: the belt's grey, read along the window
+            belt = float(np.median(view.image[~view.mask].mean(axis=1)))
+            assert view.light == pytest.approx(belt, abs=6)
 
 
 def test_cycle_times_are_the_gaps_between_crossings(rendered) -> None:
