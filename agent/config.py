@@ -124,7 +124,11 @@ class CameraConfig(_Section):
         10, gt=0, le=3600, description="Identical frames for this long mean a frozen source."
     )
     reopen_backoff_max_s: float = Field(
-        30, gt=0, le=3600, description="Longest wait between attempts to reopen the source."
+        30,
+        gt=0,
+        le=3600,
+        description="Longest wait between attempts to reopen the source (a network camera "
+        "is retried at least every second: each attempt is a cheap TCP connect first).",
     )
     loop: bool = Field(
         False,

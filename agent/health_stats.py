@@ -136,6 +136,10 @@ class HealthStats:
             stats.setdefault("queue_depths", {})["outbox"] = sources.outbox_depth
         stats.update(board_health(self.store_path))
         stats["alarms"] = self.alarms(stats, sources.recorder)
+        source_alarm = getattr(sources.camera, "alarm", None)  # e.g. damaged frames
+        note = source_alarm() if callable(source_alarm) else None
+        if note:
+            stats["alarms"].append(f"camera: {note}")
         self._window = _Window(
             now,
             cpu,

@@ -23,11 +23,11 @@ reads it; replay and the daemon clear or trim it, so memory stays bounded).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -390,3 +390,97 @@ def iter_counted_parts(
         pipeline.close()
         yield from pipeline.counted
         pipeline.counted.clear()
+
+
+class Rendered(Protocol):
+    """Rendered footage: its file and the line configuration that matches it.
+
+    (`agent.sim.line.GroundTruth` is one.)
+    """
+
+    path: Path
+
+    def config(self) -> dict[str, Any]:
+        """The line configuration (as parsed TOML) for this footage."""
+        ...
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What `replay_clip` saw: the pipeline after the clip, and its events in order."""
+
+    pipeline: LinePipeline
+    sink: ListSink
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event, in the order emitted."""
+        return self.sink.events
+
+    @property
+    def parts(self) -> list[PartEvent]:
+        """The part events."""
+        return [e for e in self.sink.events if isinstance(e, PartEvent)]
+
+    @property
+    def stops(self) -> list[StateEvent]:
+        """The `stopped` events."""
+        return [e for e in self.sink.events if isinstance(e, StateEvent) and e.state == "stopped"]
+
+
+def replay_clip(
+    footage: str | Path | Rendered,
+    config: Config | None = None,
+    inspector: Inspector | None = None,
+    *,
+    start_wall: datetime | None = None,
+    every_frame: bool = False,
+    keep_counted: int | None = None,
+    on_frame: Callable[[LinePipeline], None] | None = None,
+) -> Replayed:
+    """Run `LinePipeline` over a recording, as fast as it decodes, and close it.
+
+    Frames are stamped on the footage's own time line from `start_wall` (default
+    2000-01-01 UTC).
+
+    Args:
+        footage: A video file, or rendered footage (its config is used when `config`
+            is None).
+        config: The line configuration; needed for a plain file.
+        inspector: Inspects counted parts (default: none, every part good).
+        start_wall: Wall time of the first frame.
+        every_frame: Decode every frame to pixels (default: only those the pipeline is
+            due to analyse; the events are the same).
+        keep_counted: Bounds `pipeline.counted` (see `LinePipeline`).
+        on_frame: Called with the pipeline after each frame it took.
+
+    Raises:
+        ValueError: a plain file was given without a config.
+        SourceError: the file is missing or cannot be decoded.
+        ConfigError: the config has no `[vision]` section.
+    """
+    from agent.capture.file import VideoFileSource
+    from agent.config import parse_config
+
+    if isinstance(footage, (str, Path)):
+        if config is None:
+            raise ValueError(f"replaying {footage}: a config is needed for a plain video file")
+        path = Path(footage)
+    else:
+        path = footage.path
+        config = config or parse_config(footage.config())
+    start = start_wall or datetime(2000, 1, 1, tzinfo=UTC)
+    fps = config.camera.fps if config.camera else 30.0
+    sink = ListSink()
+    pipeline = LinePipeline(config, inspector, sink, keep_counted=keep_counted)
+    with VideoFileSource(path, start, fps_fallback=fps) as source:
+        while True:
+            try:
+                frame = source.read(0.0) if every_frame else source.read_if(pipeline.due)
+            except EndOfStream:
+                break
+            pipeline.process(frame)
+            if on_frame is not None:
+                on_frame(pipeline)
+    pipeline.close()
+    return Replayed(pipeline, sink)

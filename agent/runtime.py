@@ -119,12 +119,26 @@ class Runtime:
 
         return LinePipeline(self.config, inspector, sink, keep_counted=keep_counted)
 
-    def open_camera(self, clock: Clock, wanted: Callable[[float], bool] | None = None) -> Any:
-        """`[camera] source` behind its watchdog; `wanted` says which frames need pixels."""
+    def open_camera(
+        self,
+        clock: Clock,
+        wanted: Callable[[float], bool] | None = None,
+        taught_view: bool = True,
+    ) -> Any:
+        """`[camera] source` behind its watchdog; `wanted` says which frames need pixels.
+
+        Its view is checked against the taught one (`taught_view`, if the line is
+        taught) or its first frame: dark, blurred or moved is `no_data`, never a stop.
+        """
         from agent.capture.sources import open_source
+        from agent.capture.view import ViewWatch, load_reference
 
         camera, base = self.config.camera, self.config.base_dir
-        source = open_source(camera, clock, base_dir=base, wanted=wanted)
+        view = ViewWatch(self.config.vision.roi)
+        taught = load_reference(self.config.model_dir) if taught_view else None
+        if taught is not None:
+            view.teach(taught)
+        source = open_source(camera, clock, base_dir=base, wanted=wanted, view=view)
         return self.keep(source, source.close)
 
     def open_recording(self, video: str | Path, start: datetime) -> VideoFileSource:

@@ -35,12 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent import demo  # noqa: E402
-from agent.capture import EndOfStream  # noqa: E402
-from agent.capture.file import VideoFileSource  # noqa: E402
 from agent.config import load_config  # noqa: E402
 from agent.events import PartEvent, StateEvent  # noqa: E402
 from agent.inspection.loader import load_inspector  # noqa: E402
-from agent.pipeline import LinePipeline, ListSink  # noqa: E402
+from agent.pipeline import replay_clip  # noqa: E402
 from agent.sim.line import Phase, Scenario  # noqa: E402
 
 BENCH = ROOT / ".cache" / "bench"
@@ -229,17 +227,7 @@ def prepare(
 def process(config_file: Path, video: Path) -> list[Any]:
     """Events of the pipeline over `video` with the line's taught inspector."""
     config = load_config(config_file)
-    sink = ListSink()
-    pipeline = LinePipeline(config, load_inspector(config), sink)
-    with VideoFileSource(video, START, fps_fallback=30.0) as source:
-        while True:
-            try:
-                frame = source.read(0.0)
-            except EndOfStream:
-                break
-            pipeline.process(frame)
-    pipeline.close()
-    return sink.events
+    return replay_clip(video, config, load_inspector(config), start_wall=START).events
 
 
 def seconds(ts: datetime) -> float:

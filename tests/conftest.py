@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -320,3 +321,90 @@ def subscribe(mosquitto: Broker) -> Iterator[Callable[..., Subscriber]]:
     yield make
     for subscriber in started:
         subscriber.stop()
+
+
+# ---- a real RTSP camera (GStreamer's RTSP server, run by the system python3) --------------
+
+RTSP_SERVER = Path(__file__).parent / "rtsp_server.py"
+
+
+@dataclass
+class RtspCamera:
+    """tests/rtsp_server.py in a subprocess: H.264 over RTSP on a loopback port.
+
+    It streams `frames` (a folder of 00000.jpg, ...) in a loop at `fps`. `stop()` and
+    `start()` again keep the port (a camera rebooting); `stall()`/`resume()` freeze the
+    process (SIGSTOP: connected, but nothing comes); `drop(n)` loses every n-th packet.
+    """
+
+    frames: Path
+    fps: int = 20
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/line"
+
+    def start(self, timeout: float = 20.0) -> RtspCamera:
+        command = ["/usr/bin/python3", str(RTSP_SERVER), "--port", str(self.port)]
+        command += ["--frames", str(self.frames), "--fps", str(self.fps)]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        stdout = self.process.stdout
+        assert stdout is not None
+        ready = threading.Event()  # set once it prints `ready` (it listens then)
+        threading.Thread(
+            target=lambda: ready.set() if stdout.readline() else None, daemon=True
+        ).start()
+        if not ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("the RTSP server did not start")
+        return self
+
+    def command(self, line: str) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def drop(self, every: int) -> None:
+        self.command(f"drop {every}")
+
+    def stall(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGCONT)
+        self.process.kill()
+        self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def rtsp_camera() -> Iterator[Callable[..., RtspCamera]]:
+    """`rtsp_camera(frames_dir, fps=20)`: a started `RtspCamera`, stopped after the test."""
+    if (
+        not Path("/usr/bin/python3").exists()
+        or subprocess.run(
+            ["/usr/bin/python3", "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
+            capture_output=True,
+        ).returncode
+    ):
+        pytest.fail("GStreamer's RTSP server is missing: run `make broker` (installs DEBS)")
+    made: list[RtspCamera] = []
+
+    def make(frames: Path, fps: int = 20) -> RtspCamera:
+        made.append(RtspCamera(frames, fps).start())
+        return made[-1]
+
+    yield make
+    for camera in made:
+        camera.stop()

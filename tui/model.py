@@ -174,7 +174,7 @@ class LineSnapshot:
     #: Which shift this is, counting back from the newest (0), of how many in the store.
     shift_index: int = 0
     shift_count: int = 1
-    #: The agent's storage alarms (a store that cannot stay within its bound).
+    #: The agent's alarms worth the banner (`banner_alarms`): storage, the camera's view.
     alarms: tuple[str, ...] = ()
 
     @property
@@ -290,6 +290,22 @@ class FleetRow:
     def key(self) -> str:
         """`site/area/line` (`site/area` for an area's rollup, `site` for a site's)."""
         return "/".join(x for x in (self.site, self.area, self.line) if x)
+
+
+def banner_alarms(alarms: object) -> tuple[str, ...]:
+    """The alarms of a `stats` object that the banner shows.
+
+    A store that cannot stay within its bound (`storage: …`), a camera whose view is
+    dark, blurred or moved (`camera: view …`) or whose frames keep arriving damaged
+    (`camera: … damaged frames …`). A camera that gives nothing is the NO DATA state
+    already.
+    """
+    listed = alarms if isinstance(alarms, list | tuple) else []
+    return tuple(
+        text
+        for text in map(str, listed)
+        if text.startswith(("storage:", "camera: view")) or "damaged frames" in text
+    )
 
 
 def rollup(rows: Iterable[FleetRow], site: str, area: str = "") -> FleetRow:

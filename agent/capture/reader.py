@@ -62,6 +62,18 @@ class Grabbed:
 
 
 @dataclass(frozen=True, slots=True)
+class Damaged:
+    """A frame the decoder had to conceal, or one predicted from such a frame.
+
+    The capture says so through a `damaged` attribute (`agent.capture.rtsp`); its
+    pixels are not to be analysed.
+    """
+
+    mono: float
+    wall: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
     """The capture could not be opened or stopped giving frames; the thread has ended."""
 
@@ -73,7 +85,7 @@ class Ended:
     """A recording reached its end; the thread has ended."""
 
 
-ReaderItem = Opened | Captured | Grabbed | Failed | Ended
+ReaderItem = Opened | Captured | Grabbed | Damaged | Failed | Ended
 
 
 class ThreadedReader:
@@ -113,6 +125,8 @@ class ThreadedReader:
         #: Frames read off the capture, and of those dropped because the queue was full.
         self.frames_read = 0
         self.dropped = 0
+        #: Packets the capture's decoder rejected (a capture with `decode_errors`).
+        self.decode_errors = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -166,7 +180,11 @@ class ThreadedReader:
                 self._put(Ended() if self._ends_at_eof else Failed("the source gave no frame"))
                 return
             self.frames_read += 1
-            self._put(Captured(mono, wall, image) if converted else Grabbed(mono, wall))
+            self.decode_errors = int(getattr(capture, "decode_errors", 0))
+            if getattr(capture, "damaged", False):
+                self._put(Damaged(mono, wall))
+            else:
+                self._put(Captured(mono, wall, image) if converted else Grabbed(mono, wall))
             if self._pace_s is not None:
                 spent = self._clock.monotonic() - started
                 self._stop.wait(max(0.0, self._pace_s - spent))
@@ -188,7 +206,7 @@ class ThreadedReader:
         stamps = (self._clock.monotonic(), self._clock.wall())
         if not ok:
             return False, None, False, stamps
-        if not self._asks(stamps[0]):
+        if getattr(capture, "damaged", False) or not self._asks(stamps[0]):
             return True, None, False, stamps
         ok, image = retrieve()
         return ok, image, True, stamps
@@ -215,7 +233,7 @@ class ThreadedReader:
                     old = self._queue.get_nowait()
                 except queue.Empty:
                     continue
-                if isinstance(old, Captured | Grabbed):
+                if isinstance(old, Captured | Grabbed | Damaged):
                     self.dropped += 1
 
 

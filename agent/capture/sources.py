@@ -3,7 +3,9 @@
 - `"0"`: a V4L2 camera by index (`/dev/video0`);
 - `"/dev/video0"`, `"/dev/v4l/by-id/usb-...-video-index0"`: a V4L2 device path;
 - `"rtsp://user:pass@host/stream"` (also `rtsps`, `http`, `https`): a network stream read by
-  FFmpeg with bounded open and read timeouts;
+  FFmpeg with bounded open and read timeouts (RTSP through PyAV, which tells damaged
+  frames; `agent.capture.rtsp`), after a cheap TCP probe, retried at most
+  `NETWORK_RETRY_S` apart;
 - anything containing `!`: a GStreamer pipeline ending in `appsink`, e.g. a Pi camera via
   `libcamerasrc ! video/x-raw,width=640,height=480,format=BGR ! videoconvert ! appsink`;
 - anything else: a video file, played as a camera at its own frame rate.
@@ -24,6 +26,7 @@ import numpy as np
 from agent.capture import SourceError
 from agent.capture.file import container_fps, open_video_file
 from agent.capture.reader import Capture, Opener
+from agent.capture.rtsp import RtspCapture, probe
 from agent.capture.watchdog import WatchedSource
 from agent.clock import Clock
 from agent.config import CameraConfig
@@ -31,6 +34,9 @@ from agent.config import CameraConfig
 logger = logging.getLogger(__name__)
 
 _STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
+#: Longest wait between attempts on a network camera: one that is back is read again
+#: within about this (each attempt starts with a TCP connect, so retrying is cheap).
+NETWORK_RETRY_S = 1.0
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -124,9 +130,16 @@ def open_v4l2(camera: CameraConfig) -> Capture:
 def open_stream(url: str, open_timeout_s: float, read_timeout_s: float) -> Capture:
     """Open a network stream through FFmpeg, giving up after the timeouts.
 
+    A TCP connect first names a refused connection or a silent host as such; RTSP is
+    then decoded by PyAV (`RtspCapture`, which flags damaged frames), HTTP by OpenCV.
+
     Raises:
-        SourceError: no stream within `open_timeout_s` (or refused, or undecodable).
+        SourceError: refused, no answer, no stream within `open_timeout_s`, undecodable.
     """
+    shown = redact(url)
+    probe(url, open_timeout_s, shown)
+    if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
+        return RtspCapture(url, open_timeout_s, read_timeout_s, shown)
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         int(open_timeout_s * 1000),
@@ -134,7 +147,7 @@ def open_stream(url: str, open_timeout_s: float, read_timeout_s: float) -> Captu
         int(read_timeout_s * 1000),
     ]
     capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
-    return _checked(capture, f"stream {redact(url)} within {open_timeout_s:g} s")
+    return _checked(capture, f"stream {shown} within {open_timeout_s:g} s")
 
 
 def open_gstreamer(pipeline: str) -> Capture:
@@ -240,6 +253,7 @@ def open_source(
         opener = partial(open_gstreamer, source)
     elif kind is SourceKind.STREAM:
         opener = partial(open_stream, source, camera.open_timeout_s, camera.read_timeout_s)
+        options.setdefault("backoff_max_s", min(camera.reopen_backoff_max_s, NETWORK_RETRY_S))
     else:
         opener = partial(open_v4l2, camera)
     return WatchedSource.from_config(opener, clock, camera, name=name, **options)

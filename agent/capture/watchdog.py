@@ -23,13 +23,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from agent.capture import EndOfStream, Frame, Skipped, SourceDown, SourceUp
 from agent.capture.reader import (
     Captured,
+    Damaged,
     Ended,
     Failed,
     Grabbed,
@@ -38,6 +39,7 @@ from agent.capture.reader import (
     ThreadedReader,
 )
 from agent.capture.validate import FrameValidator
+from agent.capture.view import ViewWatch
 from agent.clock import Clock
 from agent.config import CameraConfig
 
@@ -45,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 #: Rough size of the pixel grid compared to spot a frozen source.
 _SAMPLE_GRID = (32, 24)
+#: Damaged frames (decoder concealment) this many within `DAMAGE_WINDOW_S` raise an alarm.
+DAMAGE_ALARM_FRAMES = 10
+DAMAGE_WINDOW_S = 60.0
 
 CaptureEvent = Frame | Skipped | SourceDown | SourceUp
 
@@ -83,6 +88,10 @@ class WatchedSource:
             on the converted frames, and only those count as progress against a stall
             (so a frame is converted anyway once half `read_timeout_s` passed without
             a good one).
+        view: when set, good frames are checked against the view it was taught (or
+            the first good frame): while the view is dark, blurred or moved, frames
+            are withheld between a `SourceDown` (backdated to the first check that saw
+            the change) and a `SourceUp`, as in an outage, but the capture stays open.
     """
 
     def __init__(
@@ -100,8 +109,10 @@ class WatchedSource:
         queue_size: int = 2,
         name: str = "camera",
         wanted: Callable[[float], bool] | None = None,
+        view: ViewWatch | None = None,
     ) -> None:
         self._opener = opener
+        self.view = view
         self._wanted = wanted
         self._clock = clock
         self.read_timeout_s = read_timeout_s
@@ -132,6 +143,11 @@ class WatchedSource:
         self._next_index = 0
         self._dropped_before = 0  # drops counted by readers already closed
         self._read_before = 0
+        self._decode_errors_before = 0
+        self._damage_times: deque[float] = deque(maxlen=DAMAGE_ALARM_FRAMES)
+        self._damaged_in_row = 0  # damaged frames since the last good one
+        self.frames_damaged = 0
+        self.view_withheld = 0  # good frames withheld while the view was wrong
         self.frames_in = 0
         self.frames_not_converted = 0
         self.frozen_skipped = 0
@@ -196,16 +212,34 @@ class WatchedSource:
             "frames_in": self.frames_in,
             "frames_read": self._read_before + (reader.frames_read if reader else 0),
             "frames_dropped": self._dropped_before + (reader.dropped if reader else 0),
+            "frames_damaged": self.frames_damaged,
+            "decode_errors": self._decode_errors_before + (reader.decode_errors if reader else 0),
         }
         counts.update({f"invalid_{kind}": n for kind, n in self.validator.counts.items()})
         counts.update(
             frames_not_converted=self.frames_not_converted,
             frozen_skipped=self.frozen_skipped,
+            view_withheld=self.view_withheld,
             reopens=self.reopens,
             outages=self.outages,
             connected=not self._down and self._opened,
         )
         return counts
+
+    def alarm(self) -> str | None:
+        """What is wrong with frames that do arrive, while it persists; else None.
+
+        Today: `DAMAGE_ALARM_FRAMES` damaged frames within the last `DAMAGE_WINDOW_S`.
+        """
+        times = self._damage_times
+        if len(times) < DAMAGE_ALARM_FRAMES:
+            return None
+        if self._clock.monotonic() - times[0] > DAMAGE_WINDOW_S:
+            return None
+        return (
+            f"{DAMAGE_ALARM_FRAMES}+ damaged frames in {DAMAGE_WINDOW_S:.0f} s "
+            f"(the decoder concealed lost data; {self.frames_damaged} in all)"
+        )
 
     @property
     def connected(self) -> bool:
@@ -279,6 +313,7 @@ class WatchedSource:
             reader.close(join_timeout=join_timeout)
             self._dropped_before += reader.dropped
             self._read_before += reader.frames_read
+            self._decode_errors_before += reader.decode_errors
 
     def _fail(self, why: str, since: tuple[float, datetime] | None = None) -> None:
         """Close the attempt; announce the outage once; schedule the next attempt."""
@@ -304,13 +339,17 @@ class WatchedSource:
         quiet = self._clock.monotonic() - self._progress_mono
         if quiet >= limit:
             what = "no good frame" if self._opened else "not open"
+            if self._damaged_in_row:
+                what = f"only damaged frames ({self._damaged_in_row})"
             self._fail(f"stalled: {what} for {quiet:.1f} s")
 
     # -- items from the reader -------------------------------------------------------------
 
-    def _handle(self, item: Opened | Captured | Grabbed | Failed | Ended) -> None:
+    def _handle(self, item: Opened | Captured | Grabbed | Damaged | Failed | Ended) -> None:
         if isinstance(item, Captured):
             self._on_frame(item)
+        elif isinstance(item, Damaged):
+            self._on_damaged(item)
         elif isinstance(item, Grabbed):
             self._opened = True
             if not self._down:  # an outage ends with a good converted frame only
@@ -327,6 +366,36 @@ class WatchedSource:
             self._drop_reader()
             self._ended = True
             logger.info("camera %s: the recording ended", self.name)
+
+    def _view_wrong(self, item: Captured) -> bool:
+        """Check the view now and then; True while it is wrong (the frame is withheld)."""
+        view = self.view
+        assert item.image is not None
+        if view is None or not view.update(item.mono, item.image) and view.problem is None:
+            return False
+        if view.problem is None:  # right again: the SourceUp below says so
+            logger.warning("camera %s: the view is right again", self.name)
+            return False
+        if not self._down:
+            self._down = True
+            self.outages += 1
+            since = view.since if view.since is not None else item.mono
+            wall = item.wall - timedelta(seconds=max(0.0, item.mono - since))
+            self._out.append(SourceDown(since, wall, view.problem))
+            logger.warning("camera %s: %s", self.name, view.problem)
+        self.view_withheld += 1
+        return True
+
+    def _on_damaged(self, item: Damaged) -> None:
+        """Counted, never delivered, and no progress: only damage for long is a stall."""
+        self._opened = True
+        self.frames_damaged += 1
+        self._damaged_in_row += 1
+        self._damage_times.append(item.mono)
+        if self._damaged_in_row == 1:
+            logger.warning(
+                "camera %s: damaged frames skipped (%d so far)", self.name, self.frames_damaged
+            )
 
     def _on_frame(self, item: Captured) -> None:
         self._opened = True  # a frame implies the open marker, which may have been dropped
@@ -351,6 +420,9 @@ class WatchedSource:
             return
         self._progress_mono = item.mono
         self._last_good = (item.mono, item.wall)
+        self._damaged_in_row = 0
+        if self._view_wrong(item):
+            return
         if self._down:
             self._down = False
             self._failures = 0

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import re
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from agent.files import write_atomic
-from agent.inspection.pictures import prune
-
-logger = logging.getLogger(__name__)
-
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from agent.inspection.pictures import keep_png
 
 
 def save_stop_picture(picture: np.ndarray, folder: Path, stop_id: str, keep: int) -> Path | None:
@@ -24,16 +16,4 @@ def save_stop_picture(picture: np.ndarray, folder: Path, stop_id: str, keep: int
     """
     if keep <= 0:
         return None
-    folder = Path(folder)
-    path = folder / f"{_SAFE.sub('_', stop_id)}.png"
-    ok, png = cv2.imencode(".png", picture)
-    try:
-        if not ok:
-            raise OSError("PNG encoding failed")
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, png.tobytes())
-    except OSError as exc:
-        logger.warning("could not write stop picture %s: %s", path, exc)
-        return None
-    prune(folder, keep)
-    return path
+    return keep_png(picture, folder, stop_id, keep, "stop picture")

@@ -23,13 +23,16 @@ import numpy as np
 from agent.counting import Blob, CountedPart
 from agent.counting.roi import RoiView
 from agent.counting.segment import BeltSegmenter
-from agent.counting.track import Track, Tracker
+from agent.counting.track import Crossing, Track, Tracker
 from agent.flow.stops import Stamp
 from agent.inspection import PartCrop
 
 logger = logging.getLogger(__name__)
 
 _SQUARE = np.ones((3, 3), np.uint8)
+#: A track never seen as big as this share of the single part's area is no part: a
+#: fragment of the belt's pattern or dirt standing out now and then under shake and light.
+_FRAGMENT = 0.3
 #: Blobs this close (work pixels: 12 frame pixels at 1/4) are neighbours touching.
 _NEAR = 3
 
@@ -77,13 +80,14 @@ class PartCounter:
         self._last_run: float | None = None
         # a count line close to where parts enter leaves no room for idle frames
         self._always = count_at * view.along < 0.25 * view.along
-        #: Per uncounted track near the line: (cut, blob, part mask, touching) of recent
-        #: frames.
-        self._before: dict[int, deque[tuple[_Cut, Blob, np.ndarray, bool]]]
+        #: Per uncounted track near the line: (cut, blob, part mask, touching, light) of
+        #: recent frames.
+        self._before: dict[int, deque[tuple[_Cut, Blob, np.ndarray, bool, float | None]]]
         self._before = {}
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
         self._labels: np.ndarray | None = None
+        self._image = np.zeros((0, 0, 3), np.uint8)  # this frame's work image
         self.blobs: list[Blob] = []
         self._lengths: deque[int] = deque(maxlen=50)
         self._offset, self._end = 0, view.along
@@ -161,6 +165,25 @@ class PartCounter:
         self._last_run = now.mono
         a, b = self._window(speed_px_s)
         self._offset, self._end = a, b
+        labels, blobs = self._segment(work, a, b, travel)
+        self.tracker.part_area = self.segmenter.single_area
+        crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
+        single = self.segmenter.single_area
+        if single is not None:  # never as big as a fraction of a part: a fragment
+            crossings = [c for c in crossings if c.track.largest >= _FRAGMENT * single]
+        self._note_occupied(work, a, b)
+        crossed = {c.track.id: c for c in crossings}
+        live_ids = {t.id for t in self.tracker.tracks}
+        self._collect_views(frame, labels, crossed)
+        done = self._advance_pending(frame, labels, crossed, live_ids)
+        for stale in set(self._before) - live_ids:
+            del self._before[stale]
+        return sorted(done, key=lambda p: p.at.mono)
+
+    def _segment(
+        self, work: np.ndarray, a: int, b: int, travel: float
+    ) -> tuple[np.ndarray, list[Blob]]:
+        """The blobs in the window `a:b` of the ROI, in ROI coordinates."""
         window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
         labels, found = self.segmenter.segment(window, a, travel)
         blobs = [
@@ -176,20 +199,24 @@ class PartCounter:
             for k in found
         ]
         self._labels, self.blobs = labels, blobs
+        self._image = work
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
-        self.tracker.part_area = self.segmenter.single_area
-        crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
-        # parts in the ROI outside the window still hold off a `starved` stop
+        return labels, blobs
+
+    def _note_occupied(self, work: np.ndarray, a: int, b: int) -> None:
+        """Whether parts are in view (outside the window too: they hold off `starved`)."""
         confirmed = bool(self.tracker.confirmed)
         seen = confirmed or ((a, b) != (0, work.shape[1]) and self.segmenter.occupied(work))
         self._occupied = seen and (self._occupied_frames >= 1 or confirmed)
         self._occupied_frames = self._occupied_frames + 1 if seen else 0
-        crossed_ids = {c.track.id: c for c in crossings}
-        done: list[CountedPart] = []
-        live_ids = {t.id for t in self.tracker.tracks}
+
+    def _collect_views(
+        self, frame: np.ndarray, labels: np.ndarray, crossed: dict[int, Crossing]
+    ) -> None:
+        """Views of parts near the line: kept before they cross, handed over when they do."""
         for track in self.tracker.tracks:
             blob = track.blob
-            if track.id in crossed_ids:
+            if track.id in crossed:
                 if blob is not None and not blob.touching and self._inside(blob):
                     self.segmenter.learn_part(blob.area)  # one sample per part seen alone
                 before = self._before.pop(track.id, deque())
@@ -197,7 +224,7 @@ class PartCounter:
                 if blob is not None and self._near_line(blob):
                     views.append(self._crop_now(frame, blob, labels))
                 after = self.max_views - len(views)
-                self._pending.append(_Pending(track, crossed_ids[track.id].at, views, after))
+                self._pending.append(_Pending(track, crossed[track.id].at, views, after))
             elif not track.counted and blob is not None and self._near_line(blob):
                 # keep a copy of the part's surroundings (never the whole frame: a held
                 # frame makes the decoder's next one come from fresh pages), and where
@@ -209,11 +236,22 @@ class PartCounter:
                         blob,
                         self._part_mask(labels, blob),
                         self._touching(labels, blob),
+                        self._light(labels, blob),
                     )
                 )
+
+    def _advance_pending(
+        self,
+        frame: np.ndarray,
+        labels: np.ndarray,
+        crossed: dict[int, Crossing],
+        live_ids: set[int],
+    ) -> list[CountedPart]:
+        """Counted parts gathering views after the line: the ones now complete."""
+        done: list[CountedPart] = []
         still_pending = []
         for pending in self._pending:
-            if pending.track.id in crossed_ids:
+            if pending.track.id in crossed:
                 pass  # its crossing frame's view is already in
             elif pending.track.id not in live_ids or pending.frames_left <= 0:
                 done.append(self._finish(pending))
@@ -229,9 +267,7 @@ class PartCounter:
             else:
                 still_pending.append(pending)
         self._pending = still_pending
-        for stale in set(self._before) - live_ids:
-            del self._before[stale]
-        return sorted(done, key=lambda p: p.at.mono)
+        return done
 
     def flush(self) -> list[CountedPart]:
         """Hand over counted parts still waiting for views."""
@@ -282,7 +318,29 @@ class PartCounter:
             blob,
             self._part_mask(labels, blob),
             self._touching(labels, blob),
+            self._light(labels, blob),
         )
+
+    def _light(self, labels: np.ndarray, blob: Blob) -> float | None:
+        """The light the part is under: the belt's grey in a band of rows around it.
+
+        The band is the part's rows and as many again on either side, along the whole
+        ROI, without the parts found in it; the mean of the middle 60 % of its grey
+        levels, so many repeats of a patterned belt average out, and a part outside
+        the counting window or a smudge of dirt falls in the trimmed tails.
+        """
+        y0, y1 = blob.box[1], blob.box[3]
+        grow = y1 - y0
+        rows = slice(max(0, y0 - grow), y1 + grow)
+        band = self._image[rows]
+        belt = np.ones(band.shape[:2], bool)
+        window = belt[:, self._offset : self._offset + labels.shape[1]]
+        window &= cv2.dilate((labels[rows] > 0).view(np.uint8), _SQUARE) == 0
+        grey = band[belt].mean(axis=1)
+        if grey.size < 50:
+            return None
+        low, high = np.percentile(grey, (20, 80))
+        return float(grey[(grey >= low) & (grey <= high)].mean())
 
     def _touching(self, labels: np.ndarray, blob: Blob) -> bool:
         """Split from touching parts, or within `_NEAR` work pixels of another blob.
@@ -310,7 +368,14 @@ class PartCounter:
         others = (around != blob.label) & (around > 0)
         return bool(np.any(grown.view(bool) & others))
 
-    def _crop(self, cut: _Cut, blob: Blob, part_mask: np.ndarray, touching: bool) -> PartCrop:
+    def _crop(
+        self,
+        cut: _Cut,
+        blob: Blob,
+        part_mask: np.ndarray,
+        touching: bool,
+        light: float | None = None,
+    ) -> PartCrop:
         """The view: the cut image and the part's mask grown to frame pixels.
 
         It is `touching` when the blob was split from touching parts or lies against
@@ -326,4 +391,6 @@ class PartCounter:
         mx0, my0 = x0 - cut.x, y0 - cut.y
         target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
         target[:] = grown[: target.shape[0], : target.shape[1]]
-        return PartCrop(image=image, mask=mask > 127, touching=touching, clipped=clipped)
+        return PartCrop(
+            image=image, mask=mask > 127, touching=touching, clipped=clipped, light=light
+        )

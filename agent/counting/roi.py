@@ -67,25 +67,23 @@ class RoiView:
 
     def to_canonical(self, image: np.ndarray) -> np.ndarray:
         """Turn an image in frame orientation into the canonical one (a view)."""
-        d = self.direction
-        if d == Direction.LEFT_TO_RIGHT:
-            return image
-        if d == Direction.RIGHT_TO_LEFT:
-            return image[:, ::-1]
-        if d == Direction.TOP_TO_BOTTOM:
-            return image.swapaxes(0, 1)
-        return image[::-1].swapaxes(0, 1)
+        if self.direction == Direction.BOTTOM_TO_TOP:
+            return image[::-1].swapaxes(0, 1)
+        return self._mirrored(image)
 
     def from_canonical(self, image: np.ndarray) -> np.ndarray:
         """Turn a canonical image back into frame orientation (a view)."""
-        d = self.direction
-        if d == Direction.LEFT_TO_RIGHT:
-            return image
-        if d == Direction.RIGHT_TO_LEFT:
+        if self.direction == Direction.BOTTOM_TO_TOP:
+            return image.swapaxes(0, 1)[::-1]
+        return self._mirrored(image)
+
+    def _mirrored(self, image: np.ndarray) -> np.ndarray:
+        """The other directions' turn, each its own inverse: identity, flip, transpose."""
+        if self.direction == Direction.RIGHT_TO_LEFT:
             return image[:, ::-1]
-        if d == Direction.TOP_TO_BOTTOM:
+        if self.direction == Direction.TOP_TO_BOTTOM:
             return image.swapaxes(0, 1)
-        return image.swapaxes(0, 1)[::-1]
+        return image
 
     def to_frame_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """A canonical work box (x0, y0, x1, y1) as frame pixels (x0, y0, x1, y1)."""

@@ -48,6 +48,8 @@ _CLOSE = np.ones((5, 5), np.uint8)
 _LOOKS = 10
 #: The most of a belt pattern's standing-out pixels that may be unlike one repeat on.
 _UNLIKE = 0.1
+#: The least share of the belt's width a pattern folded with parts in view must reach across.
+_ACROSS = 0.75
 #: The least share of a new repeat's pattern pixels found where the pattern says
 #: for it to be adopted (a part in the way only delays it to a later look).
 _AGREE = 0.9
@@ -131,7 +133,7 @@ class BeltSegmenter:
         self._last_travel = travel
         if self._candidate is not None:
             self._confirm_pattern(image, at)
-        elif not self._repeat and self._looks < _LOOKS and self._frames % self.learn_every == 0:
+        elif self._may_look():
             self._look_for_pattern(image, at)
         # (a pattern not yet confirmed goes where the flow says: matching it would
         # let it follow parts at a steady pitch)
@@ -158,6 +160,10 @@ class BeltSegmenter:
         if self._frames % self.learn_every == 0:
             self._learn(image, filled, bins)
         return self._label(filled)
+
+    def _may_look(self) -> bool:
+        """Whether to look for a belt pattern in this frame (the first few learning frames)."""
+        return not self._repeat and self._looks < _LOOKS and self._frames % self.learn_every == 0
 
     def _label(self, filled: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
         """Labels and blobs, with merged touching parts split (see `_split`)."""
@@ -368,9 +374,9 @@ class BeltSegmenter:
     def _look_for_pattern(self, image: np.ndarray, at: int) -> None:
         """Note a belt pattern when an image shows one (see `belt_repeat`).
 
-        One repeat of it is kept, each phase as the repeat in view that stands out
-        least from the row colour (the pattern stands out in every repeat, a part
-        only in some), to be confirmed by `_confirm_pattern`.
+        One repeat of it is kept, each phase the median of the repeats in view (the
+        pattern is in every repeat, a part only in some), to be confirmed by
+        `_confirm_pattern`.
         """
         self._looks += 1
         repeat = belt_repeat(_deviations(image, self.contrast), self.contrast, self.min_area)
@@ -380,14 +386,7 @@ class BeltSegmenter:
         self._repeat = repeat  # in use until `_confirm_pattern` says otherwise
         bins = self._phase_bins(np.arange(at, at + image.shape[1]), n)
         assert self._tile is not None
-        rows = np.arange(image.shape[0])
-        tile = np.repeat(self._tile, n, axis=1)
-        standing = np.abs(image.astype(np.float32) - self._tile).max(axis=2)
-        for b in range(n):
-            columns = np.flatnonzero(bins == b)
-            if columns.size:
-                least = columns[np.argmin(standing[:, columns], axis=1)]
-                tile[:, b] = image[rows, least]
+        tile = _fold(image, bins, n)
         self._candidate = (repeat, self._travel, self._tile)
         self._failed = 0
         self._tile = tile
@@ -414,10 +413,11 @@ class BeltSegmenter:
 
         One image cannot tell a belt's pattern from parts at a steady pitch; but the
         belt brings its pattern in again at the phase it travelled to, while the next
-        part comes where its own pitch puts it. Adopted when most (`_AGREE`) of the
-        pattern's standing-out pixels in the newly come belt are where the pattern
-        says; given up when `_TRIALS` new repeats in a row were not (one may have had
-        a part in the way).
+        part comes where its own pitch puts it. In the newly come belt, the pattern's
+        standing-out pixels that look like it are for it, those that look like the
+        plain belt against it, those like neither (a part in the way) neither. Adopted
+        when most (`_AGREE`) of those seen are for it, given up when `_TRIALS` new
+        repeats were not; a repeat mostly hidden by parts tells nothing.
         """
         assert self._candidate is not None and self._tile is not None
         repeat, then, plain = self._candidate
@@ -430,42 +430,56 @@ class BeltSegmenter:
         if new < min(repeat, image.shape[1]):
             return
         tile = self._tile
-        bins = self._bins(image, at)
-        assert bins is not None
+        phase = self._bins(image, at)
+        assert phase is not None
         new = min(new, image.shape[1])
-        pattern = (np.abs(tile - plain).max(axis=2) >= self.contrast)[:, bins[:new]]
-        differs = self._differs(image[:, :new], bins[:new]) > 0
-        agree = int(np.count_nonzero(pattern & ~differs)) / max(1, int(np.count_nonzero(pattern)))
+        bins = _whole(phase[:new], tile.shape[1])
+        pattern = (np.abs(tile - plain).max(axis=2) >= self.contrast)[:, bins]
+        like = pattern & (self._differs(image[:, :new], phase[:new]) == 0)
+        low, high = self._belt_bounds(new, plain)
+        # where the pattern says it should show, the plain belt is evidence against
+        # it; a part (like neither) is evidence of nothing
+        against = pattern & ~like & (cv2.inRange(image[:, :new], low, high) > 0)
+        seen = int(np.count_nonzero(like)) + int(np.count_nonzero(against))
+        agree = int(np.count_nonzero(like)) / max(1, seen)
         self._candidate = None
         logger.debug(
-            "pattern trial: %d new columns, %d pattern pixels, %.2f agree (repeat %.1f)",
+            "pattern trial: %d new columns, %d pattern pixels, %d seen, %.2f agree (repeat %.1f)",
             new,
             np.count_nonzero(pattern),
+            seen,
             agree,
             repeat,
         )
-        if agree >= _AGREE:
+        if seen >= 0.5 * np.count_nonzero(pattern) and agree >= _AGREE:
             logger.info("belt pattern: repeats every %.1f work pixels", repeat)
             return
-        self._failed += 1
-        if self._failed < _TRIALS:  # a part in the way? the next repeat will tell
+        if seen >= 0.5 * np.count_nonzero(pattern):
+            self._failed += 1  # (parts hiding half of it tell nothing: the next repeat will)
+        if self._failed < _TRIALS:
             self._candidate = (repeat, self._travel, plain)
             return
         self._repeat, self._tile = 0.0, plain
         self._pictures.clear()
 
+    def _phase(self, columns: np.ndarray, n: int) -> np.ndarray:
+        """Where in the tile's `n` bins each work column is (float), the belt having travelled."""
+        return np.mod(columns - self._travel, self._repeat) * (n / self._repeat)
+
     def _phase_bins(self, columns: np.ndarray, n: int) -> np.ndarray:
         """Which of the tile's `n` bins each work column shows, the belt having travelled."""
-        phase = np.mod(columns - self._travel, self._repeat)
-        return np.minimum((phase * (n / self._repeat)).astype(np.intp), n - 1)
+        return _whole(self._phase(columns, n), n)
 
     def _bins(self, image: np.ndarray, at: int, match: bool = True) -> np.ndarray | None:
-        """The tile bin of every column of `image`, after matching the belt's phase.
+        """Where in the tile each column of `image` is (bins, float), the belt's phase matched.
 
         The flow's travel predicts where the pattern is; it drifts (the flow reads a
         median speed, counting skips frames), so the phase is set to the shift, among
         those a little either side of the prediction, whose tile profile (the mean
-        across the flow) correlates best with the image's. None on a plain belt.
+        across the flow, read between bins) correlates best with the image's, to a
+        fraction of a pixel (a parabola through the best shift and its neighbours: a
+        cleat's edge half a pixel off is a colour between belt and cleat). None on a
+        plain belt.
         """
         if not self._repeat:
             return None
@@ -473,25 +487,27 @@ class BeltSegmenter:
         n = self._tile.shape[1]
         columns = np.arange(at, at + image.shape[1])
         if not match:
-            return self._phase_bins(columns, n)
+            return self._phase(columns, n)
         profile = image.mean(axis=(0, 2), dtype=np.float32)
         profile -= profile.mean()
-        tile_profile = self._tile.mean(axis=(0, 2))
+        tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
         reach = min(int(self._repeat // 2), 2 + int(0.2 * abs(self._last_travel)))
-        best, best_score = 0, -np.inf
-        for shift in range(-reach, reach + 1):
-            self._travel += shift
-            seen = tile_profile[self._phase_bins(columns, n)]
-            self._travel -= shift
+        scores = []
+        for shift in range(-reach - 1, reach + 2):
+            seen = _between(tile_profile, self._phase(columns - shift, n))[0, :, 0]
             seen = seen - seen.mean()
-            score = float(profile @ seen) / (float(np.linalg.norm(seen)) + 1e-6)
-            if score > best_score + 1e-6 or (score >= best_score - 1e-6 and abs(shift) < abs(best)):
-                best, best_score = shift, score
-        self._travel += best
-        return self._phase_bins(columns, n)
+            scores.append(float(profile @ seen) / (float(np.linalg.norm(seen)) + 1e-6))
+        inner = scores[1:-1]
+        i = max(range(len(inner)), key=lambda j: inner[j] + 1e-6 * -abs(j - reach))
+        left, mid, right = scores[i : i + 3]
+        curvature = left - 2 * mid + right
+        fraction = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+        self._travel += i - reach + float(np.clip(fraction, -0.5, 0.5))
+        return self._phase(columns, n)
 
-    def _learn(self, image: np.ndarray, filled: np.ndarray, bins: np.ndarray | None) -> None:
+    def _learn(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
         assert self._tile is not None
+        bins = None if phase is None else _whole(phase, self._tile.shape[1])
         # 1 on belt pixels: not a part, nor next to one
         _, belt_px = cv2.threshold(cv2.dilate(filled, _SQUARE), 0, 1, cv2.THRESH_BINARY_INV)
         if bins is None:
@@ -511,12 +527,16 @@ class BeltSegmenter:
             mask = belt_px.astype(np.float32) * (near == 0)
             sums = np.einsum("rwc,rw,wn->rnc", image.astype(np.float32), mask, onehot)
             counts = mask @ onehot
-            # what differs at a phase in every one of 3 or more repeats in view is the
-            # belt (parts do not repeat with it): learnt from all its pixels
+            # what differs at a phase alike in every one of 3 or more repeats in view
+            # is the belt (parts do not repeat with it, even one to a cleat's pocket:
+            # never alike to a few grey levels): learnt from all its pixels
             repeated = (counts == 0) & (onehot.sum(axis=0) >= 3)
             for b in np.flatnonzero(repeated.any(axis=0)).tolist():
                 rows = repeated[:, b]
-                sums[rows, b] = np.median(image[rows][:, bins == b], axis=1)
+                seen = image[rows][:, bins == b].astype(np.float32)
+                alike = np.ptp(seen, axis=1).max(axis=1) < self.contrast
+                rows[rows] = alike
+                sums[rows, b] = np.median(seen[alike], axis=1)
                 counts[rows, b] = 1
             usable = counts >= 1
         if not usable.any():
@@ -526,27 +546,34 @@ class BeltSegmenter:
         self._tile += np.where(usable[..., None], step, 0.0).astype(np.float32)
         self._pictures.clear()
 
-    def _differs(self, image: np.ndarray, bins: np.ndarray | None = None) -> np.ndarray:
+    def _differs(self, image: np.ndarray, phase: np.ndarray | None = None) -> np.ndarray:
         """Non-zero where a pixel differs from the belt as it should look by more than `contrast`.
 
         One `inRange` against the belt picture +- the contrast (a pixel is belt when
         every channel is within it), inverted: the same as thresholding the largest
-        channel difference, in two passes instead of five. On a patterned belt, a
-        pixel is belt when it is so for its phase's bin or a neighbour's (the phase
-        is matched to a work pixel only, and the pattern's edges blur); not for any
-        colour between them: a part on a cleat is neither cleat nor shadow.
+        channel difference, in two passes instead of five. On a patterned belt, the
+        picture is the tile read at each column's `phase` (between bins: a cleat's
+        edge part way across a pixel is a colour between), and a pixel is belt when
+        it is so there or a bin either side (the phase is matched to a fraction of a
+        pixel, and the pattern's edges blur); not for any colour between those: a
+        part on a cleat is neither cleat nor shadow.
         """
-        if bins is None:
+        if phase is None:
             bounds = self._pictures.get(image.shape[1])
             if bounds is None:
                 bounds = self._pictures[image.shape[1]] = self._belt_bounds(image.shape[1])
             return cv2.bitwise_not(cv2.inRange(image, bounds[0], bounds[1]))
-        low, high = self._tile_bounds()
-        n = low.shape[1]
-        belt = cv2.inRange(image, low[:, bins], high[:, bins])
-        for k in (-1, 1):
-            near = (bins + k) % n
-            belt = cv2.bitwise_or(belt, cv2.inRange(image, low[:, near], high[:, near]))
+        assert self._tile is not None
+        n = self._tile.shape[1]
+        level = int(np.floor(self.contrast))
+        belt = None
+        for k in (0, -1, 1):
+            picture = _between(self._tile, np.mod(phase + k, n))
+            low = np.clip(picture - level, 0, 255).astype(np.uint8)
+            high = np.clip(picture + level, 0, 255).astype(np.uint8)
+            here = cv2.inRange(image, low, high)
+            belt = here if belt is None else cv2.bitwise_or(belt, here)
+        assert belt is not None
         return cv2.bitwise_not(belt)
 
     def occupied(self, image: np.ndarray) -> bool:
@@ -557,12 +584,12 @@ class BeltSegmenter:
     def _foreground(self, image: np.ndarray) -> np.ndarray | None:
         if self._tile is None or self._tile.shape[0] != image.shape[0]:
             return None
-        bins = (
+        phase = (
             None
             if not self._repeat
-            else self._phase_bins(np.arange(image.shape[1]), self._tile.shape[1])
+            else self._phase(np.arange(image.shape[1]), self._tile.shape[1])
         )
-        return cv2.morphologyEx(self._differs(image, bins), cv2.MORPH_OPEN, _SQUARE)
+        return cv2.morphologyEx(self._differs(image, phase), cv2.MORPH_OPEN, _SQUARE)
 
     def foreground(self, image: np.ndarray) -> np.ndarray | None:
         """What differs from the belt in a whole work image, holes filled (uint8, 0 belt).
@@ -578,18 +605,6 @@ class BeltSegmenter:
         if contours:
             cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
         return filled
-
-    def _tile_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """The patterned belt's tile, minus and plus the contrast (uint8)."""
-        cached = self._pictures.get(-1)
-        if cached is not None:
-            return cached
-        assert self._tile is not None
-        level = int(np.floor(self.contrast))
-        low = np.clip(self._tile - level, 0, 255).astype(np.uint8)
-        high = np.clip(self._tile + level, 0, 255).astype(np.uint8)
-        self._pictures[-1] = (low, high)
-        return low, high
 
     def _belt_bounds(
         self, width: int, plain: np.ndarray | None = None
@@ -627,7 +642,8 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
 
     The autocorrelation along the flow of the image's `_deviations` over lags of 3
     to half its length: the shortest lag that matches about as well as the best is
-    the repeat (a pattern matches itself at every multiple of it). No lag matching
+    the repeat (a pattern matches itself at every multiple of it), or a whole
+    fraction of it that matches well (parts in view can favour a multiple). No lag matching
     well (0.5), or nothing standing `contrast` from its row's colour in every repeat
     in view at some phase (a part is in one only), and there is no such pattern.
     """
@@ -651,27 +667,118 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
         for i, r in enumerate(scores)
         if r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
     )
-    repeat = float(lags[i])
-    if 0 < i < len(scores) - 1:
-        left, mid, right = scores[i - 1 : i + 2]
-        curvature = left - 2 * mid + right
-        if curvature < 0:
-            repeat += 0.5 * (left - right) / curvature
-    # what stands out must be alike one repeat on (a belt's pattern is, parts seldom:
-    # they vary in pitch, turn and size), give or take a column (the repeat is not whole)
-    out = np.abs(grey) >= contrast
-    start = int(repeat) - 1
-    if not out.any() or start + 3 >= along:
+    # only a pattern that would pass for a part needs modelling
+    if np.count_nonzero(np.abs(grey) >= contrast) * lags[i] / along < min_area:
         return 0.0
+    # parts in view can make a multiple of the repeat match best: its whole fractions
+    # that match well (0.5) and peak are tried first, the shortest first
+    tried = [i]
+    for n in range(2, lags[i] // lags.start + 1):
+        j = int(round(lags[i] / n)) - lags.start
+        j = max(range(max(0, j - 1), min(len(scores), j + 2)), key=lambda m: scores[m])
+        peak = 0 < j < len(scores) - 1 and scores[j - 1] <= scores[j] >= scores[j + 1]
+        if peak and scores[j] >= 0.5 and j not in tried:
+            tried.append(j)
+    for j in sorted(tried):
+        repeat = float(lags[j])
+        if 0 < j < len(scores) - 1:
+            left, mid, right = scores[j - 1 : j + 2]
+            curvature = left - 2 * mid + right
+            if curvature < 0:
+                repeat += float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
+        if _alike_one_on(grey, repeat, contrast) or _folds(grey, repeat, contrast):
+            return repeat
+    return 0.0
+
+
+def _alike_one_on(grey: np.ndarray, repeat: float, contrast: float) -> bool:
+    """Whether what stands out is alike one repeat on, give or take a column.
+
+    A belt's pattern is, parts seldom are (they vary in pitch, turn and size); but a
+    part in view breaks it: see `_folds`.
+    """
+    along = grey.shape[1]
+    start = int(repeat) - 1
+    if start + 3 >= along:
+        return False
     width = along - start - 3
     unlike = np.min(
         [np.abs(grey[:, :width] - grey[:, start + s : start + s + width]) for s in range(4)],
         axis=0,
     )
-    stands = out[:, :width]
-    if not stands.any() or float(np.mean(unlike[stands] > contrast)) > _UNLIKE:
-        return 0.0
-    # only a pattern that would pass for a part needs modelling
-    if np.count_nonzero(stands) * repeat / width < min_area:
-        return 0.0
-    return repeat
+    stands = np.abs(grey[:, :width]) >= contrast
+    return bool(stands.any()) and float(np.mean(unlike[stands] > contrast)) <= _UNLIKE
+
+
+def _folds(grey: np.ndarray, repeat: float, contrast: float) -> bool:
+    """Whether a pattern stands out of the belt in every repeat, parts in view or not.
+
+    One repeat folded (each phase's median over the 3 or more repeats in view: a part
+    is in few of them) must be found again in most repeats (a part spoils some), give
+    or take a column, and reach across most of the belt (rows with it from first to
+    last: cleats, links and holes reach across the belt, parts at a steady pitch that
+    would fold as well lie on a part of it).
+    """
+    along = grey.shape[1]
+    if along < 3 * repeat:
+        return False
+    n = max(1, round(repeat))
+    bins = _fold_bins(np.arange(along, dtype=np.float64), repeat, n)
+    tile = _fold(grey, bins, n)
+    rows = np.flatnonzero((np.abs(tile) >= contrast).any(axis=1))
+    if not rows.size or rows[-1] + 1 - rows[0] < _ACROSS * grey.shape[0]:
+        return False
+    pattern = tile[:, bins]
+    unlike = (
+        np.min([np.abs(grey - np.roll(pattern, s, axis=1)) for s in (-1, 0, 1)], axis=0) > contrast
+    )
+    stands = np.abs(pattern) >= contrast
+    agree: list[float] = []
+    for j in range(int(along // repeat)):
+        chunk = slice(int(np.ceil(j * repeat)), int((j + 1) * repeat))
+        standing = int(np.count_nonzero(stands[:, chunk]))
+        if standing:
+            missed = int(np.count_nonzero(unlike[:, chunk] & stands[:, chunk]))
+            agree.append(1.0 - missed / standing)
+    return bool(agree) and float(np.median(agree)) >= 1.0 - _UNLIKE
+
+
+def _fold_bins(columns: np.ndarray, repeat: float, n: int) -> np.ndarray:
+    """Which of `n` bins over one repeat each column (a position along the belt) falls in."""
+    phase = np.mod(columns, repeat)
+    return np.minimum((phase * (n / repeat)).astype(np.intp), n - 1)
+
+
+def _fold(image: np.ndarray, bins: np.ndarray, n: int) -> np.ndarray:
+    """One repeat of `image` (rows, columns[, channels]): per bin, the median of its columns.
+
+    A median, not a mean: parts lie on some repeats only and do not move it. A bin no
+    column shows takes its neighbour's.
+    """
+    tile = np.empty((image.shape[0], n, *image.shape[2:]), np.float32)
+    for b in range(n):
+        columns = np.flatnonzero(bins == b)
+        if not columns.size:
+            columns = np.flatnonzero(bins == (b - 1) % n) if b else np.flatnonzero(bins == 1)
+        tile[:, b] = np.median(image[:, columns], axis=1)
+    return tile
+
+
+def _whole(phase: np.ndarray, n: int) -> np.ndarray:
+    """The bin each phase (float, in bins) falls in."""
+    return np.minimum(phase.astype(np.intp), n - 1)
+
+
+def _between(tile: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """The tile (rows, n, channels) read at each phase (float, in bins), linearly between bins.
+
+    A bin's value is at its middle (phase b + 0.5); the tile wraps round.
+    """
+    n = tile.shape[1]
+    q = phase - 0.5
+    i = np.floor(q)
+    f = (q - i).astype(np.float32)[None, :, None]
+    i = i.astype(np.intp)
+    a = tile[:, i % n]
+    b = tile[:, (i + 1) % n]
+    return a + (b - a) * f

@@ -55,6 +55,8 @@ class Track:
     hits: int = 1
     missed: int = 0
     area: int = 0  # of the last blob it was seen as on its own
+    #: The largest blob it was seen as (a fragment of the belt never grows to a part).
+    largest: int = 0
     counted: bool = False
     #: When a provisional track crossed, kept until it is established.
     crossed: Stamp | None = None
@@ -231,6 +233,7 @@ class Tracker:
             blob=blob,
             area=blob.area,
             sure=self._seen_whole(blob),
+            largest=blob.area,
         )
         self._next_id += 1
         if blob.x >= self.line:
@@ -273,6 +276,7 @@ class Tracker:
         track.missed = 0
         track.blob = blob
         track.area = blob.area
+        track.largest = max(track.largest, blob.area)
         track.sure = track.sure or self._seen_whole(blob)
         crossings = self._crossed(track, before, seen_before, now)
         return crossings + self._establish(track)

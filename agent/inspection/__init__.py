@@ -33,6 +33,10 @@ class PartCrop:
     touching: bool = False
     #: The part's blob touches the ROI's edge across the flow (part of it is cut off).
     clipped: bool = False
+    #: The light the part was seen under: the median grey of the belt in the part's rows
+    #: along the counting window this frame (None: unknown). Many belt repeats, not the
+    #: few pixels around the part, so a patterned belt reads it steadily.
+    light: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

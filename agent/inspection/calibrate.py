@@ -27,7 +27,7 @@ def scaled(model: LineModel, held: list[list[Registered]], backbone: Backbone | 
     pixel_scale = patch_scale = 1.0
     if unit.pixels is not None:
         pixel_peaks = [
-            peak(unit.combine(unit.pixel_map(unit.normalise(r.image, r.mask)), None))
+            peak(unit.combine(unit.pixel_map(unit.normalise(r.image, r.mask, r.light)), None))
             for regs in held
             for r in regs
         ]
@@ -37,7 +37,7 @@ def scaled(model: LineModel, held: list[list[Registered]], backbone: Backbone | 
         patch_peaks = [
             peak(
                 unit.patch_map(
-                    backbone_features(backbone, unit.normalise(r.image, r.mask), channels)
+                    backbone_features(backbone, unit.normalise(r.image, r.mask, r.light), channels)
                 )
                 * unit.region
             )

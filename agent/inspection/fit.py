@@ -188,12 +188,22 @@ def _fit_model(
     brightness = float(np.median([brightness_of(r.image, body) for r in views]))
     images = np.stack([normalise(r.image, body, brightness) for r in views])
     background = background_of(images, masks) if pose == "register" else None
-    light = LineModel(
-        side, region_of(masks), None, None, body=body, brightness=brightness, background=background
+    lights = [r.light for r in views if r.light]
+    # the light parts were seen under, when the pipeline said for most views
+    light = float(np.median(lights)) if len(lights) > len(views) // 2 else 0.0
+    probe = LineModel(
+        side,
+        region_of(masks),
+        None,
+        None,
+        body=body,
+        brightness=brightness,
+        background=background,
+        light=light,
     )
     if background is not None:
-        # as inspection will see them: the light read off the belt, the part alone
-        images = np.stack([light.normalise(r.image, r.mask) for r in views])
+        # as inspection will see them: corrected for the light, the part alone
+        images = np.stack([probe.normalise(r.image, r.mask, r.light) for r in views])
     patches = None
     if backbone is not None:
         rng = np.random.default_rng(seed)
@@ -204,7 +214,7 @@ def _fit_model(
         patches = PatchModel.fit(feats, channels)
     return LineModel(
         side=side,
-        region=light.region,
+        region=probe.region,
         pixels=PixelModel.fit(images),
         patches=patches,
         part_scale=part_scale,
@@ -212,5 +222,6 @@ def _fit_model(
         body=body,
         brightness=brightness,
         background=background,
+        light=light,
         reference=reference,
     )

@@ -77,13 +77,16 @@ class TaughtInspector:
         with_features = set(middle(len(found), self.feature_views))
         out = []
         for i, reg in enumerate(found):
-            image = self.model.normalise(reg.image, reg.mask)
+            image = self.model.normalise(reg.image, reg.mask, reg.light)
             patch = None
             if self.backbone is not None and i in with_features:
                 assert self.model.patches is not None
                 feats = backbone_features(self.backbone, image, self.model.patches.channels)
                 patch = self.model.patch_map(feats)
-            out.append((reg, self.model.combine(self.model.pixel_map(image), patch)))
+            amap = self.model.combine(self.model.pixel_map(image), patch)
+            if reg.ignore is not None:
+                amap[reg.ignore] = 0.0  # where a touching neighbour lies against the part
+            out.append((reg, amap))
         return out
 
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:

@@ -42,6 +42,18 @@ def belt_gain(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> fl
     return gain if LIGHT_LIMITS[0] <= gain <= LIGHT_LIMITS[1] else None
 
 
+def light_gain(taught: float, seen: float | None) -> float | None:
+    """How much to brighten a view seen under `seen` light to the `taught` light.
+
+    Both are `PartCrop.light` levels. None when either is unknown or the change is
+    beyond `LIGHT_LIMITS`.
+    """
+    if not taught or not seen:
+        return None
+    gain = taught / seen
+    return gain if LIGHT_LIMITS[0] <= gain <= LIGHT_LIMITS[1] else None
+
+
 def normalise(image: np.ndarray, body: np.ndarray, brightness: float) -> np.ndarray:
     """The view with its body's brightness brought to the taught level, within GAIN_LIMITS."""
     if brightness <= 0:

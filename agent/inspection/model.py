@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from agent.inspection.light import belt_gain, isolate, normalise
+from agent.inspection.light import belt_gain, isolate, light_gain, normalise
 from agent.inspection.runtime import Backbone
 
 #: Smallest colour spread assumed per pixel (grey levels): sensor noise floor.
@@ -143,6 +143,9 @@ class LineModel:
     #: Colour (BGR, taught brightness) painted over everything that is not the part
     #: (None: views are compared as they are, e.g. a fixed scene or a texture).
     background: np.ndarray | None = None
+    #: The light teach saw parts under (median `PartCrop.light`; 0: unknown, the light
+    #: is then read off the belt around each part).
+    light: float = 0.0
     #: rfft of the reference silhouette that fixes each view's rotation (None: the
     #: views are compared in the pose they come in).
     reference: np.ndarray | None = None
@@ -153,15 +156,21 @@ class LineModel:
         "patches": PatchModel,
     }
 
-    def normalise(self, image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    def normalise(
+        self, image: np.ndarray, mask: np.ndarray | None = None, light: float | None = None
+    ) -> np.ndarray:
         """A registered view corrected to the taught brightness, the part alone in it.
 
         With `mask` (the view's own part mask) and a taught background, whatever is not
-        the part (belt, dirt, a neighbour) is painted over with the background colour.
+        the part (belt, dirt, a neighbour) is painted over with the background colour,
+        and the view is corrected by the light it was seen under (`light`, else read off
+        the belt around the part); failing that, by its body's brightness.
         """
         if mask is not None and self.background is not None:
-            gain = belt_gain(image, mask, self.background)
-            if gain is not None:  # the light, read off the belt around the part
+            gain = light_gain(self.light, light)
+            if gain is None:
+                gain = belt_gain(image, mask, self.background)
+            if gain is not None:
                 return isolate(np.asarray(image * gain, np.float32), mask, self.background)
         out = image if self.body is None else normalise(image, self.body, self.brightness)
         if mask is None or self.background is None:

@@ -49,16 +49,25 @@ def save_defect_picture(
     scale = max(1, 192 // max(crop.shape[:2]))
     if scale > 1:
         picture = cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    path = images_dir / f"{_SAFE.sub('_', part_id)}.png"
+    return keep_png(picture, images_dir, part_id, keep, "defect picture")
+
+
+def keep_png(picture: np.ndarray, folder: Path, name: str, keep: int, what: str) -> Path | None:
+    """Write `<name>.png` in `folder` (made if missing), then keep only the newest `keep`.
+
+    Returns the path, or None when it could not be written (logged as `what`).
+    """
+    path = Path(folder) / f"{_SAFE.sub('_', name)}.png"
     ok, png = cv2.imencode(".png", picture)
     try:
         if not ok:
             raise OSError("PNG encoding failed")
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, png.tobytes())
     except OSError as exc:
-        logger.warning("could not write defect picture %s: %s", path, exc)
+        logger.warning("could not write %s %s: %s", what, path, exc)
         return None
-    prune(images_dir, keep)
+    prune(path.parent, keep)
     return path
 
 

@@ -46,10 +46,23 @@ class Registered:
     image: np.ndarray
     mask: np.ndarray
     pose: Pose
+    #: The light the view was seen under (`PartCrop.light`; None: unknown).
+    light: float | None = None
+    #: Where a touching neighbour lies against the part (bool): not judged, since what
+    #: is part and what neighbour there is not sure (None: no neighbour).
+    ignore: np.ndarray | None = None
 
 
 def part_mask(crop: PartCrop) -> np.ndarray:
-    """The part's pixels at full resolution, as uint8 0/255.
+    """The part's pixels at full resolution, as uint8 0/255 (see `part_and_neighbour`)."""
+    return part_and_neighbour(crop)[0]
+
+
+def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
+    """The part's pixels at full resolution (uint8 0/255), and where a neighbour lies.
+
+    The neighbour's place (bool) is where one the view is `touching` lies against the
+    part; None for a view that touches none.
 
     The background colour is taken from the crop's border (the crop is the part plus a
     margin) and the part is what differs from it (Otsu's threshold). The pipeline's own
@@ -58,6 +71,7 @@ def part_mask(crop: PartCrop) -> np.ndarray:
     """
     image = np.ascontiguousarray(crop.image)
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    neighbour = None
     background = np.median(border, axis=0).astype(np.uint8)
     # Largest per-channel difference from the background: cheap, and a coloured part
     # on a grey belt differs in at least one channel.
@@ -66,15 +80,13 @@ def part_mask(crop: PartCrop) -> np.ndarray:
     distance = cv2.max(cv2.max(b, g), r)
     _, binary = cv2.threshold(distance, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
-        # Split from a neighbour it touches: at full resolution they are one blob, so
-        # keep only what lies near the pipeline's (coarse) mask of this part.
-        near = cv2.dilate(np.asarray(crop.mask).astype(np.uint8), np.ones((7, 7), np.uint8))
-        binary = np.asarray(binary, np.uint8) * (near > 0).view(np.uint8)
+        # Split from a neighbour it touches: at full resolution they are one blob.
+        binary, neighbour = _own_side(np.asarray(binary, np.uint8), np.asarray(crop.mask))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         np.asarray(binary, np.uint8), connectivity=8
     )
     if count <= 1:
-        return np.zeros(binary.shape, np.uint8)
+        return np.zeros(binary.shape, np.uint8), neighbour
     if crop.mask is not None and np.asarray(crop.mask).any():
         given = np.asarray(crop.mask).astype(bool)
         overlap = np.bincount(labels[given].ravel(), minlength=count)
@@ -85,9 +97,25 @@ def part_mask(crop: PartCrop) -> np.ndarray:
     if label == 0:
         label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     blob = (labels == label).view(np.uint8) * np.uint8(255)
-    return _trimmed(_apart(blob, crop.mask))
+    return _trimmed(_apart(blob, crop.mask), neighbour), neighbour
 
 
+def _own_side(binary: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What lies near the counting's split of a blob shared with a touching neighbour.
+
+    Returns that (uint8 0/255) and where the neighbour is (bool: the shared blob's
+    pixels beyond the split, grown by a few pixels): the split is drawn at a quarter of
+    the resolution, so a sliver of the neighbour stays along the contact.
+    """
+    inside = given.astype(np.uint8)
+    near = cv2.dilate(inside, np.ones((7, 7), np.uint8)) > 0
+    beyond = ((binary > 0) & ~near).view(np.uint8)
+    neighbour = cv2.dilate(beyond, np.ones((9, 9), np.uint8)) > 0
+    return binary * near.view(np.uint8), neighbour
+
+
+#: How far past a touching neighbour's pixels the maps are not judged (canonical px).
+_IGNORE_SPREAD = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 #: Contacts narrower than this (a neighbour edge to edge, dirt touching the part) are cut.
 _NECK = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
@@ -132,22 +160,31 @@ def _apart(blob: np.ndarray, given: np.ndarray | None) -> np.ndarray:
 _SLIVER = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
 
 
-def _trimmed(blob: np.ndarray) -> np.ndarray:
+def _trimmed(blob: np.ndarray, neighbour: np.ndarray | None = None) -> np.ndarray:
     """`blob` within the convex hull of its body: a neighbour's sliver joined to it goes.
 
     A part followed edge to edge merges with the edge of its neighbour that the crop
-    cut; that sliver is thin, so opening the blob removes it, and the hull of all that
-    is left is the part's outline (its own holes and bites stay as they are).
+    cut, or keeps a sliver of a neighbour it touches along the contact (`neighbour`:
+    where that one lies, the only place then trimmed); a sliver is thin, so opening
+    the blob removes it, and the hull of all that is left is the part's outline (its
+    own holes and bites stay as they are).
     """
-    if not (blob[0].any() or blob[-1].any() or blob[:, 0].any() or blob[:, -1].any()):
-        return blob  # nothing reaches the crop's edge: no neighbour the crop cut
+    at_edge = blob[0].any() or blob[-1].any() or blob[:, 0].any() or blob[:, -1].any()
+    if not at_edge and (neighbour is None or not neighbour.any()):
+        return blob  # no neighbour the crop cut, none touching
     body = cv2.morphologyEx(blob, cv2.MORPH_OPEN, _SLIVER)
     points = cv2.findNonZero(body)
     if points is None:
         return blob
     hull = np.zeros_like(blob)
     cv2.fillConvexPoly(hull, cv2.convexHull(points), 255)
-    hull = cv2.dilate(hull, np.ones((3, 3), np.uint8))
+    if not at_edge and neighbour is not None:
+        # trimmed only where the neighbour touches, and by a pixel more there: its
+        # edge lies against the part's
+        hull = cv2.erode(hull, np.ones((3, 3), np.uint8))
+        hull[~neighbour] = 255
+    else:
+        hull = cv2.dilate(hull, np.ones((3, 3), np.uint8))
     return np.asarray(blob & hull, np.uint8)
 
 
@@ -241,7 +278,7 @@ def register(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Reg
 
     Without a reference (the first part taught), the rotation is left as it is.
     """
-    mask = part_mask(crop)
+    mask, neighbour = part_and_neighbour(crop)
     found = locate(mask)
     if found is None:
         return None
@@ -251,7 +288,12 @@ def register(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Reg
         angle = rotation_to(reference_fft, polar_signature(mask, cx, cy, scale))
     pose = Pose(cx, cy, scale, angle)
     image, canon_mask = warp(crop, mask, pose, side)
-    return Registered(image, canon_mask, pose)
+    ignore = None
+    if neighbour is not None and neighbour.any():
+        _, near = warp(crop, neighbour.view(np.uint8) * np.uint8(255), pose, side)
+        # grown by what a neighbour's edge spreads over in the maps (smoothing, patches)
+        ignore = cv2.dilate((near > 0.1).view(np.uint8), _IGNORE_SPREAD) > 0
+    return Registered(image, canon_mask, pose, crop.light, ignore)
 
 
 def fixed(crop: PartCrop, side: int) -> Registered:
@@ -262,7 +304,8 @@ def fixed(crop: PartCrop, side: int) -> Registered:
     image = cv2.resize(crop.image, (side, side), interpolation=cv2.INTER_AREA)
     h, w = crop.image.shape[:2]
     pose = Pose(w / 2.0, h / 2.0, math.sqrt(h * w), 0.0)
-    return Registered(image.astype(np.float32), np.ones((side, side), np.float32), pose)
+    mask = np.ones((side, side), np.float32)
+    return Registered(image.astype(np.float32), mask, pose, crop.light)
 
 
 def place(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Registered | None:

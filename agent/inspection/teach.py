@@ -15,6 +15,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
+from agent.capture.view import save_reference
 from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
 from agent.inspection import PartCrop
@@ -38,8 +41,11 @@ def _footage_parts(video: Path, config: Config) -> Iterator[list[PartCrop]]:
             yield list(part.views)
 
 
-def _live_parts(config: RunConfig) -> Iterator[list[PartCrop]]:
-    """Counted parts from the live camera, until Ctrl-C or `teach_parts` parts."""
+def _live_parts(config: RunConfig, first: list[np.ndarray]) -> Iterator[list[PartCrop]]:
+    """Counted parts from the live camera, until Ctrl-C or `teach_parts` parts.
+
+    The first frame goes into `first` (the view taught with the parts).
+    """
     from agent.capture import EndOfStream, Frame
     from agent.clock import SystemClock
     from agent.inspection import NoInspection
@@ -47,7 +53,7 @@ def _live_parts(config: RunConfig) -> Iterator[list[PartCrop]]:
     from agent.runtime import Runtime
 
     with Runtime(config) as runtime:
-        source = runtime.open_camera(SystemClock())
+        source = runtime.open_camera(SystemClock(), taught_view=False)  # a new view
         pipeline = runtime.pipeline(NoInspection(), ListSink(), keep_counted=None)
         handed = 0
         try:
@@ -57,6 +63,8 @@ def _live_parts(config: RunConfig) -> Iterator[list[PartCrop]]:
                 except EndOfStream:
                     break
                 if isinstance(item, Frame):
+                    if not first:
+                        first.append(item.image)
                     pipeline.process(item)
                 while handed < len(pipeline.counted):
                     yield list(pipeline.counted[handed].views)
@@ -67,6 +75,18 @@ def _live_parts(config: RunConfig) -> Iterator[list[PartCrop]]:
             pipeline.close()
     for part in pipeline.counted[handed:]:
         yield list(part.views)
+
+
+def _first_frame(video: Path) -> list[np.ndarray]:
+    """The first frame of `video`, in a list (empty if it cannot be read)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    try:
+        ok, image = capture.read()
+    finally:
+        capture.release()
+    return [image] if ok and image is not None else []
 
 
 def collect_parts(
@@ -121,14 +141,16 @@ def run_command(args: argparse.Namespace) -> int:
     config = RunConfig.of(load_config(args.config))
     started = time.monotonic()
     limit = config.inspection.teach_parts
+    first: list[np.ndarray] = []  # the view taught with the parts
     if args.video is not None:
         video = Path(args.video)
         if not video.is_file():
             raise UserError(f"footage {video} does not exist")
+        first += _first_frame(video)
         source: Iterator[list[PartCrop]] = _footage_parts(video, config)
         label = f"teach: parts in {video.name}"
     else:
-        source = _live_parts(config)
+        source = _live_parts(config, first)
         label = f"teach: parts from the camera (Ctrl-C when enough; stops at {limit})"
     with Progress(None, label) as bar:
         parts = collect_parts(source, limit, bar)
@@ -140,6 +162,8 @@ def run_command(args: argparse.Namespace) -> int:
         feature_views=config.inspection.feature_views,
         pose=config.inspection.pose,
     )
+    if first:
+        save_reference(config.model_dir, first[0])  # the camera's view, checked by `run`
     info = taught.info
     print(
         f"taught {config.line.id} on {info['parts']} good parts "

@@ -677,3 +677,38 @@ def render_line(scenario: Scenario, path: str | Path) -> GroundTruth:
 def with_direction(scenario: Scenario, direction: str) -> Scenario:
     """The same scenario filmed with the parts flowing another way."""
     return replace(scenario, direction=direction)
+
+
+def patterned_belt(
+    pattern: str,
+    period: float,
+    travel: float,
+    phases: tuple[Phase, ...],
+    seed: int,
+    analysis_fps: float = 15.0,
+    **look: Any,
+) -> Scenario:
+    """A small hard clip (320x240) of a `pattern` belt for the flow and counting tests.
+
+    The belt moves `travel` periods per analysed frame (at `analysis_fps`, the
+    vision's default), under camera shake, sensor noise, flicker, a lighting step and
+    motion blur; `look` adds or overrides more of the scenario (dirt, speed drift...).
+    """
+    hard: dict[str, Any] = {
+        "shake_px": 1.5,
+        "noise_sigma": 3.0,
+        "flicker": 0.05,
+        "light_step": (0.5, -0.25),
+        "blur_px": 4.0,
+    }
+    return Scenario(
+        phases,
+        seed=seed,
+        width=320,
+        height=240,
+        size_px=(34, 40),
+        belt_pattern=pattern,
+        belt_period_px=period,
+        speed_px_s=travel * period * analysis_fps,
+        **{**hard, **look},
+    )

@@ -33,6 +33,7 @@ from tui.model import (
     Reason,
     Stop,
     Times,
+    banner_alarms,
     bars_from_report,
     hourly_bars,
 )
@@ -127,9 +128,7 @@ class FleetState:
         elif kind == "cmd/result" and isinstance(data, dict):
             self.results.append(_result_text(key, data))
         elif kind == "stats" and isinstance(data, dict):
-            alarms = data.get("alarms")
-            listed = alarms if isinstance(alarms, list) else []
-            feed.alarms = tuple(str(a) for a in listed if str(a).startswith("storage:"))
+            feed.alarms = banner_alarms(data.get("alarms"))
         return True
 
     def take_results(self) -> list[str]:

@@ -27,6 +27,7 @@ from tui.model import (
     Part,
     Reason,
     Stop,
+    banner_alarms,
     bars_from_report,
     hourly_bars,
     shift_window,
@@ -157,9 +158,8 @@ class StoreSource:
         return replace(snap, shift_index=index + int(live), shift_count=count, alarms=alarms)
 
     def _storage_alarms(self) -> tuple[str, ...]:
-        """The agent's storage alarms in its latest health sample (a store near its bound)."""
-        alarms = (self._reader.latest_stats() or {}).get("alarms") or []
-        return tuple(str(a) for a in alarms if str(a).startswith("storage:"))
+        """The banner's alarms in the agent's latest health sample (`banner_alarms`)."""
+        return banner_alarms((self._reader.latest_stats() or {}).get("alarms"))
 
     def _live(self, shift_start: datetime, now: datetime) -> bool:
         """Whether the line is watched now.

@@ -15,57 +15,22 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from agent.capture import EndOfStream
-from agent.capture.file import VideoFileSource
 from agent.config import parse_config
 from agent.counting.roi import RoiView
 from agent.counting.segment import BeltSegmenter
-from agent.events import PartEvent, StateEvent
-from agent.pipeline import LinePipeline, ListSink
+from agent.pipeline import Replayed, replay_clip
 from agent.sim.line import GroundTruth, Phase, Scenario, render_frames, render_line
+from agent.sim.line import patterned_belt as belt
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
-ANALYSIS_FPS = 15.0  # vision.analysis_fps's default: the belt's travel is per analysed frame
 
 
-def belt(
-    pattern: str, period: float, travel: float, phases: tuple[Phase, ...], seed: int, **look
-) -> Scenario:
-    """A small clip of a `pattern` belt that moves `travel` periods per analysed frame."""
-    return Scenario(
-        phases,
-        seed=seed,
-        width=320,
-        height=240,
-        size_px=(34, 40),
-        belt_pattern=pattern,
-        belt_period_px=period,
-        speed_px_s=travel * period * ANALYSIS_FPS,
-        shake_px=1.5,
-        noise_sigma=3.0,
-        flicker=0.05,
-        light_step=(0.5, -0.25),
-        blur_px=4.0,
-        **look,
-    )
+def replay(truth: GroundTruth) -> Replayed:
+    return replay_clip(truth, start_wall=T0)
 
 
-def replay(truth: GroundTruth) -> ListSink:
-    sink = ListSink()
-    pipeline = LinePipeline(parse_config(truth.config()), None, sink)
-    with VideoFileSource(truth.path, T0) as source:
-        while True:
-            try:
-                frame = source.read_if(pipeline.due)
-            except EndOfStream:
-                break
-            pipeline.process(frame)
-    pipeline.close()
-    return sink
-
-
-def parts(sink: ListSink) -> int:
-    return sum(isinstance(e, PartEvent) for e in sink.events)
+def parts(replayed: Replayed) -> int:
+    return len(replayed.parts)
 
 
 # (pattern, period px, travel per analysed frame in periods, more of the look)
@@ -86,10 +51,9 @@ def test_an_empty_running_patterned_belt_counts_nothing_and_is_starved(
     phases = (Phase(4.0, feeding=False),)
     scenario = belt(pattern, period, travel, phases, seed=3 + len(look), **look)
     truth = render_line(scenario, tmp_path / "empty.mp4")
-    sink = replay(truth)
-    assert parts(sink) == 0
-    stops = [e.reason for e in sink.events if isinstance(e, StateEvent) and e.state == "stopped"]
-    assert stops == ["starved"]
+    replayed = replay(truth)
+    assert parts(replayed) == 0
+    assert [e.reason for e in replayed.stops] == ["starved"]
 
 
 CARRIED = [
@@ -127,3 +91,30 @@ def test_a_still_cleated_belt_is_no_part_once_it_has_moved(tmp_path) -> None:
         found.append(len(blobs))
     assert segmenter.repeat == pytest.approx(120 * view.along / scenario.roi[2], abs=1.0)
     assert np.count_nonzero(found[5:]) == 0
+
+
+def test_a_cleated_belt_is_learnt_with_parts_in_view_from_the_first_frame_then_starved(
+    tmp_path,
+) -> None:
+    # parts about one to a cleat's pocket, in view from the first frame: the belt is
+    # never seen empty before its pattern must be known (issue #13's belt-cleats)
+    scenario = Scenario(
+        (Phase(14.0), Phase(7.0, feeding=False)),
+        seed=9,
+        designs=("washer",),
+        colours=("brass",),
+        size_px=(60.0, 70.0),
+        belt_pattern="cleats",
+        belt_period_px=120.0,
+        noise_sigma=3.0,
+    )
+    truth = render_line(scenario, tmp_path / "full.mp4")
+    assert truth.occupied[0] and len(truth.counted) >= 12
+    assert [s.reason for s in truth.stops(2.0)] == ["starved"]
+    replayed = replay(truth)
+    assert parts(replayed) == len(truth.counted)  # the cleats were ~50 % more
+    assert [e.reason for e in replayed.stops] == ["starved"]  # the empty belt: no phantom
+    counter = replayed.pipeline.counter
+    assert counter is not None
+    work_period = 120.0 * counter.view.along / scenario.roi[2]
+    assert counter.segmenter.repeat == pytest.approx(work_period, rel=0.02)

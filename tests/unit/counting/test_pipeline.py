@@ -12,7 +12,7 @@ from agent.capture.file import VideoFileSource
 from agent.config import parse_config
 from agent.events import PartEvent, StateEvent
 from agent.inspection import PartCrop, Verdict
-from agent.pipeline import LinePipeline, ListSink, iter_counted_parts
+from agent.pipeline import LinePipeline, ListSink, iter_counted_parts, replay_clip
 from agent.sim.line import DIRECTIONS, Phase, Scenario, render_line
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
@@ -53,17 +53,8 @@ class Recording:
 
 def replay(truth, inspector=None, every_frame: bool = True) -> tuple[LinePipeline, ListSink]:
     """Through the pipeline: every frame as pixels, or only those it is `due` to analyse."""
-    sink = ListSink()
-    pipeline = LinePipeline(parse_config(truth.config()), inspector, sink)
-    with VideoFileSource(truth.path, T0) as source:
-        while True:
-            try:
-                frame = source.read(0.0) if every_frame else source.read_if(pipeline.due)
-            except EndOfStream:
-                break
-            pipeline.process(frame)
-    pipeline.close()
-    return pipeline, sink
+    replayed = replay_clip(truth, None, inspector, start_wall=T0, every_frame=every_frame)
+    return replayed.pipeline, replayed.sink
 
 
 def test_frames_the_pipeline_is_not_due_to_analyse_need_no_pixels(rendered) -> None:
@@ -107,6 +98,9 @@ def test_every_direction_counts_every_part_and_the_stop(rendered, direction: str
             assert view.image.shape[2] == 3 and view.mask.shape == view.image.shape[:2]
             assert 0.2 < view.mask.mean() < 0.9
             assert view.image[view.mask].mean() > view.image[~view.mask].mean() + 30
+            # the light it was seen under: the belt's grey, read along the window
+            belt = float(np.median(view.image[~view.mask].mean(axis=1)))
+            assert view.light == pytest.approx(belt, abs=6)
 
 
 def test_cycle_times_are_the_gaps_between_crossings(rendered) -> None:
@@ -164,15 +158,13 @@ def test_counted_parts_are_bounded_when_asked_and_time_carries_over(rendered) ->
     config = parse_config(truth.config())
     kept = []
     for keep in (None, 2, 0):
-        pipeline = LinePipeline(config, sink=ListSink(), keep_counted=keep)
-        with VideoFileSource(truth.path, T0) as source:
-            while True:
-                try:
-                    pipeline.process(source.read(0.0))
-                except EndOfStream:
-                    break
-                assert keep is None or len(pipeline.counted) <= 2 * max(keep, 1)
-        pipeline.close()
+
+        def bounded(pipeline: LinePipeline, keep: int | None = keep) -> None:
+            assert keep is None or len(pipeline.counted) <= 2 * max(keep, 1)
+
+        pipeline = replay_clip(
+            truth, config, start_wall=T0, every_frame=True, keep_counted=keep, on_frame=bounded
+        ).pipeline
         kept.append(len(pipeline.counted))
     assert kept[0] == len(truth.counted) > 4 and kept[1] <= 4 and kept[2] == 0
     assert pipeline.first is not None and pipeline.last is not None

@@ -11,13 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.capture import EndOfStream
-from agent.capture.file import VideoFileSource
 from agent.config import Direction, parse_config
 from agent.counting.roi import RoiView
 from agent.counting.segment import BeltSegmenter
 from agent.events import PartEvent
-from agent.pipeline import LinePipeline, ListSink
+from agent.pipeline import LinePipeline, replay_clip
 from agent.sim.line import Phase, Scenario, render_line
 from agent.sim.parts import PartSpec, composite, render_part
 
@@ -161,17 +159,8 @@ def test_sizes_too_unlike_to_count_by_leave_a_merged_piece_whole() -> None:
 
 
 def replay(truth) -> tuple[LinePipeline, list[PartEvent]]:
-    sink = ListSink()
-    pipeline = LinePipeline(parse_config(truth.config()), None, sink)
-    with VideoFileSource(truth.path, T0) as source:
-        while True:
-            try:
-                frame = source.read_if(pipeline.due)
-            except EndOfStream:
-                break
-            pipeline.process(frame)
-    pipeline.close()
-    return pipeline, [e for e in sink.events if isinstance(e, PartEvent)]
+    replayed = replay_clip(truth, start_wall=T0)
+    return replayed.pipeline, replayed.parts
 
 
 def matched(truth, pipeline: LinePipeline) -> tuple[int, int]:
@@ -224,15 +213,7 @@ def test_a_part_cut_by_the_roi_edge_across_the_flow_is_clipped(tmp_path) -> None
     config = truth.config()
     x, y, w, h = config["vision"]["roi"]
     config["vision"]["roi"] = [x, y + h // 2, w, h - h // 2]  # cuts through some parts
-    sink = ListSink()
-    pipeline = LinePipeline(parse_config(config), None, sink)
-    with VideoFileSource(truth.path, T0) as source:
-        while True:
-            try:
-                pipeline.process(source.read_if(pipeline.due))
-            except EndOfStream:
-                break
-    pipeline.close()
+    pipeline = replay_clip(truth, parse_config(config), start_wall=T0).pipeline
     edge = y + h // 2  # the ROI's edge across the flow, in frame pixels
     cut = 0
     for part in pipeline.counted:
@@ -245,35 +226,42 @@ def test_a_part_cut_by_the_roi_edge_across_the_flow_is_clipped(tmp_path) -> None
     assert cut > 0
 
 
-def test_parts_counted_from_a_guess_are_uncertain_and_only_those() -> None:
-    """Flat-ended bars through the counter: a flush pair counts as two, both uncertain."""
+def through_counter(trains: list[list[tuple[int, int]]], step: int = 12, pitch: int = 160):
+    """Bar trains (bars end to end, each (length, height) in frame pixels) carried left to
+    right `step` pixels per analysed frame, `pitch` apart, through a `PartCounter`."""
     from agent.counting.counter import PartCounter
     from agent.flow.stops import Stamp
 
     counter = PartCounter(VIEW, count_at=0.5, min_area=16)
-    step, pitch = 12, 160  # frame pixels per analysed frame; between bar trains
-    trains = [[64]] * 8 + [[64, 64]] + [[64]]  # the 9th: two bars end to end
     starts, x = [], -64
     for train in trains:
         starts.append((x, train))
-        x -= pitch + sum(train)
+        x -= pitch + sum(length for length, _ in train)
     counted = []
     for frame_no in range((-x + 640) // step):
-        shift = frame_no * step
         frame = belt(frame_no % 5)
         for start, train in starts:
-            left = start + shift
-            for length in train:
+            left = start + frame_no * step
+            for length, height in train:
                 if -length < left < 640:
-                    cv2.rectangle(
-                        frame,
-                        (max(0, left), 80),
-                        (min(639, left + length - 1), 119),
-                        (60, 160, 200),
-                        -1,
-                    )
+                    box = ((max(0, left), 80), (min(639, left + length - 1), 79 + height))
+                    cv2.rectangle(frame, *box, (60, 160, 200), -1)
                 left += length
         now = Stamp(frame_no / 15.0, T0 + timedelta(seconds=frame_no / 15.0))
         counted += counter.process(VIEW.work(frame), frame, now, step * 15.0 / 640)
-    counted += counter.flush()
+    return counted + counter.flush()
+
+
+def test_parts_counted_from_a_guess_are_uncertain_and_only_those() -> None:
+    """Flat-ended bars through the counter: a flush pair counts as two, both uncertain."""
+    bar = (64, 40)
+    counted = through_counter([[bar]] * 8 + [[bar, bar]] + [[bar]])  # the 9th: end to end
     assert [p.uncertain for p in counted] == [False] * 8 + [True, True, False]
+
+
+def test_a_fragment_never_as_big_as_a_part_is_not_counted() -> None:
+    """Once the single part is known, a speck (a patterned belt's fragment standing out
+    under shake and light, dirt) crossing the line is no part; parts after it are."""
+    bar, speck = (64, 40), (20, 20)  # the speck: a sixth of a part's area
+    counted = through_counter([[bar]] * 9 + [[speck]] + [[bar]] * 2)
+    assert len(counted) == 11  # (12 with the speck)

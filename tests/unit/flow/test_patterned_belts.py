@@ -15,16 +15,19 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from agent.capture import EndOfStream
-from agent.capture.file import VideoFileSource
-from agent.config import parse_config
-from agent.events import StateEvent
 from agent.flow import FlowReading
-from agent.pipeline import LinePipeline, ListSink
-from agent.sim.line import BELT_PATTERNS, GroundTruth, Phase, Scenario, render_frames, render_line
+from agent.pipeline import LinePipeline, Replayed, replay_clip
+from agent.sim.line import (
+    BELT_PATTERNS,
+    GroundTruth,
+    Phase,
+    Scenario,
+    patterned_belt,
+    render_frames,
+    render_line,
+)
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
-ANALYSIS_FPS = 15.0  # vision.analysis_fps's default: the belt's travel is per analysed frame
 WARM_UP = 8  # analysed frames before the speed median and the travel window have filled
 
 
@@ -36,43 +39,20 @@ def belt(
     seed: int = 3,
     **look: float,
 ) -> Scenario:
-    """A small clip of a `pattern` belt that moves `travel` periods per analysed frame."""
-    return Scenario(
-        phases,
-        seed=seed,
-        width=320,
-        height=240,
-        size_px=(34, 40),
-        belt_pattern=pattern,
-        belt_period_px=period,
-        speed_px_s=travel * period * ANALYSIS_FPS,
-        shake_px=1.5,
-        noise_sigma=3.0,
-        flicker=0.05,
-        light_step=(0.5, -0.25),
-        blur_px=4.0,
-        **look,  # type: ignore[arg-type]
-    )
+    """A small hard clip of a `pattern` belt that moves `travel` periods per analysed frame."""
+    return patterned_belt(pattern, period, travel, phases, seed, **look)
 
 
-def replay(truth: GroundTruth) -> tuple[list[FlowReading], ListSink]:
+def replay(truth: GroundTruth) -> tuple[list[FlowReading], Replayed]:
     """The flow reading of every analysed frame, and the events, as replay runs it."""
-    sink = ListSink()
-    pipeline = LinePipeline(parse_config(truth.config()), None, sink)
     readings: list[FlowReading] = []
-    with VideoFileSource(truth.path, T0) as source:
-        while True:
-            try:
-                frame = source.read_if(pipeline.due)
-            except EndOfStream:
-                break
-            pipeline.process(frame)
-            if pipeline.last_reading is not None and (
-                not readings or pipeline.last_reading is not readings[-1]
-            ):
-                readings.append(pipeline.last_reading)
-    pipeline.close()
-    return readings, sink
+
+    def note(pipeline: LinePipeline) -> None:
+        reading = pipeline.last_reading
+        if reading is not None and (not readings or reading is not readings[-1]):
+            readings.append(reading)
+
+    return readings, replay_clip(truth, start_wall=T0, on_frame=note)
 
 
 # (pattern, period px, travel per analysed frame in periods, more of the look);
@@ -136,9 +116,9 @@ def test_a_starved_patterned_belt_is_starved_and_a_halt_is_a_stop(
     if size != (scenario.width, scenario.height):
         scenario = replace(scenario, width=size[0], height=size[1], size_px=(64.0, 76.0))
     truth = render_line(scenario, tmp_path / "line.mp4")
-    _, sink = replay(truth)
-    t0 = sink.events[0].mono
-    stops = [e for e in sink.events if isinstance(e, StateEvent) and e.state == "stopped"]
+    _, replayed = replay(truth)
+    t0 = replayed.events[0].mono
+    stops = replayed.stops
     expected = truth.stops(2.0)
     assert [s.reason for s in expected] == ["starved", None]
     assert [s.reason for s in stops] == [s.reason for s in expected]

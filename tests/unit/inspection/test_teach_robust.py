@@ -83,6 +83,20 @@ def _with_neighbour(part: PartCrop, rng: np.random.Generator, gap: float) -> Par
     return PartCrop(canvas, mask)
 
 
+def _coarse(mask: np.ndarray) -> np.ndarray:
+    """A mask as the pipeline draws it: found at a quarter of the resolution."""
+    h, w = mask.shape
+    small = cv2.resize(mask.astype(np.float32), (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    return cv2.resize((small > 0.5).astype(np.float32), (w, h)) > 0.5
+
+
+def _touching(part: PartCrop, rng: np.random.Generator) -> PartCrop:
+    """Another good part edge to edge with this one, the view split from it (`touching`)."""
+    joined = _with_neighbour(part, rng, -1.0)
+    assert joined.mask is not None
+    return PartCrop(joined.image, _coarse(joined.mask), touching=True)
+
+
 def _dirty(part: PartCrop, rng: np.random.Generator) -> PartCrop:
     """Dark smudges of dirt on the belt around the part, not on it."""
     image = part.image.copy()
@@ -116,6 +130,7 @@ def clean_line(backbone) -> TaughtInspector:
         ("a lamp of three out", lambda v, rng: _step(v, 0.6)),
         ("floodlight", lambda v, rng: _step(v, 1.4)),
         ("neighbour in the crop", lambda v, rng: _with_neighbour(v, rng, 3.0)),
+        ("neighbour touching", _touching),
         ("dirt on the belt", _dirty),
     ],
     ids=lambda c: c[0],
@@ -153,6 +168,38 @@ def test_the_light_is_read_off_the_belt_not_the_part(clean_line):
     assert sum(not v.good for v in dark) >= 11, [v.score for v in dark]
     scene = [clean_line.inspect([_step(v, 0.6) for v in views]) for views in parts]
     assert sum(not v.good for v in scene) == 0, [v.score for v in scene]
+
+
+def _lit(part: PartCrop, light: float, scene: float = 1.0, belt: float = 1.0) -> PartCrop:
+    """The view under `scene` times the light, its belt `belt` times as bright besides
+    (a darker link of a modular belt), with the light the pipeline read along the belt."""
+    assert part.mask is not None
+    near = cv2.dilate(part.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    image = part.image.astype(np.float32)
+    image[~near] *= belt
+    image = np.clip(image * scene, 0, 255).astype(np.uint8)
+    return PartCrop(image, part.mask, light=light * scene)
+
+
+def test_the_light_the_pipeline_read_along_the_belt_corrects_the_view():
+    """With `PartCrop.light` (the belt's grey along the counting window), the view is
+    corrected by it: a darker stretch of belt around a part does not brighten the part
+    into a defect, and a lamp failing is still no defect."""
+    rng = np.random.default_rng(62)
+    grey = float(np.mean(BELT))
+    taught = fit_line(
+        [[_lit(v, grey) for v in sample_part(rng, "washer").views] for _ in range(40)], None
+    )
+    assert taught.model.light == pytest.approx(grey)
+    line = TaughtInspector(taught, None)
+    good = [sample_part(rng, "washer").views for _ in range(20)]
+    for scene, belt in ((1.0, 0.6), (0.7, 1.0), (1.3, 0.7)):
+        verdicts = [line.inspect([_lit(v, grey, scene, belt) for v in views]) for views in good]
+        assert sum(not v.good for v in verdicts) == 0, (scene, belt, [v.score for v in verdicts])
+    for kind in ("scratch", "stain"):
+        for part in sample_defects(rng, "washer", kind, 3):
+            verdict = line.inspect([_lit(v, grey, 0.7, 0.6) for v in part.views])
+            assert not verdict.good, (kind, verdict.score)
 
 
 def _blurred(view: PartCrop) -> PartCrop:

@@ -140,6 +140,19 @@ def test_rows_carry_the_times_a_rollup_sums():
     assert t.fully_s == 3600.0 * 0.9 * 0.99  # ideal cycle x good
 
 
+def test_the_agents_alarms_come_with_its_stats():
+    state = FleetState(stale_after_s=60)
+    t = Topics("oee/s/a/l")
+    put(state, t.state, state_payload(StateEvent(T0, "no_data", None, id="s1")))
+    alarm = "camera: view moved (45% of the taught edges in place: bumped, turned or zoomed)"
+    put(state, t.stats, {"v": 1, "ts": T0.isoformat(), "alarms": [alarm]})
+    snap = state.line_snapshot("s/a/l", now=T0, mono=0.0)
+    assert snap is not None and snap.alarms == (alarm,)
+    put(state, t.stats, {"v": 1, "ts": T0.isoformat(), "alarms": []})  # the view is back
+    snap = state.line_snapshot("s/a/l", now=T0, mono=0.0)
+    assert snap is not None and snap.alarms == ()
+
+
 def test_the_agents_storage_alarm_reaches_the_line_snapshot():
     state = FleetState()
     t = Topics("oee/s/a/l")

@@ -180,3 +180,10 @@ def test_polls_read_what_is_new_and_notice_what_changed_earlier(tmp_path):
     snap = source.read()
     assert (snap.shift["total"], snap.shift["good"]) == (3, 2)
     assert snap.reason == "jam" and snap.shift["losses"]["breakdown"] > 0
+
+
+def test_the_camera_view_alarm_reaches_the_banner(line_db):
+    alarm = "camera: view dark (31% of the taught brightness)"
+    with Store.open(line_db) as store:
+        store.record_stats(SAMPLE_NOW - timedelta(seconds=5), {"alarms": [alarm]})
+    assert StoreSource(line_db, sample_clock()).read().alarms == (alarm,)
