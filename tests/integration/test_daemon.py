@@ -98,8 +98,8 @@ def test_run_stopped_by_sigterm_agrees_with_report_and_retained_topics(
         return sum(1 for m in ms if m.topic.endswith("/part"))
 
     assert live.wait_for(
-        lambda ms: states(ms)[-2:] == ["stopped", "running"] and parts(ms) >= 5, timeout=30
-    )
+        lambda ms: states(ms)[-2:] == ["stopped", "running"] and parts(ms) >= 5, timeout=60
+    )  # events leave in groups ([store] commit_interval_s): allow for a loaded machine
     assert daemon.process.poll() is None, "".join(daemon.log)
     sent = time.monotonic()
     daemon.process.send_signal(signal.SIGTERM)
