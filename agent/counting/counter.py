@@ -29,9 +29,6 @@ from agent.inspection import PartCrop
 
 logger = logging.getLogger(__name__)
 
-#: Rows of the band a part's light is read from that are used (`PartCounter._light`).
-LIGHT_ROW_STEP = 3
-
 _SQUARE = np.ones((3, 3), np.uint8)
 #: A track never seen as big as this share of the single part's area is no part: a
 #: fragment of the belt's pattern or dirt standing out now and then under shake and light.
@@ -334,21 +331,16 @@ class PartCounter:
         """
         y0, y1 = blob.box[1], blob.box[3]
         grow = y1 - y0
-        # every LIGHT_ROW_STEP-th row: a third of the pixels to sort, and no aliasing with
-        # a belt's pattern, which repeats along the flow (along each row)
-        rows = slice(max(0, y0 - grow), y1 + grow, LIGHT_ROW_STEP)
+        rows = slice(max(0, y0 - grow), y1 + grow)
         band = self._image[rows]
         belt = np.ones(band.shape[:2], bool)
         window = belt[:, self._offset : self._offset + labels.shape[1]]
-        parts = np.ascontiguousarray(labels[rows] > 0).view(np.uint8)
-        window &= cv2.dilate(parts, _SQUARE) == 0
-        grey = band[belt].sum(axis=1, dtype=np.uint16)  # 3 x the grey level
+        window &= cv2.dilate((labels[rows] > 0).view(np.uint8), _SQUARE) == 0
+        grey = band[belt].mean(axis=1)
         if grey.size < 50:
             return None
-        low, high = np.partition(grey, (grey.size // 5, grey.size * 4 // 5))[
-            [grey.size // 5, grey.size * 4 // 5]
-        ]
-        return float(grey[(grey >= low) & (grey <= high)].mean()) / 3
+        low, high = np.percentile(grey, (20, 80))
+        return float(grey[(grey >= low) & (grey <= high)].mean())
 
     def _touching(self, labels: np.ndarray, blob: Blob) -> bool:
         """Split from touching parts, or within `_NEAR` work pixels of another blob.
