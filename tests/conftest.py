@@ -11,6 +11,7 @@ retained messages.
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import signal
 import socket
@@ -136,6 +137,42 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
             return bool(predicate())
         time.sleep(0.02)
     return True
+
+
+def killed_writer_output(writer: Callable[[int], object], delay: float) -> str:
+    """Run `writer(fd)` in a forked child, SIGKILL it after `delay` s; what it wrote to fd.
+
+    For crash tests: the child writes a line per step it took, the parent reads them
+    after the kill to learn what the child believed done.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        try:
+            writer(write_fd)
+        finally:
+            os._exit(1)
+    os.close(write_fd)
+    time.sleep(delay)  # the moment of the crash, not a wait for a condition
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    data = b""
+    while chunk := os.read(read_fd, 65536):
+        data += chunk
+    os.close(read_fd)
+    return data.decode()
+
+
+def taught_line_config(path: Path, footage: GroundTruth, model_dir: Path) -> Path:
+    """A line file for `footage` whose model lives in `model_dir` (teach writes it)."""
+    return write_line_config(
+        path,
+        footage,
+        line_id="sim",
+        line={"ideal_cycle_s": 0.5},
+        inspection={"model_dir": str(model_dir)},
+    )
 
 
 def line_config_dict(

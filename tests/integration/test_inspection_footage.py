@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -21,20 +20,10 @@ from agent.inspection.samples import MIN_VISIBLE_PX
 from agent.pipeline import iter_counted_parts
 from agent.sim.line import Phase, Scenario, render_line
 from agent.sim.parts import DEFECT_KINDS, render_part
-from tests.conftest import write_line_config
+from tests.conftest import taught_line_config
 
 DESIGNS = ("washer", "bracket")
 LOOK = {"speed_px_s": 200.0, "pitch_s": (0.5, 0.8)}
-
-
-def write_config(path: Path, gt, model_dir: Path) -> Path:
-    return write_line_config(
-        path,
-        gt,
-        line_id="sim",
-        line={"ideal_cycle_s": 0.5},
-        inspection={"model_dir": str(model_dir)},
-    )
 
 
 @pytest.fixture(scope="module", params=DESIGNS)
@@ -45,7 +34,7 @@ def shift(request, tmp_path_factory):
     good = Scenario(phases=(Phase(60.0),), seed=3, designs=(design,), **LOOK)
     good_truth = render_line(good, tmp / "good.mp4")
     config_path = tmp / "line.toml"
-    write_config(config_path, good_truth, tmp / "model")
+    taught_line_config(config_path, good_truth, tmp / "model")
     assert main(["teach", str(good_truth.path), "--config", str(config_path)]) == 0
 
     # Cracks twice as often: many start at the edge and run off the part, unseen.
@@ -116,7 +105,7 @@ def test_teach_from_a_live_camera(tmp_path, monkeypatch):
         Scenario(phases=(Phase(28.0),), seed=8, designs=("hex",), **LOOK), tmp_path / "cam.mp4"
     )
     config_path = tmp_path / "line.toml"
-    write_config(config_path, footage, tmp_path / "model")
+    taught_line_config(config_path, footage, tmp_path / "model")
     real_open = sources.open_source
 
     def fast(camera, clock, **kwargs):

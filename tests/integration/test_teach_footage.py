@@ -9,7 +9,6 @@ Teach must leave out what is not a clean good part, say so in its report (printe
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import pytest
@@ -18,7 +17,7 @@ from agent.__main__ import main
 from agent.capture.view import REFERENCE_FILE
 from agent.inspection.report import REPORT_FILE
 from agent.sim.line import Phase, Scenario, render_line
-from tests.conftest import write_line_config
+from tests.conftest import taught_line_config
 
 LOOK = {
     "speed_px_s": 200.0,
@@ -27,16 +26,6 @@ LOOK = {
     "colours": ("brass",),
     "part_variation": 1.0,
 }
-
-
-def write_config(path: Path, gt, model_dir: Path) -> Path:
-    return write_line_config(
-        path,
-        gt,
-        line_id="sim",
-        line={"ideal_cycle_s": 0.5},
-        inspection={"model_dir": str(model_dir)},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +41,7 @@ def taught(tmp_path_factory):
     )
     truth = render_line(good, tmp / "good.mp4")
     config_path = tmp / "line.toml"
-    write_config(config_path, truth, tmp / "model")
+    taught_line_config(config_path, truth, tmp / "model")
     return tmp, config_path, truth
 
 

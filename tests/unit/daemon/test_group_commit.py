@@ -8,7 +8,6 @@ and each stored event has its messages and no message is without its event.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from agent.config import parse_config
 from agent.events import PartEvent, new_id
 from agent.recorder import COMMIT_BATCH, Recorder
 from agent.store import Store
+from tests.conftest import killed_writer_output
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 INTERVAL_S = 0.3
@@ -97,23 +97,8 @@ def _writer(path: Path, out_fd: int) -> None:  # the child: never returns
 
 
 def _run_and_kill(path: Path, delay: float) -> tuple[list[str], set[str]]:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        try:
-            _writer(path, write_fd)
-        finally:
-            os._exit(1)
-    os.close(write_fd)
-    time.sleep(delay)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    data = b""
-    while chunk := os.read(read_fd, 65536):
-        data += chunk
-    os.close(read_fd)
-    lines = [line.split(" ") for line in data.decode().splitlines() if len(line) == 34]
+    data = killed_writer_output(lambda fd: _writer(path, fd), delay)
+    lines = [line.split(" ") for line in data.splitlines() if len(line) == 34]
     return [i for kind, i in lines if kind == "E"], {i for kind, i in lines if kind == "C"}
 
 

@@ -7,14 +7,13 @@ after the commit; the parent kills it at a random moment, then checks the file.
 
 import os
 import random
-import signal
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.events import PartEvent, StateEvent, new_id
 from agent.store import OutboxMessage, Store
+from tests.conftest import killed_writer_output
 
 ROUNDS = 20
 
@@ -46,23 +45,8 @@ def _messages(event: StateEvent | PartEvent, rng: random.Random) -> list[OutboxM
 
 
 def _run_and_kill(path: Path, seed: int, delay: float) -> list[str]:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_fd)
-        try:
-            _writer(path, write_fd, seed)
-        finally:
-            os._exit(1)
-    os.close(write_fd)
-    time.sleep(delay)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    data = b""
-    while chunk := os.read(read_fd, 65536):
-        data += chunk
-    os.close(read_fd)
-    return [line for line in data.decode().split("\n") if len(line) == 32]
+    data = killed_writer_output(lambda fd: _writer(path, fd, seed), delay)
+    return [line for line in data.split("\n") if len(line) == 32]
 
 
 def test_sigkill_at_random_moments_loses_no_committed_event(tmp_path: Path) -> None:
