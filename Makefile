@@ -39,8 +39,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy agent tui
 
+# Tests in PYTEST_WORKERS processes (0: serially in this one), a test file to a worker:
+# a file's tests share module fixtures (rendered footage, a taught model).
+PYTEST_WORKERS ?= 2
 pytest: venv broker
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test: venv broker lint typecheck pytest
 

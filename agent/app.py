@@ -393,7 +393,14 @@ def run_command(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
-    agent.run(stop)
+    try:
+        agent.run(stop)
+    finally:
+        # Stopped (or the footage ended): a late SIGTERM finds nothing left to do. Ignored,
+        # not handled: Python's exit puts handlers back to the default (die by the
+        # signal, exit -15) but leaves an ignored signal ignored.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 

@@ -105,7 +105,9 @@ def ensure_footage(scenario: Any, path: Path, label: str) -> tuple[Footage, bool
             pass  # a damaged sidecar: render again
     info = _render(scenario, path, label)
     info["fingerprint"] = wanted
-    sidecar.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    partial_sidecar = sidecar.with_name(f"{sidecar.stem}.partial-{os.getpid()}.json")
+    partial_sidecar.write_text(json.dumps(info, indent=1), encoding="utf-8")
+    os.replace(partial_sidecar, sidecar)  # a reader sees the old sidecar or the whole new one
     return _footage_from(path, info), True
 
 
@@ -129,7 +131,8 @@ def _render(scenario: Any, path: Path, label: str) -> dict[str, Any]:
     from agent.sim.line import GroundTruth, plan_parts, render_frames
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial_path = path.with_name(path.stem + ".partial" + path.suffix)
+    # a name of this process: two renders of the same footage at once never share a file
+    partial_path = path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
     fourcc = cv2.VideoWriter.fourcc(*scenario.codec)
     size = (scenario.width, scenario.height)
     writer = cv2.VideoWriter(str(partial_path), fourcc, scenario.fps, size)
@@ -144,8 +147,11 @@ def _render(scenario: Any, path: Path, label: str) -> dict[str, Any]:
                 moving.append(is_moving)
                 occupied.append(is_occupied)
                 bar.update()
-    finally:
+    except BaseException:
         writer.release()
+        partial_path.unlink(missing_ok=True)  # interrupted (Ctrl-C): leave no stray file
+        raise
+    writer.release()
     os.replace(partial_path, path)
     parts, _ = plan_parts(scenario)
     truth = GroundTruth(path, scenario, parts, np.array(moving), np.array(occupied))

@@ -26,9 +26,13 @@ from tests.conftest import write_line_config
 
 @pytest.fixture(scope="module")
 def footage(tmp_path_factory: pytest.TempPathFactory) -> GroundTruth:
-    """10 s of belt at 320x240: 3 s running, a 3 s halt, 4 s running."""
+    """20 s of belt at 320x240: 3 s running, a 3 s halt, 14 s running.
+
+    Long after the test has seen what it waits for (at about 8 s), so that the SIGTERM
+    stops a daemon that still counts, however loaded the machine.
+    """
     scenario = Scenario(
-        phases=(Phase(3.0), Phase(3.0, moving=False), Phase(4.0)),
+        phases=(Phase(3.0), Phase(3.0, moving=False), Phase(14.0)),
         width=320,
         height=240,
         speed_px_s=120.0,
@@ -171,3 +175,23 @@ def test_run_stopped_by_sigterm_agrees_with_report_and_retained_topics(
     shift = json.loads(report.stdout)["shifts"][-1]
     for key in ("total", "good", "planned_s", "run_s", "downtime_s", "small_stop_s"):
         assert oee[key] == shift[key], key
+
+
+def test_a_sigterm_at_any_moment_of_the_shutdown_exits_zero(
+    footage: GroundTruth, tmp_path: Path
+) -> None:
+    """systemd may repeat SIGTERM, or send it as the daemon stops on its own: never exit -15."""
+    config = write_line_config(
+        tmp_path / "line.toml",
+        footage,
+        line_id="daemon-late-sigterm",
+        store={"path": "var/line.db"},
+        mqtt={"enabled": False},
+    )
+    daemon = Daemon(config)
+    daemon.wait_for("started", timeout=60)
+    # a SIGTERM every millisecond until it is gone: some arrive while Python exits
+    while daemon.process.poll() is None:
+        daemon.process.send_signal(signal.SIGTERM)
+        time.sleep(0.001)
+    assert daemon.process.wait() == 0, "".join(daemon.log)[-2000:]
