@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,7 +63,31 @@ def parts_stored(db: Path) -> int:
         conn.close()
 
 
+class Started:
+    """`oee-agent run` in a child process; `started` is set when it logs that it started."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        self.process = subprocess.Popen(command, cwd=cwd, stderr=subprocess.PIPE, text=True)
+        self.started = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:  # read to the end: a full pipe would block it
+            if " started" in line:
+                self.started.set()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        self._reader.join(10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 50 starts of the daemon: over 4 minutes on a loaded machine
 def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     footage: GroundTruth, tmp_path: Path, mosquitto, subscribe
 ) -> None:
@@ -80,34 +105,27 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     db = tmp_path / "line.db"
     feed = subscribe([f"oee/it/crash/{line_id}/part"], client_id=f"{line_id}-sub", persistent=True)
     rng = random.Random(1234)
-    command = [sys.executable, "-m", "agent", "--log-level", "WARNING", "run", "--config"]
-    # how long a start takes on this machine, so that the random kills fall before,
-    # during and after it in about the same shares on a fast or a loaded machine
+    command = [sys.executable, "-m", "agent", "run", "--config", str(config)]
+    # how long a start takes on this machine: a third of the kills fall before or during
+    # a start (when the store may be half made), the rest within a second after its own
+    # `started`, so the shares hold on a fast or a loaded machine alike
     began = time.monotonic()
-    first = subprocess.Popen(
-        [*command[:4], "INFO", *command[5:], str(config)],
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert first.stderr is not None
-    for line in first.stderr:
-        if "started" in line:
-            break
+    first = Started(command, tmp_path)
+    assert first.started.wait(60), "the first run did not start"
     startup = time.monotonic() - began
-    assert first.poll() is None, "the first run did not start"
     time.sleep(rng.uniform(0.2, 1.0))
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    first.stderr.close()
+    first.kill()
     seen: list[str] = check_file(db)[1]
     assert seen, "the first run stored nothing"
     productive = 1
     for _ in range(KILLS - 1):
-        daemon = subprocess.Popen([*command, str(config)], cwd=tmp_path, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, startup + 1.0))
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait(10)
+        daemon = Started(command, tmp_path)
+        if rng.random() < 1 / 3:
+            daemon.started.wait(rng.uniform(0.1, startup))
+        else:
+            assert daemon.started.wait(60), "a run did not start"
+            time.sleep(rng.uniform(0.0, 1.0))
+        daemon.kill()
         if not db.exists():
             continue  # killed before it created the store
         result, ids = check_file(db)
@@ -118,7 +136,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(
     assert productive >= 10, f"only {productive} kills hit a counting daemon ({startup=:.1f} s)"
 
     # a clean run to the end: resumes, counts, is stopped in order (Ctrl-C, as by hand)
-    daemon = subprocess.Popen([*command, str(config)], cwd=tmp_path, stderr=subprocess.PIPE)
+    daemon = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE)
     before = parts_stored(db)
     assert wait_until(lambda: parts_stored(db) >= before + 2, 60), "the clean run did not count"
     daemon.send_signal(signal.SIGINT)

@@ -87,11 +87,24 @@ def _run_in_terminal(argv: list[str], rows: int, cols: int, keys: list[bytes]) -
                 except OSError:
                     return
 
+    def read_reply(seconds: float) -> None:
+        """Until the app answered the last key (its output grew, then 0.2 s of quiet)."""
+        before = len(out)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and len(out) == before:
+            read_until(None, 0.05)
+        while time.monotonic() < deadline:
+            size = len(out)
+            read_until(None, 0.2)
+            if len(out) == size:
+                return
+
     try:
         read_until(b"NO DATA since", 30)
         for key in keys:
             os.write(fd, key)
-            read_until(None, 0.25)
+            # answered before the next key: Escape and a key in one read are Alt+key
+            read_reply(20)
         os.write(fd, b"q")
         read_until(None, 3)
         _, status = os.waitpid(pid, 0)
