@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import select
 import shutil
 import signal
 import socket
@@ -139,11 +140,15 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
     return True
 
 
-def killed_writer_output(writer: Callable[[int], object], delay: float) -> str:
-    """Run `writer(fd)` in a forked child, SIGKILL it after `delay` s; what it wrote to fd.
+def killed_writer_output(
+    writer: Callable[[int], object], delay: float, after: str | None = None
+) -> str:
+    """Run `writer(fd)` in a forked child, SIGKILL it `delay` s later; what it wrote to fd.
 
     For crash tests: the child writes a line per step it took, the parent reads them
-    after the kill to learn what the child believed done.
+    after the kill to learn what the child believed done. The delay counts from the
+    fork, or with `after` from the moment the child first wrote that text (e.g. its
+    first commit): on a loaded machine the child's start may take longer than `delay`.
     """
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -154,10 +159,18 @@ def killed_writer_output(writer: Callable[[int], object], delay: float) -> str:
         finally:
             os._exit(1)
     os.close(write_fd)
+    data = b""
+    if after is not None:
+        marker, deadline = after.encode(), time.monotonic() + 60
+        while marker not in data and time.monotonic() < deadline:
+            if select.select([read_fd], [], [], 0.1)[0]:
+                chunk = os.read(read_fd, 65536)
+                if not chunk:
+                    break  # the child ended
+                data += chunk
     time.sleep(delay)  # the moment of the crash, not a wait for a condition
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    data = b""
     while chunk := os.read(read_fd, 65536):
         data += chunk
     os.close(read_fd)

@@ -97,7 +97,8 @@ def _writer(path: Path, out_fd: int) -> None:  # the child: never returns
 
 
 def _run_and_kill(path: Path, delay: float) -> tuple[list[str], set[str]]:
-    data = killed_writer_output(lambda fd: _writer(path, fd), delay)
+    # from its first commit: the kills fall at different points of the commit interval
+    data = killed_writer_output(lambda fd: _writer(path, fd), delay, after="C ")
     lines = [line.split(" ") for line in data.splitlines() if len(line) == 34]
     return [i for kind, i in lines if kind == "E"], {i for kind, i in lines if kind == "C"}
 
