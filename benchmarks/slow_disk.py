@@ -71,7 +71,7 @@ def run(folder: Path, seconds: float, fsync_ms: float, interval_s: float) -> dic
         "wall_s": round(wall, 1),
         "frames_in": camera.get("frames_in"),
         "frames_dropped": stats.get("dropped_frames"),
-        "parts_truth": len(truth.parts),
+        "parts_truth": len(truth.counted),
         "parts_stored": sum(isinstance(e, PartEvent) for e in stored),
         "events_stored": len(stored),
         "max_store_queue_age_s": round(max(ages, default=0.0), 2),
