@@ -1,11 +1,12 @@
 """A slow disk for tests: a pass-through FUSE file system whose `fsync` takes a while.
 
-    python3 tests/slow_fs.py BACKING MOUNTPOINT [--fsync-ms 200]
+    python3 tests/slow_fs.py BACKING MOUNTPOINT [--fsync-ms 200] [--hold FILE]
 
 Every call goes to the real files under BACKING (so SQLite runs on a real file system,
 with its real locks and its real shared-memory file); only `fsync` and `fsyncdir` sleep
-first, as a worn SD card or a busy USB stick does when it has to flush. It serves in
-the foreground until unmounted (`fusermount -u MOUNTPOINT`) or killed.
+first, as a worn SD card or a busy USB stick does when it has to flush, and while the
+file `--hold` exists (outside the mount) they wait for it to go: a stalled disk. It
+serves in the foreground until unmounted (`fusermount -u MOUNTPOINT`) or killed.
 
 Run by the system python3 with Debian's `python3-fusepy` (`make broker` installs it),
 not from the project's venv: fusepy has no wheel, and the arm64 check installs the
@@ -38,9 +39,10 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 class SlowSync(Operations):  # type: ignore[misc]
     """Every operation on the files under `root`; syncs wait `delay_s` first."""
 
-    def __init__(self, root: str, delay_s: float) -> None:
+    def __init__(self, root: str, delay_s: float, hold: str | None = None) -> None:
         self.root = os.path.realpath(root)
         self.delay_s = delay_s
+        self.hold = hold
         self.syncs = 0
         self._lock = threading.Lock()
 
@@ -51,6 +53,8 @@ class SlowSync(Operations):  # type: ignore[misc]
         with self._lock:
             self.syncs += 1
         time.sleep(self.delay_s)
+        while self.hold is not None and os.path.exists(self.hold):
+            time.sleep(0.02)
 
     # ---- names ----------------------------------------------------------------------
 
@@ -143,12 +147,16 @@ def unavailable() -> str | None:
 
 
 @contextmanager
-def mounted(backing: Path, mountpoint: Path, fsync_ms: float = 200.0) -> Iterator[Path]:
+def mounted(
+    backing: Path, mountpoint: Path, fsync_ms: float = 200.0, hold: Path | None = None
+) -> Iterator[Path]:
     """This file system served from `backing` at `mountpoint` (in a child process)."""
     backing.mkdir(parents=True, exist_ok=True)
     mountpoint.mkdir(parents=True, exist_ok=True)
-    command = [SYSTEM_PYTHON, __file__, str(backing), str(mountpoint)]
-    child = subprocess.Popen([*command, "--fsync-ms", str(fsync_ms)], stderr=subprocess.PIPE)
+    command = [SYSTEM_PYTHON, __file__, str(backing), str(mountpoint), "--fsync-ms", str(fsync_ms)]
+    if hold is not None:
+        command += ["--hold", str(hold)]
+    child = subprocess.Popen(command, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10.0
         while not os.path.ismount(mountpoint):
@@ -171,8 +179,9 @@ def main() -> None:
     parser.add_argument("backing", help="the folder whose files are served")
     parser.add_argument("mountpoint", help="where the slow file system appears")
     parser.add_argument("--fsync-ms", type=float, default=200.0, help="delay of every fsync")
+    parser.add_argument("--hold", help="while this file exists, every fsync waits")
     args = parser.parse_args()
-    ops = SlowSync(args.backing, args.fsync_ms / 1000.0)
+    ops = SlowSync(args.backing, args.fsync_ms / 1000.0, args.hold)
     # threads: a reader's call is served while another thread's fsync sleeps
     FUSE(ops, args.mountpoint, foreground=True, nothreads=False)
 
