@@ -64,7 +64,7 @@ MAX_PENDING_PICTURES = 200
 WRITER_POLL_S = 0.25
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: it may hold pixels
 class _Pending:
     """An event waiting for the disk; `prepared` once its cause and messages are made."""
 
@@ -186,7 +186,14 @@ class Recorder:
         with self._lock:
             waiting = [item for item in self._pending if not item.prepared]
         for item in waiting:
-            self._prepare(item)
+            try:
+                self._prepare(item)
+            except Exception:  # noqa: BLE001 - one bad event must not hold up the rest
+                logger.exception("event %s dropped: its messages could not be made", item.event)
+                self.counters.dropped += 1
+                with self._lock:
+                    if item in self._pending:
+                        self._pending.remove(item)
 
     def _prepare(self, item: _Pending) -> None:
         event, extra = item.event, item.extra

@@ -217,3 +217,27 @@ def test_an_uninspected_part_reads_back_from_log_store_and_feed(tmp_path: Path) 
     assert "inspected" not in part_payload(PartEvent(T0, id="y"))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**payload, "inspected": True}, schema_for("part"))
+
+
+def test_an_event_whose_messages_cannot_be_made_is_dropped_not_retried_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.recorder as recorder_module
+
+    made = recorder_module.messages_for
+
+    def broken_for_p001(event: Event, *args: object) -> object:
+        if event.id == "p001":
+            raise ValueError("no topic for it")
+        return made(event, *args)
+
+    monkeypatch.setattr(recorder_module, "messages_for", broken_for_p001)
+    with Store.open(tmp_path / "line.db") as store:
+        recorder = Recorder(store, CONFIG)
+        recorder.start_writer()
+        for i in range(3):
+            recorder.emit(PartEvent(T0 + timedelta(seconds=i), id=f"p{i:03d}"))
+        assert wait_until(lambda: recorder.pending == 0)
+        assert recorder.stop_writer(5.0)
+        assert ids(store.events()) == ["p000", "p002"]
+        assert recorder.counters.dropped == 1
