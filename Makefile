@@ -19,10 +19,12 @@ $(STAMP): pyproject.toml
 # mosquitto broker, protoc (decodes Sparkplug payloads independently of our code) and
 # opencv-doc (real footage and images nobody here made), systemd (systemd-analyze
 # verifies our unit file), tmux (the TUI in a real terminal), GStreamer's RTSP server
-# with its H.264 encoder (a real network camera on loopback, run by the system python3).
+# with its H.264 encoder (a real network camera on loopback, run by the system python3),
+# FUSE with python3-fusepy (tests/slow_fs.py: a disk whose fsync takes 200 ms, also run
+# by the system python3: fusepy has no wheel for the venv).
 DEBS := mosquitto mosquitto-clients protobuf-compiler opencv-doc systemd tmux \
         python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
-        gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+        gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly python3-fusepy fuse
 broker:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	  | grep -q 'install ok installed' || echo $$p; done); \

@@ -2,11 +2,14 @@
 
 Threads, each named: the capture reader (inside the source, with its bounded frame
 queue that drops the oldest frame when the pipeline falls behind), `pipeline`
-(`agent.pipeline_thread`: frames to events, through the `Recorder` into the store and
-its MQTT outbox), the publisher's outbox thread, and the main thread, which supervises
-(`Agent`): it pings systemd's watchdog only while the pipeline makes progress,
-publishes the `oee` snapshot and health `stats` (`agent.health_stats`), notes until
-when the line was observed, closes finished shifts and retries a refusing disk.
+(`agent.pipeline_thread`: frames to events; it never waits for a model or a disk),
+`inspect` (`agent.inspect_queue`: judges counted parts, in order, a bounded backlog),
+`recorder` (`agent.recorder`: events into the store and its MQTT outbox, queued in
+memory while the disk is slow), the publisher's outbox thread, and the main thread,
+which supervises (`Agent`): it pings systemd's watchdog only while the pipeline makes
+progress and inspection is not stuck, publishes the `oee` snapshot and health `stats`
+(`agent.health_stats`), notes until when the line was observed and closes finished
+shifts.
 Everything waits with a timeout on one stop event; the stages are opened through
 `agent.runtime.Runtime`, and `stop()` closes them in reverse.
 
@@ -35,6 +38,7 @@ from agent.errors import UserError
 from agent.events import StateEvent, new_id
 from agent.health import clock_synchronised
 from agent.health_stats import Health, HealthStats, Sources, TimedInspector
+from agent.inspect_queue import InspectQueue
 from agent.inspection import Inspector
 from agent.pipeline import LinePipeline
 from agent.pipeline_thread import PipelineThread
@@ -57,6 +61,10 @@ KEEP_COUNTED = 64
 SNAPSHOT_BUDGET = 20.0
 #: Seconds between two retention steps while there is nothing to prune (1 s while there is).
 RETENTION_EVERY_S = 60.0
+#: How long stopping waits for the parts still queued for inspection to be judged.
+INSPECT_DRAIN_S = 5.0
+#: How long stopping waits for the recorder's thread to finish the write in progress.
+WRITER_STOP_S = 10.0
 
 
 class Agent:
@@ -112,6 +120,8 @@ class Agent:
         self.source: Any = None
         self.worker: PipelineThread | None = None
         self.timed: TimedInspector | None = None
+        #: Judges counted parts off the pipeline thread, in order (`agent.inspect_queue`).
+        self.inspect_queue: InspectQueue | None = None
         self.shifts: ShiftBook | None = None
         self.last_stats: dict[str, Any] | None = None
         self._published_faults = 0
@@ -147,12 +157,16 @@ class Agent:
         open_stop = resumed_open_stop(self.store, last_state)
         self.recorder = runtime.recorder(self.store, self.publisher, open_stop, self.clock)
         close_open_interval(self.store, self.recorder, self.labels)
+        self.recorder.flush()  # stored before the shift book reads the past shifts
+        self.recorder.start_writer(self.retry_s)  # from here no write on the frame path
         retention = Retention(self.store, self.config, clock=self.clock)
         self.retention = runtime.keep(retention, retention.close)
         publish_oee = self.publisher.publish_oee if self.publisher is not None else None
         self.shifts = ShiftBook(self.config, self.reader or self.store, self.store, publish_oee)
         self._flag_unsynchronised()
         self.timed = TimedInspector(self.inspector or runtime.inspector())
+        self.inspect_queue = InspectQueue(self.timed, self.recorder, clock=self.clock)
+        self.inspect_queue.start()
         self.worker = PipelineThread(
             self._new_pipeline, self.clock, self.labels, self.health, self._keep_clock_steps
         )
@@ -182,8 +196,9 @@ class Agent:
     def stop(self) -> None:
         """Stop in order, then close every stage in reverse (`Runtime`).
 
-        Camera and pipeline first, then the open interval, the last samples, the feed
-        drained (bounded).
+        Camera and pipeline first, then the open interval, the parts still waiting
+        for inspection, the events still waiting for the disk, the last samples, the
+        feed drained (each bounded).
         """
         self.notifier.stopping()
         if self.worker is not None:
@@ -192,12 +207,10 @@ class Agent:
             self.source.close()  # unblocks the pipeline thread's read
         if self.worker is not None:
             self._close_interval(stopped=self.worker.stop(5.0))
-        if self.recorder is not None and not self.recorder.flush():
-            logger.error(
-                "%d events could not be written before stopping: %s",
-                self.recorder.pending,
-                self.recorder.counters.alarm,
-            )
+        if self.inspect_queue is not None:
+            self.inspect_queue.stop(INSPECT_DRAIN_S)
+        if self.recorder is not None:
+            self._write_rest(self.recorder)
         self._guarded(self._snapshot)  # the final `oee` with the interval closed; shifts
         self._guarded(self._stats)  # and the final health sample
         if self.publisher is not None and not self.publisher.drain(timeout=3.0):
@@ -208,14 +221,27 @@ class Agent:
         self.notifier.close()
         logger.info("agent for line %s stopped", self.config.line.id)
 
+    def _write_rest(self, recorder: Recorder) -> None:
+        """Stop the writer thread and write what still waits (a dead disk: logged)."""
+        if not recorder.stop_writer(WRITER_STOP_S):
+            logger.error("the store did not finish a write in %.0f s", WRITER_STOP_S)
+        elif recorder.flush():
+            return
+        logger.error(
+            "%d events could not be written before stopping: %s",
+            recorder.pending,
+            recorder.counters.alarm,
+        )
+
     def _close_interval(self, stopped: bool) -> None:
         """The agent stops observing: close the open run or stop interval with `no_data`."""
-        assert self.worker is not None and self.recorder is not None
+        assert self.worker is not None and self.inspect_queue is not None
         now = self.clock.monotonic()
         if not stopped:
-            # leave the stuck pipeline alone; close the interval from here
+            # leave the stuck pipeline alone; close the interval from here, in order
             logger.warning("the pipeline thread did not stop in time")
-            self.recorder.emit(StateEvent(self.labels.label(now), "no_data", None, new_id(), now))
+            event = StateEvent(self.labels.label(now), "no_data", None, new_id(), now)
+            self.inspect_queue.emit(event)
             return
         pipeline = self.worker.pipeline
         pipeline.close()
@@ -256,9 +282,10 @@ class Agent:
             pass
 
     def _new_pipeline(self) -> LinePipeline:
-        assert self.recorder is not None
-        # the daemon needs no counted parts' crops: it keeps only the latest few
-        return self.runtime.pipeline(self.timed, self.recorder, keep_counted=KEEP_COUNTED)
+        assert self.inspect_queue is not None
+        # The pipeline only counts; the queue's thread judges (so no inspector here).
+        # The daemon needs no counted parts' crops: it keeps only the latest few.
+        return self.runtime.pipeline(None, self.inspect_queue, keep_counted=KEEP_COUNTED)
 
     def _keep_clock_steps(self) -> None:
         """The wall clock was stepped: keep the latest steps in the store's meta."""
@@ -271,13 +298,12 @@ class Agent:
     # ---- supervision (main thread) -----------------------------------------------------
 
     def _supervise(self, stop: threading.Event) -> None:
-        """Until `stop` (or the pipeline halts): watchdog pings, store retries, samples."""
+        """Until `stop` (or the pipeline halts): watchdog pings, snapshots, samples."""
         assert self.worker is not None
         interval = self.notifier.watchdog_interval() or 5.0
         now = self.clock.monotonic()
         next_ping = next_oee = now
         next_stats = now + min(2.0, self.stats_interval_s)
-        next_retry = now
         while not stop.wait(0.25):
             if self.worker.halt.is_set():  # the recording ended, or a fatal configuration
                 return
@@ -285,11 +311,6 @@ class Agent:
             if now >= next_ping:
                 next_ping = now + interval
                 self._ping(now)
-            if self.recorder is not None and self.recorder.pending and now >= next_retry:
-                next_retry = now + self.retry_s
-                self.recorder.flush()
-            elif self.recorder is not None:
-                self.recorder.flush_if_due()  # a quiet line's last events, committed in time
             if now >= self._next_prune:
                 self._guarded(self._prune)
             if now >= next_oee:
@@ -303,12 +324,18 @@ class Agent:
                 self._guarded(self._stats)
 
     def _ping(self, now: float) -> None:
-        """Ping systemd's watchdog only while the pipeline makes progress."""
+        """Ping systemd's watchdog only while the pipeline and inspection make progress.
+
+        A slow disk is not a reason to restart: its events wait in memory (bounded).
+        """
         assert self.worker is not None
-        if now - self.worker.heartbeat < self.stall_s:
-            self.notifier.ping()
-        else:
+        inspecting = self.inspect_queue.oldest_s if self.inspect_queue is not None else 0.0
+        if now - self.worker.heartbeat >= self.stall_s:
             logger.error("pipeline made no progress for %.0f s", now - self.worker.heartbeat)
+        elif inspecting >= self.stall_s:
+            logger.error("inspection made no progress for %.0f s", inspecting)
+        else:
+            self.notifier.ping()
 
     def _timed_snapshot(self) -> float:
         """Take the `oee` snapshot; returns the seconds until the next one."""
@@ -346,6 +373,7 @@ class Agent:
                 timed=self.timed,
                 parts_uncertain=pipeline.parts_uncertain if pipeline else 0,
                 recorder=self.recorder,
+                inspection=self.inspect_queue,
                 outbox_depth=self.publisher.outbox_depth if self.publisher else None,
             )
         )
@@ -363,12 +391,15 @@ class Agent:
         self._steps_seen = len(self.labels.steps)
         if self.publisher is not None:
             self.publisher.publish_stats(stats)
-        if self.store is not None:
-            try:
-                self.store.record_stats(self.labels.label(self.clock.monotonic()), stats)
+        store, recorder = self.store, self.recorder
+        if store is not None and recorder is not None:
+            at = self.labels.label(self.clock.monotonic())
+
+            def keep() -> None:  # on the recorder's thread: a stalled disk holds up only it
+                store.record_stats(at, stats)
                 self._note_observed()
-            except StoreWriteError:
-                pass
+
+            recorder.offer("stats", keep)
 
     def _note_observed(self) -> None:
         """Until the last frame the line was watched: `report --db` measures to it."""

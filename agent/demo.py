@@ -134,8 +134,8 @@ class DemoRun:
     @property
     def inspection_on(self) -> bool:
         """Whether parts are inspected by a taught model."""
-        pipeline = self.agent.pipeline
-        return bool(pipeline is not None and getattr(pipeline.inspector, "enabled", False))
+        timed = self.agent.timed  # the daemon's inspector (its inspect thread runs it)
+        return bool(timed is not None and timed.enabled)
 
     def feed_status(self) -> str:
         """One line about the MQTT feed: connected, or how much is queued on disk."""

@@ -6,8 +6,10 @@ The JSON Lines form is the contract's::
     {"ts": "2026-03-02T06:00:01.2+00:00", "type": "part", "good": true}
 
 Optional keys: `id` (stable, unique), `mono` (monotonic seconds, for durations),
-`reason` (state), `defect`, `score` and `uncertain` (part: `true` when the count
-is a guess from the size of merged touching parts; written only then). Anything else
+`reason` (state), `defect`, `score`, `uncertain` (part: `true` when the count
+is a guess from the size of merged touching parts; written only then) and `inspected`
+(part: `false` when it was counted but not judged, e.g. the model was behind; written
+only then). Anything else
 is an error, so a typo in an integrator's feed is reported instead of silently ignored.
 """
 
@@ -67,9 +69,11 @@ class PartEvent:
     mono: float | None = None
     #: Counted from touching parts that could not be told apart (a guess from their size).
     uncertain: bool = False
+    #: False when counted but not judged (the model was behind or failed): good, no score.
+    inspected: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        """The event log form (`uncertain` only when true)."""
+        """The event log form (`uncertain` only when true, `inspected` only when false)."""
         out: dict[str, Any] = {"ts": self.ts.isoformat(), "type": "part", "good": self.good}
         if self.defect is not None:
             out["defect"] = self.defect
@@ -81,6 +85,8 @@ class PartEvent:
             out["mono"] = self.mono
         if self.uncertain:
             out["uncertain"] = True
+        if not self.inspected:
+            out["inspected"] = False
         return out
 
 
@@ -89,7 +95,7 @@ Event = StateEvent | PartEvent
 _COMMON = {"ts", "type", "id", "mono"}
 _KEYS = {
     "state": _COMMON | {"state", "reason"},
-    "part": _COMMON | {"good", "defect", "score", "uncertain"},
+    "part": _COMMON | {"good", "defect", "score", "uncertain", "inspected"},
 }
 
 
@@ -158,6 +164,9 @@ def event_from_json(obj: Any) -> Event:
     uncertain = obj.get("uncertain", False)
     if not isinstance(uncertain, bool):
         raise ValueError("uncertain must be true or false")
+    inspected = obj.get("inspected", True)
+    if not isinstance(inspected, bool):
+        raise ValueError("inspected must be true or false")
     return PartEvent(
         ts,
         obj["good"],
@@ -166,6 +175,7 @@ def event_from_json(obj: Any) -> Event:
         event_id,
         mono,
         uncertain,
+        inspected,
     )
 
 

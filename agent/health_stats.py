@@ -15,9 +15,13 @@ from typing import Any
 
 from agent.clock import Clock
 from agent.health import board_health, cpu_seconds
+from agent.inspect_queue import InspectQueue
 from agent.inspection import Inspector, PartCrop, Verdict
 from agent.recorder import Recorder
 from agent.timeline import WallLabels
+
+#: A queue whose oldest item waited this long raises an alarm (disk or model stalled).
+QUEUE_ALARM_S = 10.0
 
 
 class TimedInspector:
@@ -77,6 +81,7 @@ class Sources:
     timed: TimedInspector | None = None
     parts_uncertain: int = 0
     recorder: Recorder | None = None
+    inspection: InspectQueue | None = None
     outbox_depth: int | None = None
 
 
@@ -127,13 +132,7 @@ class HealthStats:
             # parts counted from touching parts that could not be told apart, since start
             "parts_uncertain": sources.parts_uncertain,
         }
-        if sources.recorder is not None:
-            counters = sources.recorder.counters
-            stats["queue_depths"] = {"recorder": sources.recorder.pending}
-            stats["events_written"] = counters.written
-            stats["events_dropped"] = counters.dropped
-        if sources.outbox_depth is not None:
-            stats.setdefault("queue_depths", {})["outbox"] = sources.outbox_depth
+        stats.update(_queues(sources))
         stats.update(board_health(self.store_path))
         stats["alarms"] = self.alarms(stats, sources.recorder)
         source_alarm = getattr(sources.camera, "alarm", None)  # e.g. damaged frames
@@ -157,6 +156,11 @@ class HealthStats:
         alarms = []
         if recorder is not None and recorder.counters.alarm:
             alarms.append(f"store: {recorder.counters.alarm}")
+        ages = stats.get("queue_ages_s", {})
+        if ages.get("recorder", 0.0) >= QUEUE_ALARM_S:
+            alarms.append(f"store: events waiting {ages['recorder']:.0f} s for the disk")
+        if ages.get("inspection", 0.0) >= QUEUE_ALARM_S:
+            alarms.append(f"inspection: parts waiting {ages['inspection']:.0f} s for the model")
         if self.health.camera_down:
             alarms.append(f"camera: {self.health.camera_down}")
         if self.labels.steps:
@@ -175,6 +179,27 @@ class HealthStats:
             if now_flags:
                 alarms.append("board: " + ", ".join(now_flags))
         return alarms
+
+
+def _queues(sources: Sources) -> dict[str, Any]:
+    """The recorder's and inspection's queues: depths, oldest ages, what they gave up."""
+    out: dict[str, Any] = {"queue_depths": {}, "queue_ages_s": {}}
+    recorder, inspection = sources.recorder, sources.inspection
+    if recorder is not None:
+        out["queue_depths"]["recorder"] = recorder.pending
+        out["queue_ages_s"]["recorder"] = round(recorder.oldest_s, 1)
+        out["events_written"] = recorder.counters.written
+        out["events_dropped"] = recorder.counters.dropped
+    if inspection is not None:
+        out["queue_depths"]["inspection"] = inspection.waiting
+        out["queue_ages_s"]["inspection"] = round(inspection.oldest_s, 1)
+        # the most parts that waited for the model at once since the last sample
+        out["inspection_backlog"] = inspection.take_peak()
+        out["parts_not_inspected"] = inspection.counters.not_inspected
+        out["events_dropped"] = out.get("events_dropped", 0) + inspection.counters.dropped
+    if sources.outbox_depth is not None:
+        out["queue_depths"]["outbox"] = sources.outbox_depth
+    return out
 
 
 def _per(seconds: float, count: int, digits: int) -> float | None:

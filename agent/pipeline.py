@@ -13,7 +13,9 @@ parts are taken at full resolution. Events go to an
 - a `PartEvent` for every counted part, stamped when its centre crossed `count_at`,
   with the inspector's verdict (`uncertain` when the count was a guess from the size
   of touching parts that could not be told apart); `extra` carries the verdict
-  (heatmap, crop) and the counted part (views, cycle time) for pictures.
+  (heatmap, crop) and the counted part (views, cycle time) for pictures. The daemon
+  gives the pipeline no inspector and its sink judges the parts on its own thread
+  (`agent.inspect_queue`), so the frames never wait for the model.
 
 Event times never go backwards: a backdated event is never stamped before one already
 emitted. `pipeline.counted` keeps every `CountedPart` until its owner clears it (teach
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -324,16 +326,8 @@ class LinePipeline:
         ts, mono = self._monotone(part.at)
         self._keep(part)
         self.parts_uncertain += part.uncertain
-        event = PartEvent(
-            ts,
-            good=verdict.good,
-            defect=None if verdict.good else (verdict.defect or "anomaly"),
-            score=verdict.score,
-            id=new_id(),
-            mono=mono,
-            uncertain=part.uncertain,
-        )
-        self.sink.emit(event, PartExtra(verdict, part))
+        event = PartEvent(ts, id=new_id(), mono=mono, uncertain=part.uncertain)
+        self.sink.emit(judged(event, verdict), PartExtra(verdict, part))
 
     def _keep(self, part: CountedPart) -> None:
         keep = self.keep_counted
@@ -359,6 +353,16 @@ class LinePipeline:
             mono = self._last_mono
         self._last_ts, self._last_mono = ts, mono
         return ts, mono
+
+
+def judged(event: PartEvent, verdict: Verdict) -> PartEvent:
+    """`event` with the inspector's `verdict` (a reject without a named defect: `anomaly`)."""
+    return replace(
+        event,
+        good=verdict.good,
+        defect=None if verdict.good else (verdict.defect or "anomaly"),
+        score=verdict.score,
+    )
 
 
 def iter_counted_parts(

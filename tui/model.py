@@ -174,7 +174,8 @@ class LineSnapshot:
     #: Which shift this is, counting back from the newest (0), of how many in the store.
     shift_index: int = 0
     shift_count: int = 1
-    #: The agent's alarms worth the banner (`banner_alarms`): storage, the camera's view.
+    #: The agent's alarms worth the banner (`banner_alarms`): storage, the camera's view,
+    #: a disk or model behind the line.
     alarms: tuple[str, ...] = ()
 
     @property
@@ -297,14 +298,14 @@ def banner_alarms(alarms: object) -> tuple[str, ...]:
 
     A store that cannot stay within its bound (`storage: …`), a camera whose view is
     dark, blurred or moved (`camera: view …`) or whose frames keep arriving damaged
-    (`camera: … damaged frames …`). A camera that gives nothing is the NO DATA state
-    already.
+    (`camera: … damaged frames …`), a disk or a model more than 10 s behind the line
+    (`store: events waiting …`, `inspection: parts waiting …`). A camera that gives
+    nothing is the NO DATA state already.
     """
     listed = alarms if isinstance(alarms, list | tuple) else []
+    shown = ("storage:", "camera: view", "store: events waiting", "inspection: parts waiting")
     return tuple(
-        text
-        for text in map(str, listed)
-        if text.startswith(("storage:", "camera: view")) or "damaged frames" in text
+        text for text in map(str, listed) if text.startswith(shown) or "damaged frames" in text
     )
 
 

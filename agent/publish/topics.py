@@ -186,7 +186,10 @@ def state_payload(event: StateEvent) -> dict[str, Any]:
 
 
 def part_payload(event: PartEvent) -> dict[str, Any]:
-    """`part`: one counted part and its inspection verdict (`uncertain` only when true)."""
+    """`part`: one counted part and its verdict.
+
+    `uncertain` is sent only when true, `inspected` only when false.
+    """
     payload: dict[str, Any] = {
         "v": PAYLOAD_VERSION,
         "id": _require_id(event),
@@ -197,6 +200,8 @@ def part_payload(event: PartEvent) -> dict[str, Any]:
     }
     if event.uncertain:
         payload["uncertain"] = True
+    if not event.inspected:
+        payload["inspected"] = False
     return payload
 
 

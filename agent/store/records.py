@@ -64,3 +64,5 @@ class PartRow:
     image: str | None
     #: Counted from touching parts that could not be told apart (a guess from their size).
     uncertain: bool = False
+    #: False when counted but not judged (the model was behind or failed).
+    inspected: bool = True

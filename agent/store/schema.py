@@ -172,6 +172,15 @@ def m007_stop_end_scene(db: Database) -> None:
     db.execute("ALTER TABLE stop_causes ADD COLUMN end_scene TEXT")
 
 
+@migration
+def m008_part_inspected(db: Database) -> None:
+    """`inspected`: 0 on a part counted but not judged (the model was behind).
+
+    1 on other parts, NULL on states and on parts stored before this migration.
+    """
+    db.execute("ALTER TABLE events ADD COLUMN inspected INTEGER CHECK (inspected IN (0, 1))")
+
+
 def ensure_migrations_table(db: Database) -> None:
     """Create `_migrations` when it is missing."""
     db.execute(

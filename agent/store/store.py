@@ -59,7 +59,7 @@ _LATEST_IMAGE = "SELECT part_id, path, max(seq) FROM part_images GROUP BY part_i
 _EVENT_COLUMNS = (
     "e.seq, e.id, e.type, e.ts, e.mono, e.state, "
     "CASE WHEN r.stop_id IS NULL THEN e.reason ELSE r.reason END AS reason, "
-    "e.good, e.defect, e.score, e.uncertain"
+    "e.good, e.defect, e.score, e.uncertain, e.inspected"
 )
 _EVENTS_FROM = f"FROM events e LEFT JOIN ({_LATEST_REASON}) r ON r.stop_id = e.id"
 
@@ -78,6 +78,7 @@ class EventRow(NamedTuple):
     defect: str | None
     score: float | None
     uncertain: int | None
+    inspected: int | None
 
 
 class _PartColumns(NamedTuple):
@@ -92,6 +93,7 @@ class _PartColumns(NamedTuple):
     score: float | None
     image: str | None
     uncertain: int | None
+    inspected: int | None
 
 
 class Store:
@@ -189,8 +191,8 @@ class Store:
             for event, batch in prepared:
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO events "
-                    "(id, type, ts, epoch, mono, state, reason, good, defect, score, uncertain) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(id, type, ts, epoch, mono, state, reason, good, defect, score, uncertain, "
+                    "inspected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     _event_values(event),
                 )
                 if cursor.rowcount == 0:
@@ -370,7 +372,7 @@ class Store:
         # every piece of this SQL is a constant of this module; values go as parameters
         sql = (
             "SELECT e.seq, e.id, e.ts, e.mono, e.good, e.defect, e.score, i.path AS image, "  # noqa: S608
-            "e.uncertain "
+            "e.uncertain, e.inspected "
             f"FROM events e {index} LEFT JOIN ({_LATEST_IMAGE}) i ON i.part_id = e.id {where}"
         )
         if limit is not None:
@@ -518,9 +520,9 @@ def _event_values(event: Event) -> list[Any]:
     common = [event.id, None, ts.isoformat(), ts.timestamp(), event.mono]
     if isinstance(event, StateEvent):
         common[1] = "state"
-        return [*common, event.state, event.reason, None, None, None, None]
+        return [*common, event.state, event.reason, None, None, None, None, None]
     common[1] = "part"
-    part = [int(event.good), event.defect, event.score, int(event.uncertain)]
+    part = [int(event.good), event.defect, event.score, int(event.uncertain), int(event.inspected)]
     return [*common, None, None, *part]
 
 
@@ -529,12 +531,14 @@ def _event_from_row(row: EventRow) -> Event:
     if row.type == "state":
         assert row.state is not None  # the schema's CHECK: a state event has a state
         return StateEvent(ts, row.state, row.reason, row.id, row.mono)
+    inspected = row.inspected != 0  # NULL: stored before m008_part_inspected
     return PartEvent(
-        ts, bool(row.good), row.defect, row.score, row.id, row.mono, bool(row.uncertain)
+        ts, bool(row.good), row.defect, row.score, row.id, row.mono, bool(row.uncertain), inspected
     )
 
 
 def _part_from_row(row: _PartColumns) -> PartRow:
     ts = datetime.fromisoformat(row.ts)
     good, unsure = bool(row.good), bool(row.uncertain)
-    return PartRow(row.id, ts, row.mono, good, row.defect, row.score, row.image, unsure)
+    judged = row.inspected != 0
+    return PartRow(row.id, ts, row.mono, good, row.defect, row.score, row.image, unsure, judged)

@@ -294,7 +294,8 @@ def test_report_and_causes_list_show_the_end(line: Line, capsys) -> None:
 
 def test_a_store_made_before_m007_opens_with_its_causes(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "line.db"
-    before = [(n, f) for n, f in schema.MIGRATIONS if n < "m007"]
+    # m008 too: the old store is written through today's Store
+    before = [(n, f) for n, f in schema.MIGRATIONS if n < "m007" or n == "m008_part_inspected"]
     assert len(before) < len(schema.MIGRATIONS)
     with monkeypatch.context() as patch:
         patch.setattr(schema, "MIGRATIONS", before)

@@ -213,7 +213,7 @@ def test_a_camera_outage_is_no_data_then_counting_again(
 
 
 class FailingOnce:
-    """An inspector that raises on its first part (a stage fault), then works."""
+    """An inspector that raises on its first part, then works."""
 
     enabled = True
 
@@ -227,7 +227,7 @@ class FailingOnce:
         return Verdict(good=True, score=0.1)
 
 
-def test_a_stage_that_raises_is_restarted_and_the_fault_reported(
+def test_a_model_that_raises_costs_one_uninspected_part_not_a_restart(
     footage: GroundTruth, line_config, clock: StepClock, run, baseline
 ) -> None:
     config = line_config()
@@ -235,8 +235,43 @@ def test_a_stage_that_raises_is_restarted_and_the_fault_reported(
     run(agent)
     events = stored(config)
     assert_monotone(events)
+    counted = parts(events)
+    assert [p.inspected for p in counted] == [False] + [True] * (len(counted) - 1)
+    assert counted[0].good and counted[0].score is None
+    assert len(counted) == len(parts(baseline))
+    assert "no_data" not in states(events)[:-1]  # the pipeline went on: no restart gap
+    assert agent.health.faults == 0
+    with open_readonly(config.store_path) as store:
+        assert store.latest_stats()["parts_not_inspected"] == 1
+
+
+def test_a_stage_that_raises_is_restarted_and_the_fault_reported(
+    footage: GroundTruth,
+    line_config,
+    clock: StepClock,
+    run,
+    baseline,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent.counting.counter import PartCounter
+
+    process = PartCounter.process
+    calls = []
+
+    def once_broken(self: PartCounter, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 30:
+            raise RuntimeError("counter blew up")
+        return process(self, *args)
+
+    monkeypatch.setattr(PartCounter, "process", once_broken)
+    config = line_config()
+    agent = make_agent(config, clock, footage, stats_interval_s=0.5)
+    run(agent)
+    events = stored(config)
+    assert_monotone(events)
     assert agent.health.faults == 1
-    assert "inference blew up" in (agent.health.last_fault or "")
+    assert "counter blew up" in (agent.health.last_fault or "")
     assert len(parts(events)) >= len(parts(baseline)) - 2
     assert "no_data" in states(events)[:-1]  # the restart's gap
     with open_readonly(config.store_path) as store:
@@ -313,7 +348,7 @@ def test_the_watchdog_is_pinged_only_while_the_pipeline_makes_progress(
     before = [t for t in pings if t < hanging.hung_at]
     after = [t for t in pings if t > hanging.hung_at + 1.5 + 0.5 + 0.5]
     assert len(before) >= 2, got
-    assert after == [], "pinged while the pipeline was hung"
+    assert after == [], "pinged while inspection was hung"
 
 
 def test_a_shift_that_ended_while_the_agent_was_down_is_closed_at_start(

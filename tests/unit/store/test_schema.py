@@ -136,6 +136,7 @@ def test_parts_stored_before_uncertain_existed_read_as_certain(db_path: Path, mo
         assert "m002_part_uncertain" in store.migrations()
         store.append(PartEvent(datetime(2026, 3, 2, 6, 1, tzinfo=UTC), id="new", uncertain=True))
         assert [(p.id, p.uncertain) for p in store.parts()] == [("old", False), ("new", True)]
+        assert [p.inspected for p in store.parts()] == [True, True]  # NULL before m008: judged
 
 
 def test_a_writer_that_must_not_migrate_never_upgrades_nor_creates(

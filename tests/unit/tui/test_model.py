@@ -79,15 +79,17 @@ def test_pareto_largest_first_with_cumulative_share():
     assert rows[0][2] == 0.6 and rows[-1][2] == 1.0
 
 
-def test_the_banner_shows_storage_and_camera_view_alarms_only():
+def test_the_banner_shows_storage_camera_view_and_backlog_alarms_only():
     from tui.model import banner_alarms
 
     alarms = [
         "storage: 180 MB free on the store's disk",
         "camera: view dark (31% of the taught brightness)",
         "camera: 10+ damaged frames in 60 s (the decoder concealed lost data; 14 in all)",
+        "store: events waiting 12 s for the disk",
+        "inspection: parts waiting 11 s for the model",
         "camera: stalled: no good frame for 5.0 s",  # NO DATA says so already
         "clock: stepped by +3600 s",
     ]
-    assert banner_alarms(alarms) == tuple(alarms[:3])
+    assert banner_alarms(alarms) == tuple(alarms[:5])
     assert banner_alarms(None) == () and banner_alarms("storage: x") == ()
