@@ -177,7 +177,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the samples and summary here")
     args = parser.parse_args()
     minutes = 10.0 if args.short else args.minutes
-    warmup = args.warmup_min if args.warmup_min is not None else (2.0 if args.short else minutes / 6)
+    warmup = args.warmup_min
+    if warmup is None:
+        warmup = 2.0 if args.short else minutes / 6
 
     folder = Path(tempfile.mkdtemp(prefix="oee-endurance-"))
     broker = None
