@@ -101,14 +101,14 @@ def fill_history(db: Path, now: datetime, shift_start: datetime, days: float) ->
     with Store.open(db) as store:
         store.append(StateEvent(begin, "running", None, new_id()))
         t = begin
+        slow, fast = timedelta(seconds=1.0), timedelta(seconds=0.1)
         while t < now:
-            step = 0.1 if t >= shift_start else 1.0
             batch = []
             for _ in range(20_000):
                 if t >= now:
                     break
                 batch.append((PartEvent(t, good=count % 23 != 0, score=0.1, id=new_id()), ()))
-                t += timedelta(seconds=step)
+                t += fast if t >= shift_start else slow
                 count += 1
             store.append_many(batch)
     return count
@@ -164,7 +164,12 @@ def max_seq(db: Path) -> int | None:
         return None
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)  # kill PID stops the daemon and broker too
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="run length")
     parser.add_argument("--short", action="store_true", help="~10 min: 8 after 2 of warm-up")
