@@ -79,9 +79,10 @@ class ShiftBook:
         self._key = key
         if current is not None and current.start is not None:
             read_from = datetime.fromtimestamp(current.start, UTC)
-            if read_from != self._read_from:  # a new shift: fold from its start
+            if read_from != self._read_from:  # a new shift: keep what is in it
                 self._read_from = read_from
-                self._running = None
+                if self._running is not None:
+                    self._running = self._running.since(current.start)
 
     def _report(self, now: datetime) -> OeeReport | None:
         """The report over the events since `_read_from`, the new ones folded in."""

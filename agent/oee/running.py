@@ -11,6 +11,7 @@ not its parts.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -66,7 +67,9 @@ class RunningShift:
                 self._state_ids.append(event.id)
             if self._first is None:
                 self._first = ts
-            self._last = ts
+            # the latest, as the last of events sorted by time (parts and states may
+            # interleave out of order with each other, each kind in order)
+            self._last = ts if self._last is None else max(self._last, ts)
 
     def _add_part(self, ts: float, good: bool) -> None:
         n = self._parts
@@ -78,6 +81,33 @@ class RunningShift:
         self._times[n] = ts
         self._good_before[n + 1] = self._good_before[n] + (1 if good else 0)
         self._parts = n + 1
+
+    def since(self, start: float) -> RunningShift:
+        """The events from `start` on, with the last state before it (a new shift).
+
+        What `Store.events(start, with_state_before=True)` would give, without reading
+        it again: the parts from `start`, the state in effect then and those after.
+        """
+        kept = RunningShift(self.config)
+        first_part = int(np.searchsorted(self._times[: self._parts], start, side="left"))
+        n = self._parts - first_part
+        kept._times = self._times[first_part : self._parts].copy()
+        kept._good_before = self._good_before[first_part : self._parts + 1].copy()
+        kept._good_before -= kept._good_before[0]
+        if n == 0:  # room for the next part
+            kept._times = np.empty(_FIRST_CAPACITY, dtype=np.float64)
+            kept._good_before = np.zeros(_FIRST_CAPACITY + 1, dtype=np.int64)
+        kept._parts = n
+        times = [ts for ts, _, _ in self._states]
+        k = max(0, bisect_left(times, start) - 1) if times and times[0] < start else 0
+        kept._states = self._states[k:]
+        kept._state_ids = self._state_ids[k:]
+        candidates = [kept._states[0][0]] if kept._states else []
+        if n:
+            candidates.append(float(kept._times[0]))
+        kept._first = min(candidates) if candidates else None
+        kept._last = self._last if candidates else None
+        return kept
 
     def stop_ids(self) -> list[str]:
         """The ids of the state events folded in (for reasons assigned later)."""

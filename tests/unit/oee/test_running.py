@@ -77,3 +77,23 @@ def test_the_part_arrays_grow_past_their_first_room(build: Any) -> None:
     for i in range(0, len(events), 997):
         running.fold(events[i : i + 997])
     assert running.report().to_json() == compute_oee(events, config).to_json()
+
+
+@SETTINGS
+@given(sc=scenarios(), at=st.floats(-0.1, 1.1), more=st.integers(0, 5))
+def test_since_a_new_shift_equals_reading_from_its_start(
+    build: Any, sc: dict[str, Any], at: float, more: int
+) -> None:
+    """`since(start)` is what `Store.events(start, with_state_before=True)` would give."""
+    events, config, first, until = build_case(build, sc)
+    cut = first + (until - first) * at
+    before = [e for e in events if isinstance(e, StateEvent) and e.ts < cut][-1:]
+    after = [e for e in events if e.ts >= cut]
+    read = before + after
+    more = min(more, len(after))  # the last ones come after the new shift began
+    split = len(events) - more
+    kept = RunningShift(config, events[:split]).since(cut.timestamp())
+    kept.fold(events[split:])
+    assert len(kept) == len(read)
+    expected = compute_oee(read, config, observed_until=until)
+    assert kept.report(observed_until=until).to_json() == expected.to_json()
