@@ -15,9 +15,20 @@ outbox to the local mosquitto, as on a board. Measured after a warm-up:
   pipeline and inspection time.
 
     .venv/bin/python benchmarks/daemon.py [--seconds 120] [--warmup 10] [--no-taskset]
-                                          [--no-teach]
+                                          [--no-teach] [--parts-per-s N [--fps F]]
 
 Target (issue 6): <= 50 % of one core and <= 300 MB.
+
+A fast line (`--parts-per-s 10 --fps 60`): the clip is small parts about two part
+lengths apart at that rate (running 20 s, halted 4 s, running 20 s, 3 s starved so the
+loop starts on an empty view), rendered at `--fps`. First `oee-agent replay` runs over
+it once, as fast as it goes, pinned to CPU 0: every frame processed, its count against
+the rendered truth and its CPU time over the footage's length (the share of one core the
+line needs, whatever else the machine runs). Then the daemon runs for whole loops of
+the clip (`--seconds` rounded), and the parts it stored in that window are counted
+against loops x the truth, with those inspected, the frames in, processed and dropped,
+and anything `stats` says of an inspection backlog (read defensively: keys naming
+inspection, in `stats` or its `queue_depths`).
 """
 
 from __future__ import annotations
