@@ -266,7 +266,8 @@ class Retention:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             more = False
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # incremental
-                conn.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})").fetchall()
+                # executescript runs the pragma to its end; execute() frees one page
+                conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 more = conn.execute("PRAGMA freelist_count").fetchone()[0] > 0
         if not more:
