@@ -378,7 +378,7 @@ class Agent:
             )
         )
         if self.retention is not None:  # the store's size and whether it keeps its bound
-            stats["store_mb"] = round(self.retention.size_bytes() / 2**20, 1)
+            stats.update(self.retention.stats())  # store_mb, store_pruned_over_bound
             storage = self.retention.alarm()
             if storage is not None:
                 stats["alarms"].append(storage)

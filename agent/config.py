@@ -274,8 +274,9 @@ class StoreConfig(_Section):
     max_mb: int = Field(
         4096,
         ge=16,
-        description="The store's size bound (file and WAL); above it, or with less than "
-        "`min_free_mb` left on its disk, an alarm is raised before anything is lost.",
+        description="The store's size bound (file and WAL): past 90 % of it the oldest raw "
+        "hours are pruned before their retention (never the last 24 h); from 80 %, or with "
+        "less than `min_free_mb` left on its disk, an alarm is raised first.",
     )
     min_free_mb: int = Field(
         500, ge=0, description="Free space on the store's disk below which an alarm is raised."

@@ -34,8 +34,10 @@ fails when this file and the models disagree. One TOML file per line; validate i
 - `[store]`: events are committed in groups (`commit_interval_s`: what a crash or a
   power cut can lose at most). Raw parts, state events and defect pictures are kept
   `parts_days`, `events_days`, `pictures_days`, then pruned; hourly rollups and shift
-  results stay for years and `report` answers from them. `max_mb` and `min_free_mb`
-  raise a `storage:` alarm before anything is lost (docs/store.md, "Retention").
+  results stay for years and `report` answers from them. Past 90 % of `max_mb` the
+  oldest raw hours go before their retention (never the last 24 h); from 80 %, and
+  with less than `min_free_mb` free, a `storage:` alarm says so first (docs/store.md,
+  "Retention").
 """
 
 

@@ -252,6 +252,34 @@ def compute_oee(
     Raises:
         ValueError: naive datetimes, or events out of time order.
     """
+    parts, states = _ordered(events)
+    first = events[0].ts.timestamp() if events else None
+    last = events[-1].ts.timestamp() if events else None
+    return oee_of(parts, states, first, last, config, start, end, observed_until)
+
+
+def oee_of(
+    parts: Parts,
+    states: list[tuple[float, str, str | None]],
+    first: float | None,
+    last: float | None,
+    config: Config,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    observed_until: datetime | None = None,
+) -> OeeReport:
+    """`compute_oee` over events already split into parts and states (`RunningShift`).
+
+    Args:
+        parts: the part times and good counts, in time order.
+        states: (ts, state, reason) in time order.
+        first: the first event's time (None: no events).
+        last: the last event's time.
+        config: as for `compute_oee`.
+        start: as for `compute_oee`.
+        end: as for `compute_oee`.
+        observed_until: as for `compute_oee`.
+    """
     lo = _ts(start, "start")
     hi = _ts(end, "end")
     until = _ts(observed_until, "observed_until")
@@ -260,11 +288,8 @@ def compute_oee(
     period_lo = -math.inf if lo is None else lo
     period_hi = math.inf if hi is None else hi
 
-    parts, states = _ordered(events)
-    if not events:
+    if first is None or last is None:
         return _report([], period_lo, period_hi, None, None, ideal, zone, [])
-    first = events[0].ts.timestamp()
-    last = events[-1].ts.timestamp()
     if until is not None:
         last = max(last, until)
     cov_lo = max(first, period_lo)

@@ -41,6 +41,13 @@ HOUR_S = 3600.0
 PRUNE_BATCH = 500
 #: Free pages handed back to the file system per step.
 VACUUM_PAGES = 4000
+#: Raw events younger than this are never pruned, not even to keep the store's bound.
+RAW_KEEP_S = 86_400.0
+#: Above this share of `max_mb` in live pages, the oldest raw hours go, whatever their
+#: retention (rolled up first), until the store is back under it; the rest is WAL room.
+PRUNE_AT = 0.9
+#: Above this share the `storage:` alarm warns that pruning beyond retention is near.
+WARN_AT = 0.8
 #: Meta keys: hourly rollups exist up to here; raw events before here may be gone.
 ROLLED_KEY = "rolled_up_until"
 PRUNED_KEY = "pruned_before"
@@ -86,7 +93,13 @@ class Retention:
         self._free_bytes = free_bytes or self._disk_free
         self._reader: Store | None = None
         self._deleted = 0  # rows deleted since the last reclaim of free pages
-        self.counters = {"rolled_up_hours": 0, "pruned_rows": 0, "pictures_deleted": 0}
+        self._over = False  # this step prunes beyond retention, to keep the bound
+        self.counters = {
+            "rolled_up_hours": 0,
+            "pruned_rows": 0,
+            "pictures_deleted": 0,
+            "pruned_over_bound": 0,
+        }
 
     # ---- the step ---------------------------------------------------------------------
 
@@ -96,6 +109,12 @@ class Retention:
         now = self.clock.wall().timestamp()
         parts_cut = now - keep.parts_days * 86_400
         states_cut = now - keep.events_days * 86_400
+        pictures_cut = now - keep.pictures_days * 86_400
+        over = self._over_cut(now)
+        self._over = over is not None and over > min(parts_cut, states_cut, pictures_cut)
+        if over is not None:  # the oldest raw hour goes, whatever its retention
+            parts_cut, states_cut = max(parts_cut, over), max(states_cut, over)
+            pictures_cut = max(pictures_cut, over)
         horizon = floor_hour(max(parts_cut, states_cut))  # raw data is complete after it
         if self._roll_up(horizon):
             return True
@@ -104,9 +123,24 @@ class Retention:
             return True
         if self._prune_states(min(rolled, floor_hour(states_cut))):
             return True
-        if self._prune_pictures(now - keep.pictures_days * 86_400):
+        if self._prune_pictures(pictures_cut):
             return True
         return bool(self._deleted) and self._reclaim()
+
+    def _over_cut(self, now: float) -> float | None:
+        """Over `PRUNE_AT` of the bound: the end of the oldest raw hour, else None.
+
+        One hour at a time, oldest first, so only what must go is rolled up and
+        pruned; never within the last `RAW_KEEP_S`.
+        """
+        if self.live_bytes() <= PRUNE_AT * self.config.store.max_mb * 2**20:
+            return None
+        oldest = self.store.connection.scalar(
+            "SELECT min(epoch) FROM events WHERE type = 'part' AND epoch < ?",
+            [now - RAW_KEEP_S],
+        )
+        keep_from = now - RAW_KEEP_S
+        return keep_from if oldest is None else min(keep_from, floor_hour(oldest) + HOUR_S)
 
     def close(self) -> None:
         """Close the reading connection."""
@@ -201,6 +235,8 @@ class Retention:
                 _meta(self.store, PRUNED_KEY, before)
         self._deleted += len(picked)
         self.counters["pruned_rows"] += len(picked)
+        if self._over:
+            self.counters["pruned_over_bound"] += len(picked)
         return True
 
     def _prune_pictures(self, before: float) -> bool:
@@ -230,7 +266,8 @@ class Retention:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             more = False
             if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # incremental
-                conn.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})").fetchall()
+                # executescript runs the pragma to its end; execute() frees one page
+                conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 more = conn.execute("PRAGMA freelist_count").fetchone()[0] > 0
         if not more:
@@ -246,14 +283,42 @@ class Retention:
         files = (base, base.with_name(base.name + "-wal"))
         return sum(f.stat().st_size for f in files if f.is_file())
 
+    def live_bytes(self) -> int:
+        """The pages that hold data (free pages left out: they are reused or returned)."""
+        with self.store.connection.lock:
+            conn = self.store.db.conn
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def stats(self) -> dict[str, Any]:
+        """For `stats`: the store's size on disk and rows pruned to keep its bound."""
+        return {
+            "store_mb": round(self.size_bytes() / 2**20, 1),
+            "store_pruned_over_bound": self.counters["pruned_over_bound"],
+        }
+
     def alarm(self) -> str | None:
-        """Why the store cannot stay within its bound, before anything is lost (or None)."""
+        """Why the store cannot stay within its bound, before anything is lost (or None).
+
+        Over the bound: the raw data of the last `RAW_KEEP_S` (or unsent messages) fill
+        it. Near it: raw events are (or soon will be) pruned before their retention.
+        """
         keep = self.config.store
         size_mb = self.size_bytes() / 2**20
-        if size_mb > keep.max_mb:
+        live_mb = self.live_bytes() / 2**20
+        if size_mb > keep.max_mb and not self._prunable():
             return (
                 f"storage: the store holds {size_mb:.0f} MB, over its {keep.max_mb} MB bound "
-                "([store] max_mb): shorten parts_days or events_days"
+                "([store] max_mb) with only the last day's raw events left: raise max_mb"
+            )
+        if max(size_mb, live_mb) > WARN_AT * keep.max_mb:
+            return (
+                f"storage: the store holds {max(size_mb, live_mb):.0f} MB of its "
+                f"{keep.max_mb} MB bound ([store] max_mb); above {PRUNE_AT * keep.max_mb:.0f} "
+                "MB raw events go before their retention (figures stay in rollups): "
+                "shorten parts_days or raise max_mb"
             )
         free = self._free_bytes()
         if free is not None and free / 2**20 < keep.min_free_mb:
@@ -262,6 +327,16 @@ class Retention:
                 f"(below [store] min_free_mb = {keep.min_free_mb})"
             )
         return None
+
+    def _prunable(self) -> bool:
+        """Whether raw events older than `RAW_KEEP_S` are left to prune for the bound."""
+        cut = self.clock.wall().timestamp() - RAW_KEEP_S
+        return (
+            self.store.connection.scalar(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE epoch < ?)", [cut]
+            )
+            == 1
+        )
 
     def _disk_free(self) -> int | None:
         try:
@@ -300,4 +375,13 @@ def _old_files(folder: Path, before: float, limit: int) -> list[Path]:
     return sorted(old, key=lambda p: p.stat().st_mtime)[:limit]
 
 
-__all__ = ["PRUNED_KEY", "ROLLED_KEY", "Retention", "floor_hour", "pruned_before"]
+__all__ = [
+    "PRUNED_KEY",
+    "PRUNE_AT",
+    "RAW_KEEP_S",
+    "ROLLED_KEY",
+    "WARN_AT",
+    "Retention",
+    "floor_hour",
+    "pruned_before",
+]

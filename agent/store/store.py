@@ -210,14 +210,20 @@ class Store:
         *,
         with_state_before: bool = False,
         with_event_after: bool = False,
+        upto_seq: int | None = None,
     ) -> list[Event]:
         """Events with `start <= ts < end`, in time order, reason assignments merged.
 
         With `with_state_before`, the last state event before `start` comes first, so
         a consumer knows the state the period began in; with `with_event_after`, the
-        first event at or after `end` comes last, so it knows the line went on.
+        first event at or after `end` comes last, so it knows the line went on. With
+        `upto_seq`, only events stored up to that number (`last_event_seq`) are read,
+        so `events_after(upto_seq)` goes on exactly where this read stopped.
         """
         where, params = _period(start, end)
+        if upto_seq is not None:
+            where += (" AND" if where else "WHERE") + " e.seq <= ?"
+            params.append(int(upto_seq))
         rows = self._events(
             f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM} {where} ORDER BY e.epoch, e.seq", params
         )
@@ -237,6 +243,22 @@ class Store:
             )
             events += [_event_from_row(row) for row in after]
         return events
+
+    def events_after(self, seq: int, limit: int | None = None) -> tuple[list[Event], int]:
+        """Events stored after the one numbered `seq`, in the order stored, reasons merged.
+
+        Returns the events and the number of the last one (`seq` when there is none), to
+        pass next time: a reader follows the store without reading anything twice.
+        """
+        rows = self._events(
+            f"SELECT {_EVENT_COLUMNS} {_EVENTS_FROM} WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            [int(seq), -1 if limit is None else int(limit)],
+        )
+        return [_event_from_row(row) for row in rows], (rows[-1].seq if rows else int(seq))
+
+    def last_event_seq(self) -> int:
+        """The number of the latest stored event (0 for a store without events)."""
+        return int(self._conn.read("SELECT coalesce(max(seq), 0) FROM events")[0][0])
 
     def last_event_at(self) -> datetime | None:
         """When the latest event happened, None for a store without events."""

@@ -106,9 +106,12 @@ def test_free_pages_go_back_to_the_file_system(tmp_path, clock) -> None:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         before = cfg.store_path.stat().st_size
         retention = Retention(store, cfg, clock=clock)
-        run_out(retention)
+        steps = run_out(retention)
         retention.close()
         assert store.db.execute("PRAGMA freelist_count").fetchone()[0] < 100
+        # a step hands back up to VACUUM_PAGES pages, not one (the daemon steps once a second)
+        rolled, rows = retention.counters["rolled_up_hours"], retention.counters["pruned_rows"]
+        assert steps <= rolled + rows / PRUNE_BATCH + 5, steps
     after = cfg.store_path.stat().st_size
     assert after < before * 0.6, (before, after)
 
@@ -178,3 +181,49 @@ def test_pruned_stops_take_their_reasons_causes_and_pictures_with_them(tmp_path,
         ]
         assert gone == [0, 0] and store.integrity_check() == "ok"
     assert not picture.exists()
+
+
+def test_a_store_over_its_bound_prunes_the_oldest_raw_hours_and_keeps_its_figures(
+    tmp_path, clock
+) -> None:
+    """4 days at a part every 3 s (~22 MB) in a 16 MB bound, with 90 days of retention."""
+    from agent.store.retention import PRUNE_AT, RAW_KEEP_S, WARN_AT
+
+    cfg = config(tmp_path, max_mb=16)
+    now = clock.wall().timestamp()
+    with Store.open(cfg.store_path, clock=clock) as store:
+        items: list[tuple[StateEvent | PartEvent, tuple[()]]] = [
+            (StateEvent(START, "running", None, new_id(), 0.0), ())
+        ]
+        for s in range(0, (DAYS + 1) * 86_400 - 3600, 3):
+            at = START + timedelta(seconds=s)
+            items.append((PartEvent(at, s % 27 != 0, None, 0.1, new_id(), float(s)), ()))
+        store.append_many(items)
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        recent = "SELECT count(*) FROM events WHERE epoch >= ?"
+        last_day = store.db.execute(recent, [now - RAW_KEEP_S]).fetchone()[0]
+        whole = build_report(store, cfg, None, None)["total"]
+        retention = Retention(store, cfg, clock=clock)
+        bound = 16 * 2**20
+        assert retention.live_bytes() > bound * PRUNE_AT
+        assert "before their retention" in (retention.alarm() or "")  # before anything goes
+        run_out(retention)
+        retention.close()
+        assert retention.live_bytes() <= bound * PRUNE_AT
+        assert cfg.store_path.stat().st_size <= bound  # free pages returned; the WAL apart
+        pruned = retention.counters["pruned_over_bound"]
+        assert pruned == retention.counters["pruned_rows"] > 10_000
+        assert retention.stats()["store_pruned_over_bound"] == pruned
+        # the oldest went first (what is left has no gap), and nothing of the last day
+        left, oldest = store.db.execute(
+            "SELECT count(*), min(epoch) FROM events WHERE type = 'part'"
+        ).fetchone()
+        times = [e.ts.timestamp() for e, _ in items if isinstance(e, PartEvent)]
+        assert left == sum(1 for t in times if t >= oldest)
+        assert pruned_before(store) is not None
+        assert store.db.execute(recent, [now - RAW_KEEP_S]).fetchone()[0] == last_day
+        after = build_report(store, cfg, None, None)["total"]
+        assert (after["total"], after["good"]) == (whole["total"], whole["good"])
+        assert after["oee"] == pytest.approx(whole["oee"], abs=1e-4)
+        assert store.integrity_check() == "ok"
+        assert WARN_AT < PRUNE_AT
