@@ -55,6 +55,9 @@ _ACROSS = 0.75
 _AGREE = 0.9
 #: New repeats a pattern in trial may fail to match before it is given up.
 _TRIALS = 3
+#: The least autocorrelation at a lag for it to be a belt pattern's repeat (parts in
+#: view lower it: they seldom repeat with it).
+_MATCH = 0.35
 
 
 class BeltSegmenter:
@@ -641,11 +644,13 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     """The repeat along the flow of a pattern that would pass for parts, or 0.
 
     The autocorrelation along the flow of the image's `_deviations` over lags of 3
-    to half its length: the shortest lag that matches about as well as the best is
-    the repeat (a pattern matches itself at every multiple of it), or a whole
-    fraction of it that matches well (parts in view can favour a multiple). No lag matching
-    well (0.5), or nothing standing `contrast` from its row's colour in every repeat
-    in view at some phase (a part is in one only), and there is no such pattern.
+    to half its length, past the first low (the lags before it match by the width
+    of what stands out, not by a repeat): the shortest lag that matches about as well
+    as the best is the repeat (a pattern matches itself at every multiple of it), or a
+    whole fraction of it that matches well (parts in view can favour a multiple). No
+    lag matching well (`_MATCH`), or nothing standing `contrast` from its row's colour
+    in every repeat in view at some phase (a part is in one only), and there is no
+    such pattern.
     """
     grey = deviations
     along = grey.shape[1]
@@ -659,25 +664,28 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     k = np.arange(lags.start, lags.stop)
     norm = np.sqrt((energy[along] - energy[k]) * energy[along - k]) + 1e-6
     scores = (products[k] / norm).tolist()
-    top = max(scores)
-    if top < 0.5:
+    # the first lags match by the pattern's own width (a hole overlaps itself), not
+    # by a repeat: only lags past the first low count
+    lobe = next((i for i in range(1, len(scores)) if scores[i] > scores[i - 1]), len(scores))
+    top = max(scores[lobe - 1 :], default=0.0)
+    if top < _MATCH:
         return 0.0
     i = next(
         i
         for i, r in enumerate(scores)
-        if r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
+        if i >= lobe - 1 and r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
     )
     # only a pattern that would pass for a part needs modelling
     if np.count_nonzero(np.abs(grey) >= contrast) * lags[i] / along < min_area:
         return 0.0
     # parts in view can make a multiple of the repeat match best: its whole fractions
-    # that match well (0.5) and peak are tried first, the shortest first
+    # that match well (`_MATCH`) and peak are tried first, the shortest first
     tried = [i]
     for n in range(2, lags[i] // lags.start + 1):
         j = int(round(lags[i] / n)) - lags.start
         j = max(range(max(0, j - 1), min(len(scores), j + 2)), key=lambda m: scores[m])
         peak = 0 < j < len(scores) - 1 and scores[j - 1] <= scores[j] >= scores[j + 1]
-        if peak and scores[j] >= 0.5 and j not in tried:
+        if peak and j >= lobe and scores[j] >= _MATCH and j not in tried:
             tried.append(j)
     for j in sorted(tried):
         repeat = float(lags[j])
