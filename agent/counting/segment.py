@@ -494,7 +494,26 @@ class BeltSegmenter:
         profile = image.mean(axis=(0, 2), dtype=np.float32)
         profile -= profile.mean()
         tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
-        reach = min(int(self._repeat // 2), 2 + int(0.2 * abs(self._last_travel)))
+        whole = int(self._repeat // 2)
+        reach = min(whole, 2 + int(0.2 * abs(self._last_travel)))
+        shift, poor = self._best_shift(profile, tile_profile, columns, reach)
+        if poor and reach < whole:
+            # the prediction is off by more than the flow's drift (the belt restarting
+            # after a halt, the flow lagging): the whole repeat is searched
+            shift, _ = self._best_shift(profile, tile_profile, columns, whole)
+        self._travel += shift
+        return self._phase(columns, n)
+
+    def _best_shift(
+        self, profile: np.ndarray, tile_profile: np.ndarray, columns: np.ndarray, reach: int
+    ) -> tuple[float, bool]:
+        """The shift within `reach` of the predicted phase matching `profile` best (see `_bins`).
+
+        Returns it (to a fraction of a pixel) and whether that match is poor: it rises
+        past the search's edge (its best is at an edge and the shift beyond matches
+        better), or correlates under `_MATCH` with the image's profile.
+        """
+        n = tile_profile.shape[1]
         scores = []
         for shift in range(-reach - 1, reach + 2):
             seen = _between(tile_profile, self._phase(columns - shift, n))[0, :, 0]
@@ -503,10 +522,11 @@ class BeltSegmenter:
         inner = scores[1:-1]
         i = max(range(len(inner)), key=lambda j: inner[j] + 1e-6 * -abs(j - reach))
         left, mid, right = scores[i : i + 3]
+        rising = (i == 0 and left > mid) or (i == len(inner) - 1 and right > mid)
+        weak = mid < _MATCH * float(np.linalg.norm(profile))
         curvature = left - 2 * mid + right
         fraction = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
-        self._travel += i - reach + float(np.clip(fraction, -0.5, 0.5))
-        return self._phase(columns, n)
+        return i - reach + float(np.clip(fraction, -0.5, 0.5)), rising or weak
 
     def _learn(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
         assert self._tile is not None
