@@ -664,13 +664,13 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     """The repeat along the flow of a pattern that would pass for parts, or 0.
 
     The autocorrelation along the flow of the image's `_deviations` over lags of 3
-    to half its length, past the first low (the lags before it match by the width
-    of what stands out, not by a repeat): the shortest lag that matches about as well
-    as the best is the repeat (a pattern matches itself at every multiple of it), or a
-    whole fraction of it that matches well (parts in view can favour a multiple). No
-    lag matching well (`_MATCH`), or nothing standing `contrast` from its row's colour
-    in every repeat in view at some phase (a part is in one only), and there is no
-    such pattern.
+    to half its length: the shortest lag that matches about as well as the best is
+    the repeat (a pattern matches itself at every multiple of it), or a whole
+    fraction of it that matches well (parts in view can favour a multiple). No lag
+    matching well (0.5), or nothing standing `contrast` from its row's colour in
+    every repeat in view at some phase (a part is in one only), and there is no such
+    pattern. Failing that, when what stands out reaches across the belt, the same
+    past the autocorrelation's first low, at `_MATCH` (see the code).
     """
     grey = deviations
     along = grey.shape[1]
@@ -684,31 +684,44 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     k = np.arange(lags.start, lags.stop)
     norm = np.sqrt((energy[along] - energy[k]) * energy[along - k]) + 1e-6
     scores = (products[k] / norm).tolist()
-    # the first lags match by the pattern's own width (a hole overlaps itself), not
-    # by a repeat: only lags past the first low count
+    found = _repeat_among(grey, scores, 0, 0.5, contrast, min_area)
+    if found or not _across(np.abs(grey) >= contrast):
+        return found
+    # the first lags match by what stands out's own width (a hole overlaps itself),
+    # and with parts in view can hide a repeat that matches less (they seldom repeat
+    # with it): past the first low, at `_MATCH`, a pattern that reaches across the belt
     lobe = next((i for i in range(1, len(scores)) if scores[i] > scores[i - 1]), len(scores))
-    top = max(scores[lobe - 1 :], default=0.0)
-    if top < _MATCH:
+    return _repeat_among(grey, scores, lobe - 1, _MATCH, contrast, min_area)
+
+
+def _repeat_among(
+    grey: np.ndarray, scores: list[float], first: int, match: float, contrast: float, min_area: int
+) -> float:
+    """`belt_repeat` over the lags from index `first` on (lag = index + 3), matching `match`."""
+    along = grey.shape[1]
+    top = max(scores[first:], default=0.0)
+    if top < match:
         return 0.0
     i = next(
         i
         for i, r in enumerate(scores)
-        if i >= lobe - 1 and r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
+        if i >= first and r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
     )
+    lag = i + 3
     # only a pattern that would pass for a part needs modelling
-    if np.count_nonzero(np.abs(grey) >= contrast) * lags[i] / along < min_area:
+    if np.count_nonzero(np.abs(grey) >= contrast) * lag / along < min_area:
         return 0.0
     # parts in view can make a multiple of the repeat match best: its whole fractions
-    # that match well (`_MATCH`) and peak are tried first, the shortest first
+    # that match well and peak are tried first, the shortest first
     tried = [i]
-    for n in range(2, lags[i] // lags.start + 1):
-        j = int(round(lags[i] / n)) - lags.start
+    for n in range(2, lag // 3 + 1):
+        j = int(round(lag / n)) - 3
         j = max(range(max(0, j - 1), min(len(scores), j + 2)), key=lambda m: scores[m])
         peak = 0 < j < len(scores) - 1 and scores[j - 1] <= scores[j] >= scores[j + 1]
-        if peak and j >= lobe and scores[j] >= _MATCH and j not in tried:
+        if peak and j >= first and scores[j] >= match and j not in tried:
             tried.append(j)
     for j in sorted(tried):
-        repeat = float(lags[j])
+        repeat = float(j + 3)
         if 0 < j < len(scores) - 1:
             left, mid, right = scores[j - 1 : j + 2]
             curvature = left - 2 * mid + right
@@ -753,8 +766,7 @@ def _folds(grey: np.ndarray, repeat: float, contrast: float) -> bool:
     n = max(1, round(repeat))
     bins = _fold_bins(np.arange(along, dtype=np.float64), repeat, n)
     tile = _fold(grey, bins, n)
-    rows = np.flatnonzero((np.abs(tile) >= contrast).any(axis=1))
-    if not rows.size or rows[-1] + 1 - rows[0] < _ACROSS * grey.shape[0]:
+    if not _across(np.abs(tile) >= contrast):
         return False
     pattern = tile[:, bins]
     unlike = (
@@ -769,6 +781,16 @@ def _folds(grey: np.ndarray, repeat: float, contrast: float) -> bool:
             missed = int(np.count_nonzero(unlike[:, chunk] & stands[:, chunk]))
             agree.append(1.0 - missed / standing)
     return bool(agree) and float(np.median(agree)) >= 1.0 - _UNLIKE
+
+
+def _across(stands: np.ndarray) -> bool:
+    """Whether what stands out reaches across most of the belt (`_ACROSS`), first row to last.
+
+    Cleats, links and most perforations do; parts at a steady pitch, which repeat as
+    well, lie on a part of it.
+    """
+    rows = np.flatnonzero(stands.any(axis=1))
+    return bool(rows.size) and rows[-1] + 1 - rows[0] >= _ACROSS * stands.shape[0]
 
 
 def _fold_bins(columns: np.ndarray, repeat: float, n: int) -> np.ndarray:
