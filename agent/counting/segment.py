@@ -669,8 +669,8 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     fraction of it that matches well (parts in view can favour a multiple). No lag
     matching well (0.5), or nothing standing `contrast` from its row's colour in
     every repeat in view at some phase (a part is in one only), and there is no such
-    pattern. Failing that, when what stands out reaches across the belt, the same
-    past the autocorrelation's first low, at `_MATCH` (see the code).
+    pattern. Failing that, the same past the autocorrelation's first low, at
+    `_MATCH`, for a pattern that folds (see the code).
     """
     grey = deviations
     along = grey.shape[1]
@@ -685,19 +685,29 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     norm = np.sqrt((energy[along] - energy[k]) * energy[along - k]) + 1e-6
     scores = (products[k] / norm).tolist()
     found = _repeat_among(grey, scores, 0, 0.5, contrast, min_area)
-    if found or not _across(np.abs(grey) >= contrast):
+    if found:
         return found
     # the first lags match by what stands out's own width (a hole overlaps itself),
     # and with parts in view can hide a repeat that matches less (they seldom repeat
-    # with it): past the first low, at `_MATCH`, a pattern that reaches across the belt
+    # with it): past the first low, at `_MATCH`, a pattern that folds (parts at a
+    # steady pitch on a dirty belt are alike one repeat on, but do not reach across)
     lobe = next((i for i in range(1, len(scores)) if scores[i] > scores[i - 1]), len(scores))
-    return _repeat_among(grey, scores, lobe - 1, _MATCH, contrast, min_area)
+    return _repeat_among(grey, scores, lobe - 1, _MATCH, contrast, min_area, folded=True)
 
 
 def _repeat_among(
-    grey: np.ndarray, scores: list[float], first: int, match: float, contrast: float, min_area: int
+    grey: np.ndarray,
+    scores: list[float],
+    first: int,
+    match: float,
+    contrast: float,
+    min_area: int,
+    folded: bool = False,
 ) -> float:
-    """`belt_repeat` over the lags from index `first` on (lag = index + 3), matching `match`."""
+    """`belt_repeat` over the lags from index `first` on (lag = index + 3), matching `match`.
+
+    `folded`: only a pattern that folds (`_folds`) will do.
+    """
     along = grey.shape[1]
     top = max(scores[first:], default=0.0)
     if top < match:
@@ -727,7 +737,8 @@ def _repeat_among(
             curvature = left - 2 * mid + right
             if curvature < 0:
                 repeat += float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
-        if _alike_one_on(grey, repeat, contrast) or _folds(grey, repeat, contrast):
+        alike = not folded and _alike_one_on(grey, repeat, contrast)
+        if alike or _folds(grey, repeat, contrast):
             return repeat
     return 0.0
 
