@@ -55,6 +55,9 @@ _ACROSS = 0.75
 _AGREE = 0.9
 #: New repeats a pattern in trial may fail to match before it is given up.
 _TRIALS = 3
+#: The least autocorrelation at a lag for it to be a belt pattern's repeat (parts in
+#: view lower it: they seldom repeat with it).
+_MATCH = 0.35
 
 
 class BeltSegmenter:
@@ -491,7 +494,26 @@ class BeltSegmenter:
         profile = image.mean(axis=(0, 2), dtype=np.float32)
         profile -= profile.mean()
         tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
-        reach = min(int(self._repeat // 2), 2 + int(0.2 * abs(self._last_travel)))
+        whole = int(self._repeat // 2)
+        reach = min(whole, 2 + int(0.2 * abs(self._last_travel)))
+        shift, poor = self._best_shift(profile, tile_profile, columns, reach)
+        if poor and reach < whole:
+            # the prediction is off by more than the flow's drift (the belt restarting
+            # after a halt, the flow lagging): the whole repeat is searched
+            shift, _ = self._best_shift(profile, tile_profile, columns, whole)
+        self._travel += shift
+        return self._phase(columns, n)
+
+    def _best_shift(
+        self, profile: np.ndarray, tile_profile: np.ndarray, columns: np.ndarray, reach: int
+    ) -> tuple[float, bool]:
+        """The shift within `reach` of the predicted phase matching `profile` best (see `_bins`).
+
+        Returns it (to a fraction of a pixel) and whether that match is poor: it rises
+        past the search's edge (its best is at an edge and the shift beyond matches
+        better), or correlates under `_MATCH` with the image's profile.
+        """
+        n = tile_profile.shape[1]
         scores = []
         for shift in range(-reach - 1, reach + 2):
             seen = _between(tile_profile, self._phase(columns - shift, n))[0, :, 0]
@@ -500,10 +522,11 @@ class BeltSegmenter:
         inner = scores[1:-1]
         i = max(range(len(inner)), key=lambda j: inner[j] + 1e-6 * -abs(j - reach))
         left, mid, right = scores[i : i + 3]
+        rising = (i == 0 and left > mid) or (i == len(inner) - 1 and right > mid)
+        weak = mid < _MATCH * float(np.linalg.norm(profile))
         curvature = left - 2 * mid + right
         fraction = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
-        self._travel += i - reach + float(np.clip(fraction, -0.5, 0.5))
-        return self._phase(columns, n)
+        return i - reach + float(np.clip(fraction, -0.5, 0.5)), rising or weak
 
     def _learn(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
         assert self._tile is not None
@@ -643,9 +666,11 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     The autocorrelation along the flow of the image's `_deviations` over lags of 3
     to half its length: the shortest lag that matches about as well as the best is
     the repeat (a pattern matches itself at every multiple of it), or a whole
-    fraction of it that matches well (parts in view can favour a multiple). No lag matching
-    well (0.5), or nothing standing `contrast` from its row's colour in every repeat
-    in view at some phase (a part is in one only), and there is no such pattern.
+    fraction of it that matches well (parts in view can favour a multiple). No lag
+    matching well (0.5), or nothing standing `contrast` from its row's colour in
+    every repeat in view at some phase (a part is in one only), and there is no such
+    pattern. Failing that, the same past the autocorrelation's first low, at
+    `_MATCH`, for a pattern that folds (see the code).
     """
     grey = deviations
     along = grey.shape[1]
@@ -659,34 +684,61 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     k = np.arange(lags.start, lags.stop)
     norm = np.sqrt((energy[along] - energy[k]) * energy[along - k]) + 1e-6
     scores = (products[k] / norm).tolist()
-    top = max(scores)
-    if top < 0.5:
+    found = _repeat_among(grey, scores, 0, 0.5, contrast, min_area)
+    if found:
+        return found
+    # the first lags match by what stands out's own width (a hole overlaps itself),
+    # and with parts in view can hide a repeat that matches less (they seldom repeat
+    # with it): past the first low, at `_MATCH`, a pattern that folds (parts at a
+    # steady pitch on a dirty belt are alike one repeat on, but do not reach across)
+    lobe = next((i for i in range(1, len(scores)) if scores[i] > scores[i - 1]), len(scores))
+    return _repeat_among(grey, scores, lobe - 1, _MATCH, contrast, min_area, folded=True)
+
+
+def _repeat_among(
+    grey: np.ndarray,
+    scores: list[float],
+    first: int,
+    match: float,
+    contrast: float,
+    min_area: int,
+    folded: bool = False,
+) -> float:
+    """`belt_repeat` over the lags from index `first` on (lag = index + 3), matching `match`.
+
+    `folded`: only a pattern that folds (`_folds`) will do.
+    """
+    along = grey.shape[1]
+    top = max(scores[first:], default=0.0)
+    if top < match:
         return 0.0
     i = next(
         i
         for i, r in enumerate(scores)
-        if r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
+        if i >= first and r >= top - 0.1 and (i + 1 == len(scores) or r >= scores[i + 1])
     )
+    lag = i + 3
     # only a pattern that would pass for a part needs modelling
-    if np.count_nonzero(np.abs(grey) >= contrast) * lags[i] / along < min_area:
+    if np.count_nonzero(np.abs(grey) >= contrast) * lag / along < min_area:
         return 0.0
     # parts in view can make a multiple of the repeat match best: its whole fractions
-    # that match well (0.5) and peak are tried first, the shortest first
+    # that match well and peak are tried first, the shortest first
     tried = [i]
-    for n in range(2, lags[i] // lags.start + 1):
-        j = int(round(lags[i] / n)) - lags.start
+    for n in range(2, lag // 3 + 1):
+        j = int(round(lag / n)) - 3
         j = max(range(max(0, j - 1), min(len(scores), j + 2)), key=lambda m: scores[m])
         peak = 0 < j < len(scores) - 1 and scores[j - 1] <= scores[j] >= scores[j + 1]
-        if peak and scores[j] >= 0.5 and j not in tried:
+        if peak and j >= first and scores[j] >= match and j not in tried:
             tried.append(j)
     for j in sorted(tried):
-        repeat = float(lags[j])
+        repeat = float(j + 3)
         if 0 < j < len(scores) - 1:
             left, mid, right = scores[j - 1 : j + 2]
             curvature = left - 2 * mid + right
             if curvature < 0:
                 repeat += float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
-        if _alike_one_on(grey, repeat, contrast) or _folds(grey, repeat, contrast):
+        alike = not folded and _alike_one_on(grey, repeat, contrast)
+        if alike or _folds(grey, repeat, contrast):
             return repeat
     return 0.0
 
@@ -725,8 +777,7 @@ def _folds(grey: np.ndarray, repeat: float, contrast: float) -> bool:
     n = max(1, round(repeat))
     bins = _fold_bins(np.arange(along, dtype=np.float64), repeat, n)
     tile = _fold(grey, bins, n)
-    rows = np.flatnonzero((np.abs(tile) >= contrast).any(axis=1))
-    if not rows.size or rows[-1] + 1 - rows[0] < _ACROSS * grey.shape[0]:
+    if not _across(np.abs(tile) >= contrast):
         return False
     pattern = tile[:, bins]
     unlike = (
@@ -741,6 +792,16 @@ def _folds(grey: np.ndarray, repeat: float, contrast: float) -> bool:
             missed = int(np.count_nonzero(unlike[:, chunk] & stands[:, chunk]))
             agree.append(1.0 - missed / standing)
     return bool(agree) and float(np.median(agree)) >= 1.0 - _UNLIKE
+
+
+def _across(stands: np.ndarray) -> bool:
+    """Whether what stands out reaches across most of the belt (`_ACROSS`), first row to last.
+
+    Cleats, links and most perforations do; parts at a steady pitch, which repeat as
+    well, lie on a part of it.
+    """
+    rows = np.flatnonzero(stands.any(axis=1))
+    return bool(rows.size) and rows[-1] + 1 - rows[0] >= _ACROSS * stands.shape[0]
 
 
 def _fold_bins(columns: np.ndarray, repeat: float, n: int) -> np.ndarray:

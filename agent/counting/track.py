@@ -26,19 +26,27 @@ Touching parts do not always segment the same way from frame to frame, so:
   or all but the longest-seen of several weak tracks inside one blob, was a piece:
   it is dropped.
 
-A track that first appears already past the line is never counted.
+A track that first appears already past the line is never counted, nor one that is
+a *fragment*: seen whole on its own 3 times or more, its area varying more than
+twofold (a piece of the belt's pattern or of dirt that stands out now and then, under
+shake and changing light), and its median area under half a part's (`part_area`, or
+until that is known, the median of the other tracks seen whole so).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from statistics import median
 
 from agent.counting import Blob
 from agent.flow.stops import Stamp
 
 logger = logging.getLogger(__name__)
+
+#: The most recent whole areas a track keeps (to judge a fragment).
+_AREAS = 30
 
 
 @dataclass
@@ -65,6 +73,8 @@ class Track:
     #: alone, nor still coming in: what lay beyond the window's edge is unknown).
     sure: bool = True
     covered: bool = False  # inside a blob merged with touching parts this frame
+    #: Its areas when seen whole on its own (not touching, wholly inside the window).
+    areas: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +273,7 @@ class Tracker:
         track.established = True
         if track.crossed is not None and not track.counted:
             track.counted = True
-            return [Crossing(track, track.crossed)]
+            return [] if self._fragment(track) else [Crossing(track, track.crossed)]
         return []
 
     def _observe(self, track: Track, blob: Blob, now: Stamp) -> list[Crossing]:
@@ -277,7 +287,11 @@ class Tracker:
         track.blob = blob
         track.area = blob.area
         track.largest = max(track.largest, blob.area)
-        track.sure = track.sure or self._seen_whole(blob)
+        whole = self._seen_whole(blob)
+        track.sure = track.sure or whole
+        if whole and not blob.touching:
+            track.areas.append(blob.area)
+            del track.areas[:-_AREAS]
         crossings = self._crossed(track, before, seen_before, now)
         return crossings + self._establish(track)
 
@@ -294,7 +308,21 @@ class Tracker:
             track.crossed = at  # counted once the track is established
             return []
         track.counted = True
-        return [Crossing(track, at)]
+        return [] if self._fragment(track) else [Crossing(track, at)]
+
+    def _fragment(self, track: Track) -> bool:
+        """Whether a track is a fragment of the belt or dirt, not a part (see the module doc)."""
+        areas = track.areas
+        if len(areas) < 3 or max(areas) <= 2 * min(areas):
+            return False
+        reference = self.part_area
+        if reference is None:
+            others = [median(t.areas) for t in self.tracks if t is not track and len(t.areas) >= 3]
+            reference = median(others) if others else None
+        if reference is None or median(areas) >= 0.5 * reference:
+            return False
+        logger.debug("track %d not counted: a fragment (areas %s)", track.id, areas)
+        return True
 
     @property
     def confirmed(self) -> list[Track]:

@@ -118,3 +118,65 @@ def test_a_cleated_belt_is_learnt_with_parts_in_view_from_the_first_frame_then_s
     assert counter is not None
     work_period = 120.0 * counter.view.along / scenario.roi[2]
     assert counter.segmenter.repeat == pytest.approx(work_period, rel=0.02)
+
+
+@pytest.mark.parametrize("seed", [51, 52, 53])
+def test_a_perforated_belt_is_known_from_the_first_frame_with_parts_in_view(
+    tmp_path, seed: int
+) -> None:
+    # small holes at a short pitch, parts in view from the first frame: the holes'
+    # own width matches best at the shortest lags; taken for the repeat, the pattern
+    # went unseen for half a second and holes near the line were counted (issue #13's
+    # belt-perforated-faster: 117 counted for 112)
+    scenario = Scenario(
+        (Phase(3.0),),
+        seed=seed,
+        designs=("washer",),
+        colours=("brass",),
+        size_px=(60.0, 70.0),
+        belt_pattern="perforated",
+        belt_period_px=64.0,
+        speed_px_s=320.0,
+        noise_sigma=2.0,
+    )
+    truth = render_line(scenario, tmp_path / "perforated.mp4")
+    assert truth.occupied[0]
+    config = parse_config(truth.config())
+    assert config.vision is not None
+    view = RoiView(config.vision.roi, config.vision.direction, (scenario.width, scenario.height))
+    frame = next(iter(render_frames(scenario)))[0]
+    segmenter = BeltSegmenter(min_area=16)
+    _, blobs = segmenter.segment(view.work(frame), 0, 0.0)
+    assert segmenter.repeat == pytest.approx(64.0 * view.along / scenario.roi[2], rel=0.02)
+    inside = [b.area for b in blobs if 0 < b.box[0] and b.box[2] < view.along]
+    assert inside and min(inside) > 100  # parts, no hole
+    assert parts(replay(truth)) == len(truth.counted)
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_a_cleated_belt_restarting_while_the_flow_lags_shows_no_piece(tmp_path, seed) -> None:
+    # the flow reads the belt still halted for 3 analysed frames after it restarts:
+    # the pattern's predicted phase is off by more than the search either side of it
+    # reaches, so the whole repeat is searched (before: 6-8 pieces of cleats)
+    phases = (
+        Phase(1.5, feeding=False),
+        Phase(1.0, moving=False, feeding=False),
+        Phase(1.5, feeding=False),
+    )
+    scenario = belt("cleats", 120, 0.4, phases, seed=seed)
+    truth = render_line(scenario, tmp_path / "restart.mp4")
+    config = parse_config(truth.config())
+    assert config.vision is not None
+    view = RoiView(config.vision.roi, config.vision.direction, (scenario.width, scenario.height))
+    segmenter = BeltSegmenter(min_area=16)
+    step = scenario.speed_px_s * view.along / scenario.roi[2] / scenario.fps
+    lag, found = 0, []
+    for frame, moving, _ in render_frames(scenario):
+        fed = step if moving and lag == 0 else 0.0
+        lag = 3 if not moving else max(0, lag - 1)
+        _, blobs = segmenter.segment(view.work(frame), 0, fed)
+        found.append(len(blobs))
+    restart = int(2.5 * scenario.fps)
+    assert segmenter.repeat == pytest.approx(120 * view.along / scenario.roi[2], abs=1.0)
+    assert not truth.moving[restart - 1] and truth.moving[restart + 1]
+    assert sum(found[restart:]) == 0

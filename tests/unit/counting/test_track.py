@@ -100,3 +100,37 @@ def test_two_pieces_of_one_part_coming_in_are_one_part_once_its_area_is_known() 
             blobs = [Blob(1, x, 20.0, (int(x - 8), 12, int(x + 8), 28), 200)]
         crossings += len(tracker.update(blobs, stamp(i), 30.0))
     assert crossings == 1
+
+
+def crossings_with(areas_of: list[list[int]], part_area: float | None = None) -> list[int]:
+    """Three things travelling 2 px a frame from x = 20, 40, 60, each with its area per
+    frame (cycled); returns which of them crossed the line and were counted."""
+    tracker = Tracker(along=160, count_at=0.5)
+    tracker.part_area = part_area
+    counted = []
+    for i in range(40):
+        blobs = []
+        for k, areas in enumerate(areas_of):
+            x = 20.0 + 20 * k + 2 * i
+            half = 8.0 if areas[i % len(areas)] >= 100 else 4.0
+            box = (int(x - half), int(20 - half), int(x + half), int(20 + half))
+            blobs.append(Blob(k + 1, x, 20.0, box, areas[i % len(areas)]))
+        for crossing in tracker.update(blobs, stamp(i), 30.0):
+            counted.append(round((crossing.track.x - 2 * i - 20) / 20))
+    return sorted(counted)
+
+
+PART = [200, 210, 195, 205]
+
+
+@pytest.mark.parametrize("part_area", [None, 200.0])
+def test_a_fragment_of_the_belt_travelling_with_it_is_not_counted(part_area) -> None:
+    # dirt or a faint pattern's piece standing out now and then: its area jumps
+    flicker = [30, 120, 50, 95, 40, 110]
+    assert crossings_with([PART, flicker, PART], part_area) == [0, 2]
+
+
+@pytest.mark.parametrize("small", [[60, 64, 58, 62], [90, 150, 95, 140]])
+def test_a_small_part_or_one_seen_unevenly_is_still_counted(small) -> None:
+    # steady, however small, or under half a part only now and then: a part
+    assert crossings_with([PART, small, PART]) == [0, 1, 2]
