@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from agent.counting import Blob, CountedPart
+from agent.counting.belt_light import BeltLight
 from agent.counting.roi import RoiView
 from agent.counting.segment import BeltSegmenter
 from agent.counting.track import Crossing, Track, Tracker
@@ -87,7 +88,7 @@ class PartCounter:
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
         self._labels: np.ndarray | None = None
-        self._image = np.zeros((0, 0, 3), np.uint8)  # this frame's work image
+        self._belt_light = BeltLight(np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.int32), 0)
         self.blobs: list[Blob] = []
         self._lengths: deque[int] = deque(maxlen=50)
         self._offset, self._end = 0, view.along
@@ -199,7 +200,7 @@ class PartCounter:
             for k in found
         ]
         self._labels, self.blobs = labels, blobs
-        self._image = work
+        self._belt_light = BeltLight(work, labels, a)
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
         return labels, blobs
 
@@ -236,7 +237,7 @@ class PartCounter:
                         blob,
                         self._part_mask(labels, blob),
                         self._touching(labels, blob),
-                        self._light(labels, blob),
+                        self._light(blob),
                     )
                 )
 
@@ -318,29 +319,16 @@ class PartCounter:
             blob,
             self._part_mask(labels, blob),
             self._touching(labels, blob),
-            self._light(labels, blob),
+            self._light(blob),
         )
 
-    def _light(self, labels: np.ndarray, blob: Blob) -> float | None:
+    def _light(self, blob: Blob) -> float | None:
         """The light the part is under: the belt's grey in a band of rows around it.
 
-        The band is the part's rows and as many again on either side, along the whole
-        ROI, without the parts found in it; the mean of the middle 60 % of its grey
-        levels, so many repeats of a patterned belt average out, and a part outside
-        the counting window or a smudge of dirt falls in the trimmed tails.
+        See `agent.counting.belt_light` (one count of the frame's belt pixels serves
+        every part in view).
         """
-        y0, y1 = blob.box[1], blob.box[3]
-        grow = y1 - y0
-        rows = slice(max(0, y0 - grow), y1 + grow)
-        band = self._image[rows]
-        belt = np.ones(band.shape[:2], bool)
-        window = belt[:, self._offset : self._offset + labels.shape[1]]
-        window &= cv2.dilate((labels[rows] > 0).view(np.uint8), _SQUARE) == 0
-        grey = band[belt].mean(axis=1)
-        if grey.size < 50:
-            return None
-        low, high = np.percentile(grey, (20, 80))
-        return float(grey[(grey >= low) & (grey <= high)].mean())
+        return self._belt_light.around(blob.box[1], blob.box[3])
 
     def _touching(self, labels: np.ndarray, blob: Blob) -> bool:
         """Split from touching parts, or within `_NEAR` work pixels of another blob.
