@@ -252,13 +252,14 @@ class ViewStats:
             raise ValueError(f"view statistics need an 8-bit grey image, not {grey.dtype}")
         lap = cv2.Laplacian(grey, cv2.CV_32F)
         belt = None if mask is None else mask == 0
-        if belt is None or belt.mean() < BELT_SHARE:
+        # shares as counts over sizes: `bool.mean` converts every pixel to float first
+        if belt is None or np.count_nonzero(belt) / belt.size < BELT_SHARE:
             profile = np.median(grey, axis=1).astype(np.float32)
             return cls(float(grey.mean()), float(lap.var()), profile)
         # the belt's own texture, away from the parts' edges (white parts are sharp)
-        clear = cv2.erode(belt.astype(np.uint8), _CROSS, iterations=2) > 0
+        clear = cv2.erode(belt.view(np.uint8), _CROSS, iterations=2) > 0
         sharpness = float(lap[clear].var()) if clear.any() else float(lap.var())
-        shown = belt.mean(axis=1) >= BELT_SHARE
+        shown = np.count_nonzero(belt, axis=1) / belt.shape[1] >= BELT_SHARE
         profile = np.full(grey.shape[0], np.nan, np.float32)
         if shown.any():
             profile[shown] = _row_medians(grey[shown], belt[shown])
