@@ -1,7 +1,7 @@
 """The demo's inspection model: taught on the good footage with `oee-agent teach`, once.
 
-A mark beside the line file records which footage and inspection code taught the
-model, so the demo teaches again only when either changed.
+A mark beside the line file records which footage and which inspection and counting
+code taught the model, so the demo teaches again only when one of them changed.
 """
 
 from __future__ import annotations
@@ -26,12 +26,18 @@ def teach_available() -> bool:
 
 
 def teach_fingerprint(good: Footage) -> str:
-    """What decides a taught model: the good footage and the inspection code."""
+    """What decides a taught model: the good footage, the inspection and counting code.
+
+    The counter makes the views teach learns from (crops, masks, the light), so a
+    change to counting changes the model as much as one to inspection.
+    """
+    import agent.counting
     import agent.inspection
 
     digest = hashlib.sha256(good.fingerprint.encode())
-    for source in sorted(Path(agent.inspection.__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
+    for package in (agent.counting, agent.inspection):
+        for source in sorted(Path(package.__file__ or "").parent.glob("*.py")):
+            digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -213,6 +213,23 @@ BELT_SHARE = 0.2
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
+def _row_medians(grey: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """The median of each row's chosen pixels (every row has some) of an 8-bit image.
+
+    One sort of all rows, the pixels not chosen sorted past the end (as `np.nanmedian`
+    over NaN for them, at a fraction of its cost); the mean of the two middle values
+    of an even count, exact for whole grey levels.
+    """
+    values = grey.astype(np.uint16)
+    values[~chosen] = 256  # after every grey level
+    values.sort(axis=1)
+    count = np.count_nonzero(chosen, axis=1)
+    rows = np.arange(values.shape[0])
+    low = values[rows, (count - 1) // 2].astype(np.float32)
+    high = values[rows, count // 2].astype(np.float32)
+    return (low + high) / 2
+
+
 @dataclass(frozen=True, slots=True)
 class ViewStats:
     """A view's brightness, sharpness and light profile across the belt.
@@ -230,20 +247,22 @@ class ViewStats:
 
     @classmethod
     def of(cls, grey: np.ndarray, mask: np.ndarray | None = None) -> ViewStats:
-        """Measure a canonical grey work image (rows across the flow), parts masked out."""
+        """Measure a canonical 8-bit grey work image (rows across the flow), parts masked out."""
+        if grey.dtype != np.uint8:
+            raise ValueError(f"view statistics need an 8-bit grey image, not {grey.dtype}")
         lap = cv2.Laplacian(grey, cv2.CV_32F)
         belt = None if mask is None else mask == 0
-        if belt is None or belt.mean() < BELT_SHARE:
+        # shares as counts over sizes: `bool.mean` converts every pixel to float first
+        if belt is None or np.count_nonzero(belt) / belt.size < BELT_SHARE:
             profile = np.median(grey, axis=1).astype(np.float32)
             return cls(float(grey.mean()), float(lap.var()), profile)
         # the belt's own texture, away from the parts' edges (white parts are sharp)
-        clear = cv2.erode(belt.astype(np.uint8), _CROSS, iterations=2) > 0
+        clear = cv2.erode(belt.view(np.uint8), _CROSS, iterations=2) > 0
         sharpness = float(lap[clear].var()) if clear.any() else float(lap.var())
-        values = np.where(belt, grey.astype(np.float32), np.nan)
-        shown = belt.mean(axis=1) >= BELT_SHARE
+        shown = np.count_nonzero(belt, axis=1) / belt.shape[1] >= BELT_SHARE
         profile = np.full(grey.shape[0], np.nan, np.float32)
         if shown.any():
-            profile[shown] = np.nanmedian(values[shown], axis=1)
+            profile[shown] = _row_medians(grey[shown], belt[shown])
         return cls(float(grey[belt].mean()), sharpness, profile)
 
     def blend(self, other: ViewStats, rate: float) -> ViewStats:

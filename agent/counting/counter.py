@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from agent.counting import Blob, CountedPart
+from agent.counting.belt_light import BeltLight
 from agent.counting.roi import RoiView
 from agent.counting.segment import BeltSegmenter
 from agent.counting.track import Crossing, Track, Tracker
@@ -44,6 +45,29 @@ class _Cut:
     image: np.ndarray
     x: int
     y: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What a view of a part needs from the frame it was seen in, besides its picture."""
+
+    labels: np.ndarray  # the window's labels (0 = belt)
+    offset: int  # the window's first column in the work image
+    blobs: list[Blob]
+    light: BeltLight
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """A part seen near the line before it crossed: a view made only if it is used.
+
+    Most are not (only the last `max_views // 2` before the crossing are), so the
+    mask, the neighbours and the light are worked out when the view is made.
+    """
+
+    cut: _Cut
+    blob: Blob
+    frame: _Frame
 
 
 @dataclass
@@ -80,14 +104,13 @@ class PartCounter:
         self._last_run: float | None = None
         # a count line close to where parts enter leaves no room for idle frames
         self._always = count_at * view.along < 0.25 * view.along
-        #: Per uncounted track near the line: (cut, blob, part mask, touching, light) of
-        #: recent frames.
-        self._before: dict[int, deque[tuple[_Cut, Blob, np.ndarray, bool, float | None]]]
-        self._before = {}
+        #: Per uncounted track near the line: how it was seen in recent frames.
+        self._before: dict[int, deque[_Seen]] = {}
         self._pending: list[_Pending] = []
         self._last_crossing: float | None = None
-        self._labels: np.ndarray | None = None
-        self._image = np.zeros((0, 0, 3), np.uint8)  # this frame's work image
+        no_labels = np.zeros((0, 0), np.int32)
+        no_light = BeltLight(np.zeros((0, 0, 3), np.uint8), no_labels, 0)
+        self._frame = _Frame(no_labels, 0, [], no_light)  # this frame's labels and blobs
         self.blobs: list[Blob] = []
         self._lengths: deque[int] = deque(maxlen=50)
         self._offset, self._end = 0, view.along
@@ -165,7 +188,7 @@ class PartCounter:
         self._last_run = now.mono
         a, b = self._window(speed_px_s)
         self._offset, self._end = a, b
-        labels, blobs = self._segment(work, a, b, travel)
+        blobs = self._segment(work, a, b, travel)
         self.tracker.part_area = self.segmenter.single_area
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
         single = self.segmenter.single_area
@@ -174,15 +197,13 @@ class PartCounter:
         self._note_occupied(work, a, b)
         crossed = {c.track.id: c for c in crossings}
         live_ids = {t.id for t in self.tracker.tracks}
-        self._collect_views(frame, labels, crossed)
-        done = self._advance_pending(frame, labels, crossed, live_ids)
+        self._collect_views(frame, crossed)
+        done = self._advance_pending(frame, crossed, live_ids)
         for stale in set(self._before) - live_ids:
             del self._before[stale]
         return sorted(done, key=lambda p: p.at.mono)
 
-    def _segment(
-        self, work: np.ndarray, a: int, b: int, travel: float
-    ) -> tuple[np.ndarray, list[Blob]]:
+    def _segment(self, work: np.ndarray, a: int, b: int, travel: float) -> list[Blob]:
         """The blobs in the window `a:b` of the ROI, in ROI coordinates."""
         window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
         labels, found = self.segmenter.segment(window, a, travel)
@@ -198,10 +219,10 @@ class PartCounter:
             )
             for k in found
         ]
-        self._labels, self.blobs = labels, blobs
-        self._image = work
+        self.blobs = blobs
+        self._frame = _Frame(labels, a, blobs, BeltLight(work, labels, a))
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
-        return labels, blobs
+        return blobs
 
     def _note_occupied(self, work: np.ndarray, a: int, b: int) -> None:
         """Whether parts are in view (outside the window too: they hold off `starved`)."""
@@ -210,9 +231,7 @@ class PartCounter:
         self._occupied = seen and (self._occupied_frames >= 1 or confirmed)
         self._occupied_frames = self._occupied_frames + 1 if seen else 0
 
-    def _collect_views(
-        self, frame: np.ndarray, labels: np.ndarray, crossed: dict[int, Crossing]
-    ) -> None:
+    def _collect_views(self, frame: np.ndarray, crossed: dict[int, Crossing]) -> None:
         """Views of parts near the line: kept before they cross, handed over when they do."""
         for track in self.tracker.tracks:
             blob = track.blob
@@ -220,9 +239,9 @@ class PartCounter:
                 if blob is not None and not blob.touching and self._inside(blob):
                     self.segmenter.learn_part(blob.area)  # one sample per part seen alone
                 before = self._before.pop(track.id, deque())
-                views = [self._crop(*ref) for ref in before]
+                views = [self._view(seen) for seen in before]
                 if blob is not None and self._near_line(blob):
-                    views.append(self._crop_now(frame, blob, labels))
+                    views.append(self._crop_now(frame, blob))
                 after = self.max_views - len(views)
                 self._pending.append(_Pending(track, crossed[track.id].at, views, after))
             elif not track.counted and blob is not None and self._near_line(blob):
@@ -230,20 +249,11 @@ class PartCounter:
                 # frame makes the decoder's next one come from fresh pages), and where
                 # the part is; its mask is drawn only if the view is used
                 queue = self._before.setdefault(track.id, deque(maxlen=self.max_views // 2))
-                queue.append(
-                    (
-                        self._cut(frame, blob.box),
-                        blob,
-                        self._part_mask(labels, blob),
-                        self._touching(labels, blob),
-                        self._light(labels, blob),
-                    )
-                )
+                queue.append(_Seen(self._cut(frame, blob.box), blob, self._frame))
 
     def _advance_pending(
         self,
         frame: np.ndarray,
-        labels: np.ndarray,
         crossed: dict[int, Crossing],
         live_ids: set[int],
     ) -> list[CountedPart]:
@@ -258,7 +268,7 @@ class PartCounter:
                 continue
             elif pending.track.blob is not None and self._near_line(pending.track.blob):
                 blob = pending.track.blob
-                pending.views.append(self._crop_now(frame, blob, labels))
+                pending.views.append(self._crop_now(frame, blob))
                 pending.frames_left -= 1
             else:
                 pending.frames_left -= 1
@@ -298,10 +308,12 @@ class PartCounter:
         """Wholly inside the window along the flow, and near the count line."""
         return self._inside(blob) and abs(blob.x - self.tracker.line) <= max(blob.length, 4)
 
-    def _part_mask(self, labels: np.ndarray, blob: Blob) -> np.ndarray:
+    @staticmethod
+    def _part_mask(seen: _Seen) -> np.ndarray:
         """The blob's pixels inside its box, at the work resolution (canonical)."""
-        bx0, by0, bx1, by1 = blob.box
-        return labels[by0:by1, bx0 - self._offset : bx1 - self._offset] == blob.label
+        bx0, by0, bx1, by1 = seen.blob.box
+        at = seen.frame.offset
+        return seen.frame.labels[by0:by1, bx0 - at : bx1 - at] == seen.blob.label
 
     def _cut(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> _Cut:
         """A copy of the part's box, grown by the margin, in full-resolution frame pixels."""
@@ -312,43 +324,29 @@ class PartCounter:
         cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
         return _Cut(frame[cy0:cy1, cx0:cx1].copy(), cx0, cy0)
 
-    def _crop_now(self, frame: np.ndarray, blob: Blob, labels: np.ndarray) -> PartCrop:
+    def _crop_now(self, frame: np.ndarray, blob: Blob) -> PartCrop:
+        return self._view(_Seen(self._cut(frame, blob.box), blob, self._frame))
+
+    def _view(self, seen: _Seen) -> PartCrop:
+        """The view of a part as it was seen (see `_crop`)."""
+        blob = seen.blob
         return self._crop(
-            self._cut(frame, blob.box),
+            seen.cut,
             blob,
-            self._part_mask(labels, blob),
-            self._touching(labels, blob),
-            self._light(labels, blob),
+            self._part_mask(seen),
+            self._touching(seen),
+            seen.frame.light.around(blob.box[1], blob.box[3]),  # agent.counting.belt_light
         )
 
-    def _light(self, labels: np.ndarray, blob: Blob) -> float | None:
-        """The light the part is under: the belt's grey in a band of rows around it.
-
-        The band is the part's rows and as many again on either side, along the whole
-        ROI, without the parts found in it; the mean of the middle 60 % of its grey
-        levels, so many repeats of a patterned belt average out, and a part outside
-        the counting window or a smudge of dirt falls in the trimmed tails.
-        """
-        y0, y1 = blob.box[1], blob.box[3]
-        grow = y1 - y0
-        rows = slice(max(0, y0 - grow), y1 + grow)
-        band = self._image[rows]
-        belt = np.ones(band.shape[:2], bool)
-        window = belt[:, self._offset : self._offset + labels.shape[1]]
-        window &= cv2.dilate((labels[rows] > 0).view(np.uint8), _SQUARE) == 0
-        grey = band[belt].mean(axis=1)
-        if grey.size < 50:
-            return None
-        low, high = np.percentile(grey, (20, 80))
-        return float(grey[(grey >= low) & (grey <= high)].mean())
-
-    def _touching(self, labels: np.ndarray, blob: Blob) -> bool:
+    @staticmethod
+    def _touching(seen: _Seen) -> bool:
         """Split from touching parts, or within `_NEAR` work pixels of another blob.
 
         Parts that touch in the frame often show a pixel or two apart at the work
         resolution (the opening cuts a point contact); either way a neighbour lies
         inside the part's crop.
         """
+        blob, labels = seen.blob, seen.frame.labels
         if blob.touching:
             return True
         x0, y0, x1, y1 = blob.box
@@ -358,10 +356,10 @@ class PartCounter:
             and x0 < other.box[2] + _NEAR
             and other.box[1] < y1 + _NEAR
             and y0 < other.box[3] + _NEAR
-            for other in self.blobs
+            for other in seen.frame.blobs
         ):
             return False  # no other blob's box comes near
-        x0, x1 = x0 - self._offset, x1 - self._offset
+        x0, x1 = x0 - seen.frame.offset, x1 - seen.frame.offset
         a, b = max(0, x0 - _NEAR), max(0, y0 - _NEAR)
         around = labels[b : y1 + _NEAR, a : x1 + _NEAR]
         grown = cv2.dilate((around == blob.label).view(np.uint8), _SQUARE, iterations=_NEAR)

@@ -33,9 +33,11 @@ class PartCrop:
     touching: bool = False
     #: The part's blob touches the ROI's edge across the flow (part of it is cut off).
     clipped: bool = False
-    #: The light the part was seen under: the median grey of the belt in the part's rows
-    #: along the counting window this frame (None: unknown). Many belt repeats, not the
-    #: few pixels around the part, so a patterned belt reads it steadily.
+    #: The light the part was seen under: the belt's grey in a band of the part's rows
+    #: (and as many again either side) along the whole ROI this frame, parts left out,
+    #: the mean of its middle 60 % (`agent.counting.belt_light`; None: unknown). Many
+    #: belt repeats, not the few pixels around the part, so a patterned belt reads it
+    #: steadily.
     light: float | None = None
 
 

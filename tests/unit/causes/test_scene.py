@@ -84,3 +84,24 @@ def test_descriptions_round_trip_through_json_and_read_well() -> None:
     assert scene.summary() == f"halted, {scene.load:.1f} parts queued at the outfeed"
     assert 4.5 < scene.load < 5.5
     assert builtin_cause(scene).code in BUILTIN_CAUSES
+
+
+def test_the_light_profile_is_the_median_of_each_rows_belt() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        grey = rng.integers(0, 256, (ACROSS, ALONG), dtype=np.uint8)
+        mask = np.zeros(grey.shape, np.uint8)
+        for _ in range(4):  # parts covering a few rows nearly whole, or wholly
+            y, x = int(rng.integers(0, ACROSS)), int(rng.integers(0, ALONG))
+            mask[y : y + int(rng.integers(1, 12)), x : x + int(rng.integers(5, ALONG))] = 1
+        belt = mask == 0
+        values = np.where(belt, grey.astype(np.float32), np.nan)
+        expected = np.full(ACROSS, np.nan, np.float32)
+        shown = belt.mean(axis=1) >= 0.2
+        expected[shown] = np.nanmedian(values[shown], axis=1)
+        np.testing.assert_array_equal(ViewStats.of(grey, mask).profile, expected)
+
+
+def test_view_stats_want_an_8_bit_image() -> None:
+    with pytest.raises(ValueError, match="8-bit"):
+        ViewStats.of(np.zeros((ACROSS, ALONG), np.float32))

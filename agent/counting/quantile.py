@@ -1,0 +1,48 @@
+"""Quantiles of a sample kept as counts per value (a histogram), as numpy computes them.
+
+A histogram of small integers is built with one `np.bincount` and summed over any set
+of rows for free, where a sample of pixels would have to be gathered and partitioned
+again for every question. The answers are `np.percentile`'s default ("linear") to the
+last bit: the same order statistics, the same interpolation arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def order_statistic(cumulative: np.ndarray, values: np.ndarray, rank: int) -> float:
+    """The `rank`-th smallest element (from 0) of the sample whose running counts are given.
+
+    Args:
+        cumulative: Running total of the counts per value (`np.cumsum(counts)`).
+        values: The value each count stands for, ascending.
+        rank: 0 .. sample size - 1.
+    """
+    return float(values[int(np.searchsorted(cumulative, rank, side="right"))])
+
+
+def quantile(cumulative: np.ndarray, values: np.ndarray, q: float) -> float:
+    """`np.quantile(sample, q)` (linear method) of a sample given as running counts.
+
+    Args:
+        cumulative: Running total of the counts per value; its last entry is the size.
+        values: The value each count stands for, ascending.
+        q: 0..1.
+    """
+    n = int(cumulative[-1])
+    if n == 0:
+        raise ValueError("quantile of an empty sample")
+    virtual = (n - 1) * q  # numpy's virtual index for the linear method
+    below = math.floor(virtual)
+    if virtual >= n - 1:
+        return order_statistic(cumulative, values, n - 1)
+    a = order_statistic(cumulative, values, below)
+    b = order_statistic(cumulative, values, below + 1)
+    gamma = virtual - below
+    # numpy's lerp: from the nearer end, so that the ends come out exact
+    if gamma >= 0.5:
+        return b - (b - a) * (1 - gamma)
+    return a + (b - a) * gamma

@@ -1,0 +1,67 @@
+"""The belt's light around a part, from counts per grey level, against the plain reading."""
+
+import cv2
+import numpy as np
+import pytest
+
+from agent.counting.belt_light import BeltLight
+
+
+def plain_light(
+    image: np.ndarray, labels: np.ndarray, offset: int, y0: int, y1: int
+) -> float | None:
+    """The definition: the band's belt pixels, grey = mean of B, G, R, trimmed mean 20..80 %."""
+    grow = y1 - y0
+    rows = slice(max(0, y0 - grow), y1 + grow)
+    band = image[rows]
+    belt = np.ones(band.shape[:2], bool)
+    parts = cv2.dilate((labels[rows] > 0).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    belt[:, offset : offset + labels.shape[1]] &= ~parts
+    grey = band[belt].mean(axis=1)
+    if grey.size < 50:
+        return None
+    low, high = np.percentile(grey, (20, 80))
+    return float(grey[(grey >= low) & (grey <= high)].mean())
+
+
+def scene(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A belt with a light gradient across it, noise, and bright parts in a window."""
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(8, 60)), int(rng.integers(20, 170))
+    across = np.linspace(70, 140, height)[:, None, None]
+    image = np.clip(across + rng.normal(0, 6, (height, width, 3)), 0, 255).astype(np.uint8)
+    offset = int(rng.integers(0, width // 2))
+    labels = np.zeros((height, int(rng.integers(offset + 1, width + 1)) - offset), np.int32)
+    for label in range(1, int(rng.integers(1, 5))):
+        y, x = int(rng.integers(0, height)), int(rng.integers(0, labels.shape[1]))
+        h, w = int(rng.integers(2, 15)), int(rng.integers(2, 25))
+        labels[y : y + h, x : x + w] = label
+        image[y : y + h, offset + x : offset + x + w] = 230  # parts brighter than the belt
+    return image, labels, offset
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_light_of_every_band_is_the_plain_reading(seed: int) -> None:
+    image, labels, offset = scene(seed)
+    light = BeltLight(image, labels, offset)
+    for y0 in range(0, image.shape[0], 3):
+        for y1 in (y0 + 1, y0 + 4, y0 + 11):
+            expected = plain_light(image, labels, offset, y0, y1)
+            got = light.around(y0, y1)
+            if expected is None:
+                assert got is None
+            else:
+                assert got == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_parts_and_their_rim_are_not_belt() -> None:
+    image = np.full((30, 100, 3), 100, np.uint8)
+    labels = np.zeros((30, 100), np.int32)
+    labels[10:20, 40:60] = 1
+    image[9:21, 39:61] = 250  # the part and a one-pixel rim of its glare
+    assert BeltLight(image, labels, 0).around(10, 20) == pytest.approx(100.0)
+
+
+def test_too_little_belt_tells_no_light() -> None:
+    image = np.full((3, 10, 3), 100, np.uint8)  # 30 pixels: under the 50 needed
+    assert BeltLight(image, np.zeros((3, 10), np.int32), 0).around(1, 2) is None

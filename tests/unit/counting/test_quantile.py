@@ -1,0 +1,30 @@
+"""Quantiles from counts per value against `np.percentile` over the sample itself."""
+
+import numpy as np
+import pytest
+
+from agent.counting.quantile import quantile
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_same_bits_as_numpy_over_the_sample(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 400))
+    levels = rng.integers(0, int(rng.integers(1, 766)), size)  # ties galore at few levels
+    values = np.arange(766, dtype=np.float64) / 3.0
+    cumulative = np.cumsum(np.bincount(levels, minlength=766))
+    sample = levels / 3.0
+    for q in (0.0, 0.1, 0.2, 0.5, 0.8, 0.97, 1.0):
+        assert quantile(cumulative, values, q) == np.percentile(sample, 100 * q)
+
+
+def test_interpolates_between_neighbours() -> None:
+    cumulative = np.cumsum([1, 0, 1, 1])  # the sample 0, 2, 3
+    values = np.array([0.0, 1.0, 2.0, 3.0])
+    assert quantile(cumulative, values, 0.25) == pytest.approx(1.0)
+    assert quantile(cumulative, values, 0.75) == pytest.approx(2.5)
+
+
+def test_an_empty_sample_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        quantile(np.zeros(3, np.int64), np.arange(3.0), 0.5)
