@@ -37,6 +37,10 @@ class PartCrop:
     #: along the counting window this frame (None: unknown). Many belt repeats, not the
     #: few pixels around the part, so a patterned belt reads it steadily.
     light: float | None = None
+    #: The belt under the crop as the counter learnt it (H x W x 3 float32 BGR, NaN
+    #: where it does not know it: outside the ROI), on a belt with a pattern (cleats,
+    #: holes, links) that the crop's border cannot stand for; None on a plain belt.
+    belt: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
