@@ -154,7 +154,9 @@ class BeltSegmenter:
         onehot = np.zeros((bins.size, n), np.float32)
         onehot[np.arange(bins.size), bins] = 1.0
         counts = onehot.sum(axis=0)
-        means = np.einsum("rwc,wn->rnc", image[:, free].astype(np.float32), onehot)
+        # per bin, the sum of its columns: one matrix product (rows x channels, columns)
+        shown_columns = image[:, free].astype(np.float32).transpose(0, 2, 1)
+        means = (shown_columns @ onehot).transpose(0, 2, 1)
         shown = counts > 0
         means[:, shown] /= counts[shown][None, :, None]
         new = shown & np.isnan(self._seen[0, :, 0])

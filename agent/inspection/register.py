@@ -153,17 +153,15 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
         belt = np.where(known[..., None], belt, _border_colour(image).astype(np.float32))
     h, w = image.shape[:2]
     reach = max(max(abs(dx), abs(dy)) for dx, dy in _SHIFTS)
-    padded = cv2.copyMakeBorder(
-        np.asarray(belt, np.float32), reach, reach, reach, reach, cv2.BORDER_REPLICATE
-    )
-    pixels = image.astype(np.float32)
-    distance = None
+    model = np.clip(np.asarray(belt, np.float32) + 0.5, 0, 255).astype(np.uint8)
+    padded = cv2.copyMakeBorder(model, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+    levels = None
     for dx, dy in _SHIFTS:
         there = padded[reach + dy : reach + dy + h, reach + dx : reach + dx + w]
-        apart = cv2.absdiff(pixels, there).max(axis=2)
-        distance = apart if distance is None else np.minimum(distance, apart)
-    assert distance is not None
-    levels = np.clip(distance, 0, 255).astype(np.uint8)
+        b, g, r = cv2.split(cv2.absdiff(image, there))
+        apart = cv2.max(cv2.max(b, g), r)
+        levels = apart if levels is None else cv2.min(levels, apart)
+    assert levels is not None
     otsu, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     level = min(otsu, _PATTERN_CONTRAST)
     _, binary = cv2.threshold(levels, level, 255, cv2.THRESH_BINARY)
