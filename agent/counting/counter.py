@@ -334,7 +334,7 @@ class PartCounter:
         return np.ascontiguousarray(picture[c0:c1]), (a0, c0, a1, c1)
 
     def _belt_under(self, cut: _Cut) -> np.ndarray | None:
-        """The belt's pattern under `cut` in frame pixels (NaN outside the ROI), or None."""
+        """The belt's pattern under `cut` in frame pixels (NaN where unknown), or None."""
         if cut.belt is None:
             return None
         picture, box = cut.belt

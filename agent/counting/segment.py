@@ -119,17 +119,16 @@ class BeltSegmenter:
     def picture(self, start: int, stop: int) -> np.ndarray | None:
         """The belt's pattern as it lies now under work columns `start:stop` (float32 BGR).
 
-        All rows across the flow, at the phase the last `segment` matched: as seen
-        with no part on it (`_see_belt`), else (not seen so yet) as the belt model
-        has it. None on a belt with no adopted pattern (a plain belt, or one in
-        trial): there the crop's own border tells the belt well enough. For telling a
-        part from the belt in its crop (`agent.inspection.register`).
+        All rows across the flow, at the phase the last `segment` matched, as seen
+        with no part on it (`_see_belt`), NaN where not seen so yet. None on a belt
+        with no adopted pattern (a plain belt, or one in trial): there the crop's own
+        border tells the belt well enough. For telling a part from the belt in its
+        crop (`agent.inspection.register`).
         """
         if self._seen is None or self._tile is None or self._seen.shape != self._tile.shape:
             return None
-        tile = np.where(np.isnan(self._seen), self._tile, self._seen)
-        phase = self._phase(np.arange(start, stop), tile.shape[1])
-        return np.asarray(_between(tile, phase), np.float32)
+        phase = self._phase(np.arange(start, stop), self._seen.shape[1])
+        return np.asarray(_between(self._seen, phase), np.float32)
 
     def _see_belt(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
         """Follow the pattern from the columns no part is in or next to, for `picture`.

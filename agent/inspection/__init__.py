@@ -38,8 +38,9 @@ class PartCrop:
     #: few pixels around the part, so a patterned belt reads it steadily.
     light: float | None = None
     #: The belt under the crop as the counter learnt it (H x W x 3 float32 BGR, NaN
-    #: where it does not know it: outside the ROI), on a belt with a pattern (cleats,
-    #: holes, links) that the crop's border cannot stand for; None on a plain belt.
+    #: where it does not know it: outside the ROI, or a phase of the pattern not yet
+    #: seen free of parts), on a belt with a pattern (cleats, holes, links) that the
+    #: crop's border cannot stand for; None on a plain belt.
     belt: np.ndarray | None = None
 
 

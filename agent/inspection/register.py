@@ -126,8 +126,6 @@ _REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))
 #: Otsu's threshold between the two, through the part; the belt's own pixels differ
 #: from the model by under 20.
 _PATTERN_CONTRAST = 30
-#: Below this share of the crop with the belt known, its border stands for the belt.
-_FEW_BELT = 0.5
 
 
 def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
@@ -137,18 +135,17 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     learnt belt there, or a pixel or two off (`_SHIFTS`), whichever is least (never a
     colour between: a part on a cleat's edge is neither cleat nor shadow); the part
     is what lies farther than Otsu's threshold of those distances (at most
-    `_PATTERN_CONTRAST`), within the
-    pipeline's mask grown (`_REACH`: the pattern beyond it that the model misses, a
-    cleat's shadow or dirt, is no part). None with too little of the belt known
-    (outside the ROI: the border stands for it).
+    `_PATTERN_CONTRAST`), within the pipeline's mask grown (`_REACH`: the pattern
+    beyond it that the model misses, a cleat's shadow or dirt, is no part). Where
+    the belt is not known (outside the ROI, a phase of the pattern not yet seen free
+    of parts) the border's colour stands for it, and only the pipeline's mask itself
+    bounds the part: a cleat there would differ from that colour.
     """
     belt = crop.belt
     given = None if crop.mask is None else (np.asarray(crop.mask) > 0).view(np.uint8)
     if belt is None or given is None or not given.any():
         return None
     known = ~np.isnan(belt[..., 0])
-    if known.mean() < _FEW_BELT:
-        return None
     if not known.all():
         belt = np.where(known[..., None], belt, _border_colour(image).astype(np.float32))
     h, w = image.shape[:2]
@@ -166,6 +163,7 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     level = min(otsu, _PATTERN_CONTRAST)
     _, binary = cv2.threshold(levels, level, 255, cv2.THRESH_BINARY)
     binary[cv2.dilate(given, _REACH) == 0] = 0
+    binary[~known & (given == 0)] = 0
     return np.asarray(binary, np.uint8)
 
 
