@@ -333,10 +333,13 @@ class PartCounter:
             return None
         return np.ascontiguousarray(picture[c0:c1]), (a0, c0, a1, c1)
 
-    def _belt_under(self, cut: _Cut) -> np.ndarray | None:
-        """The belt's pattern under `cut` in frame pixels (NaN where unknown), or None."""
+    def _belt_under(self, cut: _Cut) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The belt's pattern under `cut` in frame pixels (uint8) and where it is known.
+
+        (None, None) on a plain belt; the second is None where it is known everywhere.
+        """
         if cut.belt is None:
-            return None
+            return None, None
         picture, box = cut.belt
         x0, y0, x1, y1 = self.view.to_frame_box(box)
         upright = np.ascontiguousarray(self.view.from_canonical(picture))
@@ -350,7 +353,11 @@ class PartCounter:
         if bx1 > bx0 and by1 > by0:
             gx, gy = bx0 + cut.x - x0, by0 + cut.y - y0
             belt[by0:by1, bx0:bx1] = grown[gy : gy + by1 - by0, gx : gx + bx1 - bx0]
-        return belt
+        known = ~np.isnan(belt[..., 0])
+        # uint8 like the crop: a view is kept until its part is handed on (and teach
+        # keeps hundreds)
+        pixels = np.clip(np.nan_to_num(belt) + 0.5, 0, 255).astype(np.uint8)
+        return pixels, None if known.all() else known
 
     def _crop_now(self, frame: np.ndarray, blob: Blob, labels: np.ndarray) -> PartCrop:
         return self._crop(
@@ -431,11 +438,13 @@ class PartCounter:
         mx0, my0 = x0 - cut.x, y0 - cut.y
         target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
         target[:] = grown[: target.shape[0], : target.shape[1]]
+        belt, known = self._belt_under(cut)
         return PartCrop(
             image=image,
             mask=mask > 127,
             touching=touching,
             clipped=clipped,
             light=light,
-            belt=self._belt_under(cut),
+            belt=belt,
+            belt_known=known,
         )

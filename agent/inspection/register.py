@@ -145,12 +145,13 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     given = None if crop.mask is None else (np.asarray(crop.mask) > 0).view(np.uint8)
     if belt is None or given is None or not given.any():
         return None
-    known = ~np.isnan(belt[..., 0])
-    if not known.all():
-        belt = np.where(known[..., None], belt, _border_colour(image).astype(np.float32))
+    known = crop.belt_known
+    model = np.asarray(belt, np.uint8)
+    if known is not None:
+        around = np.clip(_border_colour(image) + 0.5, 0, 255).astype(np.uint8)
+        model = np.where(known[..., None], model, around)
     h, w = image.shape[:2]
     reach = max(max(abs(dx), abs(dy)) for dx, dy in _SHIFTS)
-    model = np.clip(np.asarray(belt, np.float32) + 0.5, 0, 255).astype(np.uint8)
     padded = cv2.copyMakeBorder(model, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
     levels = None
     for dx, dy in _SHIFTS:
@@ -163,7 +164,8 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     level = min(otsu, _PATTERN_CONTRAST)
     _, binary = cv2.threshold(levels, level, 255, cv2.THRESH_BINARY)
     binary[cv2.dilate(given, _REACH) == 0] = 0
-    binary[~known & (given == 0)] = 0
+    if known is not None:
+        binary[~known & (given == 0)] = 0
     return np.asarray(binary, np.uint8)
 
 
