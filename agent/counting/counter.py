@@ -45,6 +45,9 @@ class _Cut:
     image: np.ndarray
     x: int
     y: int
+    #: The belt's pattern around it then, at the work resolution (canonical, float32),
+    #: and that picture's work box (x0, y0, x1, y1); None on a plain belt.
+    belt: tuple[np.ndarray, tuple[int, int, int, int]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +325,51 @@ class PartCounter:
         fh, fw = frame.shape[:2]
         cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
         cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
-        return _Cut(frame[cy0:cy1, cx0:cx1].copy(), cx0, cy0)
+        return _Cut(frame[cy0:cy1, cx0:cx1].copy(), cx0, cy0, self._belt_near(box, pad))
+
+    def _belt_near(
+        self, box: tuple[int, int, int, int], pad: int
+    ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+        """The belt's pattern under a box grown by `pad` frame pixels, as it lies this frame.
+
+        Read now (the pattern moves on with the belt) and small: the work resolution,
+        a work pixel more all round than the cut so that stretching it to frame pixels
+        has neighbours to blend at the cut's edges.
+        """
+        grow = -(-pad // self.view.factor) + 1
+        along, across = self.view.shape
+        a0, a1 = max(0, box[0] - grow), min(along, box[2] + grow)
+        c0, c1 = max(0, box[1] - grow), min(across, box[3] + grow)
+        picture = self.segmenter.picture(a0, a1)
+        if picture is None or a1 <= a0 or c1 <= c0:
+            return None
+        return np.ascontiguousarray(picture[c0:c1]), (a0, c0, a1, c1)
+
+    def _belt_under(self, cut: _Cut) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The belt's pattern under `cut` in frame pixels (uint8) and where it is known.
+
+        (None, None) on a plain belt; the second is None where it is known everywhere.
+        """
+        if cut.belt is None:
+            return None, None
+        picture, box = cut.belt
+        x0, y0, x1, y1 = self.view.to_frame_box(box)
+        upright = np.ascontiguousarray(self.view.from_canonical(picture))
+        # a work pixel is the mean of its block's middle: linear stretching puts each
+        # at its block's centre
+        grown = cv2.resize(upright, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        h, w = cut.image.shape[:2]
+        belt = np.full((h, w, 3), np.nan, np.float32)
+        bx0, by0 = max(0, x0 - cut.x), max(0, y0 - cut.y)
+        bx1, by1 = min(w, x1 - cut.x), min(h, y1 - cut.y)
+        if bx1 > bx0 and by1 > by0:
+            gx, gy = bx0 + cut.x - x0, by0 + cut.y - y0
+            belt[by0:by1, bx0:bx1] = grown[gy : gy + by1 - by0, gx : gx + bx1 - bx0]
+        known = ~np.isnan(belt[..., 0])
+        # uint8 like the crop: a view is kept until its part is handed on (and teach
+        # keeps hundreds)
+        pixels = np.clip(np.nan_to_num(belt) + 0.5, 0, 255).astype(np.uint8)
+        return pixels, None if known.all() else known
 
     def _crop_now(self, frame: np.ndarray, blob: Blob) -> PartCrop:
         return self._view(_Seen(self._cut(frame, blob.box), blob, self._frame))
@@ -389,6 +436,13 @@ class PartCounter:
         mx0, my0 = x0 - cut.x, y0 - cut.y
         target = mask[my0 : my0 + grown.shape[0], mx0 : mx0 + grown.shape[1]]
         target[:] = grown[: target.shape[0], : target.shape[1]]
+        belt, known = self._belt_under(cut)
         return PartCrop(
-            image=image, mask=mask > 127, touching=touching, clipped=clipped, light=light
+            image=image,
+            mask=mask > 127,
+            touching=touching,
+            clipped=clipped,
+            light=light,
+            belt=belt,
+            belt_known=known,
         )

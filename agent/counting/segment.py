@@ -88,6 +88,9 @@ class BeltSegmenter:
         self._candidate: tuple[float, float, np.ndarray] | None = None
         self._failed = 0  # new repeats that did not confirm it
         self._pictures: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: The pattern as seen where no part was (see `_see_belt`): (rows, bins, 3),
+        #: NaN where not seen yet; None without an adopted pattern.
+        self._seen: np.ndarray | None = None
         self._frames = 0
         self._areas: deque[int] = deque(maxlen=200)
         self.alike_spread = alike_spread
@@ -115,6 +118,53 @@ class BeltSegmenter:
     def repeat(self) -> float:
         """The belt pattern's repeat along the flow (work pixels), 0 when not modelled."""
         return self._repeat
+
+    def picture(self, start: int, stop: int) -> np.ndarray | None:
+        """The belt's pattern as it lies now under work columns `start:stop` (float32 BGR).
+
+        All rows across the flow, at the phase the last `segment` matched, as seen
+        with no part on it (`_see_belt`), NaN where not seen so yet. None on a belt
+        with no adopted pattern (a plain belt, or one in trial): there the crop's own
+        border tells the belt well enough. For telling a part from the belt in its
+        crop (`agent.inspection.register`).
+        """
+        if self._seen is None or self._tile is None or self._seen.shape != self._tile.shape:
+            return None
+        phase = self._phase(np.arange(start, stop), self._seen.shape[1])
+        return np.asarray(_between(self._seen, phase), np.float32)
+
+    def _see_belt(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
+        """Follow the pattern from the columns no part is in or next to, for `picture`.
+
+        Stricter than the belt model, which must fill every bin to segment and so
+        learns from the first frames' fold and from phases alike in every repeat: a
+        part in view from the start, or parts at the pattern's pitch, can linger in
+        it as a faint ghost that counting shrugs off but a part's outline does not.
+        """
+        if phase is None or self._candidate is not None or self._tile is None:
+            self._seen = None
+            return
+        if self._seen is None or self._seen.shape != self._tile.shape:
+            self._seen = np.full(self._tile.shape, np.nan, np.float32)
+        n = self._seen.shape[1]
+        # a column with a part, or within 3 of one (its blur and shadow), shows no belt
+        with_part = np.asarray(filled.any(axis=0), np.uint8)[None, :]
+        free = cv2.dilate(with_part, np.ones((1, 7), np.uint8))[0] == 0
+        if not free.any():
+            return
+        bins = _whole(phase[free], n)
+        onehot = np.zeros((bins.size, n), np.float32)
+        onehot[np.arange(bins.size), bins] = 1.0
+        counts = onehot.sum(axis=0)
+        # per bin, the sum of its columns: one matrix product (rows x channels, columns)
+        shown_columns = image[:, free].astype(np.float32).transpose(0, 2, 1)
+        means = (shown_columns @ onehot).transpose(0, 2, 1)
+        shown = counts > 0
+        means[:, shown] /= counts[shown][None, :, None]
+        new = shown & np.isnan(self._seen[0, :, 0])
+        self._seen[:, new] = means[:, new]
+        old = shown & ~new
+        self._seen[:, old] += self.learn_rate * (means[:, old] - self._seen[:, old])
 
     def segment(
         self, image: np.ndarray, at: int = 0, travel: float = 0.0
@@ -162,6 +212,7 @@ class BeltSegmenter:
         self._frames += 1
         if self._frames % self.learn_every == 0:
             self._learn(image, filled, bins)
+            self._see_belt(image, filled, bins)
         return self._label(filled)
 
     def _may_look(self) -> bool:

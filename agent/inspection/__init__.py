@@ -39,6 +39,13 @@ class PartCrop:
     #: belt repeats, not the few pixels around the part, so a patterned belt reads it
     #: steadily.
     light: float | None = None
+    #: The belt under the crop as the counter learnt it (H x W x 3 uint8 BGR), on a
+    #: belt with a pattern (cleats, holes, links) that the crop's border cannot stand
+    #: for; None on a plain belt.
+    belt: np.ndarray | None = None
+    #: Where `belt` is known (H x W bool; None: everywhere): not outside the ROI, nor
+    #: on a phase of the pattern not yet seen free of parts.
+    belt_known: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

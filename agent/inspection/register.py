@@ -64,21 +64,18 @@ def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
     The neighbour's place (bool) is where one the view is `touching` lies against the
     part; None for a view that touches none.
 
-    The background colour is taken from the crop's border (the crop is the part plus a
-    margin) and the part is what differs from it (Otsu's threshold). The pipeline's own
-    mask is coarse (it segments at reduced resolution), so it only picks which blob is
-    the part; without one, the largest blob is.
+    The part is what differs from the belt (Otsu's threshold on the largest channel
+    difference): on a belt with a pattern, from the belt the counter learnt under the
+    crop (`PartCrop.belt`), else from the colour of the crop's border (the crop is the
+    part plus a margin). The pipeline's own mask is coarse (it segments at reduced
+    resolution), so it only picks which blob is the part (and, on a patterned belt,
+    bounds it); without one, the largest blob is.
     """
     image = np.ascontiguousarray(crop.image)
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
     neighbour = None
-    background = np.median(border, axis=0).astype(np.uint8)
-    # Largest per-channel difference from the background: cheap, and a coloured part
-    # on a grey belt differs in at least one channel.
-    scalar = (*(float(v) for v in background), 0.0)
-    b, g, r = cv2.split(cv2.absdiff(image, scalar))  # type: ignore[call-overload]  # a Scalar
-    distance = cv2.max(cv2.max(b, g), r)
-    _, binary = cv2.threshold(distance, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    binary = _unlike_belt(image, crop)
+    if binary is None:
+        binary = _unlike_border(image)
     if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
         # Split from a neighbour it touches: at full resolution they are one blob.
         binary, neighbour = _own_side(np.asarray(binary, np.uint8), np.asarray(crop.mask))
@@ -98,6 +95,78 @@ def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
         label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     blob = (labels == label).view(np.uint8) * np.uint8(255)
     return _trimmed(_apart(blob, crop.mask), neighbour), neighbour
+
+
+def _border_colour(image: np.ndarray) -> np.ndarray:
+    """The median colour of the crop's border (float BGR): the belt around the part."""
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    return np.median(border, axis=0)
+
+
+def _unlike_border(image: np.ndarray) -> np.ndarray:
+    """Where the crop differs from its border's colour (uint8 0/255, Otsu's threshold)."""
+    background = _border_colour(image).astype(np.uint8)
+    # Largest per-channel difference from the background: cheap, and a coloured part
+    # on a grey belt differs in at least one channel.
+    scalar = (*(float(v) for v in background), 0.0)
+    b, g, r = cv2.split(cv2.absdiff(image, scalar))  # type: ignore[call-overload]  # a Scalar
+    distance = cv2.max(cv2.max(b, g), r)
+    _, binary = cv2.threshold(distance, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return np.asarray(binary, np.uint8)
+
+
+#: Where the learnt pattern may lie off the frame's (frame px): its phase is matched
+#: at a quarter of the resolution, and its edges blur.
+_SHIFTS = ((0, 0), (-1, 0), (1, 0), (-2, 0), (2, 0), (0, -1), (0, 1), (0, -2), (0, 2))
+#: How far outside the pipeline's mask the part may reach on a patterned belt (it is
+#: drawn at a quarter of the resolution).
+_REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))
+#: The most a part's pixels may need to differ from the learnt belt (grey levels): a
+#: part three-quarters as bright as a cleat, the rest as dark as the belt, would set
+#: Otsu's threshold between the two, through the part; the belt's own pixels differ
+#: from the model by under 20.
+_PATTERN_CONTRAST = 30
+
+
+def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
+    """Where the part is on a patterned belt (uint8 0/255), or None on a plain one.
+
+    A pixel's distance from the belt is its largest channel difference from the
+    learnt belt there, or a pixel or two off (`_SHIFTS`), whichever is least (never a
+    colour between: a part on a cleat's edge is neither cleat nor shadow); the part
+    is what lies farther than Otsu's threshold of those distances (at most
+    `_PATTERN_CONTRAST`), within the pipeline's mask grown (`_REACH`: the pattern
+    beyond it that the model misses, a cleat's shadow or dirt, is no part). Where
+    the belt is not known (outside the ROI, a phase of the pattern not yet seen free
+    of parts) the border's colour stands for it, and only the pipeline's mask itself
+    bounds the part: a cleat there would differ from that colour.
+    """
+    belt = crop.belt
+    given = None if crop.mask is None else (np.asarray(crop.mask) > 0).view(np.uint8)
+    if belt is None or given is None or not given.any():
+        return None
+    known = crop.belt_known
+    model = np.asarray(belt, np.uint8)
+    if known is not None:
+        around = np.clip(_border_colour(image) + 0.5, 0, 255).astype(np.uint8)
+        model = np.where(known[..., None], model, around)
+    h, w = image.shape[:2]
+    reach = max(max(abs(dx), abs(dy)) for dx, dy in _SHIFTS)
+    padded = cv2.copyMakeBorder(model, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
+    levels = None
+    for dx, dy in _SHIFTS:
+        there = padded[reach + dy : reach + dy + h, reach + dx : reach + dx + w]
+        b, g, r = cv2.split(cv2.absdiff(image, there))
+        apart = cv2.max(cv2.max(b, g), r)
+        levels = apart if levels is None else cv2.min(levels, apart)
+    assert levels is not None
+    otsu, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    level = min(otsu, _PATTERN_CONTRAST)
+    _, binary = cv2.threshold(levels, level, 255, cv2.THRESH_BINARY)
+    binary[cv2.dilate(given, _REACH) == 0] = 0
+    if known is not None:
+        binary[~known & (given == 0)] = 0
+    return np.asarray(binary, np.uint8)
 
 
 def _own_side(binary: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
