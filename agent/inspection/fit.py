@@ -42,6 +42,9 @@ HOLDOUT_FRACTION = 0.3
 MIN_FIT_PARTS = 20
 MIN_HOLDOUT_PARTS = 10
 POSES = ("register", "fixed", "texture")
+#: Sigma (canonical px) smoothing a texture line's patch map: on scikit-image's gravel
+#: the rest of a tile's patches scored as high as a pasted blot before it.
+TEXTURE_PATCH_SIGMA = 2.0
 
 
 def split_parts(n: int, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[list[int], list[int]]:
@@ -86,8 +89,9 @@ def fit_line(
 
     `pose`: "register" brings every view to a canonical pose first (parts loose on a
     belt); "fixed" compares views as they are (a part held in a fixture); "texture"
-    also compares them as they are, with every backbone channel and a wider smoothing
-    of the pixel map (a surface that looks alike everywhere: web, sheet, weave).
+    also compares them as they are, by their patches alone, with every backbone
+    channel and a smoothed patch map (a surface that looks alike everywhere: web,
+    sheet, weave; no pixel of it has a colour to expect).
 
     Raises:
         UserError: too few parts to fit and calibrate, or an unknown pose.
@@ -212,13 +216,14 @@ def _fit_model(
         channels = np.sort(rng.choice(backbone.channels, size=wanted, replace=False))
         feats = np.stack([backbone_features(backbone, image, channels) for image in images])
         patches = PatchModel.fit(feats, channels)
+    texture = pose == "texture"
     return LineModel(
         side=side,
         region=probe.region,
-        pixels=PixelModel.fit(images),
+        pixels=None if texture else PixelModel.fit(images),
         patches=patches,
         part_scale=part_scale,
-        smooth_px=7 if pose == "texture" else 3,
+        patch_sigma=TEXTURE_PATCH_SIGMA if texture else 0.0,
         body=body,
         brightness=brightness,
         background=background,

@@ -74,7 +74,10 @@ class TaughtInspector:
             # view (half of it missing) is still scored on what there is.
             whole = [r for r in found if plausible(r.pose.scale, self.model.part_scale)]
             found = whole or found
-        with_features = set(middle(len(found), self.feature_views))
+        # Without a pixel comparison (a texture) only the patches judge: on every view,
+        # so a part's score stays the median of its views.
+        wanted = self.feature_views if self.model.pixels is not None else len(found)
+        with_features = set(middle(len(found), wanted))
         out = []
         for i, reg in enumerate(found):
             image = self.model.normalise(reg.image, reg.mask, reg.light)
@@ -83,7 +86,10 @@ class TaughtInspector:
                 assert self.model.patches is not None
                 feats = backbone_features(self.backbone, image, self.model.patches.channels)
                 patch = self.model.patch_map(feats)
-            amap = self.model.combine(self.model.pixel_map(image), patch)
+            pixel = self.model.pixel_map(image)
+            if pixel is None and patch is None:
+                continue  # nothing judges this view
+            amap = self.model.combine(pixel, patch)
             if reg.ignore is not None:
                 amap[reg.ignore] = 0.0  # where a touching neighbour lies against the part
             out.append((reg, amap))

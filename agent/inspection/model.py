@@ -10,6 +10,8 @@ Two comparisons per position of the canonical pose, each learned from good parts
   finds changes of texture and colour that are too gradual for the pixel check.
 Each map is divided by its own scale on held-out good parts, so the two are comparable;
 a view's map is their maximum inside the part's region (`threshold` scores it).
+A texture line has no pixel comparison: a surface that looks alike everywhere has no
+colour to expect at a given pixel, and its own dark gaps outscored pasted defects.
 
 `LineModel` is everything a taught line needs to score a view, and it says how it is
 saved: its arrays go to an `.npz`, its scalars to the manifest, both named after its
@@ -137,6 +139,9 @@ class LineModel:
     part_scale: float = 0.0
     #: Side of the box that smooths the pixel map (3 keeps 1-2 px scratches).
     smooth_px: int = 3
+    #: Sigma (canonical px) of the Gaussian that smooths the patch map (0: none, as
+    #: in models taught before it): a texture's lone busy patch is not a defect.
+    patch_sigma: float = 0.0
     #: Pixels every good part covers, and their median grey level (0: no correction).
     body: np.ndarray | None = None
     brightness: float = 0.0
@@ -191,6 +196,8 @@ class LineModel:
         assert self.patches is not None
         raw = self.patches.distance(features)
         up = cv2.resize(raw, (self.side, self.side), interpolation=cv2.INTER_LINEAR)
+        if self.patch_sigma > 0:
+            up = cv2.GaussianBlur(up, (0, 0), self.patch_sigma)
         return np.asarray(up, np.float32) / self.patch_scale
 
     def combine(self, pixel_map: np.ndarray | None, patch_map: np.ndarray | None) -> np.ndarray:

@@ -102,9 +102,8 @@ def test_textures_with_pasted_defects(textures, backbone):
             "texture",
         )
     print("texture AUROC", scores)
-    # Over the three textures; gravel's own dark gaps hide some pasted holes and blots.
-    assert np.mean(list(scores.values())) >= 0.95, scores
-    assert min(scores.values()) >= 0.88, scores
+    assert np.mean(list(scores.values())) >= 0.97, scores
+    assert min(scores.values()) >= 0.95, scores
 
 
 @pytest.mark.parametrize("name", ["box.png", "fruits.jpg"])
@@ -125,3 +124,28 @@ def test_opencv_photos_with_pasted_defects(name, backbone):
     )
     print(name, "AUROC", score)
     assert score >= 0.95
+
+
+def test_a_texture_line_is_judged_by_its_patches_on_every_view(tmp_path, textures, backbone):
+    from agent.inspection.persist import MODEL_FILE, load_taught, save_taught
+
+    rng = np.random.default_rng(3)
+    gravel = textures["gravel"]
+
+    def part(views: int) -> list[PartCrop]:
+        return [PartCrop(random_tile(gravel, rng)) for _ in range(views)]
+
+    taught = fit_line([part(1) for _ in range(36)], backbone, pose="texture")
+    model_dir = save_taught(taught, tmp_path / "model", backbone)
+    with np.load(model_dir / MODEL_FILE) as data:
+        assert not [name for name in data.files if name.startswith("pixel_")]
+    loaded = load_taught(model_dir)[0]
+    assert loaded.model.pixels is None and loaded.model.patch_sigma == taught.model.patch_sigma > 0
+    views = part(3)
+    maps = TaughtInspector(loaded, backbone).view_maps(views)
+    # one backbone view would leave the other two without any map: a median of nothing
+    assert len(maps) == 3 and all(amap.max() > 0 for _, amap in maps)
+    assert (
+        TaughtInspector(loaded, backbone).inspect(views).score
+        == TaughtInspector(taught, backbone).inspect(views).score
+    )
