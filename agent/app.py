@@ -116,6 +116,8 @@ class Agent:
         #: Rolls up and prunes old events (`[store]` retention), from the supervisor.
         self.retention: Retention | None = None
         self._next_prune = 0.0
+        #: The store's figures and storage alarm, measured after each sample is written.
+        self._storage: tuple[dict[str, Any], str | None] | None = None
         self.publisher: Any = None
         self.source: Any = None
         self.worker: PipelineThread | None = None
@@ -161,6 +163,7 @@ class Agent:
         self.recorder.start_writer(self.retry_s)  # from here no write on the frame path
         retention = Retention(self.store, self.config, clock=self.clock)
         self.retention = runtime.keep(retention, retention.close)
+        self._measure_storage()
         publish_oee = self.publisher.publish_oee if self.publisher is not None else None
         self.shifts = ShiftBook(self.config, self.reader or self.store, self.store, publish_oee)
         self._flag_unsynchronised()
@@ -355,9 +358,20 @@ class Agent:
             logger.exception("supervisor task %s failed", task.__name__)
 
     def _prune(self) -> None:
-        """One retention step (roll up or prune a small batch), off the pipeline thread."""
-        more = self.retention is not None and self.retention.step()
-        self._next_prune = self.clock.monotonic() + (1.0 if more else RETENTION_EVERY_S)
+        """One retention step (roll up or prune a small batch) on the recorder's thread.
+
+        There a stalled disk holds up only the writes, never the supervisor's samples.
+        """
+        retention, recorder = self.retention, self.recorder
+        self._next_prune = self.clock.monotonic() + RETENTION_EVERY_S
+        if retention is None or recorder is None:
+            return
+
+        def step() -> None:
+            if retention.step():  # more waits: the next step in a second
+                self._next_prune = self.clock.monotonic() + 1.0
+
+        recorder.offer("retention", step)
 
     def _snapshot(self) -> None:
         """The current shift's OEE and closed shifts (`ShiftBook`), as of the time line."""
@@ -377,12 +391,17 @@ class Agent:
                 outbox_depth=self.publisher.outbox_depth if self.publisher else None,
             )
         )
-        if self.retention is not None:  # the store's size and whether it keeps its bound
-            stats.update(self.retention.stats())  # store_mb, store_pruned_over_bound
-            storage = self.retention.alarm()
+        if self._storage is not None:  # the store's size and whether it keeps its bound
+            figures, storage = self._storage  # store_mb, store_pruned_over_bound; alarm
+            stats.update(figures)
             if storage is not None:
                 stats["alarms"].append(storage)
         return stats
+
+    def _measure_storage(self) -> None:
+        """The store's figures for the next samples (reads the store: the writer's thread)."""
+        if self.retention is not None:
+            self._storage = (self.retention.stats(), self.retention.alarm())
 
     def _stats(self) -> None:
         stats = self.stats()
@@ -398,6 +417,7 @@ class Agent:
             def keep() -> None:  # on the recorder's thread: a stalled disk holds up only it
                 store.record_stats(at, stats)
                 self._note_observed()
+                self._measure_storage()
 
             recorder.offer("stats", keep)
 
