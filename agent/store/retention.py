@@ -5,7 +5,7 @@ state events (stops and their reasons) and defect pictures are kept; hourly roll
 (`hourly_rollups`) and shift results are kept for years (a few MB a year). Before an
 hour's raw events may go, its OEE tallies per shift are rolled up with the same engine
 as `oee` (`report` then answers for it from the rollups). The daemon calls `step()`
-from its supervisor thread, never the pipeline's: each call does one small piece of
+from its recorder's writer thread, never the pipeline's: each call does one small piece of
 work (one hour rolled up, read on a connection of its own, or `PRUNE_BATCH` rows
 deleted in one short transaction), so the writer waits at most one batch.
 
