@@ -96,7 +96,8 @@ class ThreadedReader:
         clock: stamps each frame as it is read.
         name: the thread's name.
         maxsize: frames held before the oldest is dropped.
-        pace_s: when set, at least this long between reads (a file played as a camera).
+        pace_s: when set, one read every `pace_s` on average (a file played as a
+            camera, at its frame rate: a late wake-up is made up by the next read).
         ends_at_eof: a failed read is the end of a recording, not a fault.
         wanted: when set, and the capture can `grab` and `retrieve` (an OpenCV capture),
             each frame is grabbed and converted to pixels only if `wanted(mono)`; the
@@ -167,8 +168,8 @@ class ThreadedReader:
             capture.release()
 
     def _read_loop(self, capture: Capture) -> None:
+        due = self._clock.monotonic()  # when the next read is due (paced sources)
         while not self._stop.is_set():
-            started = self._clock.monotonic()
             try:
                 ok, image, converted, (mono, wall) = self._take(capture)
             except Exception as exc:  # noqa: BLE001 - a broken read is reported, not raised
@@ -186,8 +187,9 @@ class ThreadedReader:
             else:
                 self._put(Captured(mono, wall, image) if converted else Grabbed(mono, wall))
             if self._pace_s is not None:
-                spent = self._clock.monotonic() - started
-                self._stop.wait(max(0.0, self._pace_s - spent))
+                now = self._clock.monotonic()
+                due = next_due(due, now, self._pace_s)
+                self._stop.wait(max(0.0, due - now))
 
     def _take(
         self, capture: Capture
@@ -235,6 +237,15 @@ class ThreadedReader:
                     continue
                 if isinstance(old, Captured | Grabbed | Damaged):
                     self.dropped += 1
+
+
+def next_due(due: float, now: float, pace_s: float) -> float:
+    """When the read after the one due at `due` is due, `now` being after that read.
+
+    On a fixed grid, so late wake-ups do not add up (a 60 fps file played at 56 fps
+    otherwise); after a stall, at most one read is made up at once, not a burst.
+    """
+    return max(due + pace_s, now - pace_s)
 
 
 def _one_line(exc: BaseException) -> str:
