@@ -239,13 +239,18 @@ class ThreadedReader:
                     self.dropped += 1
 
 
+#: Frames a camera driver keeps for a late reader (V4L2 drivers queue a few buffers).
+CAMERA_BUFFERS = 4
+
+
 def next_due(due: float, now: float, pace_s: float) -> float:
     """When the read after the one due at `due` is due, `now` being after that read.
 
     On a fixed grid, so late wake-ups do not add up (a 60 fps file played at 56 fps
-    otherwise); after a stall, at most one read is made up at once, not a burst.
+    otherwise). A reader held up makes up as many reads as a camera driver's ring of
+    `CAMERA_BUFFERS` frames would have kept for it; the rest of a stall is skipped.
     """
-    return max(due + pace_s, now - pace_s)
+    return max(due + pace_s, now - CAMERA_BUFFERS * pace_s)
 
 
 def _one_line(exc: BaseException) -> str:
