@@ -96,8 +96,8 @@ class ThreadedReader:
         clock: stamps each frame as it is read.
         name: the thread's name.
         maxsize: frames held before the oldest is dropped.
-        pace_s: when set, one read every `pace_s` on average (a file played as a
-            camera, at its frame rate: a late wake-up is made up by the next read).
+        pace_s: when set, one frame every `pace_s` (a file played as a camera, at its
+            frame rate: see `frames_missed`).
         ends_at_eof: a failed read is the end of a recording, not a fault.
         wanted: when set, and the capture can `grab` and `retrieve` (an OpenCV capture),
             each frame is grabbed and converted to pixels only if `wanted(mono)`; the
@@ -168,7 +168,7 @@ class ThreadedReader:
             capture.release()
 
     def _read_loop(self, capture: Capture) -> None:
-        due = self._clock.monotonic()  # when the next read is due (paced sources)
+        due = self._clock.monotonic()  # when the last read was due (paced sources)
         while not self._stop.is_set():
             try:
                 ok, image, converted, (mono, wall) = self._take(capture)
@@ -187,9 +187,21 @@ class ThreadedReader:
             else:
                 self._put(Captured(mono, wall, image) if converted else Grabbed(mono, wall))
             if self._pace_s is not None:
+                due += self._pace_s
                 now = self._clock.monotonic()
-                due = next_due(due, now, self._pace_s)
+                missed = frames_missed(due, now, self._pace_s)
+                if missed:  # a camera goes on without a late reader: its frames are gone
+                    self._skip(capture, missed)
+                    due += missed * self._pace_s
                 self._stop.wait(max(0.0, due - now))
+
+    def _skip(self, capture: Capture, frames: int) -> None:
+        """Pass over `frames` frames of a recording played as a camera, counted as dropped."""
+        advance = getattr(capture, "grab", None) or capture.read
+        for _ in range(frames):
+            if not advance():  # the end: the next read says so
+                return
+            self.dropped += 1
 
     def _take(
         self, capture: Capture
@@ -243,14 +255,15 @@ class ThreadedReader:
 CAMERA_BUFFERS = 4
 
 
-def next_due(due: float, now: float, pace_s: float) -> float:
-    """When the read after the one due at `due` is due, `now` being after that read.
+def frames_missed(due: float, now: float, pace_s: float) -> int:
+    """Frames a camera at `1 / pace_s` fps has dropped by `now` for a reader whose next
+    read was due at `due`: those beyond the driver's `CAMERA_BUFFERS`.
 
-    On a fixed grid, so late wake-ups do not add up (a 60 fps file played at 56 fps
-    otherwise). A reader held up makes up as many reads as a camera driver's ring of
-    `CAMERA_BUFFERS` frames would have kept for it; the rest of a stall is skipped.
+    A recording played as a camera keeps the wall clock's time line this way: late
+    wake-ups are made up from the buffers (not added up: 60 fps played at 56), and a
+    reader held up longer loses frames as it would on a live camera.
     """
-    return max(due + pace_s, now - CAMERA_BUFFERS * pace_s)
+    return max(0, int((now - due) / pace_s) - CAMERA_BUFFERS)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,10 +1,23 @@
-"""A recording played as a camera keeps its frame rate (`next_due`)."""
+"""A recording played as a camera keeps the wall clock's time line, as a camera does."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import cv2
 import pytest
 
-from agent.capture.reader import CAMERA_BUFFERS, next_due
+from agent.capture.reader import (
+    CAMERA_BUFFERS,
+    Captured,
+    Ended,
+    Grabbed,
+    ThreadedReader,
+    frames_missed,
+)
+from agent.clock import SystemClock
+from tests.unit.capture.capture_helpers import moving_square, write_video
 
 
 def _play(reads: int, pace_s: float, late_s: float, read_s: float) -> float:
@@ -12,7 +25,8 @@ def _play(reads: int, pace_s: float, late_s: float, read_s: float) -> float:
     now = due = 0.0
     for _ in range(reads):
         now += read_s  # the read itself
-        due = next_due(due, now, pace_s)
+        due += pace_s
+        due += frames_missed(due, now, pace_s) * pace_s
         now = max(now, due) + late_s  # the wait, and the scheduler's lateness
     return now
 
@@ -24,13 +38,43 @@ def test_late_wake_ups_do_not_slow_the_frame_rate(late_s: float) -> None:
     assert took == pytest.approx(600 * pace, abs=2 * pace)  # 60 fps, not 56
 
 
-def test_after_a_stall_a_camera_buffers_worth_is_made_up_not_a_burst() -> None:
+def test_a_camera_keeps_a_few_frames_for_a_late_reader_and_drops_the_rest() -> None:
     pace = 0.1
-    due = next_due(0.0, 5.0, pace)  # the read due at 0 returned 5 s late
-    assert due == pytest.approx(5.0 - CAMERA_BUFFERS * pace)
-    now, made_up = 5.0, 0
-    while due < now - 1e-9:  # reads without waiting, each one pace later on the grid
-        made_up += 1
-        due = next_due(due, now, pace)
-    assert made_up == CAMERA_BUFFERS  # then the reads are on their pace again
-    assert next_due(due, now, pace) == pytest.approx(due + pace)
+    assert frames_missed(1.0, 1.0 + CAMERA_BUFFERS * pace, pace) == 0
+    assert frames_missed(1.0, 6.0, pace) == 50 - CAMERA_BUFFERS  # 5 s late
+
+
+def test_a_stalled_reader_skips_what_the_camera_dropped(tmp_path: Path) -> None:
+    """150 frames at 100 fps, the reader held up 0.5 s at frame 20: the file still
+    ends at ~1.5 s of wall time, ~46 frames counted as dropped, none read twice."""
+    video = write_video(tmp_path / "clip.avi", (moving_square(i) for i in range(150)), 100.0)
+    asked = []
+
+    def wanted(mono: float) -> bool:  # called on the reader's thread, before each read
+        asked.append(mono)
+        if len(asked) == 20:
+            time.sleep(0.5)
+        return True
+
+    began = time.monotonic()
+    reader = ThreadedReader(
+        lambda: cv2.VideoCapture(str(video)),
+        SystemClock(),
+        maxsize=1000,
+        pace_s=0.01,
+        ends_at_eof=True,
+        wanted=wanted,
+    )
+    frames = 0
+    while True:
+        item = reader.get(5.0)
+        assert item is not None
+        if isinstance(item, Captured | Grabbed):
+            frames += 1
+        if isinstance(item, Ended):
+            break
+    took = time.monotonic() - began
+    reader.close()
+    assert reader.dropped >= 50 - CAMERA_BUFFERS - 10  # the scheduler may add a little
+    assert frames + reader.dropped == 150
+    assert took < 1.5 + 0.3  # not 2.0 s: the time line is the wall clock's
