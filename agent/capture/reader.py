@@ -256,8 +256,9 @@ CAMERA_BUFFERS = 4
 
 
 def frames_missed(due: float, now: float, pace_s: float) -> int:
-    """Frames a camera at `1 / pace_s` fps has dropped by `now` for a reader whose next
-    read was due at `due`: those beyond the driver's `CAMERA_BUFFERS`.
+    """Frames a camera has dropped by `now` for a reader whose next read was due at `due`.
+
+    Those beyond the driver's `CAMERA_BUFFERS`, at one frame every `pace_s`.
 
     A recording played as a camera keeps the wall clock's time line this way: late
     wake-ups are made up from the buffers (not added up: 60 fps played at 56), and a
