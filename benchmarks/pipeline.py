@@ -1,6 +1,7 @@
 """Whole-pipeline throughput against decoding alone, on the same file, in one run.
 
     .venv/bin/python benchmarks/pipeline.py [VIDEO --roi X Y W H --direction D] [--rounds 9]
+        [--footage one-design|mixed] [--stages]
 
 Without VIDEO it renders 40 s of 640x480 30 fps belt footage with the simulator: one
 part design (a line runs one product at a time) with touching parts, a stop, flicker
@@ -20,7 +21,8 @@ each (the process's own CPU time, so other programs on a busy machine do not ske
 comparison); the ratio pipeline/decode as the median of the rounds' own ratios, each
 round's, and the ratios of the medians and of the fastest runs (on a shared virtual
 machine single rounds scatter by +-0.2); the pipeline's speed against real time on
-that one core, and the peak RSS of the process.
+that one core, and the peak RSS of the process. `--stages` then times the vision's
+main stages in one more decode loop (timers around them; CPU time per analysed frame).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import cv2
 
-from agent.capture import EndOfStream
+from agent.capture import EndOfStream, Skipped
 from agent.capture.file import VideoFileSource
 from agent.config import parse_config
 from agent.inspection import NoInspection
@@ -135,6 +137,68 @@ def whole_pipeline(
     return frames, elapsed, decoding / 1e9, len(pipeline.counted)
 
 
+#: The stages `--stages` times: (module, class, method), outermost first.
+STAGES = (
+    ("agent.counting.roi", "RoiView", "work"),
+    ("agent.flow.motion", "BeltMotion", "update"),
+    ("agent.counting.counter", "PartCounter", "process"),
+    ("agent.counting.segment", "BeltSegmenter", "segment"),
+    ("agent.counting.segment", "BeltSegmenter", "_label"),
+    ("agent.counting.segment", "BeltSegmenter", "_learn"),
+    ("agent.counting.track", "Tracker", "update"),
+    ("agent.counting.counter", "PartCounter", "_collect_views"),
+    ("agent.counting.counter", "PartCounter", "_advance_pending"),
+    ("agent.causes.watch", "StopWatcher", "observe"),
+)
+
+
+def stages(path: Path, config_data: dict) -> tuple[int, float, dict[str, float]]:
+    """One decode loop through the pipeline with the CPU time of each of `STAGES` summed.
+
+    Returns:
+        (analysed frames, CPU seconds in `LinePipeline.process`, seconds per stage).
+    """
+    import importlib
+
+    spent: dict[str, float] = {}
+    originals = []
+    clock = time.process_time_ns
+
+    def timed(name: str, method):  # noqa: ANN001, ANN202 - any method
+        def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            began = clock()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + (clock() - began) / 1e9
+
+        return run
+
+    for module, owner, name in STAGES:
+        cls = getattr(importlib.import_module(module), owner)
+        originals.append((cls, name, cls.__dict__[name]))
+        setattr(cls, name, timed(f"{owner}.{name}", cls.__dict__[name]))
+    try:
+        pipeline = LinePipeline(parse_config(config_data), NoInspection(), ListSink())
+        analysed, total = 0, 0
+        with VideoFileSource(path, T0) as source:
+            while True:
+                try:
+                    frame = source.read_if(pipeline.due)
+                except EndOfStream:
+                    break
+                began = clock()
+                pipeline.process(frame)
+                total += clock() - began
+                analysed += not isinstance(frame, Skipped)
+                del frame
+        pipeline.close()
+    finally:
+        for cls, name, method in originals:
+            setattr(cls, name, method)
+    return analysed, total / 1e9, spent
+
+
 def paired(path: Path, config_data: dict, chunk: int = 30) -> tuple[float, float]:
     """Decoding alone and the whole pipeline in alternating chunks of `chunk` frames.
 
@@ -186,6 +250,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--cpu", type=int, default=None, help="core to pin to (default: last)")
     parser.add_argument("--footage", choices=sorted(SCENARIOS), default="one-design")
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="also time the vision's stages (one more decode loop, timers around them)",
+    )
     args = parser.parse_args()
 
     cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
@@ -272,6 +341,19 @@ def main() -> int:
         print(f"ratio pipeline/decoding without conversion: {whole / median(grab_fps):.2f}")
         print(f"pipeline vs real time: {whole / fps_video:.1f}x  (target >= 10x)")
         print(f"peak RSS: {rss_mb:.0f} MB  (target <= 300 MB)")
+        if args.stages:
+            analysed, total, spent = stages(path, config_data)
+            print(
+                f"stages (CPU time in one decode loop, timers on; {analysed} analysed frames, "
+                f"the pipeline {1e6 * total / analysed:.0f} us an analysed frame; nested "
+                f"stages are inside the ones above them):"
+            )
+            for _, owner, method in STAGES:
+                seconds = spent.get(f"{owner}.{method}", 0.0)
+                print(
+                    f"  {owner}.{method:24s} {1e6 * seconds / analysed:6.0f} us  "
+                    f"{100 * seconds / total:4.1f} %"
+                )
     return 0
 
 

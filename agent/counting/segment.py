@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from agent.counting import Blob
+from agent.counting.quantile import percentiles
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class BeltSegmenter:
         self._candidate: tuple[float, float, np.ndarray] | None = None
         self._failed = 0  # new repeats that did not confirm it
         self._pictures: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: This model's bounds as `_belt_bounds` made them last: (belt, low, high).
+        self._bounds: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         #: The pattern as seen where no part was (see `_see_belt`): (rows, bins, 3),
         #: NaN where not seen yet; None without an adopted pattern.
         self._seen: np.ndarray | None = None
@@ -274,7 +277,7 @@ class BeltSegmenter:
         if len(self._areas) < 20:
             return
         if self._reference is None or self._checks % 10 == 0:
-            q20, q50 = np.percentile(self._areas, (20, 50))
+            q20, q50 = percentiles(self._areas, (20, 50))
             self._reference, self._typical = float(q20), float(q50)
 
     @property
@@ -291,7 +294,7 @@ class BeltSegmenter:
         """
         self._parts.append(area)
         if len(self._parts) >= 8:
-            q10, q50, q90 = np.percentile(self._parts, (10, 50, 90))
+            q10, q50, q90 = percentiles(self._parts, (10, 50, 90))
             self._single = float(q50)
             self._alike = bool(q90 <= self.alike_spread * q10)
 
@@ -683,21 +686,33 @@ class BeltSegmenter:
     def _belt_bounds(
         self, width: int, plain: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """A plain belt model (default: this one) as images of `width` columns, +- the contrast."""
+        """A plain belt model (default: this one) as images of `width` columns, +- the contrast.
+
+        This model's are kept with the 8-bit belt they were made for: learning moves the
+        model every few frames but seldom its whole grey levels, and the window's width
+        changes from frame to frame (a narrower one reads the first columns: every
+        column is alike).
+        """
         tile = self._tile if plain is None else plain
         assert tile is not None
         # |difference| > contrast on integer levels is |difference| >= floor(contrast) + 1
         level = int(np.floor(self.contrast))
         belt = np.clip(tile[:, 0], 0, 255).astype(np.uint8)  # (rows, 3): one channel
+        kept = self._bounds if plain is None else None
+        if kept is not None and kept[1].shape[1] >= width and np.array_equal(kept[0], belt):
+            return kept[1][:, :width], kept[2][:, :width]
+        rows = belt.shape[0]
         # saturating, as the comparison was (the stubs do not know scalar operands)
-        low = cv2.subtract(belt, level)[:, None, :]  # type: ignore[call-overload]
-        high = cv2.add(belt, level)[:, None, :]  # type: ignore[call-overload]
-        # a nearest-neighbour stretch: several times cheaper than numpy broadcasting
-        size = (width, low.shape[0])
-        return (
-            cv2.resize(low, size, interpolation=cv2.INTER_NEAREST),
-            cv2.resize(high, size, interpolation=cv2.INTER_NEAREST),
-        )
+        low = cv2.subtract(belt, level)  # type: ignore[call-overload]
+        high = cv2.add(belt, level)  # type: ignore[call-overload]
+        # a nearest-neighbour stretch of both at once: several times cheaper than
+        # numpy broadcasting
+        both = np.concatenate((low, high))[:, None, :]
+        stretched = cv2.resize(both, (width, 2 * rows), interpolation=cv2.INTER_NEAREST)
+        bounds = stretched[:rows], stretched[rows:]
+        if plain is None:
+            self._bounds = (belt, *bounds)
+        return bounds
 
 
 def _deviations(image: np.ndarray, contrast: float) -> np.ndarray:

@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 _AREAS = 30
 
 
-@dataclass
+@dataclass(slots=True)  # slots: its fields are read and set a dozen times a frame
 class Track:
     """A part followed from frame to frame (canonical work pixels)."""
 

@@ -121,14 +121,20 @@ def _shift(previous: _Profile, current: _Profile, back: int) -> tuple[float, flo
         previous.as_earlier * current.as_later + 1e-9
     )
     # the peaks that could match about as well as the best, each placed and scored
-    # between lags by a parabola through it and its neighbours
-    top = float(scores.max())
+    # between lags by a parabola through it and its neighbours. A hundred lags or so:
+    # one list and plain Python cost less than a numpy call per step
+    values = scores.tolist()
+    # (numpy compares float32 scores with a Python float in float32: so here)
+    floor = float(scores.dtype.type(max(values) - 2 * _SAME))
     peaks: list[tuple[float, float]] = []  # (shift, score)
-    for i in (scores[1:-1] >= top - 2 * _SAME).nonzero()[0].tolist():
-        left, mid, right = scores[i : i + 3].tolist()
+    for i in range(1, len(values) - 1):
+        mid = values[i]
+        if mid < floor:
+            continue
+        left, right = values[i - 1], values[i + 1]
         if left <= mid > right:
             curvature = min(left - 2 * mid + right, -1e-9)
-            shift = i + 1 - back + 0.5 * (left - right) / curvature
+            shift = i - back + 0.5 * (left - right) / curvature
             peaks.append((shift, mid - (left - right) ** 2 / (8 * curvature)))
     if not peaks:
         return 0.0, 0.0

@@ -65,3 +65,40 @@ def test_parts_and_their_rim_are_not_belt() -> None:
 def test_too_little_belt_tells_no_light() -> None:
     image = np.full((3, 10, 3), 100, np.uint8)  # 30 pixels: under the 50 needed
     assert BeltLight(image, np.zeros((3, 10), np.int32), 0).around(1, 2) is None
+
+
+def masked_light(
+    image: np.ndarray, labels: np.ndarray, offset: int, y0: int, y1: int
+) -> float | None:
+    """The reading from counts made the straightforward way: a mask of the band's belt
+    pixels, their levels counted, the kept levels picked by a mask."""
+    levels_all = image.astype(np.int64).sum(axis=2)
+    grow = y1 - y0
+    first, end = max(0, y0 - grow), min(image.shape[0], y1 + grow)
+    if end <= first:
+        return None
+    parts = cv2.dilate((labels > 0).view(np.uint8), np.ones((1, 3), np.uint8)).view(bool)
+    grown = parts[first:end]
+    near = grown.copy()
+    near[1:] |= grown[:-1]
+    near[:-1] |= grown[1:]
+    belt = np.ones((end - first, image.shape[1]), bool)
+    belt[:, offset : offset + labels.shape[1]] = ~near
+    counts = np.bincount(levels_all[first:end][belt], minlength=766)
+    cumulative = np.cumsum(counts)
+    if cumulative[-1] < 50:
+        return None
+    greys = np.arange(766, dtype=np.float64) / 3.0
+    low, high = np.percentile(np.repeat(greys, counts), (20, 80))
+    kept = (greys >= low) & (greys <= high)
+    chosen = counts[kept]
+    return float(np.dot(chosen, greys[kept]) / chosen.sum())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_light_is_the_masked_counts_reading_to_the_bit(seed: int) -> None:
+    image, labels, offset = scene(seed)
+    light = BeltLight(image, labels, offset)
+    for y0 in range(0, image.shape[0], 2):
+        for y1 in (y0 + 1, y0 + 3, y0 + 8):
+            assert light.around(y0, y1) == masked_light(image, labels, offset, y0, y1)

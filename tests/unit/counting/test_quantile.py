@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agent.counting.quantile import quantile
+from agent.counting.quantile import percentiles, quantile
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -28,3 +28,20 @@ def test_interpolates_between_neighbours() -> None:
 def test_an_empty_sample_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         quantile(np.zeros(3, np.int64), np.arange(3.0), 0.5)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_percentiles_in_plain_python_are_numpys_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 250))
+    # part areas: integers with ties (as the segmenter's), and floats
+    areas = rng.integers(1, int(rng.integers(2, 3000)), size).tolist()
+    floats = (rng.random(size) * 1000).tolist()
+    percents = (0, 10, 20, 50, 80, 90, 100)
+    for sample in (areas, floats):
+        assert percentiles(sample, percents) == np.percentile(sample, percents).tolist()
+
+
+def test_percentiles_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        percentiles([], (50,))

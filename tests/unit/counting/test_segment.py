@@ -84,3 +84,28 @@ def test_belt_difference_is_the_largest_channel_difference_over_the_contrast(con
     picture = np.clip(belt, 0, 255).astype(np.uint8)[:, None, :]
     expected = np.abs(image.astype(int) - picture.astype(int)).max(axis=2) > contrast
     np.testing.assert_array_equal(segmenter._differs(image) > 0, expected)
+
+
+def test_kept_belt_bounds_tell_the_same_pixels_as_a_plain_comparison() -> None:
+    """`_differs` on a plain belt, its bounds kept across frames and window widths,
+    against the largest channel difference from the belt thresholded directly."""
+    rng = np.random.default_rng(5)
+    segmenter = BeltSegmenter(min_area=16)
+    level = int(np.floor(segmenter.contrast))
+    tile = rng.uniform(0, 255, (50, 1, 3)).astype(np.float32)
+    tile[:3] = [[[3.0, 250.0, 20.0]]]  # saturating bounds
+    segmenter._tile = tile
+    remade = 0
+    for step in range(60):
+        if step % 3 == 0:  # learning moves the model, mostly within its grey levels
+            segmenter._tile = segmenter._tile + rng.normal(0, 0.3, tile.shape).astype(np.float32)
+            segmenter._pictures.clear()
+        width = int(rng.integers(20, 161))
+        image = rng.integers(0, 256, (50, width, 3), np.uint8)
+        kept = segmenter._bounds
+        differs = segmenter._differs(image)
+        remade += segmenter._bounds is not kept
+        belt = np.clip(segmenter._tile[:, 0], 0, 255).astype(np.uint8).astype(int)
+        expected = np.abs(image.astype(int) - belt[:, None, :]).max(axis=2) > level
+        assert np.array_equal(differs > 0, expected)
+    assert 0 < remade < 60  # kept when the 8-bit belt and the width allow

@@ -83,3 +83,54 @@ def test_reset_forgets_the_past() -> None:
     detector.reset()
     image, _ = next(frames(shift_per_frame=0.0))
     assert detector.update(image, 100.0).speed == 0.0
+
+
+def numpy_shift(previous: np.ndarray, current: np.ndarray, back: int, ahead: int):
+    """The shift search written with numpy throughout (as before the plain-Python peaks)."""
+    from agent.flow.motion import _JITTER, _SAME, _prepare
+
+    a, b = (np.asarray(p, np.float32) for p in (previous, current))
+    early, late = _prepare(a - a.mean(), back, ahead), _prepare(b - b.mean(), back, ahead)
+    scores = np.correlate(late.padded, early.profile, mode="valid") / (
+        early.as_earlier * late.as_later + 1e-9
+    )
+    top = float(scores.max())
+    peaks = []
+    for i in (scores[1:-1] >= top - 2 * _SAME).nonzero()[0].tolist():
+        left, mid, right = scores[i : i + 3].tolist()
+        if left <= mid > right:
+            curvature = min(left - 2 * mid + right, -1e-9)
+            peaks.append(
+                (
+                    i + 1 - back + 0.5 * (left - right) / curvature,
+                    mid - (left - right) ** 2 / (8 * curvature),
+                )
+            )
+    if not peaks:
+        return 0.0, 0.0
+    best = max(score for _, score in peaks)
+    alike = [(s, c) for s, c in peaks if c >= best - _SAME]
+    still = [p for p in alike if abs(p[0]) <= _JITTER]
+    forward = [p for p in alike if p[0] > _JITTER]
+    if still:
+        shift, score = max(still, key=lambda p: p[1])
+    elif forward:
+        shift, score = forward[0]
+    else:
+        shift, score = max(alike, key=lambda p: p[1])
+    return shift, min(score, 1.0)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_profile_shift_is_the_numpy_search_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(8, 200))
+    # a repeating pattern (many peaks alike), noise, or both, moved by a random shift
+    period = int(rng.integers(3, 40))
+    base = np.sin(np.arange(size + 40) * 2 * np.pi / period) * rng.uniform(0, 30)
+    base += rng.normal(0, rng.uniform(0.1, 20), base.size)
+    moved = int(rng.integers(-5, 20))
+    previous, current = base[20 : 20 + size], base[20 - moved : 20 - moved + size]
+    back, ahead = max(2, size // 8), max(3, size // 2)
+    got = profile_shift(previous, current, back, ahead)
+    assert got == numpy_shift(previous, current, back, ahead)
