@@ -2,8 +2,9 @@
 
 `TaughtInspector` places each view in the canonical pose (`register`), brings it to
 the taught light (`LineModel.normalise`), maps how unusual every pixel is (pixels on
-each view, the backbone's patches on the middle one), and compares the part's score
-with the threshold (`threshold`). Fitting is in `fit`, saving in `persist`.
+each view, the backbone's patches on the middle one showing the part alone), and
+compares the part's score (`part_score`: the larger comparison's) with the threshold.
+Fitting is in `fit`, saving in `persist`.
 """
 
 from __future__ import annotations
