@@ -37,14 +37,22 @@ def sample_part(
     colour: str = "steel",
     views: int = 3,
     size_px: tuple[float, float] = (64.0, 76.0),
+    variation: float = 0.0,
+    strength: float = 1.0,
 ) -> SampledPart:
-    """Render one part and `views` crops of it."""
+    """Render one part and `views` crops of it.
+
+    `variation`: the part's tolerance of size, tint and surface (`PartSpec.variation`);
+    `strength`: its defect's size and contrast (`PartSpec.defect_strength`).
+    """
     spec = PartSpec(
         design=design,
         colour=colour,
         size=float(rng.uniform(*size_px)),
         defect=defect,
         seed=int(rng.integers(2**31)),
+        variation=variation,
+        defect_strength=strength,
     )
     part = render_part(spec, float(rng.uniform(0, 360)))
     side = part.mask.shape[0] + 16

@@ -1,0 +1,60 @@
+"""Subtle defects on parts that vary as an ordinary production does: not found yet.
+
+Parts with the tolerance of a real line (size, tint, surface: `variation` 1.0) and
+defects at 0.4 of their drawn size and contrast. The pixel comparison's spread over
+such parts is as wide as a faint scratch; the backbone's patches (run on one view)
+see it, but a part scores the median over its views of the larger map, so the two
+pixel-only views outvote that one: a faint scratch scores like a good part (washer:
+AUROC 0.74, scratches 0/12, 3/60 good rejected; bracket: 0.81, 0/12). Giving the
+patches their own say (the larger of the pixels' median and the patches' peak, each
+with its own threshold) passed this test (0.98-1.00) but rejected 31 of 96 good parts
+on a modular belt and 22 of 103 on *subtle-defects* at seed offset 2
+(docs/inspection.md, "Not done"); strict, so the day it passes it is noticed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.inspection.fit import fit_line
+from agent.inspection.inspector import TaughtInspector
+from agent.inspection.runtime import Backbone
+from agent.inspection.samples import MIN_VISIBLE_PX, SampledPart, sample_part
+
+
+def _part(rng: np.random.Generator, design: str, kind: str | None = None) -> SampledPart:
+    return sample_part(rng, design, kind, variation=1.0, strength=0.4)
+
+
+@pytest.fixture(scope="module")
+def backbone() -> Backbone:
+    return Backbone()
+
+
+def _visible(rng: np.random.Generator, design: str, kind: str, count: int) -> list:
+    out = []
+    while len(out) < count:
+        part = _part(rng, design, kind)
+        if part.visible_px >= MIN_VISIBLE_PX:
+            out.append(part.views)
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason="faint defects on varied parts (docs/inspection.md)")
+@pytest.mark.parametrize("design", ["washer", "bracket"])
+def test_faint_scratches_and_cracks_on_varied_parts_are_found(backbone, design):
+    rng = np.random.default_rng(5)
+    teach = [_part(rng, design).views for _ in range(90)]
+    line = TaughtInspector(fit_line(teach, backbone), backbone)
+    good = [line.inspect(_part(rng, design).views) for _ in range(60)]
+    faint = {kind: _visible(rng, design, kind, 12) for kind in ("scratch", "crack")}
+    scores = {
+        kind: [line.inspect(views).score or 0.0 for views in parts] for kind, parts in faint.items()
+    }
+    good_scores = [v.score or 0.0 for v in good]
+    assert sum(not v.good for v in good) <= 2, sorted(good_scores)[-4:]
+    found = [s for kind in scores for s in scores[kind]]
+    assert sum(s > 1.0 for s in found) >= 0.8 * len(found), scores
+    auroc = np.mean([(d > g) + 0.5 * (d == g) for d in found for g in good_scores])
+    assert auroc >= 0.97, (auroc, scores)
