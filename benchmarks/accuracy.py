@@ -40,9 +40,8 @@ from agent import demo  # noqa: E402
 from agent.config import load_config  # noqa: E402
 from agent.events import PartEvent, StateEvent  # noqa: E402
 from agent.inspection.loader import load_inspector  # noqa: E402
-from agent.inspection.samples import MIN_VISIBLE_PX  # noqa: E402
 from agent.pipeline import replay_clip  # noqa: E402
-from agent.sim.line import Phase, Scenario, plan_parts  # noqa: E402
+from agent.sim.line import Phase, Scenario, unseen_defects  # noqa: E402
 
 BENCH = ROOT / ".cache" / "bench"
 MATCH_S = 0.5
@@ -268,22 +267,6 @@ def stopped_intervals(events: list[Any], end_s: float) -> list[tuple[float, floa
             end = seconds(states[i + 1].ts) if i + 1 < len(states) else end_s
             out.append((seconds(event.ts), end, event.reason))
     return out
-
-
-def unseen_defects(line: Scenario) -> set[float]:
-    """Crossing times (as the footage's truth rounds them) of defects that do not show.
-
-    The simulator draws some cracks from the edge outwards, off the part: fewer than
-    `MIN_VISIBLE_PX` of their pixels lie on it (an angle plate's inner corner points
-    them into the gap). No inspection can see those; they are left out of the
-    inspection figures, as in the tests.
-    """
-    truths, sprites = plan_parts(line)
-    return {
-        round(t.t_count, 3)
-        for t, sprite in zip(truths, sprites, strict=True)
-        if t.t_count is not None and t.defect and int(sprite.defect_mask.sum()) < MIN_VISIBLE_PX
-    }
 
 
 def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str, Any]:

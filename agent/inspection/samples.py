@@ -12,12 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.inspection import PartCrop
-from agent.sim.parts import PartSpec, composite, render_part
+from agent.sim.parts import MIN_VISIBLE_PX, PartSpec, composite, render_part
 
 BELT = (68, 68, 70)
-#: Defects whose visible pixels number fewer than this are not counted as defects
-#: (a crack the simulator drew mostly off the part shows a handful of pixels).
-MIN_VISIBLE_PX = 15
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from agent.sim.parts import DEFECT_KINDS, PartSpec, RenderedPart, composite, render_part
+from agent.sim.parts import (
+    DEFECT_KINDS,
+    MIN_VISIBLE_PX,
+    PartSpec,
+    RenderedPart,
+    composite,
+    render_part,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -712,3 +719,19 @@ def patterned_belt(
         speed_px_s=travel * period * analysis_fps,
         **{**hard, **look},
     )
+
+
+def unseen_defects(line: Scenario) -> set[float]:
+    """Crossing times (as the footage's truth rounds them) of defects that do not show.
+
+    The simulator draws some cracks from the edge outwards, off the part: fewer than
+    `MIN_VISIBLE_PX` of their pixels lie on it (an angle plate's inner corner points
+    them into the gap). No inspection can see those; they are left out of the
+    inspection figures, as in the tests.
+    """
+    truths, sprites = plan_parts(line)
+    return {
+        round(t.t_count, 3)
+        for t, sprite in zip(truths, sprites, strict=True)
+        if t.t_count is not None and t.defect and int(sprite.defect_mask.sum()) < MIN_VISIBLE_PX
+    }

@@ -42,6 +42,10 @@ DEFECT_KINDS: tuple[str, ...] = (
     "stain",
     "wrong_colour",
 )
+
+#: Defects whose visible pixels number fewer than this are not counted as defects
+#: (a crack the simulator drew mostly off the part shows a handful of pixels).
+MIN_VISIBLE_PX = 15
 #: BGR base colours.
 COLOURS: dict[str, tuple[int, int, int]] = {
     "steel": (178, 174, 170),

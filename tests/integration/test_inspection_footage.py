@@ -16,10 +16,9 @@ import pytest
 from agent.__main__ import main
 from agent.config import load_config
 from agent.inspection.loader import load_inspector
-from agent.inspection.samples import MIN_VISIBLE_PX
 from agent.pipeline import iter_counted_parts
 from agent.sim.line import Phase, Scenario, render_line
-from agent.sim.parts import DEFECT_KINDS, render_part
+from agent.sim.parts import DEFECT_KINDS, MIN_VISIBLE_PX, render_part
 from tests.conftest import taught_line_config
 
 DESIGNS = ("washer", "bracket")

@@ -20,7 +20,8 @@ import pytest
 from agent.inspection.fit import fit_line
 from agent.inspection.inspector import TaughtInspector
 from agent.inspection.runtime import Backbone
-from agent.inspection.samples import MIN_VISIBLE_PX, SampledPart, sample_part
+from agent.inspection.samples import SampledPart, sample_part
+from agent.sim.parts import MIN_VISIBLE_PX
 
 
 def _part(rng: np.random.Generator, design: str, kind: str | None = None) -> SampledPart:

@@ -1,4 +1,4 @@
-"""benchmarks/accuracy.py leaves out of the inspection figures the defects that do not show.
+"""`unseen_defects` names the defects that do not show, left out of the accuracy figures.
 
 The simulator draws a crack from a point of the outline towards the part's centre; on
 an angle plate the centre lies off the L, so some cracks run off the part. Those are
@@ -12,10 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from agent.inspection.samples import MIN_VISIBLE_PX
-from agent.sim.line import Phase, Scenario, plan_parts
-from agent.sim.parts import render_part
-from benchmarks.accuracy import unseen_defects
+from agent.sim.line import Phase, Scenario, plan_parts, unseen_defects
+from agent.sim.parts import MIN_VISIBLE_PX, render_part
 
 
 def _changed_px(truth) -> int:  # type: ignore[no-untyped-def]
