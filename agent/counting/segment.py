@@ -58,6 +58,11 @@ _TRIALS = 3
 #: The least autocorrelation at a lag for it to be a belt pattern's repeat (parts in
 #: view lower it: they seldom repeat with it).
 _MATCH = 0.35
+#: Pixels this close to a part (3 work pixels: its blur and shadow) are not learnt as belt.
+_NEAR_PART = np.ones((7, 7), np.uint8)
+#: Repeats of travel after which a phase of the tile no belt pixel showed is learnt
+#: from all its pixels (see `_learn_tile`): longer than a part takes to pass the view.
+_STALE = 4
 
 
 class BeltSegmenter:
@@ -91,6 +96,8 @@ class BeltSegmenter:
         #: The pattern as seen where no part was (see `_see_belt`): (rows, bins, 3),
         #: NaN where not seen yet; None without an adopted pattern.
         self._seen: np.ndarray | None = None
+        #: The travel when a belt pixel last showed each of the tile's (row, bin).
+        self._shown: np.ndarray | None = None
         self._frames = 0
         self._areas: deque[int] = deque(maxlen=200)
         self.alike_spread = alike_spread
@@ -147,24 +154,19 @@ class BeltSegmenter:
         if self._seen is None or self._seen.shape != self._tile.shape:
             self._seen = np.full(self._tile.shape, np.nan, np.float32)
         n = self._seen.shape[1]
-        # a column with a part, or within 3 of one (its blur and shadow), shows no belt
-        with_part = np.asarray(filled.any(axis=0), np.uint8)[None, :]
-        free = cv2.dilate(with_part, np.ones((1, 7), np.uint8))[0] == 0
-        if not free.any():
-            return
-        bins = _whole(phase[free], n)
+        bins = _whole(phase, n)
         onehot = np.zeros((bins.size, n), np.float32)
         onehot[np.arange(bins.size), bins] = 1.0
-        counts = onehot.sum(axis=0)
-        # per bin, the sum of its columns: one matrix product (rows x channels, columns)
-        shown_columns = image[:, free].astype(np.float32).transpose(0, 2, 1)
-        means = (shown_columns @ onehot).transpose(0, 2, 1)
+        # a pixel within 3 of a part (its blur and shadow) shows no belt
+        free = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
+        counts = free @ onehot  # (rows, bins)
+        means = np.einsum("rwc,rw,wn->rnc", image.astype(np.float32), free, onehot)
         shown = counts > 0
-        means[:, shown] /= counts[shown][None, :, None]
-        new = shown & np.isnan(self._seen[0, :, 0])
-        self._seen[:, new] = means[:, new]
+        means[shown] /= counts[shown][:, None]
+        new = shown & np.isnan(self._seen[..., 0])
+        self._seen[new] = means[new]
         old = shown & ~new
-        self._seen[:, old] += self.learn_rate * (means[:, old] - self._seen[:, old])
+        self._seen[old] += self.learn_rate * (means[old] - self._seen[old])
 
     def segment(
         self, image: np.ndarray, at: int = 0, travel: float = 0.0
@@ -423,6 +425,7 @@ class BeltSegmenter:
         self._travel = 0.0
         self._looks = 0
         self._candidate = None
+        self._shown = None
         self._pictures.clear()
 
     def _look_for_pattern(self, image: np.ndarray, at: int) -> None:
@@ -444,6 +447,7 @@ class BeltSegmenter:
         self._candidate = (repeat, self._travel, self._tile)
         self._failed = 0
         self._tile = tile
+        self._shown = None
         self._pictures.clear()
 
     @staticmethod
@@ -580,39 +584,60 @@ class BeltSegmenter:
         return i - reach + float(np.clip(fraction, -0.5, 0.5)), rising or weak
 
     def _learn(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
+        """Follow the belt from its pixels that are no part (see `_learn_tile` on a pattern)."""
         assert self._tile is not None
-        bins = None if phase is None else _whole(phase, self._tile.shape[1])
+        if phase is not None:
+            self._learn_tile(image, filled, phase)
+            return
         # 1 on belt pixels: not a part, nor next to one
         _, belt_px = cv2.threshold(cv2.dilate(filled, _SQUARE), 0, 1, cv2.THRESH_BINARY_INV)
-        if bins is None:
-            masked = cv2.bitwise_and(image, image, mask=belt_px)
-            sums = cv2.reduce(masked, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1, 3)
-            counts = cv2.reduce(belt_px, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1)
-            usable = counts >= max(4, image.shape[1] // 4)
-        else:
-            # per bin of the tile: the belt pixels of the columns showing it
-            n = self._tile.shape[1]
-            onehot = np.zeros((image.shape[1], n), np.float32)
-            onehot[np.arange(image.shape[1]), bins] = 1.0
-            # nor in a column with a part (its pixels on the pattern look like the
-            # pattern: learnt, the part would fade into it); other repeats show these
-            with_part = np.asarray(filled.any(axis=0), np.uint8)[None, :]
-            near = cv2.dilate(with_part, np.ones((1, 5), np.uint8))
-            mask = belt_px.astype(np.float32) * (near == 0)
-            sums = np.einsum("rwc,rw,wn->rnc", image.astype(np.float32), mask, onehot)
-            counts = mask @ onehot
-            # what differs at a phase alike in every one of 3 or more repeats in view
-            # is the belt (parts do not repeat with it, even one to a cleat's pocket:
-            # never alike to a few grey levels): learnt from all its pixels
-            repeated = (counts == 0) & (onehot.sum(axis=0) >= 3)
-            for b in np.flatnonzero(repeated.any(axis=0)).tolist():
-                rows = repeated[:, b]
-                seen = image[rows][:, bins == b].astype(np.float32)
-                alike = np.ptp(seen, axis=1).max(axis=1) < self.contrast
-                rows[rows] = alike
-                sums[rows, b] = np.median(seen[alike], axis=1)
-                counts[rows, b] = 1
-            usable = counts >= 1
+        masked = cv2.bitwise_and(image, image, mask=belt_px)
+        sums = cv2.reduce(masked, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1, 3)
+        counts = cv2.reduce(belt_px, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1)
+        usable = counts >= max(4, image.shape[1] // 4)
+        if usable.any():
+            mean = sums / np.maximum(counts, 1)[..., None]
+            step = self.learn_rate * (mean - self._tile)
+            self._tile += np.where(usable[..., None], step, 0.0).astype(np.float32)
+            self._pictures.clear()
+
+    def _learn_tile(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray) -> None:
+        """Follow a patterned belt's tile from its belt pixels, registered by travel.
+
+        Belt pixels are those 3 or more from a part (its blur and shadow), per pixel,
+        not per column: parts that come at the pattern's pitch sit at one phase for
+        many repeats, and whole columns with a part would leave it unlearnt.
+
+        But a tile can hold a part where the belt is plain: the first image's fold,
+        when parts lie at one phase in most repeats in view. The belt there then looks
+        like a part and is never learnt, and the parts that look like the tile are,
+        for as long as parts keep coming at that phase. So a pixel that looks like
+        the plain belt (its row's median in the tile, within the contrast) is belt,
+        part or not, and where any shows, only those are learnt: parts that look like
+        a ghost outnumber the belt showing between them.
+        """
+        assert self._tile is not None
+        n = self._tile.shape[1]
+        bins = _whole(phase, n)
+        onehot = np.zeros((image.shape[1], n), np.float32)
+        onehot[np.arange(image.shape[1]), bins] = 1.0
+        pixels = image.astype(np.float32)
+        plain = np.median(self._tile, axis=1)  # (rows, 3): the pattern is a minority of bins
+        looks_plain = (np.abs(pixels - plain[:, None, :]).max(axis=2) < self.contrast).astype(
+            np.float32
+        )
+        apart = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
+        plain_counts = looks_plain @ onehot
+        free_counts = apart @ onehot
+        # per (row, bin): the plain-looking pixels where any are, else those apart from parts
+        use_plain = plain_counts >= 1
+        sums = np.where(
+            use_plain[..., None],
+            np.einsum("rwc,rw,wn->rnc", pixels, looks_plain, onehot),
+            np.einsum("rwc,rw,wn->rnc", pixels, apart, onehot),
+        )
+        counts = np.where(use_plain, plain_counts, free_counts)
+        usable = counts >= 1
         if not usable.any():
             return
         mean = sums / np.maximum(counts, 1)[..., None]
