@@ -138,7 +138,10 @@ class BeltSegmenter:
         if self._seen is None or self._tile is None or self._seen.shape != self._tile.shape:
             return None
         phase = self._phase(np.arange(start, stop), self._seen.shape[1])
-        return np.asarray(_between(self._seen, phase), np.float32)
+        # a phase never seen free of parts (parts at the pattern's pitch, at the same
+        # rows): the belt model's part that reaches across and along the belt there
+        seen = np.where(np.isnan(self._seen), _across_and_along(self._tile), self._seen)
+        return np.asarray(_between(seen, phase), np.float32)
 
     def _see_belt(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
         """Follow the pattern from the columns no part is in or next to, for `picture`.
@@ -622,10 +625,8 @@ class BeltSegmenter:
         onehot = np.zeros((image.shape[1], n), np.float32)
         onehot[np.arange(image.shape[1]), bins] = 1.0
         pixels = image.astype(np.float32)
-        plain = np.median(self._tile, axis=1)  # (rows, 3): the pattern is a minority of bins
-        looks_plain = (np.abs(pixels - plain[:, None, :]).max(axis=2) < self.contrast).astype(
-            np.float32
-        )
+        expected = _across_and_along(self._tile)[:, bins]
+        looks_plain = (np.abs(pixels - expected).max(axis=2) < self.contrast).astype(np.float32)
         apart = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
         plain_counts = looks_plain @ onehot
         free_counts = apart @ onehot
@@ -899,6 +900,17 @@ def _fold(image: np.ndarray, bins: np.ndarray, n: int) -> np.ndarray:
             columns = np.flatnonzero(bins == (b - 1) % n) if b else np.flatnonzero(bins == 1)
         tile[:, b] = np.median(image[:, columns], axis=1)
     return tile
+
+
+def _across_and_along(tile: np.ndarray) -> np.ndarray:
+    """The tile (rows, bins, 3) as a row's colour plus a bin's offset, each a median.
+
+    The part of a belt's look that reaches along it (the light across it, a modular
+    belt's joints) and across it (cleats, their shadows, hinges): a part, on some rows
+    of some bins only, is in neither. Perforations and the like are not either.
+    """
+    rows = np.median(tile, axis=1, keepdims=True)
+    return rows + np.median(tile - rows, axis=0, keepdims=True)
 
 
 def _whole(phase: np.ndarray, n: int) -> np.ndarray:
