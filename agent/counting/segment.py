@@ -24,8 +24,9 @@ The single part's area is learnt from parts counted on their own (`learn_part`, 
 the counter calls once per part).
 
 The belt model then learns from the pixels that are not parts (parts grown by one
-pixel; on a patterned belt, no column with a part), so a part standing still in view
-is never learnt into the belt. A pattern is looked for in the first frames
+pixel; on a patterned belt by three, and pixels that look like the pattern's part
+reaching across and along the belt are belt even on a part: `_learn_tile`), so a part
+standing still in view is never learnt into the belt. A pattern is looked for in the first frames
 (`belt_repeat`), tried, and adopted once the belt brings a new repeat of it into view
 where it should be (`_confirm_pattern`): parts at a steady pitch are not a pattern.
 """
@@ -60,9 +61,6 @@ _TRIALS = 3
 _MATCH = 0.35
 #: Pixels this close to a part (3 work pixels: its blur and shadow) are not learnt as belt.
 _NEAR_PART = np.ones((7, 7), np.uint8)
-#: Repeats of travel after which a phase of the tile no belt pixel showed is learnt
-#: from all its pixels (see `_learn_tile`): longer than a part takes to pass the view.
-_STALE = 4
 
 
 class BeltSegmenter:
@@ -96,8 +94,6 @@ class BeltSegmenter:
         #: The pattern as seen where no part was (see `_see_belt`): (rows, bins, 3),
         #: NaN where not seen yet; None without an adopted pattern.
         self._seen: np.ndarray | None = None
-        #: The travel when a belt pixel last showed each of the tile's (row, bin).
-        self._shown: np.ndarray | None = None
         self._frames = 0
         self._areas: deque[int] = deque(maxlen=200)
         self.alike_spread = alike_spread
@@ -144,12 +140,13 @@ class BeltSegmenter:
         return np.asarray(_between(seen, phase), np.float32)
 
     def _see_belt(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
-        """Follow the pattern from the columns no part is in or next to, for `picture`.
+        """Follow the pattern from the pixels no part is on or next to, for `picture`.
 
         Stricter than the belt model, which must fill every bin to segment and so
-        learns from the first frames' fold and from phases alike in every repeat: a
-        part in view from the start, or parts at the pattern's pitch, can linger in
-        it as a faint ghost that counting shrugs off but a part's outline does not.
+        starts from the first frame's fold (see `_learn_tile`): what lingers of a part
+        there, which counting shrugs off, would cut a part's outline. Per pixel, not
+        per column: parts at the pattern's pitch keep a phase hidden on their rows
+        only.
         """
         if phase is None or self._candidate is not None or self._tile is None:
             self._seen = None
@@ -428,7 +425,6 @@ class BeltSegmenter:
         self._travel = 0.0
         self._looks = 0
         self._candidate = None
-        self._shown = None
         self._pictures.clear()
 
     def _look_for_pattern(self, image: np.ndarray, at: int) -> None:
@@ -450,7 +446,6 @@ class BeltSegmenter:
         self._candidate = (repeat, self._travel, self._tile)
         self._failed = 0
         self._tile = tile
-        self._shown = None
         self._pictures.clear()
 
     @staticmethod
@@ -611,13 +606,14 @@ class BeltSegmenter:
         not per column: parts that come at the pattern's pitch sit at one phase for
         many repeats, and whole columns with a part would leave it unlearnt.
 
-        But a tile can hold a part where the belt is plain: the first image's fold,
-        when parts lie at one phase in most repeats in view. The belt there then looks
-        like a part and is never learnt, and the parts that look like the tile are,
-        for as long as parts keep coming at that phase. So a pixel that looks like
-        the plain belt (its row's median in the tile, within the contrast) is belt,
-        part or not, and where any shows, only those are learnt: parts that look like
-        a ghost outnumber the belt showing between them.
+        But the tile starts from the first image's fold, which holds a part where
+        parts lie at one phase in most repeats in view; the belt there then looks like
+        a part and is never learnt, and the parts that look like the tile are, for as
+        long as parts keep coming at that phase. So a pixel that looks like the tile's
+        part that reaches across and along the belt (`_across_and_along`: no part is
+        in it) is belt, part or not; where any shows, only those are learnt (parts
+        that look like a ghost outnumber the belt showing between them), elsewhere
+        the pixels apart from parts.
         """
         assert self._tile is not None
         n = self._tile.shape[1]
@@ -626,18 +622,13 @@ class BeltSegmenter:
         onehot[np.arange(image.shape[1]), bins] = 1.0
         pixels = image.astype(np.float32)
         expected = _across_and_along(self._tile)[:, bins]
-        looks_plain = (np.abs(pixels - expected).max(axis=2) < self.contrast).astype(np.float32)
+        looks_belt = (np.abs(pixels - expected).max(axis=2) < self.contrast).astype(np.float32)
         apart = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
-        plain_counts = looks_plain @ onehot
-        free_counts = apart @ onehot
-        # per (row, bin): the plain-looking pixels where any are, else those apart from parts
-        use_plain = plain_counts >= 1
-        sums = np.where(
-            use_plain[..., None],
-            np.einsum("rwc,rw,wn->rnc", pixels, looks_plain, onehot),
-            np.einsum("rwc,rw,wn->rnc", pixels, apart, onehot),
-        )
-        counts = np.where(use_plain, plain_counts, free_counts)
+        # per (row, bin): the belt-looking pixels where any are, else those apart from parts
+        any_belt = (looks_belt @ onehot >= 1)[:, bins]
+        weights = np.where(any_belt, looks_belt, apart)
+        sums = np.einsum("rwc,rw,wn->rnc", pixels, weights, onehot)
+        counts = weights @ onehot
         usable = counts >= 1
         if not usable.any():
             return
