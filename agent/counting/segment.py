@@ -126,10 +126,11 @@ class BeltSegmenter:
         """The belt's pattern as it lies now under work columns `start:stop` (float32 BGR).
 
         All rows across the flow, at the phase the last `segment` matched, as seen
-        with no part on it (`_see_belt`), NaN where not seen so yet. None on a belt
-        with no adopted pattern (a plain belt, or one in trial): there the crop's own
-        border tells the belt well enough. For telling a part from the belt in its
-        crop (`agent.inspection.register`).
+        with no part on it (`_see_belt`); where no part left it free yet, the belt
+        model's part that reaches across and along the belt (`_across_and_along`).
+        None on a belt with no adopted pattern (a plain belt, or one in trial): there
+        the crop's own border tells the belt well enough. For telling a part from the
+        belt in its crop (`agent.inspection.register`).
         """
         if self._seen is None or self._tile is None or self._seen.shape != self._tile.shape:
             return None
