@@ -24,8 +24,9 @@ The single part's area is learnt from parts counted on their own (`learn_part`, 
 the counter calls once per part).
 
 The belt model then learns from the pixels that are not parts (parts grown by one
-pixel; on a patterned belt, no column with a part), so a part standing still in view
-is never learnt into the belt. A pattern is looked for in the first frames
+pixel; on a patterned belt by three, and pixels that look like the pattern's part
+reaching across and along the belt are belt even on a part: `_learn_tile`), so a part
+standing still in view is never learnt into the belt. A pattern is looked for in the first frames
 (`belt_repeat`), tried, and adopted once the belt brings a new repeat of it into view
 where it should be (`_confirm_pattern`): parts at a steady pitch are not a pattern.
 """
@@ -59,6 +60,8 @@ _TRIALS = 3
 #: The least autocorrelation at a lag for it to be a belt pattern's repeat (parts in
 #: view lower it: they seldom repeat with it).
 _MATCH = 0.35
+#: Pixels this close to a part (3 work pixels: its blur and shadow) are not learnt as belt.
+_NEAR_PART = np.ones((7, 7), np.uint8)
 
 
 class BeltSegmenter:
@@ -126,23 +129,28 @@ class BeltSegmenter:
         """The belt's pattern as it lies now under work columns `start:stop` (float32 BGR).
 
         All rows across the flow, at the phase the last `segment` matched, as seen
-        with no part on it (`_see_belt`), NaN where not seen so yet. None on a belt
-        with no adopted pattern (a plain belt, or one in trial): there the crop's own
-        border tells the belt well enough. For telling a part from the belt in its
-        crop (`agent.inspection.register`).
+        with no part on it (`_see_belt`); where no part left it free yet, the belt
+        model's part that reaches across and along the belt (`_across_and_along`).
+        None on a belt with no adopted pattern (a plain belt, or one in trial): there
+        the crop's own border tells the belt well enough. For telling a part from the
+        belt in its crop (`agent.inspection.register`).
         """
         if self._seen is None or self._tile is None or self._seen.shape != self._tile.shape:
             return None
         phase = self._phase(np.arange(start, stop), self._seen.shape[1])
-        return np.asarray(_between(self._seen, phase), np.float32)
+        # a phase never seen free of parts (parts at the pattern's pitch, at the same
+        # rows): the belt model's part that reaches across and along the belt there
+        seen = np.where(np.isnan(self._seen), _across_and_along(self._tile), self._seen)
+        return np.asarray(_between(seen, phase), np.float32)
 
     def _see_belt(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
-        """Follow the pattern from the columns no part is in or next to, for `picture`.
+        """Follow the pattern from the pixels no part is on or next to, for `picture`.
 
         Stricter than the belt model, which must fill every bin to segment and so
-        learns from the first frames' fold and from phases alike in every repeat: a
-        part in view from the start, or parts at the pattern's pitch, can linger in
-        it as a faint ghost that counting shrugs off but a part's outline does not.
+        starts from the first frame's fold (see `_learn_tile`): what lingers of a part
+        there, which counting shrugs off, would cut a part's outline. Per pixel, not
+        per column: parts at the pattern's pitch keep a phase hidden on their rows
+        only.
         """
         if phase is None or self._candidate is not None or self._tile is None:
             self._seen = None
@@ -150,24 +158,19 @@ class BeltSegmenter:
         if self._seen is None or self._seen.shape != self._tile.shape:
             self._seen = np.full(self._tile.shape, np.nan, np.float32)
         n = self._seen.shape[1]
-        # a column with a part, or within 3 of one (its blur and shadow), shows no belt
-        with_part = np.asarray(filled.any(axis=0), np.uint8)[None, :]
-        free = cv2.dilate(with_part, np.ones((1, 7), np.uint8))[0] == 0
-        if not free.any():
-            return
-        bins = _whole(phase[free], n)
+        bins = _whole(phase, n)
         onehot = np.zeros((bins.size, n), np.float32)
         onehot[np.arange(bins.size), bins] = 1.0
-        counts = onehot.sum(axis=0)
-        # per bin, the sum of its columns: one matrix product (rows x channels, columns)
-        shown_columns = image[:, free].astype(np.float32).transpose(0, 2, 1)
-        means = (shown_columns @ onehot).transpose(0, 2, 1)
+        # a pixel within 3 of a part (its blur and shadow) shows no belt
+        free = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
+        counts = free @ onehot  # (rows, bins)
+        means = np.einsum("rwc,rw,wn->rnc", image.astype(np.float32), free, onehot)
         shown = counts > 0
-        means[:, shown] /= counts[shown][None, :, None]
-        new = shown & np.isnan(self._seen[0, :, 0])
-        self._seen[:, new] = means[:, new]
+        means[shown] /= counts[shown][:, None]
+        new = shown & np.isnan(self._seen[..., 0])
+        self._seen[new] = means[new]
         old = shown & ~new
-        self._seen[:, old] += self.learn_rate * (means[:, old] - self._seen[:, old])
+        self._seen[old] += self.learn_rate * (means[old] - self._seen[old])
 
     def segment(
         self, image: np.ndarray, at: int = 0, travel: float = 0.0
@@ -583,39 +586,54 @@ class BeltSegmenter:
         return i - reach + float(np.clip(fraction, -0.5, 0.5)), rising or weak
 
     def _learn(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
+        """Follow the belt from its pixels that are no part (see `_learn_tile` on a pattern)."""
         assert self._tile is not None
-        bins = None if phase is None else _whole(phase, self._tile.shape[1])
+        if phase is not None:
+            self._learn_tile(image, filled, phase)
+            return
         # 1 on belt pixels: not a part, nor next to one
         _, belt_px = cv2.threshold(cv2.dilate(filled, _SQUARE), 0, 1, cv2.THRESH_BINARY_INV)
-        if bins is None:
-            masked = cv2.bitwise_and(image, image, mask=belt_px)
-            sums = cv2.reduce(masked, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1, 3)
-            counts = cv2.reduce(belt_px, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1)
-            usable = counts >= max(4, image.shape[1] // 4)
-        else:
-            # per bin of the tile: the belt pixels of the columns showing it
-            n = self._tile.shape[1]
-            onehot = np.zeros((image.shape[1], n), np.float32)
-            onehot[np.arange(image.shape[1]), bins] = 1.0
-            # nor in a column with a part (its pixels on the pattern look like the
-            # pattern: learnt, the part would fade into it); other repeats show these
-            with_part = np.asarray(filled.any(axis=0), np.uint8)[None, :]
-            near = cv2.dilate(with_part, np.ones((1, 5), np.uint8))
-            mask = belt_px.astype(np.float32) * (near == 0)
-            sums = np.einsum("rwc,rw,wn->rnc", image.astype(np.float32), mask, onehot)
-            counts = mask @ onehot
-            # what differs at a phase alike in every one of 3 or more repeats in view
-            # is the belt (parts do not repeat with it, even one to a cleat's pocket:
-            # never alike to a few grey levels): learnt from all its pixels
-            repeated = (counts == 0) & (onehot.sum(axis=0) >= 3)
-            for b in np.flatnonzero(repeated.any(axis=0)).tolist():
-                rows = repeated[:, b]
-                seen = image[rows][:, bins == b].astype(np.float32)
-                alike = np.ptp(seen, axis=1).max(axis=1) < self.contrast
-                rows[rows] = alike
-                sums[rows, b] = np.median(seen[alike], axis=1)
-                counts[rows, b] = 1
-            usable = counts >= 1
+        masked = cv2.bitwise_and(image, image, mask=belt_px)
+        sums = cv2.reduce(masked, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1, 3)
+        counts = cv2.reduce(belt_px, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(-1, 1)
+        usable = counts >= max(4, image.shape[1] // 4)
+        if usable.any():
+            mean = sums / np.maximum(counts, 1)[..., None]
+            step = self.learn_rate * (mean - self._tile)
+            self._tile += np.where(usable[..., None], step, 0.0).astype(np.float32)
+            self._pictures.clear()
+
+    def _learn_tile(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray) -> None:
+        """Follow a patterned belt's tile from its belt pixels, registered by travel.
+
+        Belt pixels are those 3 or more from a part (its blur and shadow), per pixel,
+        not per column: parts that come at the pattern's pitch sit at one phase for
+        many repeats, and whole columns with a part would leave it unlearnt.
+
+        But the tile starts from the first image's fold, which holds a part where
+        parts lie at one phase in most repeats in view; the belt there then looks like
+        a part and is never learnt, and the parts that look like the tile are, for as
+        long as parts keep coming at that phase. So a pixel that looks like the tile's
+        part that reaches across and along the belt (`_across_and_along`: no part is
+        in it) is belt, part or not; where any shows, only those are learnt (parts
+        that look like a ghost outnumber the belt showing between them), elsewhere
+        the pixels apart from parts.
+        """
+        assert self._tile is not None
+        n = self._tile.shape[1]
+        bins = _whole(phase, n)
+        onehot = np.zeros((image.shape[1], n), np.float32)
+        onehot[np.arange(image.shape[1]), bins] = 1.0
+        pixels = image.astype(np.float32)
+        expected = _across_and_along(self._tile)[:, bins]
+        looks_belt = (np.abs(pixels - expected).max(axis=2) < self.contrast).astype(np.float32)
+        apart = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
+        # per (row, bin): the belt-looking pixels where any are, else those apart from parts
+        any_belt = (looks_belt @ onehot >= 1)[:, bins]
+        weights = np.where(any_belt, looks_belt, apart)
+        sums = np.einsum("rwc,rw,wn->rnc", pixels, weights, onehot)
+        counts = weights @ onehot
+        usable = counts >= 1
         if not usable.any():
             return
         mean = sums / np.maximum(counts, 1)[..., None]
@@ -889,6 +907,17 @@ def _fold(image: np.ndarray, bins: np.ndarray, n: int) -> np.ndarray:
             columns = np.flatnonzero(bins == (b - 1) % n) if b else np.flatnonzero(bins == 1)
         tile[:, b] = np.median(image[:, columns], axis=1)
     return tile
+
+
+def _across_and_along(tile: np.ndarray) -> np.ndarray:
+    """The tile (rows, bins, 3) as a row's colour plus a bin's offset, each a median.
+
+    The part of a belt's look that reaches along it (the light across it, a modular
+    belt's joints) and across it (cleats, their shadows, hinges): a part, on some rows
+    of some bins only, is in neither. Perforations and the like are not either.
+    """
+    rows = np.median(tile, axis=1, keepdims=True)
+    return rows + np.median(tile - rows, axis=0, keepdims=True)
 
 
 def _whole(phase: np.ndarray, n: int) -> np.ndarray:
