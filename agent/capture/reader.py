@@ -197,9 +197,10 @@ class ThreadedReader:
 
     def _skip(self, capture: Capture, frames: int) -> None:
         """Pass over `frames` frames of a recording played as a camera, counted as dropped."""
-        advance = getattr(capture, "grab", None) or capture.read
+        grab = getattr(capture, "grab", None)
         for _ in range(frames):
-            if not advance():  # the end: the next read says so
+            ok = grab() if grab is not None else capture.read()[0]
+            if not ok:  # the end: the next read says so
                 return
             self.dropped += 1
 

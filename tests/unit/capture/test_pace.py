@@ -17,7 +17,7 @@ from agent.capture.reader import (
     frames_missed,
 )
 from agent.clock import SystemClock
-from tests.unit.capture.capture_helpers import moving_square, write_video
+from tests.unit.capture.capture_helpers import ScriptedCapture, moving_square, write_video
 
 
 def _play(reads: int, pace_s: float, late_s: float, read_s: float) -> float:
@@ -78,3 +78,34 @@ def test_a_stalled_reader_skips_what_the_camera_dropped(tmp_path: Path) -> None:
     assert reader.dropped >= 50 - CAMERA_BUFFERS - 10  # the scheduler may add a little
     assert frames + reader.dropped == 150
     assert took < 1.5 + 0.3  # not 2.0 s: the time line is the wall clock's
+
+
+class _HeldUpAtFirst(ScriptedCapture):
+    """A capture that can only `read` (no `grab`), its first read held up 1 s."""
+
+    held = False
+
+    def read(self):  # type: ignore[no-untyped-def]
+        if not self.held:
+            self.held = True
+            time.sleep(1.0)  # 100 frames' time at 100 fps
+        return super().read()
+
+
+def test_a_capture_without_grab_is_skipped_by_read_and_stops_at_its_end() -> None:
+    """30 frames, the reader held up past their end: the frames skipped are those that
+    were there, never more."""
+    frames = [(True, moving_square(i)) for i in range(30)]
+    reader = ThreadedReader(
+        lambda: _HeldUpAtFirst(frames), SystemClock(), maxsize=1000, pace_s=0.01, ends_at_eof=True
+    )
+    got = 0
+    while True:
+        item = reader.get(5.0)
+        assert item is not None
+        if isinstance(item, Captured | Grabbed):
+            got += 1
+        if isinstance(item, Ended):
+            break
+    reader.close()
+    assert got + reader.dropped == 30
