@@ -136,12 +136,19 @@ def _shift(previous: _Profile, current: _Profile, back: int) -> tuple[float, flo
             curvature = min(left - 2 * mid + right, -1e-9)
             shift = i - back + 0.5 * (left - right) / curvature
             peaks.append((shift, mid - (left - right) ** 2 / (8 * curvature)))
+    return _pick(peaks)
+
+
+def _pick(peaks: list[tuple[float, float]]) -> tuple[float, float]:
+    """(shift, score) of the peak the belt moved by, from (shift, score) peaks.
+
+    Shifts that match within `_SAME` of the best are one match: noise, or the belt's
+    pattern repeating, which two frames cannot tell apart. Then the belt stands still
+    (moved within `_JITTER`, as shake moves it) if that is one of them, else it moved
+    the least forwards (a belt runs forwards), else it ran backwards.
+    """
     if not peaks:
         return 0.0, 0.0
-    # shifts that match within `_SAME` of the best are one match: noise, or the belt's
-    # pattern repeating, which two frames cannot tell apart. Then the belt stands still
-    # (moved within `_JITTER`, as shake moves it) if that is one of them, else it
-    # moved the least forwards (a belt runs forwards), else it ran backwards
     best = max(score for _, score in peaks)
     alike = [(shift, score) for shift, score in peaks if score >= best - _SAME]
     still = [p for p in alike if abs(p[0]) <= _JITTER]

@@ -87,7 +87,7 @@ def test_reset_forgets_the_past() -> None:
 
 def numpy_shift(previous: np.ndarray, current: np.ndarray, back: int, ahead: int):
     """The shift search written with numpy throughout (as before the plain-Python peaks)."""
-    from agent.flow.motion import _JITTER, _SAME, _prepare
+    from agent.flow.motion import _SAME, _pick, _prepare
 
     a, b = (np.asarray(p, np.float32) for p in (previous, current))
     early, late = _prepare(a - a.mean(), back, ahead), _prepare(b - b.mean(), back, ahead)
@@ -106,19 +106,7 @@ def numpy_shift(previous: np.ndarray, current: np.ndarray, back: int, ahead: int
                     mid - (left - right) ** 2 / (8 * curvature),
                 )
             )
-    if not peaks:
-        return 0.0, 0.0
-    best = max(score for _, score in peaks)
-    alike = [(s, c) for s, c in peaks if c >= best - _SAME]
-    still = [p for p in alike if abs(p[0]) <= _JITTER]
-    forward = [p for p in alike if p[0] > _JITTER]
-    if still:
-        shift, score = max(still, key=lambda p: p[1])
-    elif forward:
-        shift, score = forward[0]
-    else:
-        shift, score = max(alike, key=lambda p: p[1])
-    return shift, min(score, 1.0)
+    return _pick(peaks)  # the choice among the peaks is the same code: the peaks are compared
 
 
 @pytest.mark.parametrize("seed", range(60))
