@@ -121,11 +121,6 @@ _SHIFTS = ((0, 0), (-1, 0), (1, 0), (-2, 0), (2, 0), (0, -1), (0, 1), (0, -2), (
 #: How far outside the pipeline's mask the part may reach on a patterned belt (it is
 #: drawn at a quarter of the resolution).
 _REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))
-#: The most a part's pixels may need to differ from the learnt belt (grey levels): a
-#: part three-quarters as bright as a cleat, the rest as dark as the belt, would set
-#: Otsu's threshold between the two, through the part; the belt's own pixels differ
-#: from the model by under 20.
-_PATTERN_CONTRAST = 30
 
 
 def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
@@ -134,9 +129,14 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     A pixel's distance from the belt is its largest channel difference from the
     learnt belt there, or a pixel or two off (`_SHIFTS`), whichever is least (never a
     colour between: a part on a cleat's edge is neither cleat nor shadow); the part
-    is what lies farther than Otsu's threshold of those distances (at most
-    `_PATTERN_CONTRAST`), within the pipeline's mask grown (`_REACH`: the pattern
-    beyond it that the model misses, a cleat's shadow or dirt, is no part). Where
+    is what lies farther than Otsu's threshold of those distances, within the
+    pipeline's mask grown (`_REACH`: the pattern beyond it that the model misses, a
+    cleat's shadow or dirt, is no part). No cap on that threshold: on a plain belt it
+    then falls where the border's colour puts it, so an outline does not depend on
+    whether the counter has learnt the belt yet (teach's short footage may not have, a
+    shift's will); a cap below a bright part's threshold drew its blurred outline a
+    pixel wider on a shift than in teach, and every good part scored above the line.
+    Where
     the belt is not known (outside the ROI, a phase of the pattern not yet seen free
     of parts) the border's colour stands for it, and only the pipeline's mask itself
     bounds the part: a cleat there would differ from that colour.
@@ -160,9 +160,7 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
         apart = cv2.max(cv2.max(b, g), r)
         levels = apart if levels is None else cv2.min(levels, apart)
     assert levels is not None
-    otsu, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    level = min(otsu, _PATTERN_CONTRAST)
-    _, binary = cv2.threshold(levels, level, 255, cv2.THRESH_BINARY)
+    _, binary = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     binary[cv2.dilate(given, _REACH) == 0] = 0
     if known is not None:
         binary[~known & (given == 0)] = 0
