@@ -1,4 +1,4 @@
-"""Calibration: a fitted model's map scales and threshold, from held-out good parts.
+"""Calibration: a fitted model's map scales and thresholds, from held-out good parts.
 
 Each step returns a new `LineModel`; the fitted one is left as it was.
 """
@@ -15,7 +15,7 @@ from agent.inspection.inspector import TaughtInspector
 from agent.inspection.model import LineModel, Taught, backbone_features
 from agent.inspection.register import Registered
 from agent.inspection.runtime import Backbone
-from agent.inspection.threshold import peak, threshold_for
+from agent.inspection.threshold import median_peak, peak, threshold_for
 
 
 def scaled(model: LineModel, held: list[list[Registered]], backbone: Backbone | None) -> LineModel:
@@ -48,6 +48,27 @@ def scaled(model: LineModel, held: list[list[Registered]], backbone: Backbone | 
     return replace(model, pixel_scale=pixel_scale, patch_scale=patch_scale)
 
 
+def comparison_scores(
+    model: LineModel,
+    parts: Sequence[Sequence[PartCrop]],
+    backbone: Backbone | None,
+    feature_views: int,
+) -> np.ndarray:
+    """Each part's pixel and patch score, N x 2, in the model's map units.
+
+    A comparison's score is its median peak over the views it ran on (NaN: none).
+    """
+    inspector = TaughtInspector(Taught(model, {}), backbone, feature_views)
+    out = np.full((len(parts), 2), np.nan)
+    for i, views in enumerate(parts):
+        maps = inspector.view_maps(views)
+        for j, name in enumerate(("pixel", "patch")):
+            score = median_peak([m for v in maps if (m := getattr(v, name)) is not None])
+            if score is not None:
+                out[i, j] = score
+    return out
+
+
 def raw_scores(
     model: LineModel,
     parts: Sequence[Sequence[PartCrop]],
@@ -59,8 +80,31 @@ def raw_scores(
     return np.array([inspector.inspect(views).score or 0.0 for views in parts])
 
 
-def with_threshold(
-    model: LineModel, held_scores: np.ndarray, false_reject_rate: float
-) -> LineModel:
-    """`model` with the threshold that rejects `false_reject_rate` of good parts."""
-    return replace(model, threshold=threshold_for(held_scores, false_reject_rate))
+def with_thresholds(
+    model: LineModel, held: np.ndarray, false_reject_rate: float
+) -> tuple[LineModel, np.ndarray]:
+    """`model` with each comparison's own threshold, and held-out parts' scores under it.
+
+    `held` is `comparison_scores` of held-out good parts. Each comparison's scale
+    becomes the score that rejects `false_reject_rate` of good parts by it alone
+    (robust fit, `threshold_for`), and the threshold 1: the patches, judged on one
+    view, scatter wider over good parts than the pixels' median of three, and one
+    threshold on the larger of the two would let the wider one's good parts through
+    only by holding the other's defects back. Returns the model and each held-out
+    part's score (the larger of its comparisons', 1 = threshold).
+    """
+    limits = []
+    for j in range(held.shape[1]):
+        column = held[:, j]
+        known = column[~np.isnan(column)]
+        limits.append(threshold_for(known, false_reject_rate) if known.size else np.nan)
+    pixel_limit, patch_limit = limits
+    calibrated = replace(
+        model,
+        pixel_scale=model.pixel_scale * (1.0 if np.isnan(pixel_limit) else pixel_limit),
+        patch_scale=model.patch_scale * (1.0 if np.isnan(patch_limit) else patch_limit),
+        threshold=1.0,
+    )
+    with np.errstate(invalid="ignore"):
+        scores = np.nanmax(held / np.where(np.isnan(limits), 1.0, limits), axis=1)
+    return calibrated, np.nan_to_num(scores, nan=0.0)

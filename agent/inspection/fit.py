@@ -18,7 +18,7 @@ import numpy as np
 
 from agent.errors import UserError
 from agent.inspection import PartCrop
-from agent.inspection.calibrate import raw_scores, scaled, with_threshold
+from agent.inspection.calibrate import comparison_scores, raw_scores, scaled, with_thresholds
 from agent.inspection.light import background_of, brightness_of, normalise
 from agent.inspection.model import (
     LineModel,
@@ -118,8 +118,8 @@ def fit_line(
     if odd.any():
         # Defective parts in the "good" footage: learn without them and score again.
         model = fitted([i for i in fit_idx if not odd[i]])
-    held_scores = raw_scores(model, [clean[i] for i in held_idx], backbone, feature_views)
-    model = with_threshold(model, held_scores, false_reject_rate)
+    held = comparison_scores(model, [clean[i] for i in held_idx], backbone, feature_views)
+    model, held_scores = with_thresholds(model, held, false_reject_rate)
     info = _info(selection, fit_idx, held_idx, odd, held_scores, model, false_reject_rate)
     info["teach_s"] = round(time.monotonic() - started, 2)
     # The report describes good parts: held-out parts unlike the rest are left out of it.

@@ -2,15 +2,19 @@
 
 `TaughtInspector` places each view in the canonical pose (`register`), brings it to
 the taught light (`LineModel.normalise`), maps how unusual every pixel is (pixels on
-each view, the backbone's patches on the middle one), and compares the part's score
-with the threshold (`threshold`). Fitting is in `fit`, saving in `persist`.
+each view, the backbone's patches on the middle one showing the part alone), and
+compares the part's score (`part_score`: the larger comparison's) with the threshold.
+Fitting is in `fit`, saving in `persist`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from agent.inspection import PartCrop, Verdict
@@ -18,10 +22,14 @@ from agent.inspection.classifier import DefectClassifier
 from agent.inspection.model import Taught, backbone_features
 from agent.inspection.register import Registered, place
 from agent.inspection.runtime import Backbone
-from agent.inspection.threshold import part_score, peak
+from agent.inspection.threshold import median_peak, peak
 
 logger = logging.getLogger(__name__)
 
+#: Cells across the coarsest (stride-16) feature map of a view.
+PATCH_CELLS = 10
+#: Grey level at or above which a pixel is taken as saturated (clipped by the camera).
+SATURATED = 250
 #: Views of a part scored (the middle ones of those the pipeline gathered).
 MAX_VIEWS = 3
 
@@ -32,6 +40,41 @@ def middle(n: int, wanted: int) -> list[int]:
         return []
     order = sorted(range(n), key=lambda i: abs(i - (n - 1) / 2))
     return sorted(order[:wanted])
+
+
+@dataclass(frozen=True, slots=True)
+class ViewMaps:
+    """A view in pose and its maps inside the part's region (None: not run on it)."""
+
+    reg: Registered
+    pixel: np.ndarray | None
+    patch: np.ndarray | None
+
+    @property
+    def combined(self) -> np.ndarray:
+        """The larger of the two maps at every pixel."""
+        maps = [m for m in (self.pixel, self.patch) if m is not None]
+        return maps[0] if len(maps) == 1 else np.maximum(maps[0], maps[1])
+
+
+def part_score(maps: Sequence[ViewMaps]) -> float:
+    """A part's score: each comparison's median peak over the views it ran on, the larger.
+
+    The backbone runs on the middle view only (it costs most), so a median over views
+    of both maps together would let the two pixel-only views outvote the one view whose
+    patches saw a stain or a scratch the pixel map finds only faintly; the pixels still
+    ignore one bad frame. Where the patches saw the part with a neighbour against it
+    (every view had one, `TaughtInspector.view_maps`), the cut outline shifts the
+    backbone's features all over the part: there both maps' peaks take the median over
+    views together, so that view is one say among three.
+    """
+    if any(v.patch is not None and v.reg.ignore is not None for v in maps):
+        return float(np.median([peak(v.combined) for v in maps]))
+    per_map = [
+        median_peak([m for m in view_maps if m is not None])
+        for view_maps in zip(*((v.pixel, v.patch) for v in maps), strict=True)
+    ]
+    return max(s for s in per_map if s is not None)
 
 
 def plausible(scale: float, typical: float, tolerance: float = 0.2) -> bool:
@@ -58,12 +101,15 @@ class TaughtInspector:
         self.feature_views = feature_views
         self.max_views = max_views
         self.classifier = classifier
+        # what a patch sees around it: one cell of the coarsest feature map
+        reach = 2 * math.ceil(taught.model.side / PATCH_CELLS) + 1
+        self._patch_reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
 
     def _chosen(self, views: Sequence[PartCrop]) -> list[PartCrop]:
         return [views[i] for i in middle(len(views), self.max_views)]
 
-    def view_maps(self, views: Sequence[PartCrop]) -> list[tuple[Registered, np.ndarray]]:
-        """Each view found in pose with its anomaly map (views with no part are skipped)."""
+    def view_maps(self, views: Sequence[PartCrop]) -> list[ViewMaps]:
+        """Each view found in pose with its maps (views with no part are skipped)."""
         # The views nearest the crossing are the best framed; a median of three
         # already ignores one bad frame, and each view costs a few milliseconds.
         chosen = self._chosen([v for v in views if not (v.touching or v.clipped)] or views)
@@ -76,8 +122,17 @@ class TaughtInspector:
             found = whole or found
         # Without a pixel comparison (a texture) only the patches judge: on every view,
         # so a part's score stays the median of its views.
-        wanted = self.feature_views if self.model.pixels is not None else len(found)
-        with_features = set(middle(len(found), wanted))
+        if self.model.pixels is None:
+            with_features = set(range(len(found)))
+        else:
+            # The patches judge one view on their own (`part_score`), so not one with a
+            # neighbour against the part: where the neighbour was cut off, the outline
+            # the backbone sees is not a good part's, and its features shift all over.
+            alone = [i for i, r in enumerate(found) if r.ignore is None]
+            if alone:
+                with_features = {alone[j] for j in middle(len(alone), self.feature_views)}
+            else:  # a part in a queue: its patches are one view's say among three
+                with_features = set(middle(len(found), self.feature_views))
         out = []
         for i, reg in enumerate(found):
             image = self.model.normalise(reg.image, reg.mask, reg.light)
@@ -89,11 +144,35 @@ class TaughtInspector:
             pixel = self.model.pixel_map(image)
             if pixel is None and patch is None:
                 continue  # nothing judges this view
-            amap = self.model.combine(pixel, patch)
-            if reg.ignore is not None:
-                amap[reg.ignore] = 0.0  # where a touching neighbour lies against the part
-            out.append((reg, amap))
+            patch_ignore = None if patch is None else self._unsure_patches(reg)
+            out.append(
+                ViewMaps(reg, self._judged(pixel, reg.ignore), self._judged(patch, patch_ignore))
+            )
         return out
+
+    def _unsure_patches(self, reg: Registered) -> np.ndarray | None:
+        """Where the patch map is not judged (None: everywhere is).
+
+        Near where the camera saturated: a saturated stretch of the part is flat, not
+        the texture good parts showed (a floodlight), and a patch sees a cell of the
+        coarsest feature map around it; only the pixel comparison judges there. A
+        texture has no other judge, and its brightest grains may saturate.
+        """
+        if self.model.pixels is None:
+            return None
+        saturated = (reg.image.max(axis=2) >= SATURATED).view(np.uint8)
+        if not saturated.any():
+            return None
+        return cv2.dilate(saturated, self._patch_reach) > 0
+
+    def _judged(self, amap: np.ndarray | None, ignore: np.ndarray | None) -> np.ndarray | None:
+        """`amap` inside the part's region, not where a touching neighbour lies."""
+        if amap is None:
+            return None
+        inside = self.model.combine(amap, None)
+        if ignore is not None:
+            inside[ignore] = 0.0  # what is part and what neighbour there is not sure
+        return inside
 
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
         """The verdict for one part seen in `views`."""
@@ -103,11 +182,11 @@ class TaughtInspector:
             # to judge, and a count is no reason to book a reject.
             logger.warning("inspection: no part found in %d views; counted as good", len(views))
             return Verdict(good=True, score=None)
-        scores = [peak(m) for _, m in maps]
-        score = part_score(scores) / self.model.threshold
+        score = part_score(maps) / self.model.threshold
         good = score <= 1.0
+        scores = [peak(m.combined) for m in maps]
         shown = int(np.argsort(scores)[len(scores) // 2])  # the median view
-        reg, amap = maps[shown]
+        reg, amap = maps[shown].reg, maps[shown].combined
         heatmap = np.clip(amap / (2.0 * self.model.threshold), 0.0, 1.0).astype(np.float32)
         crop = np.clip(reg.image, 0, 255).astype(np.uint8)
         defect = None

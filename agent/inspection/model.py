@@ -8,8 +8,9 @@ Two comparisons per position of the canonical pose, each learned from good parts
 - **patches** (PaDiM): a Gaussian per position on the int8 backbone's stride-8 and
   stride-16 features (a fixed random subset of channels); the Mahalanobis distance
   finds changes of texture and colour that are too gradual for the pixel check.
-Each map is divided by its own scale on held-out good parts, so the two are comparable;
-a view's map is their maximum inside the part's region (`threshold` scores it).
+Each map is divided by its own limit on held-out good parts (`calibrate`: 1 is that
+comparison's threshold), so the two are comparable; a part scores the larger of the
+two comparisons (`inspector.part_score`).
 A texture line has no pixel comparison: a surface that looks alike everywhere has no
 colour to expect at a given pixel, and its own dark gaps outscored pasted defects.
 

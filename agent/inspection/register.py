@@ -94,7 +94,45 @@ def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
     if label == 0:
         label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     blob = (labels == label).view(np.uint8) * np.uint8(255)
-    return _trimmed(_apart(blob, crop.mask), neighbour), neighbour
+    part = _trimmed(_apart(blob, crop.mask), neighbour)
+    if neighbour is None:
+        neighbour = _close_neighbour(blob - part, labels, stats, label, part)
+    return part, neighbour
+
+
+#: How near the part another blob counts as a neighbour against it (3 px).
+_CLOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+#: Blobs at least this share of the part's area are parts, not specks of dirt.
+_NEIGHBOUR_SHARE = 0.1
+
+
+def _close_neighbour(
+    cut: np.ndarray, labels: np.ndarray, stats: np.ndarray, label: int, part: np.ndarray
+) -> np.ndarray | None:
+    """Where a neighbour lies against a part no pipeline flag called touching (bool).
+
+    What was cut off the part's blob (`cut`: a neighbour joined by a narrow contact,
+    the sliver of one the crop cut), and other blobs within 3 px of the part that are
+    part-sized or run off the crop: their edge lies within the pixel the view keeps
+    around the part, so what is part there is no more sure than by a touching one.
+    None when there is none.
+    """
+    h, w = labels.shape
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right = x + stats[:, cv2.CC_STAT_WIDTH]
+    bottom = y + stats[:, cv2.CC_STAT_HEIGHT]
+    at_edge = (x == 0) | (y == 0) | (right == w) | (bottom == h)
+    big = stats[:, cv2.CC_STAT_AREA] >= _NEIGHBOUR_SHARE * cv2.countNonZero(part)
+    candidate = big | at_edge
+    candidate[0] = candidate[label] = False
+    near = cv2.dilate(part, _CLOSE) > 0
+    close = np.unique(labels[near])
+    close = close[candidate[close]]
+    others = np.isin(labels, close) if close.size else np.zeros(labels.shape, bool)
+    others |= cut > 0
+    if not others.any():
+        return None
+    return cv2.dilate(others.view(np.uint8), np.ones((9, 9), np.uint8)) > 0
 
 
 def _border_colour(image: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """After the anomaly map: a view's score, a part's score, and the line's threshold.
 
-A view scores the peak of its map, a part the median over its views. The threshold
+A view scores the peak of its map, a comparison the median over the views it ran on
+(a part's score is the larger comparison's: `inspector.part_score`). The threshold
 comes from a robust log-normal fit of held-out good parts' scores, so a defective part
 among the "good" ones can drag neither it nor the fit with it.
 """
@@ -25,9 +26,9 @@ def peak(anomaly_map: np.ndarray) -> float:
     return float(anomaly_map.max())
 
 
-def part_score(view_scores: list[float]) -> float:
-    """One part's score over its views: the median, so a glitch in one frame is ignored."""
-    return float(np.median(view_scores))
+def median_peak(maps: list[np.ndarray]) -> float | None:
+    """The median of the maps' peaks over views, so a glitch in one frame is ignored."""
+    return float(np.median([peak(m) for m in maps])) if maps else None
 
 
 def robust_log_fit(scores: np.ndarray) -> tuple[float, float]:
