@@ -71,7 +71,8 @@ class WatchedSource:
     Args:
         opener: opens the capture; called in a reader thread for each attempt.
         clock: stamps frames and times stalls, freezes and backoff.
-        read_timeout_s: no good frame for this long (once open) is a stall.
+        read_timeout_s: no good frame for this long (once open) is a stall, also when
+            the capture's own read timeout reports it first.
         freeze_after_s: identical frames for this long is a freeze; None turns the check
             off (a recording's still scenes are real, not a frozen camera).
         open_timeout_s: an attempt that has not opened after this (plus `read_timeout_s`)
@@ -332,16 +333,19 @@ class WatchedSource:
         delay = min(self.backoff_initial_s * 2 ** (self._failures - 1), self.backoff_max_s)
         self._next_attempt = now + delay
 
-    def _check_stall(self) -> None:
+    def _check_stall(self) -> bool:
+        """Fail the attempt if nothing good came for too long; True when it did."""
         if self._reader is None:
-            return
+            return False
         limit = self.read_timeout_s if self._opened else self.open_timeout_s + self.read_timeout_s
         quiet = self._clock.monotonic() - self._progress_mono
-        if quiet >= limit:
-            what = "no good frame" if self._opened else "not open"
-            if self._damaged_in_row:
-                what = f"only damaged frames ({self._damaged_in_row})"
-            self._fail(f"stalled: {what} for {quiet:.1f} s")
+        if quiet < limit:
+            return False
+        what = "no good frame" if self._opened else "not open"
+        if self._damaged_in_row:
+            what = f"only damaged frames ({self._damaged_in_row})"
+        self._fail(f"stalled: {what} for {quiet:.1f} s")
+        return True
 
     # -- items from the reader -------------------------------------------------------------
 
@@ -361,7 +365,12 @@ class WatchedSource:
             self._opened = True
             self._progress_mono = self._clock.monotonic()
         elif isinstance(item, Failed):
-            self._fail(item.why)
+            # A stream's own read timeout (PyAV's, OpenCV's: also `read_timeout_s`) ends a
+            # stalled read as the stall deadline passes, often before this watchdog looks
+            # (a busy machine): such a failure is reported as the stall it is. (Opening
+            # has its own, more telling, reasons.)
+            if not (self._opened and self._check_stall()):
+                self._fail(item.why)
         else:
             self._drop_reader()
             self._ended = True

@@ -141,9 +141,13 @@ def test_rtsp_counts_every_part_and_rides_out_a_restart_and_a_stall(
     assert eventually(lambda: camera_stats(agent).get("frames_read", 0) >= 1.5 * footage.frames, 60)
     camera.stop()
     assert eventually(lambda: agent.health.camera_down is not None, 20)
-    frames_read = camera_stats(agent)["frames_read"]
-    expected = footage.parts_in(frames_read)
-    assert eventually(lambda: abs(len(parts(db)) - expected) <= 1, 10), (len(parts(db)), expected)
+    stats = camera_stats(agent)
+    expected = footage.parts_in(stats["frames_read"])
+    assert eventually(lambda: abs(len(parts(db)) - expected) <= 1, 10), (
+        len(parts(db)),
+        expected,
+        stats,
+    )
 
     camera.start()  # back on the same port: read again within about a second
     assert eventually(lambda: agent.health.camera_down is None, 30)

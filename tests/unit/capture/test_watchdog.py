@@ -214,6 +214,34 @@ def test_a_stalled_read_is_abandoned_and_the_source_reopened() -> None:
     assert "stalled" in down.why
 
 
+def test_a_read_its_own_timeout_ends_is_reported_as_the_stall_it_is() -> None:
+    # PyAV's and OpenCV's streams give up a silent read after `read_timeout_s`, as this
+    # watchdog does: when their failure is queued before the watchdog looks (a busy
+    # machine), the outage is still named a stall, not a source that gave no frame.
+    clock = ManualClock(START)
+    timed_out = threading.Event()
+
+    def silent_until_timed_out() -> tuple[bool, np.ndarray | None]:
+        timed_out.wait(10)
+        return False, None
+
+    capture = ScriptedCapture(
+        ((True, moving_square(i)) for i in range(3)), after=silent_until_timed_out
+    )
+    source = WatchedSource(lambda: capture, clock, read_timeout_s=1.0, queue_size=8)
+    try:
+        frames = collect(source, lambda ev: kinds(ev) == ["Frame"] and len(ev) == 3)
+        clock.advance(1.0)  # the stream stays silent past the stall deadline
+        timed_out.set()  # ...then its read times out
+        assert capture.released.wait(5)  # the reader thread queued `Failed` and ended
+        down = source.read(1.0)
+    finally:
+        source.close()
+    assert [f.mono for f in frames] == [0.0] * 3
+    assert isinstance(down, SourceDown), down
+    assert down.why == "stalled: no good frame for 1.0 s"
+
+
 def test_a_frozen_video_goes_down_and_the_source_is_reopened(tmp_path) -> None:
     still = moving_square(7)
     frozen = write_video(tmp_path / "frozen.avi", [still] * 40, fps=20)
