@@ -51,3 +51,20 @@ def test_the_outline_is_the_same_whether_the_belt_is_known_or_not(seed: int) -> 
     crop = blurred_crop(seed)
     known, plain = area(crop), area(dataclasses.replace(crop, belt=None))
     assert abs(known - plain) <= 0.03 * plain
+
+
+def test_a_ring_held_together_by_thin_bridges_stays_whole() -> None:
+    # a washer over a bright cleat: where brass differs little from the cleat, its bolt
+    # holes grow until only thin bridges hold the ring together; both halves lie in
+    # the pipeline's mask, so neither is a neighbour to cut away
+    image = np.full((SIDE, SIDE, 3), 68, np.uint8)
+    centre = (SIDE // 2, SIDE // 2)
+    cv2.circle(image, centre, 30, (60, 150, 170), -1)
+    cv2.circle(image, centre, 11, (68, 68, 68), -1)
+    for dy in (-20, 20):  # bolt holes leaving bridges of 2 px to the centre hole and rim
+        cv2.circle(image, (centre[0], centre[1] + dy), 7, (68, 68, 68), -1)
+    ring = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) > 100
+    disc = np.zeros((SIDE, SIDE), np.uint8)
+    cv2.circle(disc, centre, 31, 255, -1)
+    found = part_mask(PartCrop(image, disc > 0)) > 0
+    assert (found & ring).sum() >= 0.95 * ring.sum()
