@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agent.counting.quantile import percentiles, quantile
+from agent.counting.quantile import percentiles, quantile, quantiles
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -16,6 +16,10 @@ def test_the_same_bits_as_numpy_over_the_sample(seed: int) -> None:
     sample = levels / 3.0
     for q in (0.0, 0.1, 0.2, 0.5, 0.8, 0.97, 1.0):
         assert quantile(cumulative, values, q) == np.percentile(sample, 100 * q)
+    qs = (0.0, 0.1, 0.2, 0.5, 0.8, 0.97, 1.0)
+    assert (
+        quantiles(cumulative, values, qs) == np.percentile(sample, [100 * q for q in qs]).tolist()
+    )
 
 
 def test_interpolates_between_neighbours() -> None:
@@ -28,6 +32,8 @@ def test_interpolates_between_neighbours() -> None:
 def test_an_empty_sample_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         quantile(np.zeros(3, np.int64), np.arange(3.0), 0.5)
+    with pytest.raises(ValueError, match="empty"):
+        quantiles(np.zeros(3, np.int64), np.arange(3.0), (0.2, 0.8))
 
 
 @pytest.mark.parametrize("seed", range(30))
