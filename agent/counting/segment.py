@@ -571,9 +571,12 @@ class BeltSegmenter:
         better), or correlates under `_MATCH` with the image's profile.
         """
         n = tile_profile.shape[1]
+        # the tile profile read at every shift's phases at once (element by element the
+        # same arithmetic as one shift at a time); each shift's row then scored alone
+        shifts = np.arange(-reach - 1, reach + 2)
+        phases = self._phase(columns[None, :] - shifts[:, None], n)
         scores = []
-        for shift in range(-reach - 1, reach + 2):
-            seen = _between(tile_profile, self._phase(columns - shift, n))[0, :, 0]
+        for seen in _between_profile(tile_profile[0, :, 0], phases):
             seen = seen - seen.mean()
             scores.append(float(profile @ seen) / (float(np.linalg.norm(seen)) + 1e-6))
         inner = scores[1:-1]
@@ -928,6 +931,22 @@ def _across_and_along(tile: np.ndarray) -> np.ndarray:
 def _whole(phase: np.ndarray, n: int) -> np.ndarray:
     """The bin each phase (float, in bins) falls in."""
     return np.minimum(phase.astype(np.intp), n - 1)
+
+
+def _between_profile(profile: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """A profile of n bins read at each phase (any shape) as `_between` reads a tile.
+
+    The same arithmetic element by element: `_between(profile[None, :, None], row)[0, :, 0]`
+    for each row of `phase`, in one go.
+    """
+    n = profile.shape[0]
+    q = phase - 0.5
+    i = np.floor(q)
+    f = (q - i).astype(np.float32)
+    i = i.astype(np.intp)
+    a = profile[i % n]
+    b = profile[(i + 1) % n]
+    return a + (b - a) * f
 
 
 def _between(tile: np.ndarray, phase: np.ndarray) -> np.ndarray:
