@@ -164,7 +164,7 @@ class BeltSegmenter:
         # a pixel within 3 of a part (its blur and shadow) shows no belt
         free = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
         counts = free @ onehot  # (rows, bins)
-        means = np.einsum("rwc,rw,wn->rnc", image.astype(np.float32), free, onehot)
+        means = _binned(image.astype(np.float32), free, onehot)
         shown = counts > 0
         means[shown] /= counts[shown][:, None]
         new = shown & np.isnan(self._seen[..., 0])
@@ -634,7 +634,7 @@ class BeltSegmenter:
         # per (row, bin): the belt-looking pixels where any are, else those apart from parts
         any_belt = (looks_belt @ onehot >= 1)[:, bins]
         weights = np.where(any_belt, looks_belt, apart)
-        sums = np.einsum("rwc,rw,wn->rnc", pixels, weights, onehot)
+        sums = _binned(pixels, weights, onehot)
         counts = weights @ onehot
         usable = counts >= 1
         if not usable.any():
@@ -931,6 +931,18 @@ def _across_and_along(tile: np.ndarray) -> np.ndarray:
 def _whole(phase: np.ndarray, n: int) -> np.ndarray:
     """The bin each phase (float, in bins) falls in."""
     return np.minimum(phase.astype(np.intp), n - 1)
+
+
+def _binned(pixels: np.ndarray, weights: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """Per row and bin, the sum of the weighted pixels of the columns in the bin (float32).
+
+    `np.einsum("rwc,rw,wn->rnc", pixels, weights, onehot)` as three matrix products
+    (forty times cheaper): the pixels are whole grey levels and the weights and the
+    one-hot bins 0 or 1, so every partial sum is a whole number under 2**24, exact in
+    float32 whatever the order of summation: the same bits.
+    """
+    weighted = pixels * weights[..., None]
+    return np.stack([weighted[..., c] @ onehot for c in range(pixels.shape[2])], axis=-1)
 
 
 def _between_profile(profile: np.ndarray, phase: np.ndarray) -> np.ndarray:
