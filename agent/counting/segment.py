@@ -575,9 +575,12 @@ class BeltSegmenter:
         # same arithmetic as one shift at a time); each shift's row then scored alone
         shifts = np.arange(-reach - 1, reach + 2)
         phases = self._phase(columns[None, :] - shifts[:, None], n)
+        read = _between_profile(tile_profile[0, :, 0], phases)
+        # each row less its own mean (a row's mean over the contiguous axis is the one
+        # `row.mean()` gives); each shift's products and norm alone, as before
+        read -= read.mean(axis=1, keepdims=True)
         scores = []
-        for seen in _between_profile(tile_profile[0, :, 0], phases):
-            seen = seen - seen.mean()
+        for seen in read:
             scores.append(float(profile @ seen) / (float(np.linalg.norm(seen)) + 1e-6))
         inner = scores[1:-1]
         i = max(range(len(inner)), key=lambda j: inner[j] + 1e-6 * -abs(j - reach))
