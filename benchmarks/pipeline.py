@@ -1,11 +1,12 @@
 """Whole-pipeline throughput against decoding alone, on the same file, in one run.
 
     .venv/bin/python benchmarks/pipeline.py [VIDEO --roi X Y W H --direction D] [--rounds 9]
-        [--footage one-design|mixed] [--stages]
+        [--footage one-design|mixed|cleats] [--stages]
 
 Without VIDEO it renders 40 s of 640x480 30 fps belt footage with the simulator: one
 part design (a line runs one product at a time) with touching parts, a stop, flicker
-and noise, or `--footage mixed` (four designs of different sizes). The process is
+and noise, or `--footage mixed` (four designs of different sizes), or `--footage cleats`
+(a belt with cleats that would pass for parts: the belt-pattern model). The process is
 pinned to one CPU core and OpenCV to one thread. Each round decodes the file alone,
 then decodes it without the colour conversion (`grab`, the decoder's floor), then
 decodes it through the whole pipeline (flow, stops, counting, crops, no inspection
@@ -59,6 +60,17 @@ SCENARIOS = {
         touching_rate=0.2,
         flicker=0.04,
         noise_sigma=3,
+    ),
+    # a belt whose cleats would pass for parts: the belt-pattern model's path
+    "cleats": Scenario(
+        (Phase(15), Phase(5, moving=False), Phase(20)),
+        seed=11,
+        designs=("washer",),
+        touching_rate=0.2,
+        flicker=0.04,
+        noise_sigma=3,
+        belt_pattern="cleats",
+        belt_period_px=120.0,
     ),
     # the harder mix of the replay tests: four designs of different sizes on one belt
     "mixed": Scenario(

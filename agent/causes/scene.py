@@ -213,20 +213,18 @@ BELT_SHARE = 0.2
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
-def _row_medians(grey: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """The median of each row's chosen pixels (every row has some) of an 8-bit image.
+def _row_medians(grey: np.ndarray, chosen: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The median of each row's chosen pixels (`counts` a row, every row has some), 8-bit.
 
     One sort of all rows, the pixels not chosen sorted past the end (as `np.nanmedian`
     over NaN for them, at a fraction of its cost); the mean of the two middle values
     of an even count, exact for whole grey levels.
     """
-    values = grey.astype(np.uint16)
-    values[~chosen] = 256  # after every grey level
+    values = np.where(chosen, grey, np.uint16(256))  # (uint16) after every grey level
     values.sort(axis=1)
-    count = np.count_nonzero(chosen, axis=1)
     rows = np.arange(values.shape[0])
-    low = values[rows, (count - 1) // 2].astype(np.float32)
-    high = values[rows, count // 2].astype(np.float32)
+    low = values[rows, (counts - 1) // 2].astype(np.float32)
+    high = values[rows, counts // 2].astype(np.float32)
     return (low + high) / 2
 
 
@@ -251,19 +249,28 @@ class ViewStats:
         if grey.dtype != np.uint8:
             raise ValueError(f"view statistics need an 8-bit grey image, not {grey.dtype}")
         lap = cv2.Laplacian(grey, cv2.CV_32F)
-        belt = None if mask is None else mask == 0
-        # shares as counts over sizes: `bool.mean` converts every pixel to float first
-        if belt is None or np.count_nonzero(belt) / belt.size < BELT_SHARE:
+        belt = None if mask is None else (mask == 0).view(np.uint8)
+        # shares as counts over sizes (`bool.mean` converts every pixel to float first);
+        # the belt pixels of each row counted once, by one reduction
+        counts = np.zeros(0, np.int32)
+        if belt is not None:
+            counts = cv2.reduce(belt, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+        total = int(counts.sum())
+        if belt is None or total / belt.size < BELT_SHARE:
             profile = np.median(grey, axis=1).astype(np.float32)
             return cls(float(grey.mean()), float(lap.var()), profile)
         # the belt's own texture, away from the parts' edges (white parts are sharp)
-        clear = cv2.erode(belt.view(np.uint8), _CROSS, iterations=2) > 0
+        clear = cv2.erode(belt, _CROSS, iterations=2) > 0
         sharpness = float(lap[clear].var()) if clear.any() else float(lap.var())
-        shown = np.count_nonzero(belt, axis=1) / belt.shape[1] >= BELT_SHARE
+        shown = counts / belt.shape[1] >= BELT_SHARE
         profile = np.full(grey.shape[0], np.nan, np.float32)
         if shown.any():
-            profile[shown] = _row_medians(grey[shown], belt[shown])
-        return cls(float(grey[belt].mean()), sharpness, profile)
+            chosen = belt.view(bool)
+            profile[shown] = _row_medians(grey[shown], chosen[shown], counts[shown])
+        # the belt's mean grey: its whole sum (exact in a double) over its count, as
+        # `grey[belt].mean()` divides them, without gathering the pixels
+        brightness = cv2.sumElems(cv2.bitwise_and(grey, grey, mask=belt))[0] / total
+        return cls(brightness, sharpness, profile)
 
     def blend(self, other: ViewStats, rate: float) -> ViewStats:
         """A running average moved `rate` of the way towards `other` (rows it shows)."""

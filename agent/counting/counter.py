@@ -429,7 +429,7 @@ class PartCounter:
         x0, y0, x1, y1 = self.view.to_frame_box(blob.box)
         clipped = blob.box[1] <= 0 or blob.box[3] >= self.view.shape[1]
         image = cut.image
-        part = part_mask.astype(np.uint8) * 255
+        part = part_mask.view(np.uint8) * 255  # (a bool mask's bytes are 0 and 1)
         part = np.ascontiguousarray(self.view.from_canonical(part))
         mask = np.zeros(image.shape[:2], np.uint8)
         grown = cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)

@@ -49,6 +49,33 @@ def quantile(cumulative: np.ndarray, values: np.ndarray, q: float) -> float:
     return a + (b - a) * gamma
 
 
+def quantiles(cumulative: np.ndarray, values: np.ndarray, qs: Sequence[float]) -> list[float]:
+    """`quantile` at each of `qs`, its order statistics found in one search.
+
+    Args:
+        cumulative: Running total of the counts per value; its last entry is the size.
+        values: The value each count stands for, ascending.
+        qs: Each 0..1.
+    """
+    n = int(cumulative[-1])
+    if n == 0:
+        raise ValueError("quantile of an empty sample")
+    virtuals = [(n - 1) * q for q in qs]  # numpy's virtual index for the linear method
+    belows = [min(math.floor(virtual), n - 1) for virtual in virtuals]
+    ranks = [r for below in belows for r in (below, min(below + 1, n - 1))]
+    found = values[np.searchsorted(cumulative, ranks, side="right")].tolist()
+    out = []
+    for i, (virtual, below) in enumerate(zip(virtuals, belows, strict=True)):
+        a, b = found[2 * i], found[2 * i + 1]
+        if virtual >= n - 1:
+            out.append(a)  # the largest
+            continue
+        gamma = virtual - below
+        # numpy's lerp: from the nearer end, so that the ends come out exact
+        out.append(b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma)
+    return out
+
+
 def percentiles(sample: Iterable[float], percents: Sequence[float]) -> list[float]:
     """`np.percentile(sample, percents)` (linear method) in plain Python, to the last bit.
 
@@ -71,3 +98,20 @@ def percentiles(sample: Iterable[float], percents: Sequence[float]) -> list[floa
         # numpy's lerp: from the nearer end
         found.append(float(b - (b - a) * (1 - gamma) if gamma >= 0.5 else a + (b - a) * gamma))
     return found
+
+
+def median(values: np.ndarray, axis: int) -> np.ndarray:
+    """`np.median(values, axis=axis, keepdims=True)` of finite values, by one sort.
+
+    numpy partitions each row, which costs several times a sort of these short rows;
+    the middle order statistics are the same, and the same `np.mean` of them gives the
+    same result to the bit (its dtype too). NaN is not looked for: finite values only.
+    """
+    n = values.shape[axis]
+    if n == 0:  # (numpy's NaN and warning)
+        return np.median(values, axis=axis, keepdims=True)
+    ordered = np.sort(values, axis=axis)
+    middle = slice(n // 2, n // 2 + 1) if n % 2 else slice(n // 2 - 1, n // 2 + 1)
+    index: list[slice] = [slice(None)] * values.ndim
+    index[axis] = middle
+    return np.mean(ordered[tuple(index)], axis=axis, keepdims=True)

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from agent.counting import Blob
-from agent.counting.quantile import percentiles
+from agent.counting.quantile import median, percentiles
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class BeltSegmenter:
         # a pixel within 3 of a part (its blur and shadow) shows no belt
         free = (cv2.dilate(filled, _NEAR_PART) == 0).astype(np.float32)
         counts = free @ onehot  # (rows, bins)
-        means = np.einsum("rwc,rw,wn->rnc", image.astype(np.float32), free, onehot)
+        means = _binned(image.astype(np.float32), free, onehot)
         shown = counts > 0
         means[shown] /= counts[shown][:, None]
         new = shown & np.isnan(self._seen[..., 0])
@@ -208,7 +208,7 @@ class BeltSegmenter:
             # a part's pixels that look like the pattern (a washer over a cleat) cut
             # its outline: gaps of a pixel or two, closed before holes are filled
             raw = cv2.morphologyEx(raw, cv2.MORPH_CLOSE, _CLOSE)
-        holes_filled = np.zeros_like(raw)
+        holes_filled = np.zeros(raw.shape, np.uint8)  # (zeros_like costs several times more)
         contours, _ = cv2.findContours(raw, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         if contours:
             cv2.drawContours(holes_filled, contours, -1, 1, thickness=cv2.FILLED)
@@ -424,7 +424,7 @@ class BeltSegmenter:
 
     def _start(self, image: np.ndarray) -> None:
         """A first belt model from one image: a colour per row, no pattern yet."""
-        self._tile = np.median(image, axis=1).astype(np.float32)[:, None, :]
+        self._tile = median(image, 1).astype(np.float32)  # (rows, 1, 3)
         self._repeat = 0.0
         self._travel = 0.0
         self._looks = 0
@@ -571,10 +571,16 @@ class BeltSegmenter:
         better), or correlates under `_MATCH` with the image's profile.
         """
         n = tile_profile.shape[1]
+        # the tile profile read at every shift's phases at once (element by element the
+        # same arithmetic as one shift at a time); each shift's row then scored alone
+        shifts = np.arange(-reach - 1, reach + 2)
+        phases = self._phase(columns[None, :] - shifts[:, None], n)
+        read = _between_profile(tile_profile[0, :, 0], phases)
+        # each row less its own mean (a row's mean over the contiguous axis is the one
+        # `row.mean()` gives); each shift's products and norm alone, as before
+        read -= read.mean(axis=1, keepdims=True)
         scores = []
-        for shift in range(-reach - 1, reach + 2):
-            seen = _between(tile_profile, self._phase(columns - shift, n))[0, :, 0]
-            seen = seen - seen.mean()
+        for seen in read:
             scores.append(float(profile @ seen) / (float(np.linalg.norm(seen)) + 1e-6))
         inner = scores[1:-1]
         i = max(range(len(inner)), key=lambda j: inner[j] + 1e-6 * -abs(j - reach))
@@ -583,7 +589,7 @@ class BeltSegmenter:
         weak = mid < _MATCH * float(np.linalg.norm(profile))
         curvature = left - 2 * mid + right
         fraction = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
-        return i - reach + float(np.clip(fraction, -0.5, 0.5)), rising or weak
+        return i - reach + min(max(fraction, -0.5), 0.5), rising or weak
 
     def _learn(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray | None) -> None:
         """Follow the belt from its pixels that are no part (see `_learn_tile` on a pattern)."""
@@ -631,7 +637,7 @@ class BeltSegmenter:
         # per (row, bin): the belt-looking pixels where any are, else those apart from parts
         any_belt = (looks_belt @ onehot >= 1)[:, bins]
         weights = np.where(any_belt, looks_belt, apart)
-        sums = np.einsum("rwc,rw,wn->rnc", pixels, weights, onehot)
+        sums = _binned(pixels, weights, onehot)
         counts = weights @ onehot
         usable = counts >= 1
         if not usable.any():
@@ -664,8 +670,9 @@ class BeltSegmenter:
         belt = None
         for k in (0, -1, 1):
             picture = _between(self._tile, np.mod(phase + k, n))
-            low = np.clip(picture - level, 0, 255).astype(np.uint8)
-            high = np.clip(picture + level, 0, 255).astype(np.uint8)
+            # (clipped by two ufuncs: `np.clip` costs several times more)
+            low = np.minimum(np.maximum(picture - level, 0), 255).astype(np.uint8)
+            high = np.minimum(np.maximum(picture + level, 0), 255).astype(np.uint8)
             here = cv2.inRange(image, low, high)
             belt = here if belt is None else cv2.bitwise_or(belt, here)
         assert belt is not None
@@ -695,7 +702,7 @@ class BeltSegmenter:
         fg = self._foreground(image)
         if fg is None:
             return None
-        filled = np.zeros_like(fg)
+        filled = np.zeros(fg.shape, np.uint8)
         contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         if contours:
             cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
@@ -715,9 +722,10 @@ class BeltSegmenter:
         assert tile is not None
         # |difference| > contrast on integer levels is |difference| >= floor(contrast) + 1
         level = int(np.floor(self.contrast))
-        belt = np.clip(tile[:, 0], 0, 255).astype(np.uint8)  # (rows, 3): one channel
+        # (rows, 3): one channel; clipped by two ufuncs, a fraction of `np.clip`'s cost
+        belt = np.minimum(np.maximum(tile[:, 0], 0), 255).astype(np.uint8)
         kept = self._bounds if plain is None else None
-        if kept is not None and kept[1].shape[1] >= width and np.array_equal(kept[0], belt):
+        if kept is not None and kept[1].shape[1] >= width and kept[0].tobytes() == belt.tobytes():
             return kept[1][:, :width], kept[2][:, :width]
         rows = belt.shape[0]
         # saturating, as the comparison was (the stubs do not know scalar operands)
@@ -739,8 +747,11 @@ def _deviations(image: np.ndarray, contrast: float) -> np.ndarray:
     Rows' medians removed: the light's fall-off across the belt is not a pattern;
     clipped: a part in view hardly weighs.
     """
-    grey = image.astype(np.float32).mean(axis=2)
-    grey -= np.median(grey, axis=1, keepdims=True)
+    # the mean of B, G and R as `image.astype(np.float32).mean(axis=2)` makes it (their
+    # whole sum over 3, in float32) without converting every channel first
+    total = np.add(np.add(image[..., 0], image[..., 1], dtype=np.uint16), image[..., 2])
+    grey = total.astype(np.float32) / 3
+    grey -= median(grey, 1)
     return np.clip(grey, -2 * contrast, 2 * contrast, out=grey)
 
 
@@ -820,7 +831,7 @@ def _repeat_among(
             left, mid, right = scores[j - 1 : j + 2]
             curvature = left - 2 * mid + right
             if curvature < 0:
-                repeat += float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
+                repeat += min(max(0.5 * (left - right) / curvature, -0.5), 0.5)
         alike = not folded and _alike_one_on(grey, repeat, contrast)
         if alike or _folds(grey, repeat, contrast):
             return repeat
@@ -905,7 +916,7 @@ def _fold(image: np.ndarray, bins: np.ndarray, n: int) -> np.ndarray:
         columns = np.flatnonzero(bins == b)
         if not columns.size:
             columns = np.flatnonzero(bins == (b - 1) % n) if b else np.flatnonzero(bins == 1)
-        tile[:, b] = np.median(image[:, columns], axis=1)
+        tile[:, b] = median(image[:, columns], 1)[:, 0]
     return tile
 
 
@@ -916,13 +927,41 @@ def _across_and_along(tile: np.ndarray) -> np.ndarray:
     belt's joints) and across it (cleats, their shadows, hinges): a part, on some rows
     of some bins only, is in neither. Perforations and the like are not either.
     """
-    rows = np.median(tile, axis=1, keepdims=True)
-    return rows + np.median(tile - rows, axis=0, keepdims=True)
+    rows = median(tile, 1)
+    return rows + median(tile - rows, 0)
 
 
 def _whole(phase: np.ndarray, n: int) -> np.ndarray:
     """The bin each phase (float, in bins) falls in."""
     return np.minimum(phase.astype(np.intp), n - 1)
+
+
+def _binned(pixels: np.ndarray, weights: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """Per row and bin, the sum of the weighted pixels of the columns in the bin (float32).
+
+    `np.einsum("rwc,rw,wn->rnc", pixels, weights, onehot)` as three matrix products
+    (forty times cheaper): the pixels are whole grey levels and the weights and the
+    one-hot bins 0 or 1, so every partial sum is a whole number under 2**24, exact in
+    float32 whatever the order of summation: the same bits.
+    """
+    weighted = pixels * weights[..., None]
+    return np.stack([weighted[..., c] @ onehot for c in range(pixels.shape[2])], axis=-1)
+
+
+def _between_profile(profile: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """A profile of n bins read at each phase (any shape) as `_between` reads a tile.
+
+    The same arithmetic element by element: `_between(profile[None, :, None], row)[0, :, 0]`
+    for each row of `phase`, in one go.
+    """
+    n = profile.shape[0]
+    q = phase - 0.5
+    i = np.floor(q)
+    f = (q - i).astype(np.float32)
+    i = i.astype(np.intp)
+    a = profile[i % n]
+    b = profile[(i + 1) % n]
+    return a + (b - a) * f
 
 
 def _between(tile: np.ndarray, phase: np.ndarray) -> np.ndarray:
@@ -935,6 +974,11 @@ def _between(tile: np.ndarray, phase: np.ndarray) -> np.ndarray:
     i = np.floor(q)
     f = (q - i).astype(np.float32)[None, :, None]
     i = i.astype(np.intp)
-    a = tile[:, i % n]
-    b = tile[:, (i + 1) % n]
-    return a + (b - a) * f
+    # `np.take` and in-place steps: a third cheaper than indexing and temporaries, and
+    # a + (b - a) * f to the bit (IEEE addition commutes)
+    a = np.take(tile, i % n, axis=1)
+    read = np.take(tile, (i + 1) % n, axis=1)
+    read -= a
+    read *= f
+    read += a
+    return read

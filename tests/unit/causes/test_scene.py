@@ -102,6 +102,19 @@ def test_the_light_profile_is_the_median_of_each_rows_belt() -> None:
         np.testing.assert_array_equal(ViewStats.of(grey, mask).profile, expected)
 
 
+def test_the_belt_brightness_is_the_mean_of_its_pixels_to_the_bit() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        grey = rng.integers(0, 256, (ACROSS, ALONG), dtype=np.uint8)
+        mask = (rng.random(grey.shape) < rng.random()).astype(np.uint8)
+        belt = mask == 0
+        stats = ViewStats.of(grey, mask)
+        if np.count_nonzero(belt) / belt.size >= 0.2:
+            assert stats.brightness == float(grey[belt].mean())
+        else:  # too little belt: the whole view
+            assert stats.brightness == float(grey.mean())
+
+
 def test_view_stats_want_an_8_bit_image() -> None:
     with pytest.raises(ValueError, match="8-bit"):
         ViewStats.of(np.zeros((ACROSS, ALONG), np.float32))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agent.counting.quantile import percentiles, quantile
+from agent.counting.quantile import median, percentiles, quantile, quantiles
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -16,6 +16,10 @@ def test_the_same_bits_as_numpy_over_the_sample(seed: int) -> None:
     sample = levels / 3.0
     for q in (0.0, 0.1, 0.2, 0.5, 0.8, 0.97, 1.0):
         assert quantile(cumulative, values, q) == np.percentile(sample, 100 * q)
+    qs = (0.0, 0.1, 0.2, 0.5, 0.8, 0.97, 1.0)
+    assert (
+        quantiles(cumulative, values, qs) == np.percentile(sample, [100 * q for q in qs]).tolist()
+    )
 
 
 def test_interpolates_between_neighbours() -> None:
@@ -28,6 +32,8 @@ def test_interpolates_between_neighbours() -> None:
 def test_an_empty_sample_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         quantile(np.zeros(3, np.int64), np.arange(3.0), 0.5)
+    with pytest.raises(ValueError, match="empty"):
+        quantiles(np.zeros(3, np.int64), np.arange(3.0), (0.2, 0.8))
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -45,3 +51,21 @@ def test_percentiles_in_plain_python_are_numpys_to_the_bit(seed: int) -> None:
 def test_percentiles_of_nothing_is_an_error() -> None:
     with pytest.raises(ValueError, match="empty"):
         percentiles([], (50,))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_median_by_a_sort_is_numpys_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(rng.integers(1, 30)) for _ in range(int(rng.integers(1, 4))))
+    images = (  # 8-bit pixels (ties galore), float32 deviations, float64
+        rng.integers(0, 256, shape).astype(np.uint8),
+        rng.integers(0, 8, shape).astype(np.uint8),
+        rng.normal(0, 30, shape).astype(np.float32),
+        rng.normal(0, 30, shape),
+    )
+    for values in images:
+        for axis in range(values.ndim):
+            expected = np.median(values, axis=axis, keepdims=True)
+            got = median(values, axis)
+            assert got.dtype == expected.dtype
+            assert got.tobytes() == expected.tobytes()

@@ -3,7 +3,7 @@ import pytest
 
 from agent.config import Direction
 from agent.counting.roi import RoiView
-from agent.counting.segment import BeltSegmenter
+from agent.counting.segment import BeltSegmenter, _between, _between_profile, _binned
 from agent.sim.parts import PartSpec, composite, render_part
 
 BELT = (70, 70, 72)
@@ -109,3 +109,34 @@ def test_kept_belt_bounds_tell_the_same_pixels_as_a_plain_comparison() -> None:
         expected = np.abs(image.astype(int) - belt[:, None, :]).max(axis=2) > level
         assert np.array_equal(differs > 0, expected)
     assert 0 < remade < 60  # kept when the 8-bit belt and the width allow
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_profile_read_at_many_shifts_at_once_is_read_shift_by_shift_to_the_bit(
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 60))
+    repeat = n + float(rng.random())
+    profile = rng.normal(80, 30, n).astype(np.float32)
+    columns = np.arange(int(rng.integers(1, 200)))
+    shifts = np.arange(-6, 7)
+    travel = float(rng.normal(0, 100))
+    phases = np.mod(columns[None, :] - shifts[:, None] - travel, repeat) * (n / repeat)
+    read = _between_profile(profile, phases)
+    for row, phase in zip(read, phases, strict=True):
+        assert row.tobytes() == _between(profile[None, :, None], phase)[0, :, 0].tobytes()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_binned_sums_of_pixels_are_einsums_to_the_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows, width, n = int(rng.integers(1, 60)), int(rng.integers(1, 480)), int(rng.integers(1, 40))
+    pixels = rng.integers(0, 256, (rows, width, 3)).astype(np.float32)
+    weights = (rng.random((rows, width)) < rng.random()).astype(np.float32)
+    onehot = np.zeros((width, n), np.float32)
+    onehot[np.arange(width), rng.integers(0, n, width)] = 1.0
+    expected = np.einsum("rwc,rw,wn->rnc", pixels, weights, onehot)
+    got = _binned(pixels, weights, onehot)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
