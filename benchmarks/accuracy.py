@@ -141,6 +141,12 @@ def scenarios(seed_offset: int = 0) -> dict[str, Callable[[], Built]]:
         ("light-step", {"light_step": (0.5, -0.3)}, {"light_step": (0.0, 0.0)}),
         ("dirty-belt", {"belt_dirt": 0.15}, {}),
         ("belt-cleats", {"belt_pattern": "cleats", "belt_period_px": 120.0}, {}),
+        # parts that follow edge to edge on a belt whose cleats would pass for parts
+        (
+            "belt-cleats-touching",
+            {"belt_pattern": "cleats", "belt_period_px": 120.0, "touching_rate": 0.2},
+            {},
+        ),
         (
             "belt-modular-fast",
             {"belt_pattern": "modular", "belt_period_px": 90.0, "speed_px_s": 256.0},
