@@ -35,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,35 +53,21 @@ from agent.store import Store
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 
 #: A line runs one product at a time: brackets, some touching, a stop, flicker, noise.
+ONE_DESIGN = Scenario(
+    (Phase(15), Phase(5, moving=False), Phase(20)),
+    seed=11,
+    designs=("bracket",),
+    touching_rate=0.2,
+    flicker=0.04,
+    noise_sigma=3,
+)
 SCENARIOS = {
-    "one-design": Scenario(
-        (Phase(15), Phase(5, moving=False), Phase(20)),
-        seed=11,
-        designs=("bracket",),
-        touching_rate=0.2,
-        flicker=0.04,
-        noise_sigma=3,
-    ),
+    "one-design": ONE_DESIGN,
     # a belt whose cleats would pass for parts: the belt-pattern model's path
-    "cleats": Scenario(
-        (Phase(15), Phase(5, moving=False), Phase(20)),
-        seed=11,
-        designs=("washer",),
-        touching_rate=0.2,
-        flicker=0.04,
-        noise_sigma=3,
-        belt_pattern="cleats",
-        belt_period_px=120.0,
-    ),
+    "cleats": replace(ONE_DESIGN, designs=("washer",), belt_pattern="cleats", belt_period_px=120.0),
     # the harder mix of the replay tests: four designs of different sizes on one belt
-    "mixed": Scenario(
-        (Phase(15), Phase(5, moving=False), Phase(20)),
-        seed=11,
-        designs=("washer", "bracket", "angle", "hex"),
-        colours=("steel", "brass"),
-        touching_rate=0.2,
-        flicker=0.04,
-        noise_sigma=3,
+    "mixed": replace(
+        ONE_DESIGN, designs=("washer", "bracket", "angle", "hex"), colours=("steel", "brass")
     ),
 }
 
