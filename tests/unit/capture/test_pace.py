@@ -31,6 +31,15 @@ def _play(reads: int, pace_s: float, late_s: float, read_s: float) -> float:
     return now
 
 
+def _frames_to_end(reader: ThreadedReader) -> int:
+    """The frames `reader` hands on until it reports the end of its file."""
+    frames = 0
+    while not isinstance(item := reader.get(5.0), Ended):
+        assert item is not None  # never a 5 s silence
+        frames += isinstance(item, Captured | Grabbed)
+    return frames
+
+
 @pytest.mark.parametrize("late_s", [0.0, 0.0005, 0.001, 0.004])
 def test_late_wake_ups_do_not_slow_the_frame_rate(late_s: float) -> None:
     pace = 1 / 60
@@ -65,14 +74,7 @@ def test_a_stalled_reader_skips_what_the_camera_dropped(tmp_path: Path) -> None:
         ends_at_eof=True,
         wanted=wanted,
     )
-    frames = 0
-    while True:
-        item = reader.get(5.0)
-        assert item is not None
-        if isinstance(item, Captured | Grabbed):
-            frames += 1
-        if isinstance(item, Ended):
-            break
+    frames = _frames_to_end(reader)
     took = time.monotonic() - began
     reader.close()
     assert reader.dropped >= 50 - CAMERA_BUFFERS - 10  # the scheduler may add a little
@@ -99,13 +101,6 @@ def test_a_capture_without_grab_is_skipped_by_read_and_stops_at_its_end() -> Non
     reader = ThreadedReader(
         lambda: _HeldUpAtFirst(frames), SystemClock(), maxsize=1000, pace_s=0.01, ends_at_eof=True
     )
-    got = 0
-    while True:
-        item = reader.get(5.0)
-        assert item is not None
-        if isinstance(item, Captured | Grabbed):
-            got += 1
-        if isinstance(item, Ended):
-            break
+    got = _frames_to_end(reader)
     reader.close()
     assert got + reader.dropped == 30
