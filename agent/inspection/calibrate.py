@@ -86,18 +86,19 @@ def with_thresholds(
     """`model` with each comparison's own threshold, and held-out parts' scores under it.
 
     `held` is `comparison_scores` of held-out good parts. Each comparison's scale
-    becomes the score that rejects `false_reject_rate` of good parts by it alone
-    (robust fit, `threshold_for`), and the threshold 1: the patches, judged on one
-    view, scatter wider over good parts than the pixels' median of three, and one
-    threshold on the larger of the two would let the wider one's good parts through
-    only by holding the other's defects back. Returns the model and each held-out
-    part's score (the larger of its comparisons', 1 = threshold).
+    becomes the score that rejects its share of `false_reject_rate` of good parts by
+    it alone (robust fit, `threshold_for`), and the threshold 1: the patches, judged
+    on one view, scatter wider over good parts than the pixels' median of three, and
+    one threshold on the larger of the two would let the wider one's good parts
+    through only by holding the other's defects back. Either comparison rejects a
+    part, so each gets the rate over the comparisons judging (the rate is the part's:
+    with the whole of it each, good parts were rejected at up to twice the rate).
+    Returns the model and each held-out part's score (the larger of its
+    comparisons', 1 = threshold).
     """
-    limits = []
-    for j in range(held.shape[1]):
-        column = held[:, j]
-        known = column[~np.isnan(column)]
-        limits.append(threshold_for(known, false_reject_rate) if known.size else np.nan)
+    judging = [column[~np.isnan(column)] for column in held.T]
+    share = false_reject_rate / max(1, sum(known.size > 0 for known in judging))
+    limits = [threshold_for(known, share) if known.size else np.nan for known in judging]
     pixel_limit, patch_limit = limits
     calibrated = replace(
         model,

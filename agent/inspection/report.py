@@ -134,8 +134,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"parts seen {report['parts_seen']}, used {report['parts_used']}, left out: {why}",
         f"good parts' scores (1.0 = threshold): median {s['median']:.2f}, 90 % {s['p90']:.2f}, "
-        f"99 % {s['p99']:.2f}, largest {s['max']:.2f} ({report['held_out_parts']} held out); "
-        f"margin {report['margin']:.2f}x",
+        f"99 % {s['p99']:.2f}, largest {s['max']:.2f} "
+        f"({report['held_out_parts']} held out in turn); margin {report['margin']:.2f}x",
     ]
     lines += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(lines)

@@ -167,7 +167,7 @@ def run_command(args: argparse.Namespace) -> int:
     info = taught.info
     print(
         f"taught {config.line.id} on {info['parts']} good parts "
-        f"({info['held_out_parts']} held out to set the threshold for "
+        f"(each held out in turn to set the threshold for "
         f"{info['false_reject_rate']:.1%} false rejects) in {time.monotonic() - started:.1f} s; "
         f"model written to {config.model_dir}"
     )

@@ -201,3 +201,11 @@ def test_views_without_a_part_are_not_booked_as_rejects(hex_parts):
     blank = PartCrop(np.full((60, 60, 3), 70, np.uint8))
     verdict = inspector.inspect([blank, blank])
     assert verdict.good and verdict.score is None
+
+
+def test_every_clean_part_is_scored_by_a_model_fitted_without_it(hex_parts):
+    """The threshold rests on all the parts (each fold held out in turn), not on a third."""
+    taught = fit_line(hex_parts, None)
+    assert taught.info["held_out_parts"] == taught.info["parts"] == len(hex_parts)
+    assert taught.report is not None
+    assert taught.report["held_out_parts"] == len(hex_parts)
