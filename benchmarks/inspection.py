@@ -9,7 +9,7 @@ so a machine shared with other work inflates them less than wall time would; the
 and float32 backbones run on the same parts in the same run. Prints peak RSS.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 - agent before numpy: its BLAS as the agent sets it
 
 import argparse
 import os
@@ -17,6 +17,7 @@ import resource
 import statistics
 import time
 
+import agent  # noqa: F401
 import numpy as np
 
 from agent.inspection.fit import fit_line
