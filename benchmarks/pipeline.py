@@ -26,7 +26,7 @@ that one core, and the peak RSS of the process. `--stages` then times the vision
 main stages in one more decode loop (timers around them; CPU time per analysed frame).
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 - agent before cv2: numpy's BLAS as the agent sets it
 
 import argparse
 import os
@@ -39,6 +39,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import agent  # noqa: F401
 import cv2
 
 from agent.capture import EndOfStream, Skipped
