@@ -86,19 +86,17 @@ def with_thresholds(
     """`model` with each comparison's own threshold, and held-out parts' scores under it.
 
     `held` is `comparison_scores` of held-out good parts. Each comparison's scale
-    becomes the score that rejects its share of `false_reject_rate` of good parts by
-    it alone (robust fit, `threshold_for`), and the threshold 1: the patches, judged
-    on one view, scatter wider over good parts than the pixels' median of three, and
-    one threshold on the larger of the two would let the wider one's good parts
-    through only by holding the other's defects back. Either comparison rejects a
-    part, so each gets the rate over the comparisons judging (the rate is the part's:
-    with the whole of it each, good parts were rejected at up to twice the rate).
-    Returns the model and each held-out part's score (the larger of its
-    comparisons', 1 = threshold).
+    becomes the score that rejects `false_reject_rate` of good parts by it alone
+    (robust fit, `threshold_for`), and the threshold 1: the patches, judged on one
+    view, scatter wider over good parts than the pixels' median of three, and one
+    threshold on the larger of the two would let the wider one's good parts through
+    only by holding the other's defects back. (Each given half the rate, since either
+    comparison rejects a part, was measured: one good part in a hundred fewer on calm
+    lines, and faint defects missed on others; docs/accuracy.md.) Returns the model
+    and each held-out part's score (the larger of its comparisons', 1 = threshold).
     """
     judging = [column[~np.isnan(column)] for column in held.T]
-    share = false_reject_rate / max(1, sum(known.size > 0 for known in judging))
-    limits = [threshold_for(known, share) if known.size else np.nan for known in judging]
+    limits = [threshold_for(k, false_reject_rate) if k.size else np.nan for k in judging]
     pixel_limit, patch_limit = limits
     calibrated = replace(
         model,

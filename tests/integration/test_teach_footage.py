@@ -92,10 +92,11 @@ def test_replayed_shift_passes_good_parts_and_catches_defects(taught):
             bad.append(part["good"])
     assert len(good) >= 20 and len(bad) >= 10
     # issue #13 wants <= 1 % false rejects and 95 % of defects caught. Measured (2026-12-04,
-    # the part's 1 % shared by the two comparisons, the threshold from all 81 clean
-    # parts): 0 of 51 good parts rejected, 28 of 37 defects caught; scratches and wrong
-    # colours under part-to-part variation 1.0 score 0.8-1.0 of the threshold, in the
-    # good parts' tail (a good one at 0.98). Other seeds of this look: 32/32 at 0/55,
-    # 24/31 at 0/57. docs/accuracy.md carries the figures.
+    # the threshold from all 81 clean parts, each scored by a model fitted without it):
+    # 1 of 51 good parts rejected, 34 of 37 defects caught; scratches and wrong colours
+    # under part-to-part variation 1.0 score about the threshold, in the good
+    # parts' tail. Other seeds of this look: 32/32 at 0/55, 28/31 at 0/57 (from the
+    # held-out third alone: 36/37 at 1/51, 32/32 at 0/55, 27/31 at 0/57).
+    # docs/accuracy.md carries the figures.
     assert sum(not g for g in good) <= 1, good
-    assert sum(not g for g in bad) >= 0.7 * len(bad), bad
+    assert sum(not g for g in bad) >= 0.85 * len(bad), bad

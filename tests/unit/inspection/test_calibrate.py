@@ -1,4 +1,4 @@
-"""The threshold: each comparison's share of the part's false-reject rate, from all parts."""
+"""The threshold: each comparison's own limit for the false-reject rate."""
 
 from __future__ import annotations
 
@@ -19,17 +19,18 @@ def _scores(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.exp(rng.normal(0.0, [0.15, 0.3], size=(n, 2)))
 
 
-def test_each_comparison_gets_half_the_parts_rate():
+def test_each_comparison_is_divided_by_its_own_limit():
     held = _scores(np.random.default_rng(1), 90)
     model, scores = with_thresholds(_model(), held, 0.01)
-    assert model.pixel_scale == pytest.approx(threshold_for(held[:, 0], 0.005))
-    assert model.patch_scale == pytest.approx(threshold_for(held[:, 1], 0.005))
+    assert model.pixel_scale == pytest.approx(threshold_for(held[:, 0], 0.01))
+    assert model.patch_scale == pytest.approx(threshold_for(held[:, 1], 0.01))
+    assert model.patch_scale > 1.2 * model.pixel_scale  # the wider comparison's own
     assert model.threshold == 1.0
     expected = np.max(held / [model.pixel_scale, model.patch_scale], axis=1)
     assert scores == pytest.approx(expected)
 
 
-def test_a_comparison_that_never_ran_leaves_the_whole_rate_to_the_other():
+def test_a_comparison_that_never_ran_is_left_out():
     held = _scores(np.random.default_rng(2), 90)
     held[:, 1] = np.nan  # no backbone: the pixels alone judge
     model, scores = with_thresholds(_model(), held, 0.01)
