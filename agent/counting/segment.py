@@ -30,8 +30,8 @@ look like the pattern's part reaching across and along the belt are belt even on
 part: `_learn_tile`), so a part standing still in view is never learnt into the belt.
 A pattern is looked for in the first frames (`belt_repeat`; in rows parts crowded
 in that image, the plain model's colour but for the pattern's own bins:
-`_without_crowded_rows`), tried (a piece the pattern in trial explains, or the part
-of a piece it explains, is no part: `_unexplained`), and adopted once the belt
+`_without_crowded_rows`), tried (a piece the pattern in trial explains, or what its
+bars across the belt explain of a piece, is no part: `_unexplained`), and adopted once the belt
 brings a new repeat of it into view where it should be (`_confirm_pattern`): parts
 at a steady pitch are not a pattern.
 """
@@ -210,7 +210,8 @@ class BeltSegmenter:
             raw = cv2.bitwise_not(cv2.inRange(image, bounds[0], bounds[1]))
         filled = _solid(raw, closed=bins is not None)
         if self._candidate is not None:
-            filled = self._unexplained(filled, _solid(self._differs(image, bins), closed=True))
+            assert bins is not None
+            filled = self._unexplained(filled, self._differs(image, bins), self._across(bins))
         self._frames += 1
         if self._frames % self.learn_every == 0:
             self._learn(image, filled, bins)
@@ -453,25 +454,42 @@ class BeltSegmenter:
         self._tile = tile
         self._pictures.clear()
 
+    def _across(self, phase: np.ndarray) -> np.ndarray:
+        """Which columns (at `phase`) show the pattern in trial's bars across the belt (bool).
+
+        Its bins that stand the contrast out of the plain belt on most (`_ACROSS`) rows:
+        cleats and their shadows, a link's joints; not a part folded into it (a few rows).
+        """
+        assert self._candidate is not None and self._tile is not None
+        plain = self._candidate[2]
+        stands = np.abs(self._tile - plain).max(axis=2) >= self.contrast
+        bars = np.mean(stands, axis=0) >= _ACROSS
+        return bars[_whole(phase, self._tile.shape[1])]
+
     @staticmethod
-    def _unexplained(filled: np.ndarray, differs: np.ndarray) -> np.ndarray:
+    def _unexplained(filled: np.ndarray, differs: np.ndarray, across: np.ndarray) -> np.ndarray:
         """The pieces of `filled` a tenth or more of which `differs` from the pattern, trimmed.
 
         While a pattern is in trial, a piece it explains (a cleat, a hole) is no part,
         but one it explains only where it happens to lie on the pattern is. Of a piece
-        kept, only what differs (`_solid`: gaps where the part looks like the pattern
-        closed) is part: a cleat reaching out of a washer on it is no part, and would
-        join touching parts, or be split off as one.
+        kept, the pixels the pattern's bars across the belt explain (columns `across`)
+        are not part (`_solid`: a part's gaps there closed): a cleat reaching out of a
+        washer on it, kept with it, would join touching parts, or be split off as one.
+        Only the bars: a part folded into the pattern in trial (parts at one phase in
+        most repeats in view) explains a part there, which stays one.
         """
         count, labels = cv2.connectedComponents(filled, connectivity=8)
         if count < 2:
             return filled
-        both = (differs > 0) & (filled > 0)
         areas = np.bincount(labels.ravel(), minlength=count)
-        unlike = np.bincount(labels[both], minlength=count)
+        unlike = np.bincount(labels[(differs > 0) & (filled > 0)], minlength=count)
         keep = unlike >= 0.1 * areas
         keep[0] = False
-        return (keep[labels] & both).view(np.uint8)
+        bars = (differs == 0) & across[None, :]
+        # (opened first: a bar's edges, a colour between bar and belt where the phase
+        # in trial is a fraction of a pixel off, are lines a pixel wide)
+        cut = cv2.morphologyEx((keep[labels] & ~bars).view(np.uint8), cv2.MORPH_OPEN, _SQUARE)
+        return _solid(cut, closed=True)
 
     def _confirm_pattern(self, image: np.ndarray, at: int) -> None:
         """Adopt the pattern noted once the belt has brought a new repeat of it into view.

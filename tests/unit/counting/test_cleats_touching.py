@@ -1,12 +1,12 @@
 """Touching parts on a cleated belt, from rendered video through the real pipeline.
 
 Steel washers as bright as the cleats, a fifth of them touching the one before
-(`benchmarks/pipeline.py --footage cleats`), 16 s of it. Three faults counted wrong
-here: a cleat through a washer kept with it while the pattern was in trial (split off
-and counted, or joining touching parts); parts crowding the middle rows of the first
-image, left in the belt model for good (the belt between them then a part, joining
-neighbours). Found on seeds 11-14 and judged on 21-24 (40 s each, steel and brass):
-these four clips each counted wrong before.
+(`benchmarks/pipeline.py --footage cleats`; brass too), 16 s of it. Two faults
+counted wrong here: a cleat through a washer kept with it while the pattern was in
+trial (split off and counted, or joining touching parts); parts crowding the middle
+rows of the first image, left in the belt model for good (the belt between them then
+a part, joining neighbours). Found on seeds 11-14 and judged on 21-24 (40 s each,
+steel and brass): these four clips each counted wrong before.
 """
 
 from dataclasses import replace
