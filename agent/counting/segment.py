@@ -218,6 +218,11 @@ class BeltSegmenter:
             self._see_belt(image, filled, bins)
         return self._label(filled)
 
+    @property
+    def looking(self) -> bool:
+        """Whether a belt pattern may still be looked for (in the first learning frames)."""
+        return not self._repeat and self._looks < _LOOKS
+
     def _may_look(self) -> bool:
         """Whether to look for a belt pattern in this frame (the first few learning frames)."""
         return not self._repeat and self._looks < _LOOKS and self._frames % self.learn_every == 0
