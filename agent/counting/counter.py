@@ -160,11 +160,13 @@ class PartCounter:
         Parts only need to be followed near the count line, so once a typical part
         length is known (the 80th percentile of whole pieces lately) the counter works
         from 3 part lengths before the line to 1.2 after it, plus a few analysed
-        frames of travel; until then, and where that reaches near an end of the ROI,
-        on the whole ROI (or up to that end).
+        frames of travel; until then, while the segmenter still looks for a belt
+        pattern (a modular belt's repeat of 45 work pixels needs 3 in view to fold),
+        and where that reaches near an end of the ROI, on the whole ROI (or up to that
+        end).
         """
         along = self.view.along
-        if len(self._lengths) < 8:
+        if len(self._lengths) < 8 or self.segmenter.looking:
             return 0, along
         lengths = sorted(self._lengths)
         typical = lengths[int(0.8 * (len(lengths) - 1))]
@@ -193,6 +195,7 @@ class PartCounter:
         self._offset, self._end = a, b
         blobs = self._segment(work, a, b, travel)
         self.tracker.part_area = self.segmenter.single_area
+        self.tracker.piece_area = self.segmenter.piece_area
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
         single = self.segmenter.single_area
         if single is not None:  # never as big as a fraction of a part: a fragment

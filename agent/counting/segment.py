@@ -23,12 +23,17 @@ the flow measures) and matched to the work pixel. Each frame:
 The single part's area is learnt from parts counted on their own (`learn_part`, which
 the counter calls once per part).
 
-The belt model then learns from the pixels that are not parts (parts grown by one
-pixel; on a patterned belt by three, and pixels that look like the pattern's part
-reaching across and along the belt are belt even on a part: `_learn_tile`), so a part
-standing still in view is never learnt into the belt. A pattern is looked for in the first frames
-(`belt_repeat`), tried, and adopted once the belt brings a new repeat of it into view
-where it should be (`_confirm_pattern`): parts at a steady pitch are not a pattern.
+The belt model starts from each row's most common colour in the first image (parts
+may crowd a row past half of it: `_row_mode`), then learns from the pixels that are
+not parts (parts grown by one pixel; on a patterned belt by three, and pixels that
+look like the pattern's part reaching across and along the belt are belt even on a
+part: `_learn_tile`), so a part standing still in view is never learnt into the belt.
+A pattern is looked for in the first frames (`belt_repeat`; in rows parts crowded
+in that image, the plain model's colour but for the pattern's own bins:
+`_without_crowded_rows`), tried (a piece the pattern in trial explains, or what its
+bars across the belt explain of a piece, is no part: `_unexplained`), and adopted once the belt
+brings a new repeat of it into view where it should be (`_confirm_pattern`): parts
+at a steady pitch are not a pattern.
 """
 
 from __future__ import annotations
@@ -203,23 +208,20 @@ class BeltSegmenter:
             plain = self._candidate[2]
             bounds = self._belt_bounds(image.shape[1], plain)
             raw = cv2.bitwise_not(cv2.inRange(image, bounds[0], bounds[1]))
-        # fill holes first (a 3x3 opening would cut a washer's ring at its bolt holes)
-        if bins is not None:
-            # a part's pixels that look like the pattern (a washer over a cleat) cut
-            # its outline: gaps of a pixel or two, closed before holes are filled
-            raw = cv2.morphologyEx(raw, cv2.MORPH_CLOSE, _CLOSE)
-        holes_filled = np.zeros(raw.shape, np.uint8)  # (zeros_like costs several times more)
-        contours, _ = cv2.findContours(raw, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        if contours:
-            cv2.drawContours(holes_filled, contours, -1, 1, thickness=cv2.FILLED)
-        filled = cv2.morphologyEx(holes_filled, cv2.MORPH_OPEN, _SQUARE)
+        filled = _solid(raw, closed=bins is not None)
         if self._candidate is not None:
-            filled = self._unexplained(filled, self._differs(image, bins))
+            assert bins is not None
+            filled = self._unexplained(filled, self._differs(image, bins), self._across(bins))
         self._frames += 1
         if self._frames % self.learn_every == 0:
             self._learn(image, filled, bins)
             self._see_belt(image, filled, bins)
         return self._label(filled)
+
+    @property
+    def looking(self) -> bool:
+        """Whether a belt pattern may still be looked for (in the first learning frames)."""
+        return not self._repeat and self._looks < _LOOKS
 
     def _may_look(self) -> bool:
         """Whether to look for a belt pattern in this frame (the first few learning frames)."""
@@ -282,6 +284,11 @@ class BeltSegmenter:
         if self._reference is None or self._checks % 10 == 0:
             q20, q50 = percentiles(self._areas, (20, 50))
             self._reference, self._typical = float(q20), float(q50)
+
+    @property
+    def piece_area(self) -> float | None:
+        """A small whole piece's area lately (work pixels; see `_learn_size`), None until 20."""
+        return self._reference
 
     @property
     def single_area(self) -> float | None:
@@ -423,8 +430,8 @@ class BeltSegmenter:
         return parts
 
     def _start(self, image: np.ndarray) -> None:
-        """A first belt model from one image: a colour per row, no pattern yet."""
-        self._tile = median(image, 1).astype(np.float32)  # (rows, 1, 3)
+        """A first belt model from one image: a colour per row (`_row_mode`), no pattern yet."""
+        self._tile = _row_mode(image, self.contrast)  # (rows, 1, 3)
         self._repeat = 0.0
         self._travel = 0.0
         self._looks = 0
@@ -446,18 +453,35 @@ class BeltSegmenter:
         self._repeat = repeat  # in use until `_confirm_pattern` says otherwise
         bins = self._phase_bins(np.arange(at, at + image.shape[1]), n)
         assert self._tile is not None
-        tile = _fold(image, bins, n)
+        tile = _without_crowded_rows(_fold(image, bins, n), self._tile, self.contrast)
         self._candidate = (repeat, self._travel, self._tile)
         self._failed = 0
         self._tile = tile
         self._pictures.clear()
 
+    def _across(self, phase: np.ndarray) -> np.ndarray:
+        """Which columns (at `phase`) show the pattern in trial's bars across the belt (bool).
+
+        Its bins that stand the contrast out of the plain belt on most (`_ACROSS`) rows:
+        cleats and their shadows, a link's joints; not a part folded into it (a few rows).
+        """
+        assert self._candidate is not None and self._tile is not None
+        plain = self._candidate[2]
+        stands = np.abs(self._tile - plain).max(axis=2) >= self.contrast
+        bars = np.mean(stands, axis=0) >= _ACROSS
+        return bars[_whole(phase, self._tile.shape[1])]
+
     @staticmethod
-    def _unexplained(filled: np.ndarray, differs: np.ndarray) -> np.ndarray:
-        """The pieces of `filled` of which a tenth or more `differs` from the pattern.
+    def _unexplained(filled: np.ndarray, differs: np.ndarray, across: np.ndarray) -> np.ndarray:
+        """The pieces of `filled` a tenth or more of which `differs` from the pattern, trimmed.
 
         While a pattern is in trial, a piece it explains (a cleat, a hole) is no part,
-        but one it explains only where it happens to lie on the pattern is.
+        but one it explains only where it happens to lie on the pattern is. Of a piece
+        kept, the pixels the pattern's bars across the belt explain (columns `across`)
+        are not part (`_solid`: a part's gaps there closed): a cleat reaching out of a
+        washer on it, kept with it, would join touching parts, or be split off as one.
+        Only the bars: a part folded into the pattern in trial (parts at one phase in
+        most repeats in view) explains a part there, which stays one.
         """
         count, labels = cv2.connectedComponents(filled, connectivity=8)
         if count < 2:
@@ -466,7 +490,11 @@ class BeltSegmenter:
         unlike = np.bincount(labels[(differs > 0) & (filled > 0)], minlength=count)
         keep = unlike >= 0.1 * areas
         keep[0] = False
-        return keep[labels].view(np.uint8)
+        bars = (differs == 0) & across[None, :]
+        # (opened first: a bar's edges, a colour between bar and belt where the phase
+        # in trial is a fraction of a pixel off, are lines a pixel wide)
+        cut = cv2.morphologyEx((keep[labels] & ~bars).view(np.uint8), cv2.MORPH_OPEN, _SQUARE)
+        return _solid(cut, closed=True)
 
     def _confirm_pattern(self, image: np.ndarray, at: int) -> None:
         """Adopt the pattern noted once the belt has brought a new repeat of it into view.
@@ -982,3 +1010,74 @@ def _between(tile: np.ndarray, phase: np.ndarray) -> np.ndarray:
     read *= f
     read += a
     return read
+
+
+def _solid(raw: np.ndarray, closed: bool) -> np.ndarray:
+    """What differs from the belt as solid pieces (uint8, 1 on parts): holes filled, opened.
+
+    Holes are filled first (a 3x3 opening would cut a washer's ring at its bolt
+    holes); `closed` on a patterned belt, where a part's pixels that look like the
+    pattern (a washer over a cleat) cut its outline: gaps of a pixel or two, closed
+    before holes are filled.
+    """
+    if closed:
+        raw = cv2.morphologyEx(raw, cv2.MORPH_CLOSE, _CLOSE)
+    holes_filled = np.zeros(raw.shape, np.uint8)  # (zeros_like costs several times more)
+    contours, _ = cv2.findContours(raw, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if contours:
+        cv2.drawContours(holes_filled, contours, -1, 1, thickness=cv2.FILLED)
+    return cv2.morphologyEx(holes_filled, cv2.MORPH_OPEN, _SQUARE)
+
+
+def _row_mode(image: np.ndarray, contrast: float) -> np.ndarray:
+    """Each row's most common colour (rows, 1, 3 float32): the belt's, even under a crowd.
+
+    The per-channel median of the row's pixels whose grey level lies in the densest
+    window `contrast` levels wide. Not the row's median: parts that cover more than
+    half of a row (touching parts along the middle of the belt) would make it the
+    parts' colour, and a belt model that starts so never learns the belt there (its
+    belt looks like a part). The belt is one colour give or take its noise; parts
+    spread over more (rings, holes showing the belt, shading, edges).
+    """
+    rows = image.shape[0]
+    total = np.add(np.add(image[..., 0], image[..., 1], dtype=np.uint16), image[..., 2])
+    grey = (total // 3).astype(np.intp)
+    counts = np.bincount(
+        (grey + 256 * np.arange(rows)[:, None]).ravel(), minlength=256 * rows
+    ).reshape(rows, 256)
+    width = max(1, int(contrast))
+    cumulative = np.concatenate((np.zeros((rows, 1), np.intp), np.cumsum(counts, axis=1)), axis=1)
+    windows = cumulative[:, width:] - cumulative[:, :-width]  # levels [k, k + width)
+    low = np.argmax(windows, axis=1)
+    out = np.empty((rows, 1, 3), np.float32)
+    for r in range(rows):
+        inside = (grey[r] >= low[r]) & (grey[r] < low[r] + width)
+        out[r, 0] = np.median(image[r, inside], axis=0)
+    return out
+
+
+def _without_crowded_rows(tile: np.ndarray, plain: np.ndarray, contrast: float) -> np.ndarray:
+    """A folded tile with the parts taken out of the rows they crowded.
+
+    A fold's bin is the median of its repeats in view, and parts that cover most of
+    some rows in the image (touching parts along the belt's middle) leave their colour
+    in most bins of those rows: the tile's row (its median over bins) then differs from
+    the plain belt model's (`_row_mode`, learnt since) by `contrast` or more. Left so,
+    the belt would look like a part on those rows for good (`_learn_tile` learns the
+    pixels that look like the tile's rows). There, where the plain row is the belt's
+    usual colour, every bin is the plain row's colour but the pattern's own: those that
+    stand out of the plain belt on most (`_ACROSS`) of the other rows (a cleat, a
+    link's joint).
+    """
+    crowded = np.abs(median(tile, 1) - plain).max(axis=2)[:, 0] >= contrast
+    # (only where the plain row is the belt's usual colour: in one image parts can
+    # crowd the plain model's rows too, and then it knows no better)
+    crowded &= np.abs(plain - median(plain, 0)).max(axis=2)[:, 0] < contrast
+    if not crowded.any() or crowded.all():
+        return tile
+    stands = np.abs(tile[~crowded] - plain[~crowded]).max(axis=2) >= contrast
+    pattern = np.mean(stands, axis=0) >= _ACROSS
+    out = tile.copy()
+    shape = (int(crowded.sum()), int((~pattern).sum()), 3)
+    out[np.ix_(crowded, ~pattern)] = np.broadcast_to(plain[crowded], shape)
+    return out

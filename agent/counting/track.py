@@ -19,8 +19,9 @@ Touching parts do not always segment the same way from frame to frame, so:
   once established (at the time it crossed, if it crossed meanwhile);
 - a blob that holds the predicted centres of two or more *strong* tracks (seen on
   their own for `establish_hits` frames, or twice with at least `neighbour_area` of
-  the single part's area, `part_area`, or of the others' until that is known: a
-  touching neighbour) is touching parts merged in this frame:
+  the single part's area, `part_area`; until that is known, of a small whole piece's
+  lately, `piece_area`, or else of the others': a touching neighbour) is touching
+  parts merged in this frame:
   each of them moves on with the belt (and is counted if it crosses meanwhile)
   instead of one jumping to the merged centre. Any other track inside such a blob,
   or all but the longest-seen of several weak tracks inside one blob, was a piece:
@@ -110,6 +111,8 @@ class Tracker:
         self._exit = float(along)
         #: The single part's area when known (the counter sets it), else None.
         self.part_area: float | None = None
+        #: Until then, a small whole piece's area lately (the counter sets it), else None.
+        self.piece_area: float | None = None
 
     def reset(self) -> None:
         """Drop every track (after a gap in the footage)."""
@@ -160,10 +163,11 @@ class Tracker:
             strong = [ti for ti in inside if self.tracks[ti].hits >= self.establish_hits]
             # a newer track seen on its own twice with a part's area (not a crumb) is a
             # touching neighbour, not a piece: it is covered too, and grows established
-            # (once the single part's area is known, against it: two pieces of one part
-            # coming in are not each other's measure)
+            # (against the single part's area once known, else a small whole piece's
+            # lately: two pieces of one part coming in are not each other's measure)
             reference = (
                 self.part_area
+                or self.piece_area
                 or sorted(self.tracks[ti].area for ti in strong or inside)[
                     len(strong or inside) // 2
                 ]

@@ -84,10 +84,8 @@ def test_touching_parts_merged_across_the_line_both_count() -> None:
     assert crossings[1].at.mono == pytest.approx(38 * DT, abs=2 * DT)
 
 
-def test_two_pieces_of_one_part_coming_in_are_one_part_once_its_area_is_known() -> None:
-    # a part comes in as two small pieces (an L's arms), seen twice, then whole
-    tracker = Tracker(along=160, count_at=0.5)
-    tracker.part_area = 200.0  # (unknown, the two pieces were each other's measure)
+def crossings_of_a_part_coming_in_as_two_pieces(tracker: Tracker) -> int:
+    """A part comes in as two small pieces (an L's arms), seen twice, then whole."""
     crossings = 0
     for i in range(70):
         x = 4 + 2 * i
@@ -99,7 +97,21 @@ def test_two_pieces_of_one_part_coming_in_are_one_part_once_its_area_is_known() 
         else:
             blobs = [Blob(1, x, 20.0, (int(x - 8), 12, int(x + 8), 28), 200)]
         crossings += len(tracker.update(blobs, stamp(i), 30.0))
-    assert crossings == 1
+    return crossings
+
+
+def test_two_pieces_of_one_part_coming_in_are_one_part_once_its_area_is_known() -> None:
+    tracker = Tracker(along=160, count_at=0.5)
+    tracker.part_area = 200.0  # (unknown, the two pieces were each other's measure)
+    assert crossings_of_a_part_coming_in_as_two_pieces(tracker) == 1
+
+
+def test_two_pieces_of_one_part_coming_in_are_one_part_against_the_pieces_seen_lately() -> None:
+    # as above, before the single part's area is known: whole pieces seen lately are
+    # the measure (each piece was the other's, and both were counted)
+    tracker = Tracker(along=160, count_at=0.5)
+    tracker.piece_area = 200.0
+    assert crossings_of_a_part_coming_in_as_two_pieces(tracker) == 1
 
 
 def crossings_with(areas_of: list[list[int]], part_area: float | None = None) -> list[int]:
