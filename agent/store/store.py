@@ -187,20 +187,23 @@ class Store:
                 check_message(message)
             prepared.append((event, batch))
         created = self.clock.wall().timestamp()
-        with self._conn.write() as conn:
-            for event, batch in prepared:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO events "
-                    "(id, type, ts, epoch, mono, state, reason, good, defect, score, uncertain, "
-                    "inspected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _event_values(event),
-                )
-                if cursor.rowcount == 0:
-                    logger.debug("store: event %s is already stored", event.id)
-                    continue
-                insert_messages(conn, batch, created)
-            acked = self.outbox.delete_acked(conn)  # one commit for events and acks
-        self.outbox.forget_acked(acked)
+        # the lock held until the acks are forgotten: a `depth` read between the commit
+        # and `forget_acked` subtracted the deleted rows a second time (stats said -7)
+        with self._conn.lock:
+            with self._conn.write() as conn:
+                for event, batch in prepared:
+                    cursor = conn.execute(
+                        "INSERT OR IGNORE INTO events "
+                        "(id, type, ts, epoch, mono, state, reason, good, defect, score, uncertain, "
+                        "inspected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _event_values(event),
+                    )
+                    if cursor.rowcount == 0:
+                        logger.debug("store: event %s is already stored", event.id)
+                        continue
+                    insert_messages(conn, batch, created)
+                acked = self.outbox.delete_acked(conn)  # one commit for events and acks
+            self.outbox.forget_acked(acked)
         return [event.id for event, _ in prepared if event.id is not None]
 
     def events(

@@ -1,6 +1,8 @@
 """The outbox: events and their messages in one transaction, order, ack, bounded loss."""
 
 import sqlite3
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -77,6 +79,33 @@ def test_peek_in_order_ack_and_depth(store: Store) -> None:
         rest[3].seq,
         rest[4].seq,
     ]
+
+
+def test_depth_read_while_an_append_deletes_acked_rows_counts_them_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publisher reads `depth` on its thread while the writer's append deletes the
+    acknowledged rows: between that commit and `forget_acked` a read subtracted them
+    again (the daemon's stats said an outbox depth of -7 under load)."""
+    seqs = store.outbox.enqueue([msg(n) for n in range(5)])
+    store.outbox.ack_later(seqs[:3])  # acked, deleted by the next append's transaction
+    read: list[int] = []
+    forget = store.outbox.forget_acked
+
+    def forget_while_read(acked: set[int]) -> None:
+        reader = threading.Thread(target=lambda: read.append(store.outbox.depth()))
+        reader.start()
+        reader.join(0.2)  # the store's lock holds it until the acks are forgotten
+        forget(acked)
+
+    monkeypatch.setattr(store.outbox, "forget_acked", forget_while_read)
+    store.append(part(1.0), [msg(9)])
+    for _ in range(100):
+        if read:
+            break
+        time.sleep(0.01)
+    assert read == [3]  # two left and the new one, never 0 (the three taken twice)
+    assert store.outbox.depth() == 3
 
 
 def test_seq_never_reused_after_the_outbox_empties(store: Store) -> None:
