@@ -193,9 +193,9 @@ class Store:
             with self._conn.write() as conn:
                 for event, batch in prepared:
                     cursor = conn.execute(
-                        "INSERT OR IGNORE INTO events "
-                        "(id, type, ts, epoch, mono, state, reason, good, defect, score, uncertain, "
-                        "inspected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT OR IGNORE INTO events (id, type, ts, epoch, mono, state, "
+                        "reason, good, defect, score, uncertain, inspected) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         _event_values(event),
                     )
                     if cursor.rowcount == 0:
