@@ -62,13 +62,15 @@ def test_teach_reports_what_it_used_and_left_out(taught, capsys):
     assert report["parts_used"] + sum(left.values()) == report["parts_seen"]
     defective = sum(1 for p in truth.counted if p.defect)
     assert defective >= 2
-    # some defective parts in the "good" footage score unlike the rest and are dropped
-    # (measured: 2 of 8, with 15 parts left out as touching; the part-to-part spread of
-    # this look is wide). That the rest cannot spoil the threshold is what the replay
-    # below and test_teach_robust's 5 % test show.
-    assert left.get("unlike_the_rest", 0) >= 2, left
-    # the held-out "good" parts still hold defective ones not dropped (measured p99
-    # 1.11, margin 0.85 with 2 of 8 dropped): the bulk sits well under the threshold
+    # defective parts in the "good" footage that score unlike the rest are dropped
+    # (measured: 1 of 8, with 15 parts left out as touching; 2 of 8 before the counter
+    # segmented the whole view while it looks for a belt pattern, which changes what
+    # the first seconds' views hold; the part-to-part spread of this look is wide).
+    # That the rest cannot spoil the threshold is what the replay below and
+    # test_teach_robust's 5 % test (4 of 5 dropped) show.
+    assert left.get("unlike_the_rest", 0) >= 1, left
+    # the "good" parts still hold defective ones not dropped (measured p99 1.40, the
+    # largest 2.17, margin 0.46 with 1 of 8 dropped): the bulk sits well under the threshold
     assert report["good_scores"]["p90"] <= 1.0 and report["good_scores"]["median"] <= 0.6
 
 
