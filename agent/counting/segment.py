@@ -225,7 +225,7 @@ class BeltSegmenter:
 
     def _may_look(self) -> bool:
         """Whether to look for a belt pattern in this frame (the first few learning frames)."""
-        return not self._repeat and self._looks < _LOOKS and self._frames % self.learn_every == 0
+        return self.looking and self._frames % self.learn_every == 0
 
     def _label(self, filled: np.ndarray) -> tuple[np.ndarray, list[Blob]]:
         """Labels and blobs, with merged touching parts split (see `_split`)."""
@@ -466,9 +466,7 @@ class BeltSegmenter:
         cleats and their shadows, a link's joints; not a part folded into it (a few rows).
         """
         assert self._candidate is not None and self._tile is not None
-        plain = self._candidate[2]
-        stands = np.abs(self._tile - plain).max(axis=2) >= self.contrast
-        bars = np.mean(stands, axis=0) >= _ACROSS
+        bars = _bars(self._tile, self._candidate[2], self.contrast)
         return bars[_whole(phase, self._tile.shape[1])]
 
     @staticmethod
@@ -1029,6 +1027,16 @@ def _solid(raw: np.ndarray, closed: bool) -> np.ndarray:
     return cv2.morphologyEx(holes_filled, cv2.MORPH_OPEN, _SQUARE)
 
 
+def _bars(tile: np.ndarray, plain: np.ndarray, contrast: float) -> np.ndarray:
+    """A tile's bins (bool) that stand `contrast` out of the plain belt on most rows.
+
+    On `_ACROSS` of them: a pattern's bars across the belt (cleats, a link's joints),
+    not a part folded into a few rows.
+    """
+    stands = np.abs(tile - plain).max(axis=2) >= contrast
+    return np.asarray(np.mean(stands, axis=0) >= _ACROSS)
+
+
 def _row_mode(image: np.ndarray, contrast: float) -> np.ndarray:
     """Each row's most common colour (rows, 1, 3 float32): the belt's, even under a crowd.
 
@@ -1075,8 +1083,7 @@ def _without_crowded_rows(tile: np.ndarray, plain: np.ndarray, contrast: float) 
     crowded &= np.abs(plain - median(plain, 0)).max(axis=2)[:, 0] < contrast
     if not crowded.any() or crowded.all():
         return tile
-    stands = np.abs(tile[~crowded] - plain[~crowded]).max(axis=2) >= contrast
-    pattern = np.mean(stands, axis=0) >= _ACROSS
+    pattern = _bars(tile[~crowded], plain[~crowded], contrast)
     out = tile.copy()
     shape = (int(crowded.sum()), int((~pattern).sum()), 3)
     out[np.ix_(crowded, ~pattern)] = np.broadcast_to(plain[crowded], shape)

@@ -109,12 +109,12 @@ def fit_line(
     _enough(len(selection.parts), "clean parts (whole, alone and sharp in the crop)")
     clean, registered = selection.parts, selection.registered
     fit_idx, held_idx = split_parts(len(clean))
-    held_views = [registered[i] for i in held_idx]
 
-    def fitted(fit: list[int]) -> LineModel:
+    def fitted(fit: list[int], scale_on: list[int] = held_idx) -> LineModel:
+        """The model fitted on parts `fit`, its maps scaled on parts `scale_on`."""
         views = [r for i in fit for r in registered[i]]
         model = _fit_model(views, backbone, side, pose, seed, selection.part_scale, reference)
-        return scaled(model, held_views, backbone)
+        return scaled(model, [registered[i] for i in scale_on], backbone)
 
     model = fitted(fit_idx)
     odd = outliers(raw_scores(model, clean, backbone, feature_views))
@@ -125,10 +125,7 @@ def fit_line(
     def scored_apart(fold: list[int]) -> np.ndarray:
         """`fold`'s comparison scores by a model fitted on the other clean parts."""
         out = set(fold)
-        rest = [i for i in range(len(clean)) if i not in out and not odd[i]]
-        views = [r for i in rest for r in registered[i]]
-        apart = _fit_model(views, backbone, side, pose, seed, selection.part_scale, reference)
-        apart = scaled(apart, [registered[i] for i in fold], backbone)
+        apart = fitted([i for i in range(len(clean)) if i not in out and not odd[i]], fold)
         return comparison_scores(apart, [clean[i] for i in fold], backbone, feature_views)
 
     # Every clean part scored by a model that did not see it (the held-out third by the
