@@ -16,6 +16,7 @@ import pytest
 
 from agent.pipeline import replay_clip
 from agent.sim.line import Phase, Scenario, render_line
+from tests.unit.counting.counting_helpers import missed_and_extra
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 
@@ -29,19 +30,6 @@ CLEATS = Scenario(
     belt_pattern="cleats",
     belt_period_px=120.0,
 )
-
-
-def missed_and_extra(truth, counted: list[float]) -> tuple[list[float], list[float]]:
-    """True crossings and counts left unmatched, one to one within 0.5 s."""
-    counts = sorted(counted)
-    missed = []
-    for t in (p.t_count for p in truth.counted):
-        near = [c for c in counts if abs(c - t) <= 0.5]
-        if near:
-            counts.remove(min(near, key=lambda c: abs(c - t)))
-        else:
-            missed.append(round(float(t), 2))
-    return missed, [round(c, 2) for c in counts]
 
 
 @pytest.mark.parametrize(

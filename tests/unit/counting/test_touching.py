@@ -18,6 +18,7 @@ from agent.events import PartEvent
 from agent.pipeline import LinePipeline, replay_clip
 from agent.sim.line import Phase, Scenario, render_line
 from agent.sim.parts import PartSpec, composite, render_part
+from tests.unit.counting.counting_helpers import missed_and_extra
 
 BELT = (70, 70, 72)
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
@@ -165,15 +166,8 @@ def replay(truth) -> tuple[LinePipeline, list[PartEvent]]:
 
 def matched(truth, pipeline: LinePipeline) -> tuple[int, int]:
     """(missed, extra): true crossings and counts matched one to one within 0.5 s."""
-    counts = sorted(p.t for p in pipeline.counted)
-    missed = 0
-    for t in (p.t_count for p in truth.counted):
-        near = [c for c in counts if abs(c - t) <= 0.5]
-        if near:
-            counts.remove(min(near, key=lambda c: abs(c - t)))
-        else:
-            missed += 1
-    return missed, len(counts)
+    missed, extra = missed_and_extra(truth, [p.t for p in pipeline.counted])
+    return len(missed), len(extra)
 
 
 #: Parts entering an empty belt, touching at times, a halt, then a released queue.
