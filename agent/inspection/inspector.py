@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -115,11 +115,39 @@ class TaughtInspector:
         chosen = self._chosen([v for v in views if not (v.touching or v.clipped)] or views)
         registered = [place(v, self.model.reference, self.model.side) for v in chosen]
         found = [r for r in registered if r is not None]
-        if self.model.part_scale:
-            # Prefer views showing the whole part alone; a part that is wrong in every
-            # view (half of it missing) is still scored on what there is.
-            whole = [r for r in found if plausible(r.pose.scale, self.model.part_scale)]
-            found = whole or found
+        found = [found[i] for i in self.scored(found)]
+        images = [self.model.normalise(r.image, r.mask, r.light) for r in found]
+        return self.maps(found, images, self._features(images))
+
+    def _features(self, images: Sequence[np.ndarray]) -> Callable[[int], np.ndarray] | None:
+        """The backbone's features of image i, computed when asked (None: no patches)."""
+        backbone, patches = self.backbone, self.model.patches
+        if backbone is None or patches is None:
+            return None
+        return lambda i: backbone_features(backbone, images[i], patches.channels)
+
+    def scored(self, found: Sequence[Registered]) -> list[int]:
+        """Which of the views found in pose are scored (indices into `found`)."""
+        if not self.model.part_scale:
+            return list(range(len(found)))
+        # Prefer views showing the whole part alone; a part that is wrong in every
+        # view (half of it missing) is still scored on what there is.
+        whole = [i for i, r in enumerate(found) if plausible(r.pose.scale, self.model.part_scale)]
+        return whole or list(range(len(found)))
+
+    def maps(
+        self,
+        found: Sequence[Registered],
+        images: Sequence[np.ndarray],
+        features: Callable[[int], np.ndarray] | None,
+    ) -> list[ViewMaps]:
+        """The maps of the views scored, given them brought to the taught light.
+
+        `images` are `found` normalised (`LineModel.normalise`), `features(i)` the
+        backbone's features of image i (None: no patches). Teach passes what it
+        computed once per view (`prepared`); inspection computes them in `view_maps`,
+        the features only of the views the patches judge.
+        """
         # Without a pixel comparison (a texture) only the patches judge: on every view,
         # so a part's score stays the median of its views.
         if self.model.pixels is None:
@@ -134,13 +162,10 @@ class TaughtInspector:
             else:  # a part in a queue: its patches are one view's say among three
                 with_features = set(middle(len(found), self.feature_views))
         out = []
-        for i, reg in enumerate(found):
-            image = self.model.normalise(reg.image, reg.mask, reg.light)
+        for i, (reg, image) in enumerate(zip(found, images, strict=True)):
             patch = None
-            if self.backbone is not None and i in with_features:
-                assert self.model.patches is not None
-                feats = backbone_features(self.backbone, image, self.model.patches.channels)
-                patch = self.model.patch_map(feats)
+            if features is not None and i in with_features:
+                patch = self.model.patch_map(features(i))
             pixel = self.model.pixel_map(image)
             if pixel is None and patch is None:
                 continue  # nothing judges this view
