@@ -10,58 +10,44 @@ from dataclasses import replace
 
 import numpy as np
 
-from agent.inspection import PartCrop
-from agent.inspection.inspector import TaughtInspector
-from agent.inspection.model import LineModel, Taught, backbone_features
-from agent.inspection.register import Registered
-from agent.inspection.runtime import Backbone
+from agent.inspection.inspector import TaughtInspector, part_score
+from agent.inspection.model import LineModel, Taught
+from agent.inspection.prepared import Prepared
 from agent.inspection.threshold import median_peak, peak, threshold_for
 
 
-def scaled(model: LineModel, held: list[list[Registered]], backbone: Backbone | None) -> LineModel:
-    """`model` with each map's scale: the median peak on held-out good views.
+def scaled(model: LineModel, prepared: Prepared, held: Sequence[int]) -> LineModel:
+    """`model` with each map's scale: the median peak on held-out good parts' views.
 
     Both maps then read "1 = typical of good parts", so their maximum is fair.
     """
     unit = replace(model, pixel_scale=1.0, patch_scale=1.0)
     pixel_scale = patch_scale = 1.0
     if unit.pixels is not None:
-        pixel_peaks = [
-            peak(unit.combine(unit.pixel_map(unit.normalise(r.image, r.mask, r.light)), None))
-            for regs in held
-            for r in regs
-        ]
+        _, images = prepared.views(held)
+        pixel_peaks = [peak(unit.combine(unit.pixel_map(image), None)) for image in images]
         pixel_scale = float(np.median(pixel_peaks)) or 1.0
-    if unit.patches is not None and backbone is not None:
-        channels = unit.patches.channels
+    if unit.patches is not None and prepared.features is not None:
         patch_peaks = [
-            peak(
-                unit.patch_map(
-                    backbone_features(backbone, unit.normalise(r.image, r.mask, r.light), channels)
-                )
-                * unit.region
-            )
-            for regs in held
-            for r in regs[:2]
+            peak(unit.patch_map(features) * unit.region)
+            for i in held
+            for features in prepared.features[i][:2]
         ]
         patch_scale = float(np.median(patch_peaks)) or 1.0
     return replace(model, pixel_scale=pixel_scale, patch_scale=patch_scale)
 
 
 def comparison_scores(
-    model: LineModel,
-    parts: Sequence[Sequence[PartCrop]],
-    backbone: Backbone | None,
-    feature_views: int,
+    model: LineModel, prepared: Prepared, parts: Sequence[int], feature_views: int
 ) -> np.ndarray:
-    """Each part's pixel and patch score, N x 2, in the model's map units.
+    """Each of `parts`' pixel and patch score, N x 2, in the model's map units.
 
     A comparison's score is its median peak over the views it ran on (NaN: none).
     """
-    inspector = TaughtInspector(Taught(model, {}), backbone, feature_views)
+    inspector = TaughtInspector(Taught(model, {}), None, feature_views)
     out = np.full((len(parts), 2), np.nan)
-    for i, views in enumerate(parts):
-        maps = inspector.view_maps(views)
+    for i, part in enumerate(parts):
+        maps = prepared.view_maps(inspector, part)
         for j, name in enumerate(("pixel", "patch")):
             score = median_peak([m for v in maps if (m := getattr(v, name)) is not None])
             if score is not None:
@@ -70,14 +56,12 @@ def comparison_scores(
 
 
 def raw_scores(
-    model: LineModel,
-    parts: Sequence[Sequence[PartCrop]],
-    backbone: Backbone | None,
-    feature_views: int,
+    model: LineModel, prepared: Prepared, parts: Sequence[int], feature_views: int
 ) -> np.ndarray:
-    """Each part's score as inspection computes it, before any threshold (0: no part)."""
-    inspector = TaughtInspector(Taught(replace(model, threshold=1.0), {}), backbone, feature_views)
-    return np.array([inspector.inspect(views).score or 0.0 for views in parts])
+    """Each of `parts`' score as inspection computes it, before any threshold (0: no part)."""
+    inspector = TaughtInspector(Taught(model, {}), None, feature_views)
+    maps = [prepared.view_maps(inspector, part) for part in parts]
+    return np.array([part_score(m) if m else 0.0 for m in maps])
 
 
 def with_thresholds(

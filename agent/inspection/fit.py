@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -20,13 +21,8 @@ from agent.errors import UserError
 from agent.inspection import PartCrop
 from agent.inspection.calibrate import comparison_scores, raw_scores, scaled, with_thresholds
 from agent.inspection.light import background_of, brightness_of, normalise
-from agent.inspection.model import (
-    LineModel,
-    PatchModel,
-    PixelModel,
-    Taught,
-    backbone_features,
-)
+from agent.inspection.model import LineModel, PatchModel, PixelModel, Taught
+from agent.inspection.prepared import Prepared, prepare
 from agent.inspection.register import Registered, build_reference
 from agent.inspection.report import teach_report
 from agent.inspection.runtime import Backbone
@@ -109,15 +105,17 @@ def fit_line(
     _enough(len(selection.parts), "clean parts (whole, alone and sharp in the crop)")
     clean, registered = selection.parts, selection.registered
     fit_idx, held_idx = split_parts(len(clean))
+    line = line_light(
+        [r for i in fit_idx for r in registered[i]], side, pose, selection.part_scale, reference
+    )
+    prepared = prepare(line, registered, backbone, patch_channels(backbone, pose, seed))
 
     def fitted(fit: list[int], scale_on: list[int] = held_idx) -> LineModel:
         """The model fitted on parts `fit`, its maps scaled on parts `scale_on`."""
-        views = [r for i in fit for r in registered[i]]
-        model = _fit_model(views, backbone, side, pose, seed, selection.part_scale, reference)
-        return scaled(model, [registered[i] for i in scale_on], backbone)
+        return scaled(fit_model(line, prepared, fit, pose), prepared, scale_on)
 
     model = fitted(fit_idx)
-    odd = outliers(raw_scores(model, clean, backbone, feature_views))
+    odd = outliers(raw_scores(model, prepared, range(len(clean)), feature_views))
     if odd.any():
         # Defective parts in the "good" footage: learn without them and score again.
         model = fitted([i for i in fit_idx if not odd[i]])
@@ -126,14 +124,14 @@ def fit_line(
         """`fold`'s comparison scores by a model fitted on the other clean parts."""
         out = set(fold)
         apart = fitted([i for i in range(len(clean)) if i not in out and not odd[i]], fold)
-        return comparison_scores(apart, [clean[i] for i in fold], backbone, feature_views)
+        return comparison_scores(apart, prepared, fold, feature_views)
 
     # Every clean part scored by a model that did not see it (the held-out third by the
     # model itself, the other thirds by models fitted without them), so the threshold's
     # fit rests on all the parts, not on a third (from a third, the pixel threshold of
     # the same look taught on three footages was 8-17 % off the one from all parts).
     folds = [held_idx] + [fit_idx[k :: FOLDS - 1] for k in range(FOLDS - 1)]
-    held = comparison_scores(model, [clean[i] for i in held_idx], backbone, feature_views)
+    held = comparison_scores(model, prepared, held_idx, feature_views)
     scores = np.concatenate([held] + [scored_apart(fold) for fold in folds[1:]])
     order = [i for fold in folds for i in fold]
     model, held_scores = with_thresholds(model, scores, false_reject_rate)
@@ -194,51 +192,46 @@ def _info(
     }
 
 
-def _fit_model(
+def patch_channels(backbone: Backbone | None, pose: str, seed: int) -> np.ndarray | None:
+    """The backbone channels the patches compare (None: no backbone)."""
+    if backbone is None:
+        return None
+    # Textures need every channel; registered parts do as well with a third of them.
+    wanted = backbone.channels if pose == "texture" else PATCH_CHANNELS
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(backbone.channels, size=wanted, replace=False))
+
+
+def line_light(
     views: list[Registered],
-    backbone: Backbone | None,
     side: int,
     pose: str,
-    seed: int,
     part_scale: float,
     reference: np.ndarray | None,
 ) -> LineModel:
-    """The comparisons fitted on `views`, before calibration (scales and threshold 1)."""
+    """The line's model before any comparison: its pose and the light, from `views`.
+
+    Every model teach fits shares this light (`prepared`): taken from the views of the
+    parts first fitted on, those later found unlike the rest included (medians over
+    hundreds of views, which a few odd parts barely move), so each view is normalised
+    once per teach.
+    """
     masks = np.stack([r.mask for r in views])
     body = masks.mean(axis=0) > 0.95
     brightness = float(np.median([brightness_of(r.image, body) for r in views]))
-    images = np.stack([normalise(r.image, body, brightness) for r in views])
-    background = background_of(images, masks) if pose == "register" else None
+    background = None
+    if pose == "register":
+        images = np.stack([normalise(r.image, body, brightness) for r in views])
+        background = background_of(images, masks)
     lights = [r.light for r in views if r.light]
     # the light parts were seen under, when the pipeline said for most views
     light = float(np.median(lights)) if len(lights) > len(views) // 2 else 0.0
-    probe = LineModel(
-        side,
-        region_of(masks),
-        None,
-        None,
-        body=body,
-        brightness=brightness,
-        background=background,
-        light=light,
-    )
-    if background is not None:
-        # as inspection will see them: corrected for the light, the part alone
-        images = np.stack([probe.normalise(r.image, r.mask, r.light) for r in views])
-    patches = None
-    if backbone is not None:
-        rng = np.random.default_rng(seed)
-        # Textures need every channel; registered parts do as well with a third of them.
-        wanted = backbone.channels if pose == "texture" else PATCH_CHANNELS
-        channels = np.sort(rng.choice(backbone.channels, size=wanted, replace=False))
-        feats = np.stack([backbone_features(backbone, image, channels) for image in images])
-        patches = PatchModel.fit(feats, channels)
     texture = pose == "texture"
     return LineModel(
         side=side,
-        region=probe.region,
-        pixels=None if texture else PixelModel.fit(images),
-        patches=patches,
+        region=region_of(masks),
+        pixels=None,
+        patches=None,
         part_scale=part_scale,
         patch_sigma=TEXTURE_PATCH_SIGMA if texture else 0.0,
         body=body,
@@ -246,4 +239,19 @@ def _fit_model(
         background=background,
         light=light,
         reference=reference,
+    )
+
+
+def fit_model(line: LineModel, prepared: Prepared, fit: Sequence[int], pose: str) -> LineModel:
+    """The comparisons fitted on parts `fit`, before calibration (scales and threshold 1)."""
+    views, images = prepared.views(fit)
+    features = prepared.features_of(fit)
+    patches = None
+    if features is not None and prepared.channels is not None:
+        patches = PatchModel.fit(np.stack(features), prepared.channels)
+    return replace(
+        line,
+        region=region_of(np.stack([r.mask for r in views])),
+        pixels=None if pose == "texture" else PixelModel.fit(np.stack(images)),
+        patches=patches,
     )
