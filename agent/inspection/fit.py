@@ -1,9 +1,11 @@
 """Fitting: a line's model learnt from the views of good parts, then calibrated.
 
-`fit_line` picks the clean views (`selection`), fits the comparisons on most parts,
-scores every part, fits again without the parts unlike the rest (defective parts in
-the "good" footage), and calibrates the map scales and the threshold on the parts held
-out (`calibrate`). It returns the `Taught` line; `persist` saves it.
+`fit_line` picks the clean views (`selection`), takes the line's light from the parts
+first fitted on and brings every clean view to it once (`prepared`), fits the
+comparisons on most parts, scores every part, fits again without the parts unlike the
+rest (defective parts in the "good" footage), and calibrates the map scales and the
+threshold on the parts held out (`calibrate`). It returns the `Taught` line; `persist`
+saves it.
 """
 
 from __future__ import annotations
