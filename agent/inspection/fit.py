@@ -25,7 +25,7 @@ from agent.inspection.calibrate import comparison_scores, raw_scores, scaled, wi
 from agent.inspection.light import background_of, brightness_of, normalise
 from agent.inspection.model import LineModel, PatchModel, PixelModel, Taught
 from agent.inspection.prepared import Prepared, prepare
-from agent.inspection.register import Registered, build_reference
+from agent.inspection.register import Appearance, Registered, build_appearance, build_reference
 from agent.inspection.report import teach_report
 from agent.inspection.runtime import Backbone
 from agent.inspection.selection import Selection, select_views
@@ -100,8 +100,8 @@ def fit_line(
     started = time.monotonic()
     _enough(len(parts), "good parts to learn from")
     _check_pose(pose, backbone)
-    reference = _reference(parts) if pose == "register" else None
-    selection = select_views(parts, reference, side, judge=pose == "register")
+    reference, appearance = _references(parts, side) if pose == "register" else (None, None)
+    selection = select_views(parts, reference, side, pose == "register", appearance)
     (progress or (lambda n: None))(len(parts))
     _log_left_out(selection, len(parts))
     _enough(len(selection.parts), "clean parts (whole, alone and sharp in the crop)")
@@ -153,12 +153,13 @@ def _check_pose(pose: str, backbone: Backbone | None) -> None:
         raise UserError("texture inspection needs the backbone")
 
 
-def _reference(parts: Sequence[Sequence[PartCrop]]) -> np.ndarray:
-    """The rotation reference, from the clean views of the first parts fitted on."""
+def _references(parts: Sequence[Sequence[PartCrop]], side: int) -> tuple[np.ndarray, Appearance]:
+    """The rotation reference and the part's look (from the first fitted parts' clean views)."""
     fit_idx, _ = split_parts(len(parts))
     crops = [v for i in fit_idx[:40] for v in parts[i] if not (v.touching or v.clipped)]
     try:
-        return build_reference(crops)
+        reference = build_reference(crops)
+        return reference, build_appearance(crops, reference, side)
     except ValueError:
         raise UserError("no part could be found in the views of the parts counted") from None
 

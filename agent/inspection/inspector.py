@@ -104,6 +104,7 @@ class TaughtInspector:
         # what a patch sees around it: one cell of the coarsest feature map
         reach = 2 * math.ceil(taught.model.side / PATCH_CELLS) + 1
         self._patch_reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+        self._appearance = taught.model.appearance
 
     def _chosen(self, views: Sequence[PartCrop]) -> list[PartCrop]:
         return [views[i] for i in middle(len(views), self.max_views)]
@@ -113,7 +114,8 @@ class TaughtInspector:
         # The views nearest the crossing are the best framed; a median of three
         # already ignores one bad frame, and each view costs a few milliseconds.
         chosen = self._chosen([v for v in views if not (v.touching or v.clipped)] or views)
-        registered = [place(v, self.model.reference, self.model.side) for v in chosen]
+        model = self.model
+        registered = [place(v, model.reference, model.side, self._appearance) for v in chosen]
         found = [r for r in registered if r is not None]
         found = [found[i] for i in self.scored(found)]
         images = [self.model.normalise(r.image, r.mask, r.light) for r in found]

@@ -6,7 +6,10 @@ its area (both barely move when a hole is missing or an edge is chipped). Rotati
 comes from a polar image of the part's silhouette: turning a part shifts its polar
 image along the angle axis, so one circular cross-correlation against the line's
 reference finds the angle, whatever the outline's symmetry (a disc with bolt holes,
-a hexagon, or a bracket whose moments leave a 180° ambiguity).
+a hexagon, or a bracket whose moments leave a 180° ambiguity). Where the outline fits
+the reference as well at several angles (a disc turned by its bolt holes' spacing, an
+outline a neighbour cut), the part's look decides (`Appearance`): its shading under a
+light from one side, its print or texture then lands where the taught parts' did.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ logger = logging.getLogger(__name__)
 #: Angular bins of the polar silhouette (1° each; a parabola refines the peak).
 POLAR_ANGLES = 360
 POLAR_RADII = 32
+#: Silhouette rotations scoring at least this share of the best one's correlation are
+#: ones the outline alone cannot tell apart: the part's look chooses among them.
+ALIKE = 0.5
 #: The hull's sqrt(area) maps to this fraction of the canonical side.
 PART_FRACTION = 0.58
 
@@ -345,17 +351,36 @@ def rotation_to(reference_fft: np.ndarray, signature: np.ndarray) -> float:
     `reference_fft` is `np.fft.rfft(reference_signature, axis=0)`; the best circular
     shift along the angle axis, refined to a fraction of a bin by a parabola.
     """
+    return rotations_to(reference_fft, signature)[0]
+
+
+def rotations_to(reference_fft: np.ndarray, signature: np.ndarray) -> list[float]:
+    """The rotations (degrees, as `rotation_to`) the outline cannot tell apart, best first.
+
+    Every peak of the circular cross-correlation scoring at least `ALIKE` of the best.
+    """
     centred = signature - signature.mean(axis=0, keepdims=True)
     spectrum = np.fft.rfft(centred, axis=0)
     correlation = np.fft.irfft((reference_fft * np.conj(spectrum)).sum(axis=1), n=POLAR_ANGLES)
-    best = int(np.argmax(correlation))
+    left, right = np.roll(correlation, 1), np.roll(correlation, -1)
+    top = float(correlation.max())
+    peaks = np.flatnonzero(
+        (correlation >= left) & (correlation > right) & (correlation >= ALIKE * top)
+    )
+    if peaks.size == 0:  # a flat correlation (no outline to speak of)
+        peaks = np.array([int(np.argmax(correlation))])
+    peaks = peaks[np.argsort(-correlation[peaks])]
+    return [_refined(correlation, int(best)) for best in peaks]
+
+
+def _refined(correlation: np.ndarray, best: int) -> float:
+    """The rotation of the peak at bin `best`, refined by a parabola through its bins."""
     left = correlation[(best - 1) % POLAR_ANGLES]
     right = correlation[(best + 1) % POLAR_ANGLES]
     centre = correlation[best]
     denominator = left - 2 * centre + right
     offset = 0.5 * (left - right) / denominator if denominator < 0 else 0.0
-    shift = best + offset
-    return float(-shift * 360.0 / POLAR_ANGLES)
+    return float(-(best + offset) * 360.0 / POLAR_ANGLES)
 
 
 def reference_spectrum(signatures: list[np.ndarray]) -> np.ndarray:
@@ -383,27 +408,123 @@ def warp(crop: PartCrop, mask: np.ndarray, pose: Pose, side: int) -> tuple[np.nd
     return np.asarray(image, np.float32), np.asarray(canon_mask, np.float32)
 
 
-def register(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Registered | None:
-    """One view in canonical pose; None when no part can be found in it.
+@dataclass(frozen=True, slots=True)
+class Appearance:
+    """The taught part's look in canonical pose: its grey levels where every part lies.
 
-    Without a reference (the first part taught), the rotation is left as it is.
+    Among rotations its outline fits equally (`rotations_to`), a view is turned to the
+    one whose grey image correlates best with this look. Correlation ignores the
+    light's level, and only the pixels the view's own part covers count (not what a
+    neighbour or the crop cut off).
     """
+
+    grey: np.ndarray  # side x side float32
+    body: np.ndarray  # side x side bool: pixels every taught part covers
+
+    def likeness(self, image: np.ndarray, mask: np.ndarray) -> float:
+        """Correlation of a registered view's grey levels with the look (-1..1)."""
+        inside = self.body & (mask > 0.5)
+        if np.count_nonzero(inside) < 2:
+            return -1.0
+        seen = image.mean(axis=2)[inside]
+        taught = self.grey[inside]
+        seen, taught = seen - seen.mean(), taught - taught.mean()
+        spread = math.sqrt(float(np.dot(seen, seen)) * float(np.dot(taught, taught)))
+        return float(np.dot(seen, taught)) / spread if spread > 0 else -1.0
+
+    @classmethod
+    def of(cls, views: list[Registered]) -> Appearance:
+        """The mean look of registered views, each brought to one light level."""
+        greys = []
+        for r in views:
+            grey = r.image.mean(axis=2)
+            greys.append(grey / max(float(np.median(grey[r.mask > 0.5])), 1.0))
+        body = np.mean([r.mask for r in views], axis=0) > 0.95
+        return cls(np.mean(greys, axis=0).astype(np.float32), body)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outline:
+    """A view's part found in its crop: mask, neighbour, hull pose, candidate angles."""
+
+    mask: np.ndarray
+    neighbour: np.ndarray | None
+    cx: float
+    cy: float
+    scale: float
+    angles: list[float]
+
+
+def _outline(crop: PartCrop, reference_fft: np.ndarray | None) -> _Outline | None:
     mask, neighbour = part_and_neighbour(crop)
     found = locate(mask)
     if found is None:
         return None
     cx, cy, scale = found
-    angle = 0.0
+    angles = [0.0]
     if reference_fft is not None:
-        angle = rotation_to(reference_fft, polar_signature(mask, cx, cy, scale))
-    pose = Pose(cx, cy, scale, angle)
-    image, canon_mask = warp(crop, mask, pose, side)
+        angles = rotations_to(reference_fft, polar_signature(mask, cx, cy, scale))
+    return _Outline(mask, neighbour, cx, cy, scale, angles)
+
+
+def register(
+    crop: PartCrop,
+    reference_fft: np.ndarray | None,
+    side: int,
+    appearance: Appearance | None = None,
+) -> Registered | None:
+    """One view in canonical pose; None when no part can be found in it.
+
+    Without a reference (the first part taught), the rotation is left as it is; without
+    an `appearance`, it is the outline's best fit.
+    """
+    outline = _outline(crop, reference_fft)
+    return None if outline is None else _posed(crop, outline, side, appearance)
+
+
+def _posed(
+    crop: PartCrop, outline: _Outline, side: int, appearance: Appearance | None
+) -> Registered:
+    """The view turned to the outline's best angle, or to the alike one most like `appearance`."""
+    angles = outline.angles if appearance is not None else outline.angles[:1]
+    if len(angles) == 1:
+        appearance = None  # nothing to choose
+    best = None
+    for angle in angles:
+        pose = Pose(outline.cx, outline.cy, outline.scale, angle)
+        image, canon_mask = warp(crop, outline.mask, pose, side)
+        like = 0.0 if appearance is None else appearance.likeness(image, canon_mask)
+        if best is None or like > best[0]:
+            best = (like, pose, image, canon_mask)
+    assert best is not None
+    _, pose, image, canon_mask = best
     ignore = None
+    neighbour = outline.neighbour
     if neighbour is not None and neighbour.any():
         _, near = warp(crop, neighbour.view(np.uint8) * np.uint8(255), pose, side)
         # grown by what a neighbour's edge spreads over in the maps (smoothing, patches)
         ignore = cv2.dilate((near > 0.1).view(np.uint8), _IGNORE_SPREAD) > 0
     return Registered(image, canon_mask, pose, crop.light, ignore)
+
+
+def build_appearance(
+    crops: list[PartCrop], reference_fft: np.ndarray, side: int, rounds: int = 2
+) -> Appearance:
+    """The line's look in canonical pose, from views of good parts.
+
+    As `build_reference` does for the outline: starts from the first view's look, turns
+    the others to it (among their alike angles), averages, and repeats.
+
+    Raises:
+        ValueError: no part was found in any view.
+    """
+    outlines = [(c, o) for c in crops if (o := _outline(c, reference_fft)) is not None]
+    if not outlines:
+        raise ValueError("no part found in any view")
+    appearance = Appearance.of([_posed(*outlines[0], side, None)])
+    for _ in range(rounds):
+        appearance = Appearance.of([_posed(c, o, side, appearance) for c, o in outlines])
+    return appearance
 
 
 def fixed(crop: PartCrop, side: int) -> Registered:
@@ -418,11 +539,16 @@ def fixed(crop: PartCrop, side: int) -> Registered:
     return Registered(image.astype(np.float32), mask, pose, crop.light)
 
 
-def place(crop: PartCrop, reference_fft: np.ndarray | None, side: int) -> Registered | None:
+def place(
+    crop: PartCrop,
+    reference_fft: np.ndarray | None,
+    side: int,
+    appearance: Appearance | None = None,
+) -> Registered | None:
     """`register` a view against the line's reference, or take it as it is (`fixed`)."""
     if reference_fft is None:
         return fixed(crop, side)
-    return register(crop, reference_fft, side)
+    return register(crop, reference_fft, side, appearance)
 
 
 def signature_of(crop: PartCrop) -> np.ndarray | None:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from agent.inspection import PartCrop
-from agent.inspection.register import Registered, place
+from agent.inspection.register import Appearance, Registered, place
 
 #: Reasons a view is left out, in the order they are checked.
 REASONS = ("touching", "clipped", "no_part", "size", "outline", "blurred")
@@ -80,10 +80,12 @@ def select_views(
     reference: np.ndarray | None,
     side: int,
     judge: bool = True,
+    appearance: Appearance | None = None,
 ) -> Selection:
     """The clean views of every part, registered; what was left out and why.
 
     `judge`: False for a fixed scene or a texture (no part to judge: only the flags).
+    `appearance`: the line's look, which turns a part its outline cannot (`register`).
     """
     verdicts: list[list[tuple[PartCrop, Registered | None, str | None]]] = []
     for views in parts:
@@ -94,7 +96,7 @@ def select_views(
             elif view.clipped:
                 row.append((view, None, "clipped"))
             else:
-                reg = place(view, reference, side)
+                reg = place(view, reference, side, appearance)
                 row.append((view, reg, None if reg is not None else "no_part"))
         verdicts.append(row)
     placed = [reg for row in verdicts for _, reg, why in row if reg is not None and why is None]
