@@ -13,7 +13,7 @@ from agent.inspection.fit import fit_model, line_light, patch_channels
 from agent.inspection.inspector import TaughtInspector
 from agent.inspection.model import Taught
 from agent.inspection.prepared import prepare
-from agent.inspection.register import build_reference
+from agent.inspection.register import build_appearance, build_reference
 from agent.inspection.runtime import Backbone
 from agent.inspection.samples import sample_part
 from agent.inspection.selection import select_views
@@ -34,8 +34,9 @@ def test_a_prepared_part_has_the_maps_inspection_finds_from_its_crops():
         ]
         for _ in range(12)
     ]
-    reference = build_reference([v for views in parts for v in views])
-    selection = select_views(parts, reference, 96)
+    crops = [v for views in parts for v in views]
+    reference = build_reference(crops)
+    selection = select_views(parts, reference, 96, appearance=build_appearance(crops, reference, 96))
     every = range(len(selection.parts))
     views = [r for regs in selection.registered for r in regs]
     line = line_light(views, 96, "register", selection.part_scale, reference)
