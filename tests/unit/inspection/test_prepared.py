@@ -36,7 +36,8 @@ def test_a_prepared_part_has_the_maps_inspection_finds_from_its_crops():
     ]
     crops = [v for views in parts for v in views]
     reference = build_reference(crops)
-    selection = select_views(parts, reference, 96, appearance=build_appearance(crops, reference, 96))
+    appearance = build_appearance(crops, reference, 96)
+    selection = select_views(parts, reference, 96, appearance=appearance)
     every = range(len(selection.parts))
     views = [r for regs in selection.registered for r in regs]
     line = line_light(views, 96, "register", selection.part_scale, reference)
