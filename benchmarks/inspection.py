@@ -44,7 +44,8 @@ def stage_ms(inspector: TaughtInspector, parts: list) -> dict[str, float]:
     model, reference = inspector.model, inspector.model.reference
     views = [v for p in parts for v in p[1:4]]
     t0 = time.process_time()
-    registered = [place(v, reference, model.side) for v in views]
+    appearance = model.appearance
+    registered = [place(v, reference, model.side, appearance) for v in views]
     t1 = time.process_time()
     for r in registered:
         peak(model.combine(model.pixel_map(model.normalise(r.image)), None))
