@@ -118,7 +118,7 @@ class TaughtInspector:
         registered = [place(v, model.reference, model.side, self._appearance) for v in chosen]
         found = [r for r in registered if r is not None]
         found = [found[i] for i in self.scored(found)]
-        images = [self.model.normalise(r.image, r.mask, r.light) for r in found]
+        images = [model.normalise(r.image, r.mask, r.light) for r in found]
         return self.maps(found, images, self._features(images))
 
     def _features(self, images: Sequence[np.ndarray]) -> Callable[[int], np.ndarray] | None:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from agent.inspection.light import belt_gain, isolate, light_gain, normalise
-from agent.inspection.register import Appearance
+from agent.inspection.register import Appearance, grey_of
 from agent.inspection.runtime import Backbone
 
 #: Smallest colour spread assumed per pixel (grey levels): sensor noise floor.
@@ -189,7 +189,7 @@ class LineModel:
         """The taught look that turns a part its outline cannot (None: the outline does)."""
         if self.reference is None or self.pixels is None or self.body is None:
             return None
-        return Appearance(self.pixels.mean.mean(axis=2), self.body)
+        return Appearance(grey_of(self.pixels.mean), self.body)
 
     def pixel_map(self, image: np.ndarray) -> np.ndarray | None:
         """Smoothed pixel distance map of a registered view, in held-out units."""

@@ -414,6 +414,18 @@ def _to_canonical(pose: Pose, side: int) -> np.ndarray:
     return matrix
 
 
+_MEAN_OF_CHANNELS = np.full((1, 3), 1.0 / 3.0, np.float32)
+
+
+def grey_of(image: np.ndarray) -> np.ndarray:
+    """The mean of B, G and R per pixel (float32): the grey a part's look is compared in.
+
+    (OpenCV's transform: numpy's mean over the channel axis cost more than the rest of
+    the choice among alike angles.)
+    """
+    return np.asarray(cv2.transform(image.astype(np.float32), _MEAN_OF_CHANNELS))
+
+
 @dataclass(frozen=True, slots=True)
 class Appearance:
     """The taught part's look in canonical pose: its grey levels where every part lies.
@@ -445,7 +457,7 @@ class Appearance:
         """The mean look of registered views, each brought to one light level."""
         greys = []
         for r in views:
-            grey = r.image.mean(axis=2)
+            grey = grey_of(r.image)
             greys.append(grey / max(float(np.median(grey[r.mask > 0.5])), 1.0))
         body = np.mean([r.mask for r in views], axis=0) > 0.95
         return cls(np.mean(greys, axis=0).astype(np.float32), body)
@@ -508,9 +520,6 @@ def _posed(
     return Registered(image, canon_mask, pose, crop.light, ignore)
 
 
-_MEAN_OF_CHANNELS = np.full((1, 3), 1.0 / 3.0, np.float32)
-
-
 def _most_alike(crop: PartCrop, outline: _Outline, side: int, appearance: Appearance) -> float:
     """Of the outline's alike angles, the one whose grey view looks most like `appearance`.
 
@@ -518,9 +527,7 @@ def _most_alike(crop: PartCrop, outline: _Outline, side: int, appearance: Appear
     the angle chosen). (At half the side it cost a third less, but views of one part
     disagreed twice as often: 6 % against 4 % on shake-noise-only offset 2.)
     """
-    # the mean of B, G and R, as `Appearance.of` takes it (OpenCV: numpy's mean over
-    # the channel axis cost more than the rest of the choice)
-    grey = cv2.transform(crop.image.astype(np.float32), _MEAN_OF_CHANNELS)
+    grey = grey_of(crop.image)
     best, chosen = -math.inf, outline.angles[0]
     for angle in outline.angles:
         matrix = _to_canonical(Pose(outline.cx, outline.cy, outline.scale, angle), side)
