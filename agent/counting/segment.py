@@ -791,20 +791,13 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     matching well (0.5), or nothing standing `contrast` from its row's colour in
     every repeat in view at some phase (a part is in one only), and there is no such
     pattern. Failing that, the same past the autocorrelation's first low, at
-    `_MATCH`, for a pattern that folds (see the code).
+    `_MATCH`, for a pattern that folds; failing that, the same on the image's column
+    profile (see the code).
     """
     grey = deviations
-    along = grey.shape[1]
-    lags = range(3, along // 2 + 1)
-    if not lags:
+    if grey.shape[1] // 2 < 3:
         return 0.0
-    # every lag's products at once (an FFT), each over the overlap's own energies
-    spectrum = np.fft.rfft(grey, n=2 * along, axis=1)
-    products = np.fft.irfft(spectrum * np.conj(spectrum), n=2 * along, axis=1).sum(axis=0)
-    energy = np.concatenate(([0.0], np.cumsum(np.square(grey).sum(axis=0))))
-    k = np.arange(lags.start, lags.stop)
-    norm = np.sqrt((energy[along] - energy[k]) * energy[along - k]) + 1e-6
-    scores = (products[k] / norm).tolist()
+    scores = _lag_scores(grey)
     found = _repeat_among(grey, scores, 0, 0.5, contrast, min_area)
     if found:
         return found
@@ -812,8 +805,36 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     # and with parts in view can hide a repeat that matches less (they seldom repeat
     # with it): past the first low, at `_MATCH`, a pattern that folds (parts at a
     # steady pitch on a dirty belt are alike one repeat on, but do not reach across)
+    first = _first_low(scores)
+    found = _repeat_among(grey, scores, first, _MATCH, contrast, min_area, folded=True)
+    if found:
+        return found
+    # a faint pattern under many parts: each column's median across the belt (a part
+    # covers a minority of its rows, links and cleats span them) repeats where the
+    # whole image no longer does; `_folds` still judges it on the image
+    profile = _lag_scores(median(grey, 0))
+    first = _first_low(profile)
+    return _repeat_among(grey, profile, first, 0.5, contrast, min_area, folded=True)
+
+
+def _lag_scores(grey: np.ndarray) -> list[float]:
+    """The normalised autocorrelation along the rows of `grey` at lags 3 to half its length.
+
+    Every lag's products at once (an FFT), each over the overlap's own energies.
+    """
+    along = grey.shape[1]
+    spectrum = np.fft.rfft(grey, n=2 * along, axis=1)
+    products = np.fft.irfft(spectrum * np.conj(spectrum), n=2 * along, axis=1).sum(axis=0)
+    energy = np.concatenate(([0.0], np.cumsum(np.square(grey).sum(axis=0))))
+    k = np.arange(3, along // 2 + 1)
+    norm = np.sqrt((energy[along] - energy[k]) * energy[along - k]) + 1e-6
+    return (products[k] / norm).tolist()
+
+
+def _first_low(scores: list[float]) -> int:
+    """The index of the autocorrelation's first low (the end of its first lobe)."""
     lobe = next((i for i in range(1, len(scores)) if scores[i] > scores[i - 1]), len(scores))
-    return _repeat_among(grey, scores, lobe - 1, _MATCH, contrast, min_area, folded=True)
+    return lobe - 1
 
 
 def _repeat_among(
