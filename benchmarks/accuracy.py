@@ -326,6 +326,11 @@ def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str
             [e.score for _, e in good_parts if e.score is not None],
         ),
         "recall_by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(by_kind.items())},
+        # each part's score (1 = the threshold), for judging a threshold offline (--json only)
+        "scores": {
+            "good": [e.score for _, e in good_parts if e.score is not None],
+            "defective": [[kind, e.score] for (_, kind), e in defective if e.score is not None],
+        },
     }
 
 
@@ -441,7 +446,7 @@ def main() -> int:
     rows = []
     for name in wanted:
         rows.append(measure(name, *built[name]()))
-        print(json.dumps(rows[-1]), flush=True)
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "scores"}), flush=True)
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
