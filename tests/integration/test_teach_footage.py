@@ -8,6 +8,8 @@ Teach must leave out what is not a clean good part, say so in its report (printe
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import cv2
@@ -42,13 +44,15 @@ def taught(tmp_path_factory):
     truth = render_line(good, tmp / "good.mp4")
     config_path = tmp / "line.toml"
     taught_line_config(config_path, truth, tmp / "model")
-    return tmp, config_path, truth
+    # taught here, not in the first test: the replay below needs the model on its own too
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["teach", str(truth.path), "--config", str(config_path)]) == 0
+    return tmp, config_path, truth, out.getvalue()
 
 
-def test_teach_reports_what_it_used_and_left_out(taught, capsys):
-    tmp, config_path, truth = taught
-    assert main(["teach", str(truth.path), "--config", str(config_path)]) == 0
-    printed = capsys.readouterr().out
+def test_teach_reports_what_it_used_and_left_out(taught):
+    tmp, config_path, truth, printed = taught
     report = json.loads((tmp / "model" / REPORT_FILE).read_text())
     # the camera's view as taught (its first frame), for `run` to tell a moved camera
     assert cv2.imread(str(tmp / "model" / REFERENCE_FILE)).shape == (
@@ -75,7 +79,7 @@ def test_teach_reports_what_it_used_and_left_out(taught, capsys):
 
 
 def test_replayed_shift_passes_good_parts_and_catches_defects(taught):
-    tmp, config_path, _ = taught
+    tmp, config_path, _, _ = taught
     shift = Scenario(phases=(Phase(60.0),), seed=32, defect_rate=0.4, **LOOK)
     truth = render_line(shift, tmp / "shift.mp4")
     report_path = tmp / "replay.json"
