@@ -32,6 +32,12 @@ PATCH_CELLS = 10
 SATURATED = 250
 #: Views of a part scored (the middle ones of those the pipeline gathered).
 MAX_VIEWS = 3
+#: A view whose part leaves more than this share of the taught body uncovered (where
+#: no neighbour lies) was cut wrong, most often where the counter split it from a
+#: neighbour: its pose is off and its maps show it all over. (Good views: 99 % under
+#: 0.05; such cuts 0.09-0.28, on everything at offsets 1 and 2; a chip or a crack
+#: uncovers under 0.02.)
+UNCOVERED = 0.1
 
 
 def middle(n: int, wanted: int) -> list[int]:
@@ -134,8 +140,22 @@ class TaughtInspector:
             return list(range(len(found)))
         # Prefer views showing the whole part alone; a part that is wrong in every
         # view (half of it missing) is still scored on what there is.
-        whole = [i for i, r in enumerate(found) if plausible(r.pose.scale, self.model.part_scale)]
+        whole = [
+            i
+            for i, r in enumerate(found)
+            if plausible(r.pose.scale, self.model.part_scale) and self._covers_body(r)
+        ]
         return whole or list(range(len(found)))
+
+    def _covers_body(self, reg: Registered) -> bool:
+        """Whether the view's part covers the taught body but for `UNCOVERED` of it."""
+        body = self.model.body
+        if body is None:
+            return True
+        uncovered = body & (reg.mask <= 0.5)
+        if reg.ignore is not None:
+            uncovered &= ~reg.ignore  # a neighbour lies there: not sure either way
+        return bool(np.count_nonzero(uncovered) <= UNCOVERED * np.count_nonzero(body))
 
     def maps(
         self,
@@ -180,17 +200,20 @@ class TaughtInspector:
     def _unsure_patches(self, reg: Registered) -> np.ndarray | None:
         """Where the patch map is not judged (None: everywhere is).
 
-        Near where the camera saturated: a saturated stretch of the part is flat, not
-        the texture good parts showed (a floodlight), and a patch sees a cell of the
-        coarsest feature map around it; only the pixel comparison judges there. A
-        texture has no other judge, and its brightest grains may saturate.
+        A patch sees a cell of the coarsest feature map around it, so within that of
+        where a touching neighbour lies (the cut outline there is no good part's: good
+        queued parts' patches peaked there at 3-5 times the threshold, 1.6-2 when only
+        the neighbour's own place was left out) and of where the camera saturated (a
+        saturated stretch of the part is flat, not the texture good parts showed: a
+        floodlight); only the pixel comparison judges there. A texture has no other
+        judge, and its brightest grains may saturate.
         """
-        if self.model.pixels is None:
+        unsure = np.zeros(reg.mask.shape, bool) if reg.ignore is None else reg.ignore.copy()
+        if self.model.pixels is not None:
+            unsure |= reg.image.max(axis=2) >= SATURATED
+        if not unsure.any():
             return None
-        saturated = (reg.image.max(axis=2) >= SATURATED).view(np.uint8)
-        if not saturated.any():
-            return None
-        return cv2.dilate(saturated, self._patch_reach) > 0
+        return cv2.dilate(unsure.view(np.uint8), self._patch_reach) > 0
 
     def _judged(self, amap: np.ndarray | None, ignore: np.ndarray | None) -> np.ndarray | None:
         """`amap` inside the part's region, not where a touching neighbour lies."""

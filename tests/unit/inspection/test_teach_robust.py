@@ -97,6 +97,17 @@ def _touching(part: PartCrop, rng: np.random.Generator) -> PartCrop:
     return PartCrop(joined.image, _coarse(joined.mask), touching=True)
 
 
+def _split_into_neighbour(part: PartCrop, rng: np.random.Generator, into: int) -> PartCrop:
+    """`_touching`, the split drawn `into` px inside the neighbour (a strip of it kept)."""
+    joined = _with_neighbour(part, rng, -1.0)
+    assert joined.mask is not None and part.mask is not None
+    mask = joined.mask.copy()
+    right = int(np.nonzero(part.mask.any(axis=0))[0].max())
+    unlike_belt = np.abs(joined.image.astype(int) - np.array(BELT)).max(axis=2) > 25
+    mask[:, right : right + into] |= unlike_belt[:, right : right + into]
+    return PartCrop(joined.image, _coarse(mask), touching=True)
+
+
 def _dirty(part: PartCrop, rng: np.random.Generator) -> PartCrop:
     """Dark smudges of dirt on the belt around the part, not on it."""
     image = part.image.copy()
@@ -149,6 +160,32 @@ def test_only_a_defect_raises_a_score(clean_line, change):
         for part in sample_defects(rng, "washer", kind, 4):
             verdict = clean_line.inspect([apply(v, rng) for v in part.views])
             assert not verdict.good, (kind, verdict.score)
+
+
+def test_a_view_split_wrong_from_a_touching_neighbour_is_outvoted(clean_line):
+    """A part with a neighbour in every view, the counter's split 8 px into the
+    neighbour in the first: that view's pose is off (a sixth of the taught body
+    uncovered) and its maps high all over. It is left out while the others show the
+    whole part, and their patches are not judged within a patch's reach of the
+    neighbour. Measured: before, 30 of 30 good parts rejected (median score 4.4); now
+    5 (median 0.84), every defect kind caught as before but chips at the contact."""
+    rng = np.random.default_rng(60)
+    good = [sample_part(rng, "washer").views for _ in range(30)]
+    split = [8, 0, 0]
+    scores = [
+        clean_line.inspect(
+            [_split_into_neighbour(v, rng, s) for v, s in zip(views, split, strict=True)]
+        ).score
+        or 0.0
+        for views in good
+    ]
+    assert float(np.median(scores)) < 1.0 and sum(s > 1.0 for s in scores) <= 6, scores
+    for kind in ("scratch", "stain", "missing_hole"):
+        for part in sample_defects(rng, "washer", kind, 4):
+            views = [
+                _split_into_neighbour(v, rng, s) for v, s in zip(part.views, split, strict=True)
+            ]
+            assert not clean_line.inspect(views).good, kind
 
 
 def _darker_part(part: PartCrop, gain: float) -> PartCrop:
