@@ -68,8 +68,6 @@ _MATCH = 0.35
 #: More than this share of an image differing from the belt is no crowd of parts but
 #: a change of light, if scaling the belt model by the scene's gain explains it.
 _RELIT = 0.5
-#: How far apart the channels' gains may be for a change of light (a share of it).
-_ALIKE_GAINS = 0.15
 #: Pixels this close to a part (3 work pixels: its blur and shadow) are not learnt as belt.
 _NEAR_PART = np.ones((7, 7), np.uint8)
 
@@ -232,20 +230,16 @@ class BeltSegmenter:
         under the old light then differs everywhere, and as it learns only where no
         part is, it never follows (a light belt, grey 170, after a 20 % step: 175
         phantom parts in 21 s; a dark one, grey 70, after a 50 % step: one every 0.1
-        s). The gain is the median ratio of the image to the model (the belt is most
-        of the image), alike in every channel (`_ALIKE_GAINS`); the model scaled by it
-        is kept only if the belt then looks like the belt again (under `_RELIT` of the
-        image differs), so that parts crowding the view under an unchanged light leave
-        it as it was (grey parts filling most of a grey belt's view at once could still
-        pass for a light: not seen).
+        s). The gain is the median ratio of the image's grey levels to the model's (the
+        belt is most of the image); the model scaled by it is kept only if the belt
+        then looks like the belt again (under `_RELIT` of the image differs), so that
+        parts crowding the view under an unchanged light leave it as it was.
         """
         assert self._tile is not None
         belt = self._tile[:, :1] if phase is None else _between(self._tile, phase)
-        # each channel's gain: a light scales them alike, parts crowding the view seldom
-        # differ from the belt so (brass on a grey belt: 0.8, 1.6 and 2.2)
-        gains = np.median(image / np.maximum(belt, 1.0), axis=(0, 1))
-        gain = float(np.median(gains))
-        if not 0.1 < gain < 10.0 or np.ptp(gains) > _ALIKE_GAINS * gain:
+        seen = image.sum(axis=2, dtype=np.float32)
+        gain = float(np.median(seen / np.maximum(belt.sum(axis=2), 1.0)))
+        if not 0.1 < gain < 10.0:
             return raw
         before = self._tile
         self._tile = np.asarray(before * gain, np.float32)

@@ -140,3 +140,30 @@ def test_binned_sums_of_pixels_are_einsums_to_the_bit(seed: int) -> None:
     got = _binned(pixels, weights, onehot)
     assert got.dtype == expected.dtype and got.shape == expected.shape
     assert got.tobytes() == expected.tobytes()
+
+
+def test_parts_crowding_most_of_the_view_are_no_change_of_light() -> None:
+    # brass parts over more than half of the belt, under an unchanged light: the
+    # channels' gains against the belt differ, so the belt model stays as it was
+    # (two frames: the third would learn the belt, which is not what is looked at here)
+    view = RoiView((0, 0, 640, 200), Direction.LEFT_TO_RIGHT, (640, 200))
+    segmenter = BeltSegmenter(min_area=16)
+    segmenter.segment(view.work(belt_frame([])))
+    belt = segmenter.belt.copy()
+    crowd = [
+        (
+            PartSpec("washer", "brass", size=88, seed=i),
+            0,
+            (44.0 + 88 * (i % 7), 50.0 + 100 * (i // 7)),
+        )
+        for i in range(14)
+    ]
+    frame = belt_frame(crowd)
+    assert (
+        np.count_nonzero(np.abs(frame.astype(int) - BELT).max(axis=2) > 28)
+        > 0.5 * frame[..., 0].size
+    )
+    for _ in range(2):
+        _, blobs = segmenter.segment(view.work(frame))
+    assert len(blobs) == len(crowd)
+    assert segmenter.belt == pytest.approx(belt, abs=3)
