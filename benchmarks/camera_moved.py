@@ -39,7 +39,7 @@ CHANGES = [
     ("rotate", 4.0),
     ("blur", 1.5),
     ("blur", 3.0),
-    ("darken", 0.6),
+    ("darken", 0.4),
     ("darken", 0.2),
 ]
 
