@@ -143,8 +143,9 @@ def test_binned_sums_of_pixels_are_einsums_to_the_bit(seed: int) -> None:
 
 
 def test_parts_crowding_most_of_the_view_are_no_change_of_light() -> None:
-    # brass parts over more than half of the belt, under an unchanged light: the
-    # channels' gains against the belt differ, so the belt model stays as it was
+    # brass parts over more than half of the belt, under an unchanged light: the belt
+    # model scaled by the scene's gain leaves most of the image differing still, so it
+    # stays as it was
     # (two frames: on the third the crowd, like washers at an exact pitch standing
     # still, passes for a belt pattern on trial, which is not what is looked at here)
     view = RoiView((0, 0, 640, 200), Direction.LEFT_TO_RIGHT, (640, 200))

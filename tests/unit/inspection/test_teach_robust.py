@@ -92,9 +92,7 @@ def _coarse(mask: np.ndarray) -> np.ndarray:
 
 def _touching(part: PartCrop, rng: np.random.Generator) -> PartCrop:
     """Another good part edge to edge with this one, the view split from it (`touching`)."""
-    joined = _with_neighbour(part, rng, -1.0)
-    assert joined.mask is not None
-    return PartCrop(joined.image, _coarse(joined.mask), touching=True)
+    return _split_into_neighbour(part, rng, 0)
 
 
 def _split_into_neighbour(part: PartCrop, rng: np.random.Generator, into: int) -> PartCrop:
