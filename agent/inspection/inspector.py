@@ -153,8 +153,8 @@ class TaughtInspector:
         if body is None:
             return True
         uncovered = body & (reg.mask <= 0.5)
-        if reg.ignore is not None:
-            uncovered &= ~reg.ignore  # a neighbour lies there: not sure either way
+        if reg.unsure is not None:
+            uncovered &= ~reg.unsure  # a neighbour lies there: not sure either way
         return bool(np.count_nonzero(uncovered) <= UNCOVERED * np.count_nonzero(body))
 
     def maps(
@@ -193,7 +193,7 @@ class TaughtInspector:
                 continue  # nothing judges this view
             patch_ignore = None if patch is None else self._unsure_patches(reg)
             out.append(
-                ViewMaps(reg, self._judged(pixel, reg.ignore), self._judged(patch, patch_ignore))
+                ViewMaps(reg, self._judged(pixel, reg.unsure), self._judged(patch, patch_ignore))
             )
         return out
 

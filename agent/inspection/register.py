@@ -57,6 +57,16 @@ class Registered:
     #: Where a touching neighbour lies against the part (bool): not judged, since what
     #: is part and what neighbour there is not sure (None: no neighbour).
     ignore: np.ndarray | None = None
+    #: Where in `ignore` the view shows bare belt (bool; None: nowhere): neither part
+    #: nor neighbour lies there, so where the part should be, material is missing.
+    bare: np.ndarray | None = None
+
+    @property
+    def unsure(self) -> np.ndarray | None:
+        """Where the pixels are not judged: the neighbour's place but for bare belt."""
+        if self.ignore is None or self.bare is None:
+            return self.ignore
+        return self.ignore & ~self.bare
 
 
 def part_mask(crop: PartCrop) -> np.ndarray:
@@ -64,11 +74,16 @@ def part_mask(crop: PartCrop) -> np.ndarray:
     return part_and_neighbour(crop)[0]
 
 
-def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
-    """The part's pixels at full resolution (uint8 0/255), and where a neighbour lies.
+def part_and_neighbour(
+    crop: PartCrop,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The part's pixels at full resolution (uint8 0/255), where a neighbour lies, bare belt.
 
     The neighbour's place (bool) is where one the view is `touching` lies against the
-    part; None for a view that touches none.
+    part; None for a view that touches none. Bare belt (bool, None without a
+    neighbour) is where the crop shows the belt, two pixels or more from anything
+    that differs from it: neither part nor neighbour lies there, so a chip at the
+    contact still shows where the neighbour's place is otherwise not judged.
 
     The part is what differs from the belt (Otsu's threshold on the largest channel
     difference): on a belt with a pattern, from the belt the counter learnt under the
@@ -82,6 +97,7 @@ def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
     binary = _unlike_belt(image, crop)
     if binary is None:
         binary = _unlike_border(image)
+    anything = binary
     if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
         # Split from a neighbour it touches: at full resolution they are one blob.
         binary, neighbour = _own_side(np.asarray(binary, np.uint8), np.asarray(crop.mask))
@@ -89,7 +105,7 @@ def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
         np.asarray(binary, np.uint8), connectivity=8
     )
     if count <= 1:
-        return np.zeros(binary.shape, np.uint8), neighbour
+        return np.zeros(binary.shape, np.uint8), neighbour, _bare(anything, neighbour)
     if crop.mask is not None and np.asarray(crop.mask).any():
         given = np.asarray(crop.mask).astype(bool)
         overlap = np.bincount(labels[given].ravel(), minlength=count)
@@ -103,7 +119,18 @@ def part_and_neighbour(crop: PartCrop) -> tuple[np.ndarray, np.ndarray | None]:
     part = _trimmed(_apart(blob, crop.mask), neighbour)
     if neighbour is None:
         neighbour = _close_neighbour(blob - part, labels, stats, label, part)
-    return part, neighbour
+    return part, neighbour, _bare(anything, neighbour)
+
+
+#: How far from anything unlike the belt a pixel is bare belt (2 px).
+_BARE_MARGIN = np.ones((5, 5), np.uint8)
+
+
+def _bare(anything: np.ndarray, neighbour: np.ndarray | None) -> np.ndarray | None:
+    """Where the crop shows bare belt (bool; None when no neighbour lies near the part)."""
+    if neighbour is None:
+        return None
+    return cv2.dilate(np.asarray(anything, np.uint8), _BARE_MARGIN) == 0
 
 
 #: How near the part another blob counts as a neighbour against it (3 px).
@@ -469,6 +496,7 @@ class _Outline:
 
     mask: np.ndarray
     neighbour: np.ndarray | None
+    bare: np.ndarray | None
     cx: float
     cy: float
     scale: float
@@ -476,7 +504,7 @@ class _Outline:
 
 
 def _outline(crop: PartCrop, reference_fft: np.ndarray | None) -> _Outline | None:
-    mask, neighbour = part_and_neighbour(crop)
+    mask, neighbour, bare = part_and_neighbour(crop)
     found = locate(mask)
     if found is None:
         return None
@@ -484,7 +512,7 @@ def _outline(crop: PartCrop, reference_fft: np.ndarray | None) -> _Outline | Non
     angles = [0.0]
     if reference_fft is not None:
         angles = rotations_to(reference_fft, polar_signature(mask, cx, cy, scale))
-    return _Outline(mask, neighbour, cx, cy, scale, angles)
+    return _Outline(mask, neighbour, bare, cx, cy, scale, angles)
 
 
 def register(
@@ -511,13 +539,16 @@ def _posed(
         angle = _most_alike(crop, outline, side, appearance)
     pose = Pose(outline.cx, outline.cy, outline.scale, angle)
     image, canon_mask = warp(crop, outline.mask, pose, side)
-    ignore = None
+    ignore = bare = None
     neighbour = outline.neighbour
     if neighbour is not None and neighbour.any():
         _, near = warp(crop, neighbour.view(np.uint8) * np.uint8(255), pose, side)
         # grown by what a neighbour's edge spreads over in the maps (smoothing, patches)
         ignore = cv2.dilate((near > 0.1).view(np.uint8), _IGNORE_SPREAD) > 0
-    return Registered(image, canon_mask, pose, crop.light, ignore)
+        if outline.bare is not None and outline.bare.any():
+            _, seen = warp(crop, outline.bare.view(np.uint8) * np.uint8(255), pose, side)
+            bare = ignore & (seen > 0.5)
+    return Registered(image, canon_mask, pose, crop.light, ignore, bare)
 
 
 def _most_alike(crop: PartCrop, outline: _Outline, side: int, appearance: Appearance) -> float:

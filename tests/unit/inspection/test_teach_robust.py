@@ -20,7 +20,7 @@ from agent.inspection.report import REPORT_FILE, format_report, teach_report
 from agent.inspection.runtime import Backbone
 from agent.inspection.samples import BELT, sample_defects, sample_part
 from agent.inspection.selection import Selection, select_views
-from agent.sim.parts import PartSpec, composite, render_part
+from agent.sim.parts import MIN_VISIBLE_PX, PartSpec, composite, render_part
 
 TEACH_PARTS = 100
 #: Every 20th "good" part is defective: 5 % of the teach footage.
@@ -184,6 +184,47 @@ def test_a_view_split_wrong_from_a_touching_neighbour_is_outvoted(clean_line):
                 _split_into_neighbour(v, rng, s) for v, s in zip(part.views, split, strict=True)
             ]
             assert not clean_line.inspect(views).good, kind
+
+
+def _chipped_beside_contact(rng: np.random.Generator, off: float) -> list[PartCrop]:
+    """Three views of a washer whose chip is `off` degrees round from where `_touching`
+    puts a neighbour against it (its right)."""
+    while True:
+        spec = PartSpec("washer", size=70.0, defect="chipped_edge", seed=int(rng.integers(2**31)))
+        flat = render_part(spec, 0.0)
+        ys, xs = np.nonzero(flat.defect_mask)
+        if xs.size >= MIN_VISIBLE_PX:
+            break
+    # turn the chip from where it was drawn to `off` (the drawing turns by +angle)
+    facing = np.degrees(np.arctan2(ys.mean() - flat.centre[1], xs.mean() - flat.centre[0]))
+    part = render_part(spec, off - float(facing))
+    side = part.mask.shape[0] + 16
+    views = []
+    for _ in range(3):
+        image = np.empty((side, side, 3), np.uint8)
+        image[:] = BELT
+        centre = (side / 2 + rng.uniform(-2, 2), side / 2 + rng.uniform(-2, 2))
+        composite(image, part, centre)
+        noisy = image + rng.normal(0, 2.0, image.shape)
+        mask = np.zeros((side, side), bool)
+        x0, y0 = round(centre[0] - part.centre[0]), round(centre[1] - part.centre[1])
+        mask[y0 : y0 + part.mask.shape[0], x0 : x0 + part.mask.shape[1]] = part.mask > 127
+        views.append(PartCrop(np.clip(noisy, 0, 255).astype(np.uint8), mask))
+    return views
+
+
+def test_a_chip_where_a_neighbour_touches_is_still_seen(clean_line):
+    """Where a neighbour touches the part, what is part and what neighbour is not sure,
+    so neither map is judged there; but bare belt where the part should be is missing
+    material. Chips 10-15 degrees round from the contact, all caught alone: before, 1
+    of 8 caught with the neighbour against the part (scores 0.3-1.2); now 7 of 8 (at
+    the contact itself the neighbour's edge fills the notch: 3 of 8)."""
+    rng = np.random.default_rng(63)
+    chipped = [_chipped_beside_contact(rng, off) for off in (-15, -10, 10, 15) * 2]
+    alone = [clean_line.inspect(views) for views in chipped]
+    assert all(not v.good for v in alone), [v.score for v in alone]
+    touched = [clean_line.inspect([_touching(v, rng) for v in views]) for views in chipped]
+    assert sum(not v.good for v in touched) >= 7, [v.score for v in touched]
 
 
 def _darker_part(part: PartCrop, gain: float) -> PartCrop:
