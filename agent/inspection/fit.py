@@ -43,9 +43,11 @@ FOLDS = round(1 / HOLDOUT_FRACTION)
 MIN_FIT_PARTS = 20
 MIN_HOLDOUT_PARTS = 10
 POSES = ("register", "fixed", "texture")
-#: Sigma (canonical px) smoothing a texture line's patch map: on scikit-image's gravel
-#: the rest of a tile's patches scored as high as a pasted blot before it.
-TEXTURE_PATCH_SIGMA = 2.0
+#: Sigma (canonical px) smoothing the patch map, so one busy patch is not a defect: on
+#: scikit-image's gravel the rest of a tile's patches scored as high as a pasted blot
+#: before it; on rendered lines a good part's lone patch (an edge cut a pixel off, a
+#: belt seam beside it) rejected 15 good parts of 4171 at offsets 2 and 3, 7 with it.
+PATCH_SIGMA = 2.0
 
 
 def split_parts(n: int, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[list[int], list[int]]:
@@ -229,14 +231,13 @@ def line_light(
     lights = [r.light for r in views if r.light]
     # the light parts were seen under, when the pipeline said for most views
     light = float(np.median(lights)) if len(lights) > len(views) // 2 else 0.0
-    texture = pose == "texture"
     return LineModel(
         side=side,
         region=region_of(masks),
         pixels=None,
         patches=None,
         part_scale=part_scale,
-        patch_sigma=TEXTURE_PATCH_SIGMA if texture else 0.0,
+        patch_sigma=PATCH_SIGMA,
         body=body,
         brightness=brightness,
         background=background,

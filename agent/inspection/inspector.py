@@ -107,8 +107,10 @@ class TaughtInspector:
         self.feature_views = feature_views
         self.max_views = max_views
         self.classifier = classifier
-        # what a patch sees around it: one cell of the coarsest feature map
-        reach = 2 * math.ceil(taught.model.side / PATCH_CELLS) + 1
+        # what a patch sees around it (one cell of the coarsest feature map), and how
+        # far the map's smoothing spreads its value (two sigmas)
+        cell = math.ceil(taught.model.side / PATCH_CELLS)
+        reach = 2 * (cell + math.ceil(2 * taught.model.patch_sigma)) + 1
         self._patch_reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
         self._appearance = taught.model.appearance
 

@@ -142,7 +142,8 @@ class LineModel:
     #: Side of the box that smooths the pixel map (3 keeps 1-2 px scratches).
     smooth_px: int = 3
     #: Sigma (canonical px) of the Gaussian that smooths the patch map (0: none, as
-    #: in models taught before it): a texture's lone busy patch is not a defect.
+    #: in models taught before it): a lone busy patch (a texture's grain, a part's
+    #: edge a pixel off) is not a defect.
     patch_sigma: float = 0.0
     #: Pixels every good part covers, and their median grey level (0: no correction).
     body: np.ndarray | None = None
