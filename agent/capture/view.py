@@ -106,12 +106,18 @@ def gradient(grey: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.magnitude(dx, dy))
 
 
-def edges_kept(reference: ViewReference, grey: np.ndarray) -> float:
-    """Share of the reference's strong edges that `grey` has within a pixel (1.0: none)."""
+def edges_kept(reference: ViewReference, grey: np.ndarray, light: float = 1.0) -> float:
+    """Share of the reference's strong edges that `grey` has within a pixel (1.0: none).
+
+    `light`: the view's brightness relative to the reference's. Gradients scale with
+    it, so an edge is sought at half its taught strength times that (up to 1): a view
+    dimmed to half its light is no moved one.
+    """
     total = int(reference.edges.sum())
     if total == 0:
         return 1.0  # a featureless scene: nothing to tell a move by
-    present = (gradient(grey) >= 0.5 * reference.edge_level).astype(np.uint8)
+    bar = 0.5 * reference.edge_level * min(light, 1.0)
+    present = (gradient(grey) >= bar).astype(np.uint8)
     near = cv2.dilate(present, np.ones((3, 3), np.uint8)).astype(bool)
     return float((near & reference.edges).sum()) / total
 
@@ -134,7 +140,7 @@ def compare(reference: ViewReference, image: np.ndarray) -> ViewCheck:
     brightness = _ratio(float(grey.mean()), reference.brightness)
     # gradients scale with the light: a dimmer view is no blurred one
     sharp = _ratio(sharpness(grey), reference.sharpness) / max(brightness, 1e-6)
-    kept = edges_kept(reference, grey)
+    kept = edges_kept(reference, grey, brightness)
     problem = None
     if brightness < MIN_BRIGHTNESS:
         problem = f"view dark ({brightness:.0%} of the taught brightness)"

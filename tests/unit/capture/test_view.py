@@ -64,7 +64,7 @@ def test_a_blurred_or_darkened_view_is_told_within_a_second(
     assert 0.0 <= delay <= 1.0, delay
 
 
-@pytest.mark.parametrize("light", [0.6, 0.7])
+@pytest.mark.parametrize("light", [0.52, 0.6, 0.7])
 @pytest.mark.parametrize("seed", [21, 22])
 def test_a_lamp_failing_or_a_door_opened_is_no_camera_fault(seed: int, light: float) -> None:
     # counting and inspection read through such a step; `no_data` would lose the parts
