@@ -235,15 +235,15 @@ def _chipped_beside_contact(rng: np.random.Generator, off: float) -> list[PartCr
 def test_a_chip_where_a_neighbour_touches_is_still_seen(clean_line):
     """Where a neighbour touches the part, what is part and what neighbour is not sure,
     so neither map is judged there; but bare belt where the part should be is missing
-    material. Chips 10-15 degrees round from the contact, all caught alone: before, 1
-    of 8 caught with the neighbour against the part (scores 0.3-1.2); now 7 of 8 (at
-    the contact itself the neighbour's edge fills the notch: 3 of 8)."""
+    material. Chips 10-15 degrees round from the contact, all caught alone: before, 2
+    of 16 caught with the neighbour against the part (scores 0.3-1.3); now 15 of 16
+    (at the contact itself the neighbour's edge fills the notch: 3 of 8)."""
     rng = np.random.default_rng(63)
-    chipped = [_chipped_beside_contact(rng, off) for off in (-15, -10, 10, 15) * 2]
+    chipped = [_chipped_beside_contact(rng, off) for off in (-15, -10, 10, 15) * 4]
     alone = [clean_line.inspect(views) for views in chipped]
     assert all(not v.good for v in alone), [v.score for v in alone]
     touched = [clean_line.inspect([_touching(v, rng) for v in views]) for views in chipped]
-    assert sum(not v.good for v in touched) >= 7, [v.score for v in touched]
+    assert sum(not v.good for v in touched) >= 12, [v.score for v in touched]
 
 
 def _darker_part(part: PartCrop, gain: float) -> PartCrop:
