@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.inspection import PartCrop
-from agent.sim.parts import MIN_VISIBLE_PX, PartSpec, composite, render_part
+from agent.sim.parts import MIN_VISIBLE_PX, PartSpec, RenderedPart, composite, render_part
 
 BELT = (68, 68, 70)
 
@@ -52,6 +52,11 @@ def sample_part(
         defect_strength=strength,
     )
     part = render_part(spec, float(rng.uniform(0, 360)))
+    return SampledPart(seen_views(part, rng, views), defect, int(part.defect_mask.sum()), spec)
+
+
+def seen_views(part: RenderedPart, rng: np.random.Generator, views: int = 3) -> list[PartCrop]:
+    """`views` crops of a drawn part, each pasted a little apart on a noisy belt."""
     side = part.mask.shape[0] + 16
     crops = []
     for _ in range(views):
@@ -70,7 +75,7 @@ def sample_part(
         ph, pw = part.mask.shape
         mask[y0 : y0 + ph, x0 : x0 + pw] = part.mask > 127
         crops.append(PartCrop(image, mask))
-    return SampledPart(crops, defect, int(part.defect_mask.sum()), spec)
+    return crops
 
 
 def sample_defects(
