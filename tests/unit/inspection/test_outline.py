@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from agent.inspection import PartCrop
-from agent.inspection.register import part_mask
+from agent.inspection.register import _Blobs, part_mask
 from agent.sim.parts import PartSpec, composite, render_part
 
 SIDE = 96
@@ -68,3 +68,21 @@ def test_a_ring_held_together_by_thin_bridges_stays_whole() -> None:
     cv2.circle(disc, centre, 31, 255, -1)
     found = part_mask(PartCrop(image, disc > 0)) > 0
     assert (found & ring).sum() >= 0.95 * ring.sum()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_blob_areas_and_edges_are_opencvs_statistics(seed: int) -> None:
+    """`_Blobs` counts what OpenCV's connected-component statistics would say."""
+    rng = np.random.default_rng(seed)
+    binary = (cv2.GaussianBlur(rng.random((60, 70)), (0, 0), 2.0) > 0.5).view(np.uint8) * 255
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    blobs = _Blobs.of(binary)
+    assert blobs.count == count > 2
+    assert np.array_equal(blobs.labels, labels)
+    assert np.array_equal(blobs.areas, stats[:, cv2.CC_STAT_AREA])
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right, bottom = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
+    h, w = binary.shape
+    for within in (1, 2):
+        edge = (x < within) | (y < within) | (right > w - within) | (bottom > h - within)
+        assert np.array_equal(blobs.at_edge(within), edge)

@@ -59,6 +59,19 @@ def test_int8_agrees_with_float32_on_real_images(backbones, photos, textures):
     assert min(cos8 + cos16) >= 0.9
 
 
+def test_the_int8_input_is_each_pixel_quantised_as_the_model_says(backbones, photos):
+    """The table the backbone quantises through gives every pixel the manifest's value."""
+    int8, _ = backbones
+    detail = int8.interpreter.get_input_details()[0]
+    scale, zero = detail["quantization"]
+    rgb = int8.tile(photos[0])
+    expected = np.clip(np.round(rgb.astype(np.float32) / scale + zero), -128, 127).astype(np.int8)
+    int8.features(photos[0])
+    assert np.array_equal(int8.interpreter.get_tensor(detail["index"])[0], expected)
+    square = np.ascontiguousarray(photos[0][: int8.size, : int8.size])
+    assert np.array_equal(int8.tile(square), square[:, :, ::-1])  # BGR in, RGB to the network
+
+
 def test_different_inputs_give_different_features(backbones, textures):
     int8, _ = backbones
     a = int8.features(textures["brick"]).stride8
