@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from agent.errors import ConfigError
+from agent.inspection import FEATURE_VIEWS
 
 #: An MQTT topic level or Sparkplug id: no `/`, `+`, `#` or white space.
 _TOPIC_LEVEL = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -241,7 +242,10 @@ class InspectionConfig(_Section):
         300, ge=30, le=100_000, description="Good parts teach collects at most (footage or camera)."
     )
     feature_views: int = Field(
-        1, ge=0, le=10, description="Views per part scored by the int8 backbone (0: pixels only)."
+        FEATURE_VIEWS,
+        ge=0,
+        le=10,
+        description="Views per part scored by the int8 backbone (0: pixels only).",
     )
     pose: Literal["register", "fixed", "texture"] = Field(
         "register",

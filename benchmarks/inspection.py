@@ -4,9 +4,10 @@
 
 Parts are rendered by the simulator and seen in five views each, as the pipeline
 gathers them; the inspector scores the middle three (pixels on each, the backbone on
-one). Times are CPU time of this process (pinned to one CPU, one interpreter thread),
-so a machine shared with other work inflates them less than wall time would; the int8
-and float32 backbones run on the same parts in the same run. Prints peak RSS.
+`FEATURE_VIEWS` of them, the default; also timed on one and on three). Times are CPU
+time of this process (pinned to one CPU, one interpreter thread), so a machine shared
+with other work inflates them less than wall time would; the int8 and float32
+backbones run on the same parts in the same run. Prints peak RSS.
 """
 
 from __future__ import annotations  # noqa: I001 - agent before numpy: its BLAS as the agent sets it
@@ -20,6 +21,7 @@ import time
 import agent  # noqa: F401
 import numpy as np
 
+from agent.inspection import FEATURE_VIEWS
 from agent.inspection.fit import fit_line
 from agent.inspection.inspector import TaughtInspector
 from agent.inspection.register import place
@@ -89,6 +91,8 @@ def main() -> None:
     pixels_only = TaughtInspector(taught, int8, feature_views=0)
     per_part_ms(on_int8, test_parts[:5], repeats=1)  # warm up
     ms_int8 = per_part_ms(on_int8, test_parts)
+    others = sorted({1, 3} - {FEATURE_VIEWS})
+    ms_views = {n: per_part_ms(TaughtInspector(taught, int8, n), test_parts) for n in others}
     ms_f32 = per_part_ms(on_f32, test_parts)
     ms_pixels = per_part_ms(pixels_only, test_parts)
     stages = stage_ms(on_int8, test_parts)
@@ -100,7 +104,9 @@ def main() -> None:
         f"teach on {args.parts} parts: {teach_s:.2f} s with the int8 backbone, "
         f"{teach_pixels_s:.2f} s pixels only"
     )
-    print(f"per part, int8 backbone:    {ms_int8:6.2f} ms")
+    print(f"per part, int8 backbone:    {ms_int8:6.2f} ms  (on {FEATURE_VIEWS} views, the default)")
+    for n, ms in ms_views.items():
+        print(f"  the backbone on {n} view{'s' if n > 1 else ''}:      {ms:6.2f} ms")
     print(f"per part, float32 backbone: {ms_f32:6.2f} ms  (int8 is {ms_f32 / ms_int8:.2f}x faster)")
     print(f"per part, pixels only:      {ms_pixels:6.2f} ms")
     print(

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from agent.errors import UserError
-from agent.inspection import PartCrop
+from agent.inspection import FEATURE_VIEWS, PartCrop
 from agent.inspection.calibrate import comparison_scores, raw_scores, scaled, with_thresholds
 from agent.inspection.light import background_of, brightness_of, normalise
 from agent.inspection.model import LineModel, PatchModel, PixelModel, Taught
@@ -83,7 +83,7 @@ def fit_line(
     backbone: Backbone | None,
     false_reject_rate: float = 0.01,
     side: int = 96,
-    feature_views: int = 1,
+    feature_views: int = FEATURE_VIEWS,
     progress: Callable[[int], None] | None = None,
     seed: int = 0,
     pose: str = "register",

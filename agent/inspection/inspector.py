@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from agent.inspection import PartCrop, Verdict
+from agent.inspection import FEATURE_VIEWS, PartCrop, Verdict
 from agent.inspection.classifier import DefectClassifier
 from agent.inspection.model import Taught, backbone_features
 from agent.inspection.register import Registered, place
@@ -66,13 +66,14 @@ class ViewMaps:
 def part_score(maps: Sequence[ViewMaps]) -> float:
     """A part's score: each comparison's median peak over the views it ran on, the larger.
 
-    The backbone runs on the middle view only (it costs most), so a median over views
-    of both maps together would let the two pixel-only views outvote the one view whose
-    patches saw a stain or a scratch the pixel map finds only faintly; the pixels still
-    ignore one bad frame. Where the patches saw the part with a neighbour against it
-    (every view had one, `TaughtInspector.view_maps`), the cut outline shifts the
-    backbone's features all over the part: there both maps' peaks take the median over
-    views together, so that view is one say among three.
+    The backbone runs on fewer views than the pixels (`FEATURE_VIEWS` of three: it
+    costs most), so a median over views of both maps together would let pixel-only
+    views outvote the views whose patches saw a stain or a scratch the pixel map finds
+    only faintly; the pixels still ignore one bad frame. Where the patches saw the part
+    with a neighbour against it (every view had one, `TaughtInspector.maps`), the cut
+    outline shifts the backbone's features all over the part: there both maps' peaks
+    take the median over views together, and the patches judge one view, so that view
+    is one say among three.
     """
     if any(v.patch is not None and v.reg.ignore is not None for v in maps):
         return float(np.median([peak(v.combined) for v in maps]))
@@ -97,7 +98,7 @@ class TaughtInspector:
         self,
         taught: Taught,
         backbone: Backbone | None,
-        feature_views: int = 1,
+        feature_views: int = FEATURE_VIEWS,
         max_views: int = MAX_VIEWS,
         classifier: DefectClassifier | None = None,
     ):
@@ -183,8 +184,11 @@ class TaughtInspector:
             alone = [i for i, r in enumerate(found) if r.ignore is None]
             if alone:
                 with_features = {alone[j] for j in middle(len(alone), self.feature_views)}
-            else:  # a part in a queue: its patches are one view's say among three
-                with_features = set(middle(len(found), self.feature_views))
+            else:
+                # A part in a queue: its patches are one view's say among three (on two,
+                # beside a neighbour, they outvoted the pixels: 18 of 30 good washers
+                # touched by a neighbour in every view were rejected).
+                with_features = set(middle(len(found), min(self.feature_views, 1)))
         out = []
         for i, (reg, image) in enumerate(zip(found, images, strict=True)):
             patch = None

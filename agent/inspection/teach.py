@@ -20,7 +20,7 @@ import numpy as np
 from agent.capture.view import save_reference
 from agent.config import Config, RunConfig, load_config
 from agent.errors import UserError
-from agent.inspection import PartCrop
+from agent.inspection import FEATURE_VIEWS, PartCrop
 from agent.inspection.fit import MIN_FIT_PARTS, MIN_HOLDOUT_PARTS, fit_line
 from agent.inspection.model import Taught
 from agent.inspection.persist import save_taught
@@ -108,7 +108,7 @@ def teach(
     model_dir: Path,
     false_reject_rate: float,
     threads: int = 1,
-    feature_views: int = 1,
+    feature_views: int = FEATURE_VIEWS,
     use_backbone: bool = True,
     pose: str = "register",
 ) -> Taught:

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from agent.inspection import FEATURE_VIEWS
 from agent.inspection.fit import fit_model, line_light, patch_channels
 from agent.inspection.inspector import TaughtInspector
 from agent.inspection.model import Taught
@@ -53,4 +54,4 @@ def test_a_prepared_part_has_the_maps_inspection_finds_from_its_crops():
         assert all(_same(a.pixel, b.pixel) for a, b in zip(taught, seen, strict=True))
         assert all(_same(a.patch, b.patch) for a, b in zip(taught, seen, strict=True))
         patches += sum(m.patch is not None for m in seen)
-    assert patches == len(selection.parts) == 12
+    assert len(selection.parts) == 12 and patches == 12 * FEATURE_VIEWS
