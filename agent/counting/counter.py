@@ -213,18 +213,21 @@ class PartCounter:
         """The blobs in the window `a:b` of the ROI, in ROI coordinates."""
         window = work if (a, b) == (0, work.shape[1]) else work[:, a:b]  # a view: no copy
         labels, found = self.segmenter.segment(window, a, travel)
-        blobs = [
-            Blob(
-                k.label,
-                k.x + a,
-                k.y,
-                (k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]),
-                k.area,
-                k.touching,
-                k.guessed,
-            )
-            for k in found
-        ]
+        # (a window from the ROI's start: its blobs are in ROI coordinates already)
+        blobs = found
+        if a:
+            blobs = [
+                Blob(
+                    k.label,
+                    k.x + a,
+                    k.y,
+                    (k.box[0] + a, k.box[1], k.box[2] + a, k.box[3]),
+                    k.area,
+                    k.touching,
+                    k.guessed,
+                )
+                for k in found
+            ]
         self.blobs = blobs
         self._frame = _Frame(labels, a, blobs, BeltLight(work, labels, a))
         self._lengths.extend(k.length for k in found if k.box[0] > 0 and k.box[2] < b - a)
