@@ -23,10 +23,10 @@ import numpy as np
 
 #: Views of a part whose patches the int8 backbone judges (the middle ones; their
 #: median peak). One view's patches scatter over good parts under blur, shake and
-#: noise as widely as a faint defect scores; the mean of two halves that. On the 19
-#: scenarios of benchmarks/accuracy.py at offsets 1-3 (2026-12-05): good rejected 13 ->
-#: 11, defects missed 32 -> 29, everything-at-once AUROC 0.895 -> 0.962 (offset 2);
-#: three views did no better (13, 29) for one backbone call more. docs/accuracy.md.
+#: noise as widely as a faint defect scores. On the 19 scenarios of
+#: benchmarks/accuracy.py at offsets 1-3 (2026-12-05), two rather than one: good parts
+#: rejected 13 -> 9, defects missed 32 -> 31, to the letter 42 -> 46 of 57; three cost
+#: over the 10 ms a part for no more (docs/accuracy.md, session 13).
 FEATURE_VIEWS = 2
 
 
