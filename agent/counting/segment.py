@@ -670,14 +670,11 @@ class BeltSegmenter:
         enough = max(4, image.shape[1] // 4)
         fewest, most, _, _ = cv2.minMaxLoc(counts)
         if most >= enough:
-            if fewest >= enough:  # every row usable (the usual frame): no row left out
-                step = self.learn_rate * (sums / counts[..., None] - self._tile)
-                self._tile += step.astype(np.float32)
-            else:
-                usable = counts >= enough
-                mean = sums / np.maximum(counts, 1)[..., None]
-                step = self.learn_rate * (mean - self._tile)
-                self._tile += np.where(usable[..., None], step, 0.0).astype(np.float32)
+            mean = sums / np.maximum(counts, 1)[..., None]
+            step = self.learn_rate * (mean - self._tile)
+            if fewest < enough:  # rows with too little belt showing keep what they had
+                step = np.where((counts >= enough)[..., None], step, 0.0)
+            self._tile += step.astype(np.float32)
             self._pictures.clear()
 
     def _learn_tile(self, image: np.ndarray, filled: np.ndarray, phase: np.ndarray) -> None:

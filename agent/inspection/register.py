@@ -295,7 +295,8 @@ def _apart(blob: np.ndarray, given: np.ndarray | None) -> np.ndarray:
     count, labels = blobs.count, blobs.labels
     if count <= 2:
         return blob
-    areas = blobs.areas[1:]
+    every_area = blobs.areas
+    areas = every_area[1:]
     # The part is the largest sizeable piece the pipeline's mask covers most. Another
     # sizeable piece is a neighbour; a small one reaching the crop's edge is the sliver
     # of one the crop cut; other small pieces are the part's own (a tip past a hole).
@@ -312,7 +313,7 @@ def _apart(blob: np.ndarray, given: np.ndarray | None) -> np.ndarray:
         # a piece the pipeline's mask mostly covers is the part's own (a washer's ring
         # that thin bridges beside its holes hold together, over a bright cleat)
         inside = np.bincount(labels[np.asarray(given).astype(bool)].ravel(), minlength=count)
-        foreign &= inside < 0.5 * blobs.areas
+        foreign &= inside < 0.5 * every_area
     foreign[0] = foreign[label] = False
     if not foreign.any():
         return blob
