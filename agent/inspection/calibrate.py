@@ -15,18 +15,24 @@ from agent.inspection.model import LineModel, Taught
 from agent.inspection.prepared import Prepared
 from agent.inspection.threshold import median_peak, peak, threshold_for
 
+#: The comparisons a part is scored by (`ViewMaps`' maps, each with its `<name>_scale`).
+COMPARISONS = ("pixel", "detail", "patch")
+
 
 def scaled(model: LineModel, prepared: Prepared, held: Sequence[int]) -> LineModel:
     """`model` with each map's scale: the median peak on held-out good parts' views.
 
     Both maps then read "1 = typical of good parts", so their maximum is fair.
     """
-    unit = replace(model, pixel_scale=1.0, patch_scale=1.0)
-    pixel_scale = patch_scale = 1.0
+    unit = replace(model, pixel_scale=1.0, patch_scale=1.0, detail_scale=1.0)
+    pixel_scale = patch_scale = detail_scale = 1.0
     if unit.pixels is not None:
-        _, images = prepared.views(held)
-        pixel_peaks = [peak(unit.combine(unit.pixel_map(image), None)) for image in images]
-        pixel_scale = float(np.median(pixel_peaks)) or 1.0
+        views, images = prepared.views(held)
+        maps = [unit.pixel_maps(image, r.mask) for r, image in zip(views, images, strict=True)]
+        pixel_scale = float(np.median([peak(unit.combine(p, None)) for p, _ in maps])) or 1.0
+        if unit.detail_px > 0:
+            detail_peaks = [peak(unit.combine(d, None)) for _, d in maps]
+            detail_scale = float(np.median(detail_peaks)) or 1.0
     if unit.patches is not None and prepared.features is not None:
         patch_peaks = [
             peak(unit.patch_map(features) * unit.region)
@@ -34,21 +40,23 @@ def scaled(model: LineModel, prepared: Prepared, held: Sequence[int]) -> LineMod
             for features in prepared.features[i][:2]
         ]
         patch_scale = float(np.median(patch_peaks)) or 1.0
-    return replace(model, pixel_scale=pixel_scale, patch_scale=patch_scale)
+    return replace(
+        model, pixel_scale=pixel_scale, patch_scale=patch_scale, detail_scale=detail_scale
+    )
 
 
 def comparison_scores(
     model: LineModel, prepared: Prepared, parts: Sequence[int], feature_views: int
 ) -> np.ndarray:
-    """Each of `parts`' pixel and patch score, N x 2, in the model's map units.
+    """Each of `parts`' score by each of `COMPARISONS`, N x 3, in the model's map units.
 
     A comparison's score is its median peak over the views it ran on (NaN: none).
     """
     inspector = TaughtInspector(Taught(model, {}), None, feature_views)
-    out = np.full((len(parts), 2), np.nan)
+    out = np.full((len(parts), len(COMPARISONS)), np.nan)
     for i, part in enumerate(parts):
         maps = prepared.view_maps(inspector, part)
-        for j, name in enumerate(("pixel", "patch")):
+        for j, name in enumerate(COMPARISONS):
             score = median_peak([m for v in maps if (m := getattr(v, name)) is not None])
             if score is not None:
                 out[i, j] = score
@@ -81,13 +89,11 @@ def with_thresholds(
     """
     judging = [column[~np.isnan(column)] for column in held.T]
     limits = [threshold_for(k, false_reject_rate) if k.size else np.nan for k in judging]
-    pixel_limit, patch_limit = limits
-    calibrated = replace(
-        model,
-        pixel_scale=model.pixel_scale * (1.0 if np.isnan(pixel_limit) else pixel_limit),
-        patch_scale=model.patch_scale * (1.0 if np.isnan(patch_limit) else patch_limit),
-        threshold=1.0,
-    )
+    scales = {
+        f"{name}_scale": getattr(model, f"{name}_scale") * (1.0 if np.isnan(limit) else limit)
+        for name, limit in zip(COMPARISONS, limits, strict=True)
+    }
+    calibrated = replace(model, **scales, threshold=1.0)
     with np.errstate(invalid="ignore"):
         scores = np.nanmax(held / np.where(np.isnan(limits), 1.0, limits), axis=1)
     return calibrated, np.nan_to_num(scores, nan=0.0)

@@ -48,6 +48,10 @@ POSES = ("register", "fixed", "texture")
 #: before it; on rendered lines a good part's lone patch (an edge cut a pixel off, a
 #: belt seam beside it) rejected 15 good parts of 4171 at offsets 2 and 3, 7 with it.
 PATCH_SIGMA = 2.0
+#: Side (canonical px, about a ninth of the view) of the box whose local mean the
+#: detail map takes off the pixel differences (`LineModel.pixel_maps`): a Gaussian of
+#: sigma 4 did as well at three times the cost (docs/accuracy.md, session 14).
+DETAIL_PX = 11
 
 
 def split_parts(n: int, holdout_fraction: float = HOLDOUT_FRACTION) -> tuple[list[int], list[int]]:
@@ -238,6 +242,7 @@ def line_light(
         patches=None,
         part_scale=part_scale,
         patch_sigma=PATCH_SIGMA,
+        detail_px=DETAIL_PX if pose != "texture" else 0,
         body=body,
         brightness=brightness,
         background=background,

@@ -55,12 +55,19 @@ class ViewMaps:
     reg: Registered
     pixel: np.ndarray | None
     patch: np.ndarray | None
+    #: The pixel differences less their local mean (`LineModel.pixel_maps`).
+    detail: np.ndarray | None = None
+
+    @property
+    def each(self) -> tuple[np.ndarray | None, ...]:
+        """The comparisons' maps (None: not run on this view)."""
+        return (self.pixel, self.detail, self.patch)
 
     @property
     def combined(self) -> np.ndarray:
-        """The larger of the two maps at every pixel."""
-        maps = [m for m in (self.pixel, self.patch) if m is not None]
-        return maps[0] if len(maps) == 1 else np.maximum(maps[0], maps[1])
+        """The largest of the maps at every pixel."""
+        maps = [m for m in self.each if m is not None]
+        return maps[0] if len(maps) == 1 else np.maximum.reduce(maps)
 
 
 def part_score(maps: Sequence[ViewMaps]) -> float:
@@ -79,7 +86,7 @@ def part_score(maps: Sequence[ViewMaps]) -> float:
         return float(np.median([peak(v.combined) for v in maps]))
     per_map = [
         median_peak([m for m in view_maps if m is not None])
-        for view_maps in zip(*((v.pixel, v.patch) for v in maps), strict=True)
+        for view_maps in zip(*(v.each for v in maps), strict=True)
     ]
     return max(s for s in per_map if s is not None)
 
@@ -194,12 +201,17 @@ class TaughtInspector:
             patch = None
             if features is not None and i in with_features:
                 patch = self.model.patch_map(features(i))
-            pixel = self.model.pixel_map(image)
+            pixel, detail = self.model.pixel_maps(image, reg.mask, reg.unsure)
             if pixel is None and patch is None:
                 continue  # nothing judges this view
             patch_ignore = None if patch is None else self._unsure_patches(reg)
             out.append(
-                ViewMaps(reg, self._judged(pixel, reg.unsure), self._judged(patch, patch_ignore))
+                ViewMaps(
+                    reg,
+                    self._judged(pixel, reg.unsure),
+                    self._judged(patch, patch_ignore),
+                    self._judged(detail, reg.unsure),
+                )
             )
         return out
 

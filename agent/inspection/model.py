@@ -33,6 +33,8 @@ from agent.inspection.runtime import Backbone
 
 #: Smallest colour spread assumed per pixel (grey levels): sensor noise floor.
 PIXEL_SIGMA_FLOOR = 6.0
+#: A 3 x 3 cross: an erosion by it moves an outline one pixel in.
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 #: Offsets the pixel comparison tolerates (the 3 x 3 neighbourhood).
 _OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 
@@ -61,19 +63,48 @@ class PixelModel:
         return cls(mean.astype(np.float32), sigma.astype(np.float32))
 
     def __post_init__(self) -> None:
-        # The 3 x 3 neighbourhood's means and inverse spreads, stacked once: 9 x H x W x 3.
-        shifted = [_shifted(self.mean, dy, dx) for dy, dx in _OFFSETS]
-        self._means = np.stack(shifted).astype(np.float32)
-        self._inv = np.stack([1.0 / _shifted(self.sigma, dy, dx) for dy, dx in _OFFSETS])
-        self._inv = self._inv.astype(np.float32)
+        # The 3 x 3 neighbourhood's means and inverse spreads, stacked once, a plane per
+        # channel (9 x 3 x H x W: numpy sums over an interleaved channel axis at several
+        # times the cost of these contiguous planes).
+        means = np.stack([_shifted(self.mean, dy, dx) for dy, dx in _OFFSETS])
+        inverse = np.stack([1.0 / _shifted(self.sigma, dy, dx) for dy, dx in _OFFSETS])
+        self._means = _planes(means)
+        self._inv = _planes(inverse)
+
+    def _differences(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Signed differences in spreads from each offset's mean, and their squares' sum.
+
+        9 x 3 x H x W (a plane per channel) and 9 x H x W.
+        """
+        planes = np.ascontiguousarray(np.moveaxis(np.asarray(image, np.float32), 2, 0))
+        z = planes[None] - self._means
+        z *= self._inv
+        squares = np.square(z[:, 0])
+        squares += np.square(z[:, 1])
+        squares += np.square(z[:, 2])
+        return z, squares
 
     def distance(self, image: np.ndarray) -> np.ndarray:
         """Per-pixel distance (in spreads) to the best match within one pixel."""
-        z = image[None].astype(np.float32) - self._means
-        z *= self._inv
-        z *= z
-        squared = (z[..., 0] + z[..., 1] + z[..., 2]).min(axis=0) / 3.0  # faster than sum(3)
-        return np.asarray(np.sqrt(squared), np.float32)
+        _, squares = self._differences(image)
+        return np.asarray(np.sqrt(squares.min(axis=0) / 3.0), np.float32)
+
+    def residual(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`distance`, and the signed difference (in spreads) it was taken from.
+
+        The difference is a plane per channel: 3 x H x W.
+        """
+        z, squares = self._differences(image)
+        least = squares.min(axis=0)
+        signed = z[-1].copy()
+        for k in range(len(z) - 2, -1, -1):  # the first best offset, as argmin would take
+            np.copyto(signed, z[k], where=(squares[k] == least)[None])
+        return np.asarray(np.sqrt(least / 3.0), np.float32), signed
+
+
+def _planes(stack: np.ndarray) -> np.ndarray:
+    """N x H x W x 3 as N x 3 x H x W float32, contiguous."""
+    return np.ascontiguousarray(stack.transpose(0, 3, 1, 2), np.float32)
 
 
 def stack_features(stride8: np.ndarray, stride16: np.ndarray, channels: np.ndarray) -> np.ndarray:
@@ -136,6 +167,7 @@ class LineModel:
     #: Divisors that bring each map to "1 = typical of held-out good parts".
     pixel_scale: float = 1.0
     patch_scale: float = 1.0
+    detail_scale: float = 1.0
     threshold: float = 1.0
     #: Typical sqrt(hull area) of a part in crop pixels (0: unknown).
     part_scale: float = 0.0
@@ -145,6 +177,9 @@ class LineModel:
     #: in models taught before it): a lone busy patch (a texture's grain, a part's
     #: edge a pixel off) is not a defect.
     patch_sigma: float = 0.0
+    #: Side (canonical px) of the box whose local mean the detail map takes off the
+    #: pixel differences (0: no detail map, as in models taught before it).
+    detail_px: int = 0
     #: Pixels every good part covers, and their median grey level (0: no correction).
     body: np.ndarray | None = None
     brightness: float = 0.0
@@ -196,10 +231,43 @@ class LineModel:
         """Smoothed pixel distance map of a registered view, in held-out units."""
         if self.pixels is None:
             return None
-        raw = self.pixels.distance(image)
+        return self._smoothed(self.pixels.distance(image)) / self.pixel_scale
+
+    def pixel_maps(
+        self, image: np.ndarray, mask: np.ndarray, unsure: np.ndarray | None = None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """`pixel_map` and the detail map of a registered view (None: not taught).
+
+        The detail map is the pixel differences on the part's surface (`mask`: the
+        view's own part, 0..1) less their local mean there (a Gaussian of
+        `detail_px`): a slow change over the part (its tint, a mottled finish, the
+        light across it) falls out of it, while a scratch, a stain or a filled hole, a
+        few pixels across, stands out. It judges the part's surface two pixels in
+        from its outline and its holes' edges only (`unsure`: the neighbour's place,
+        left out as well): the belt's pixel kept around the part (a seam, a cleat,
+        dirt) is no detail of the part, and a missing edge is the pixel map's and the
+        patches'.
+        """
+        if self.pixels is None or self.detail_px <= 0:
+            return self.pixel_map(image), None
+        raw, signed = self.pixels.residual(image)
+        part = np.asarray(mask, np.float32)
+        if unsure is not None:
+            part = part * ~unsure
+        reach = (self.detail_px, self.detail_px)
+        share = cv2.blur(part, reach)  # of the part's pixels in the box
+        per_share = 1.0 / np.maximum(share, 1e-3)
+        for plane in signed:  # the local mean of the part's pixels only, channel by channel
+            plane -= cv2.blur(plane * part, reach) * per_share
+        signed *= signed
+        detail = self._smoothed(np.sqrt((signed[0] + signed[1] + signed[2]) / 3.0))
+        surface = cv2.erode((part > 0.5).view(np.uint8), _CROSS, iterations=2)
+        detail[surface == 0] = 0.0
+        return self._smoothed(raw) / self.pixel_scale, detail / self.detail_scale
+
+    def _smoothed(self, raw: np.ndarray) -> np.ndarray:
         # A 3 x 3 box keeps a 1-2 px wide scratch but averages single noisy pixels away.
-        smooth = cv2.blur(raw, (self.smooth_px, self.smooth_px))
-        return np.asarray(smooth, np.float32) / self.pixel_scale
+        return np.asarray(cv2.blur(raw, (self.smooth_px, self.smooth_px)), np.float32)
 
     def patch_map(self, features: np.ndarray) -> np.ndarray:
         """Patch distance map upsampled to the canonical side, in held-out units."""
