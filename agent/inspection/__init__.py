@@ -7,7 +7,7 @@ model uses: every part counts as good and the verdict says inspection is off.
 `loader.load_inspector(config)` gives the line's inspector. Inside, by stage:
 `runtime` (the TFLite interpreter and the int8 backbone, checked against their
 manifests), `register` (canonical pose), `light` (taught light, the part alone),
-`model` (pixel and patch comparisons; the model's saved fields), `threshold` (scores
+`model` (pixel, detail and patch comparisons; the model's saved fields), `threshold` (scores
 and the threshold), `selection` + `prepared` + `fit` + `calibrate` (teaching), `inspector` (the
 verdict), `persist` (atomic save/load), `teach` (the command), `classifier` (optional
 defect names), `pictures` (defect PNGs). docs/inspection.md explains them.

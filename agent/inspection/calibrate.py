@@ -85,7 +85,7 @@ def with_thresholds(
     only by holding the other's defects back. (Each given half the rate, since either
     comparison rejects a part, was measured: one good part in a hundred fewer on calm
     lines, and faint defects missed on others; docs/accuracy.md.) Returns the model
-    and each held-out part's score (the larger of its comparisons', 1 = threshold).
+    and each held-out part's score (the largest of its comparisons', 1 = threshold).
     """
     judging = [column[~np.isnan(column)] for column in held.T]
     limits = [threshold_for(k, false_reject_rate) if k.size else np.nan for k in judging]

@@ -71,16 +71,16 @@ class ViewMaps:
 
 
 def part_score(maps: Sequence[ViewMaps]) -> float:
-    """A part's score: each comparison's median peak over the views it ran on, the larger.
+    """A part's score: each comparison's median peak over the views it ran on, the largest.
 
     The backbone runs on fewer views than the pixels (`FEATURE_VIEWS` of three: it
     costs most), so a median over views of both maps together would let pixel-only
     views outvote the views whose patches saw a stain or a scratch the pixel map finds
     only faintly; the pixels still ignore one bad frame. Where the patches saw the part
     with a neighbour against it (every view had one, `TaughtInspector.maps`), the cut
-    outline shifts the backbone's features all over the part: there both maps' peaks
-    take the median over views together, and the patches judge one view, so that view
-    is one say among three.
+    outline shifts the backbone's features all over the part: there the peaks of all
+    the maps together take the median over views, and the patches judge one view, so
+    that view is one say among three.
     """
     if any(v.patch is not None and v.reg.ignore is not None for v in maps):
         return float(np.median([peak(v.combined) for v in maps]))

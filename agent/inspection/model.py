@@ -1,16 +1,19 @@
 """The line's model of a good part, and how unusual a registered view is (pure numpy).
 
-Two comparisons per position of the canonical pose, each learned from good parts:
+Three comparisons per position of the canonical pose, each learned from good parts:
 - **pixels**: mean and spread of every pixel's colour; a view's pixel is compared with
   the best-matching position within one pixel (edges carry sub-pixel misalignment, so
   an edge pixel that matches its neighbour is not a defect). This finds thin scratches
   and cracks that pooled or coarse features average away.
+- **detail**: the same signed differences less their local mean over the part's
+  surface, so a part's slow changes (tint, mottling, the light across it) fall out and
+  a faint scratch or stain stands out of them (`LineModel.pixel_maps`).
 - **patches** (PaDiM): a Gaussian per position on the int8 backbone's stride-8 and
   stride-16 features (a fixed random subset of channels); the Mahalanobis distance
   finds changes of texture and colour that are too gradual for the pixel check.
 Each map is divided by its own limit on held-out good parts (`calibrate`: 1 is that
-comparison's threshold), so the two are comparable; a part scores the larger of the
-two comparisons (`inspector.part_score`).
+comparison's threshold), so they are comparable; a part scores the largest of the
+comparisons (`inspector.part_score`).
 A texture line has no pixel comparison: a surface that looks alike everywhere has no
 colour to expect at a given pixel, and its own dark gaps outscored pasted defects.
 
