@@ -30,8 +30,8 @@ def scaled(model: LineModel, prepared: Prepared, held: Sequence[int]) -> LineMod
         views, images = prepared.views(held)
         maps = [unit.pixel_maps(image, r.mask) for r, image in zip(views, images, strict=True)]
         pixel_scale = float(np.median([peak(unit.combine(p, None)) for p, _ in maps])) or 1.0
-        if unit.detail_px > 0:
-            detail_peaks = [peak(unit.combine(d, None)) for _, d in maps]
+        detail_peaks = [peak(unit.combine(d, None)) for _, d in maps if d is not None]
+        if detail_peaks:
             detail_scale = float(np.median(detail_peaks)) or 1.0
     if unit.patches is not None and prepared.features is not None:
         patch_peaks = [

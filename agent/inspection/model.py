@@ -265,8 +265,11 @@ class LineModel:
         signed *= signed
         detail = self._smoothed(np.sqrt((signed[0] + signed[1] + signed[2]) / 3.0))
         surface = cv2.erode((part > 0.5).view(np.uint8), _CROSS, iterations=2)
+        pixel = self._smoothed(raw) / self.pixel_scale
+        if not surface.any():
+            return pixel, None  # no surface to judge (a thin part): the detail has no say
         detail[surface == 0] = 0.0
-        return self._smoothed(raw) / self.pixel_scale, detail / self.detail_scale
+        return pixel, detail / self.detail_scale
 
     def _smoothed(self, raw: np.ndarray) -> np.ndarray:
         # A 3 x 3 box keeps a 1-2 px wide scratch but averages single noisy pixels away.

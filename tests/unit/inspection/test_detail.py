@@ -99,3 +99,13 @@ def test_the_distance_and_the_signed_difference_are_numpys_plain_forms():
     assert np.array_equal(model.distance(image), plain) and np.array_equal(distance, plain)
     chosen = np.take_along_axis(z, best[None, :, :, None], axis=0)[0]
     assert np.array_equal(np.moveaxis(signed, 0, 2), chosen)
+
+
+def test_a_part_with_no_surface_two_pixels_in_has_no_detail_map():
+    """A thin part (a wire): the detail has no say, and no zero score that would set
+    its threshold at nothing."""
+    model, _ = _model()
+    wire = np.zeros((SIDE, SIDE), np.float32)
+    wire[30:34, 8:56] = 1.0  # 4 px across: nothing is two pixels in from both edges
+    pixel, detail = model.pixel_maps(model.pixels.mean, wire)
+    assert pixel is not None and detail is None
