@@ -22,7 +22,7 @@ COMPARISONS = ("pixel", "detail", "patch")
 def scaled(model: LineModel, prepared: Prepared, held: Sequence[int]) -> LineModel:
     """`model` with each map's scale: the median peak on held-out good parts' views.
 
-    Both maps then read "1 = typical of good parts", so their maximum is fair.
+    Each map then reads "1 = typical of good parts", so their maximum is fair.
     """
     unit = replace(model, pixel_scale=1.0, patch_scale=1.0, detail_scale=1.0)
     pixel_scale = patch_scale = detail_scale = 1.0

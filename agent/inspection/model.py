@@ -242,8 +242,8 @@ class LineModel:
         """`pixel_map` and the detail map of a registered view (None: not taught).
 
         The detail map is the pixel differences on the part's surface (`mask`: the
-        view's own part, 0..1) less their local mean there (a Gaussian of
-        `detail_px`): a slow change over the part (its tint, a mottled finish, the
+        view's own part, 0..1) less their local mean there (in a box of `detail_px`
+        a side): a slow change over the part (its tint, a mottled finish, the
         light across it) falls out of it, while a scratch, a stain or a filled hole, a
         few pixels across, stands out. It judges the part's surface two pixels in
         from its outline and its holes' edges only (`unsure`: the neighbour's place,
@@ -254,9 +254,13 @@ class LineModel:
         if self.pixels is None or self.detail_px <= 0:
             return self.pixel_map(image), None
         raw, signed = self.pixels.residual(image)
+        pixel = self._smoothed(raw) / self.pixel_scale
         part = np.asarray(mask, np.float32)
         if unsure is not None:
             part = part * ~unsure
+        surface = cv2.erode((part > 0.5).view(np.uint8), _CROSS, iterations=2)
+        if not surface.any():
+            return pixel, None  # no surface to judge (a thin part): the detail has no say
         reach = (self.detail_px, self.detail_px)
         share = cv2.blur(part, reach)  # of the part's pixels in the box
         per_share = 1.0 / np.maximum(share, 1e-3)
@@ -264,10 +268,6 @@ class LineModel:
             plane -= cv2.blur(plane * part, reach) * per_share
         signed *= signed
         detail = self._smoothed(np.sqrt((signed[0] + signed[1] + signed[2]) / 3.0))
-        surface = cv2.erode((part > 0.5).view(np.uint8), _CROSS, iterations=2)
-        pixel = self._smoothed(raw) / self.pixel_scale
-        if not surface.any():
-            return pixel, None  # no surface to judge (a thin part): the detail has no say
         detail[surface == 0] = 0.0
         return pixel, detail / self.detail_scale
 
