@@ -32,17 +32,60 @@ def median_peak(maps: list[np.ndarray]) -> float | None:
 
 
 def robust_log_fit(scores: np.ndarray) -> tuple[float, float]:
-    """Median and MAD-based standard deviation of log scores (one odd part moves neither)."""
+    """Median and Qn-based standard deviation of log scores (one odd part moves neither)."""
     logs = np.log(np.maximum(np.asarray(scores, np.float64), 1e-6))
-    centre = float(np.median(logs))
-    spread = 1.4826 * float(np.median(np.abs(logs - centre)))
-    return centre, max(spread, MIN_LOG_SPREAD)
+    return float(np.median(logs)), max(qn_scale(logs), MIN_LOG_SPREAD)
+
+
+#: Qn's small-sample factors (Croux and Rousseeuw 1992), n = 2..9.
+_QN_SMALL = {2: 0.399, 3: 0.994, 4: 0.512, 5: 0.844, 6: 0.611, 7: 0.857, 8: 0.669, 9: 0.872}
+
+
+def qn_scale(values: np.ndarray) -> float:
+    """Rousseeuw and Croux's Qn: a standard deviation from the pairwise distances.
+
+    The first quartile of the distances between every two values, scaled to the
+    standard deviation of a normal sample. As robust as the median absolute deviation
+    (half the values may be odd), but more than twice as efficient: from a few dozen
+    held-out parts it scatters less, and so does a threshold set from it.
+    """
+    x = np.sort(np.asarray(values, np.float64).ravel())
+    n = x.size
+    if n < 2:
+        return 0.0
+    h = n // 2 + 1
+    small = _QN_SMALL.get(n) or (n / (n + 1.4) if n % 2 else n / (n + 3.8))
+    return 2.2219 * small * _kth_distance(x, h * (h - 1) // 2)
+
+
+def _kth_distance(x: np.ndarray, k: int) -> float:
+    """The k-th smallest (from 1) distance between two of the sorted values `x`.
+
+    By bisection on the distance, counting the pairs within it from the sorted values
+    (n log n a count, so teach's largest footage does not hold n^2 distances).
+    """
+    after = np.arange(1, x.size + 1)
+
+    def pairs_within(d: float) -> int:
+        return int((np.searchsorted(x, x + d, side="right") - after).sum())
+
+    if pairs_within(0.0) >= k:
+        return 0.0  # that many pairs alike
+    low, high = 0.0, float(x[-1] - x[0])
+    while True:
+        middle = (low + high) / 2.0
+        if not low < middle < high:  # as close as float64 can tell
+            return high
+        if pairs_within(middle) >= k:
+            high = middle
+        else:
+            low = middle
 
 
 def threshold_for(scores: np.ndarray, false_reject_rate: float) -> float:
     """The score above which a part is rejected, from held-out good parts' scores.
 
-    A log-normal fitted with the median and the median absolute deviation, so a
+    A log-normal fitted with the median and Qn (`robust_log_fit`), so a
     defective part among the "good" ones cannot drag the threshold up with it; the
     (1 - rate) quantile of that fit times `THRESHOLD_MARGIN`.
     """
