@@ -4,8 +4,8 @@ In the daemon the pipeline counts and `InspectQueue` judges: the pipeline thread
 every event to `emit` and goes on with the next frame; the `inspect` thread runs the
 model on each counted part's views and hands the events on to the sink (the recorder),
 in the order they came. When the line outruns the model, at most `MAX_WAITING` parts
-wait for it; a part beyond that, or one the model fails on, is still counted, as
-`inspected: false` (good, without a defect or score: docs/oee.md). Frames are never
+wait for it; a part beyond that, or one the model fails on or cannot judge, is still
+counted, as `inspected: false` (good, without a defect or score: docs/oee.md). Frames are never
 dropped and parts never missed for want of inspection time.
 
 Without a taught model the parts are not judged at all and are not marked (there was
@@ -64,7 +64,7 @@ def not_inspected(event: PartEvent, extra: Extra) -> tuple[PartEvent, Extra]:
     """The part counted without a verdict: good, no defect, no score."""
     part = replace(event, good=True, defect=None, score=None, inspected=False)
     if isinstance(extra, PartExtra):
-        extra = PartExtra(Verdict(good=True), extra.part)
+        extra = PartExtra(Verdict(good=True, inspected=False), extra.part)
     return part, extra
 
 
@@ -209,6 +209,7 @@ class InspectQueue:
                 logger.exception("inspection failed; such parts are counted uninspected")
             self.counters.not_inspected += 1
             return not_inspected(event, extra)
+        self.counters.not_inspected += not verdict.inspected
         return judged(event, verdict), PartExtra(verdict, extra.part)
 
 

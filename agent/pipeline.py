@@ -362,6 +362,7 @@ def judged(event: PartEvent, verdict: Verdict) -> PartEvent:
         good=verdict.good,
         defect=None if verdict.good else (verdict.defect or "anomaly"),
         score=verdict.score,
+        inspected=verdict.inspected,
     )
 
 

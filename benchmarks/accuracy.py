@@ -15,7 +15,9 @@ stamped on the footage's own time line) with the taught inspector, and compare:
 - inspection: over matched parts, recall = defective parts rejected / defective parts,
   false rejects = good parts rejected / good parts; a defect with fewer than
   `MIN_VISIBLE_PX` pixels on the part (a crack drawn off it) is left out of both
-  (`defects_unseen`).
+  (`defects_unseen`). A part counted but not judged (`"inspected": false`: on a
+  patterned belt, seen before the counter knew the pattern) passes as good, so such a
+  defect counts as missed; the JSON says how many (`not_judged`).
 
 Figures were taken on a loaded 2-core x86 machine; they are properties of the footage
 and the code, not of the machine (nothing here is timed).
@@ -321,6 +323,11 @@ def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str
         "rejected_defective": sum(1 for _, e in defective if not e.good),
         "good": len(good_parts),
         "rejected_good": sum(1 for _, e in good_parts if not e.good),
+        # counted as good without a verdict (a patterned belt not known yet: a run's start)
+        "not_judged": {
+            "good": sum(1 for _, e in good_parts if not e.inspected),
+            "defective": sum(1 for _, e in defective if not e.inspected),
+        },
         "score_auroc": auroc(
             [e.score for _, e in defective if e.score is not None],
             [e.score for _, e in good_parts if e.score is not None],

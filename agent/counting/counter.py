@@ -48,6 +48,8 @@ class _Cut:
     #: The belt's pattern around it then, at the work resolution (canonical, float32),
     #: and that picture's work box (x0, y0, x1, y1); None on a plain belt.
     belt: tuple[np.ndarray, tuple[int, int, int, int]] | None = None
+    #: Whether the segmenter knew then whether the belt has a pattern.
+    belt_settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +333,13 @@ class PartCounter:
         fh, fw = frame.shape[:2]
         cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
         cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
-        return _Cut(frame[cy0:cy1, cx0:cx1].copy(), cx0, cy0, self._belt_near(box, pad))
+        return _Cut(
+            frame[cy0:cy1, cx0:cx1].copy(),
+            cx0,
+            cy0,
+            self._belt_near(box, pad),
+            self.segmenter.settled,
+        )
 
     def _belt_near(
         self, box: tuple[int, int, int, int], pad: int
@@ -451,4 +459,5 @@ class PartCounter:
             light=light,
             belt=belt,
             belt_known=known,
+            belt_settled=cut.belt_settled,
         )

@@ -259,6 +259,15 @@ class BeltSegmenter:
         """Whether a belt pattern may still be looked for (in the first learning frames)."""
         return not self._repeat and self._looks < _LOOKS
 
+    @property
+    def settled(self) -> bool:
+        """Whether the belt's kind is known: a pattern adopted, or none found where looked.
+
+        Until then (the first seconds of a run: the looks, a pattern's trial) `picture`
+        has nothing to give, whatever the belt is.
+        """
+        return self._tile is not None and not self.looking and self._candidate is None
+
     def _may_look(self) -> bool:
         """Whether to look for a belt pattern in this frame (the first few learning frames)."""
         return self.looking and self._frames % self.learn_every == 0

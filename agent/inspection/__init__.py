@@ -54,6 +54,10 @@ class PartCrop:
     #: Where `belt` is known (H x W bool; None: everywhere): not outside the ROI, nor
     #: on a phase of the pattern not yet seen free of parts.
     belt_known: np.ndarray | None = None
+    #: Whether the counter knew the belt's kind (plain or patterned) when it cut this
+    #: view. In a run's first seconds it does not, and `belt` is None whatever the
+    #: belt: on a patterned belt a cleat seen through a hole would pass for the part.
+    belt_settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,9 @@ class Verdict:
     defect: str | None = None
     heatmap: np.ndarray | None = None  # float32 in [0, 1], the size of the crop shown
     crop: np.ndarray | None = None  # the view the heatmap belongs to
+    #: False when the part was counted but could not be judged (its event then says
+    #: `"inspected": false`, and it counts as good).
+    inspected: bool = True
 
 
 class Inspector(Protocol):

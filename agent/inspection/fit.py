@@ -116,6 +116,7 @@ def fit_line(
     line = line_light(
         [r for i in fit_idx for r in registered[i]], side, pose, selection.part_scale, reference
     )
+    line = replace(line, patterned_belt=selection.patterned_belt)
     prepared = prepare(line, registered, backbone, patch_channels(backbone, pose, seed))
 
     def fitted(fit: list[int], scale_on: list[int] = held_idx) -> LineModel:

@@ -125,8 +125,19 @@ class TaughtInspector:
     def _chosen(self, views: Sequence[PartCrop]) -> list[PartCrop]:
         return [views[i] for i in middle(len(views), self.max_views)]
 
+    def judgeable(self, views: Sequence[PartCrop]) -> list[PartCrop]:
+        """The views the model can judge: on a patterned belt, those cut once the counter knew it.
+
+        Before, the belt's pattern under a view is not known, and a cleat seen through
+        a hole would pass for the part.
+        """
+        if not self.model.patterned_belt:
+            return list(views)
+        return [v for v in views if v.belt_settled]
+
     def view_maps(self, views: Sequence[PartCrop]) -> list[ViewMaps]:
         """Each view found in pose with its maps (views with no part are skipped)."""
+        views = self.judgeable(views)
         # The views nearest the crossing are the best framed; a median of three
         # already ignores one bad frame, and each view costs a few milliseconds.
         chosen = self._chosen([v for v in views if not (v.touching or v.clipped)] or views)
@@ -246,6 +257,10 @@ class TaughtInspector:
 
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
         """The verdict for one part seen in `views`."""
+        if views and not self.judgeable(views):
+            # The run's first seconds on a patterned belt: counted, not judged.
+            logger.info("inspection: a part seen before the belt's pattern was known is not judged")
+            return Verdict(good=True, inspected=False)
         maps = self.view_maps(views)
         if not maps:
             # No part could be segmented in any view (an empty or blank crop): nothing
@@ -263,7 +278,7 @@ class TaughtInspector:
         if not good:
             defect = "anomaly"
             if self.classifier is not None:
-                chosen = self._chosen(views)
+                chosen = self._chosen(self.judgeable(views))
                 label, _ = self.classifier.classify(chosen[len(chosen) // 2].image)
                 defect = label if label != "good" else "anomaly"
         return Verdict(

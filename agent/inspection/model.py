@@ -195,6 +195,9 @@ class LineModel:
     #: rfft of the reference silhouette that fixes each view's rotation (None: the
     #: views are compared in the pose they come in).
     reference: np.ndarray | None = None
+    #: The line's belt has a pattern (cleats, holes, links): a view cut before the
+    #: counter knew it (`PartCrop.belt_settled`) is not judged.
+    patterned_belt: bool = False
 
     #: The comparisons, saved as arrays named with their prefix.
     _PARTS: ClassVar[dict[str, type[PixelModel] | type[PatchModel]]] = {

@@ -20,7 +20,7 @@ from agent.inspection import PartCrop
 from agent.inspection.register import Appearance, Registered, place
 
 #: Reasons a view is left out, in the order they are checked.
-REASONS = ("touching", "clipped", "no_part", "size", "outline", "blurred")
+REASONS = ("touching", "clipped", "belt_unknown", "no_part", "size", "outline", "blurred")
 #: A view whose size is off the typical part's by more than this is cut off or merged.
 SIZE_TOLERANCE = 0.2
 #: ... or whose solidity (part area / hull area) is off the typical by more than this.
@@ -43,6 +43,14 @@ class Selection:
     parts_left_out: Counter[str] = field(default_factory=Counter)
     #: Typical sqrt(hull area) of a part in crop pixels.
     part_scale: float = 0.0
+    #: The belt has a pattern (`on_patterned_belt`).
+    patterned_belt: bool = False
+
+
+def on_patterned_belt(parts: Sequence[Sequence[PartCrop]]) -> bool:
+    """Whether most views cut once the counter knew the belt carry its pattern (`PartCrop.belt`)."""
+    known = [v.belt is not None for views in parts for v in views if v.belt_settled]
+    return bool(known) and 2 * sum(known) > len(known)
 
 
 def solidity(mask: np.ndarray) -> float:
@@ -87,6 +95,7 @@ def select_views(
     `judge`: False for a fixed scene or a texture (no part to judge: only the flags).
     `appearance`: the line's look, which turns a part its outline cannot (`register`).
     """
+    patterned = on_patterned_belt(parts)
     verdicts: list[list[tuple[PartCrop, Registered | None, str | None]]] = []
     for views in parts:
         row: list[tuple[PartCrop, Registered | None, str | None]] = []
@@ -95,6 +104,10 @@ def select_views(
                 row.append((view, None, "touching"))
             elif view.clipped:
                 row.append((view, None, "clipped"))
+            elif patterned and not view.belt_settled:
+                # cut before the counter knew the pattern: what shows through a hole
+                # (a cleat) cannot be told from the part
+                row.append((view, None, "belt_unknown"))
             else:
                 reg = place(view, reference, side, appearance)
                 row.append((view, reg, None if reg is not None else "no_part"))
@@ -120,6 +133,7 @@ def select_views(
         ]
     out = Selection([], [], parts_seen=len(parts), views_seen=sum(len(p) for p in parts))
     out.part_scale = typical if judge else 0.0
+    out.patterned_belt = patterned
     for row in verdicts:
         reasons = [why for _, _, why in row if why is not None]
         out.views_left_out.update(reasons)

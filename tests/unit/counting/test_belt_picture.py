@@ -57,6 +57,26 @@ def test_views_on_a_cleated_belt_carry_the_belt_under_them(tmp_path, direction: 
     assert len(here) >= 3 and len(moved) >= 2
     assert np.median(here) < 20
     assert np.median(moved) > 2 * np.median(here)
+    assert all(v.belt_settled for v in views)  # the first part came after the pattern
+
+
+def test_a_part_in_view_before_the_pattern_is_known_says_so(tmp_path) -> None:
+    """The run's first part, in view from the first frame: cut while the counter still
+    looked for a pattern, its views carry no belt and say the belt was not settled."""
+    scenario = Scenario(
+        (Phase(4.0),),
+        seed=1031,
+        size_px=(60.0, 70.0),
+        designs=("washer",),
+        colours=("brass",),
+        belt_pattern="cleats",
+        belt_period_px=120.0,
+    )
+    replayed = replay_clip(render_line(scenario, tmp_path / "early.mp4"), start_wall=T0)
+    first, *later = replayed.pipeline.counted
+    assert first.t < 1.0 and later
+    assert all(not v.belt_settled and v.belt is None for v in first.views)
+    assert all(v.belt_settled and v.belt is not None for part in later for v in part.views)
 
 
 def test_views_on_a_plain_belt_carry_no_belt(tmp_path) -> None:
@@ -72,3 +92,5 @@ def test_views_on_a_plain_belt_carry_no_belt(tmp_path) -> None:
     views = views_of(scenario, tmp_path / "plain.mp4")
     assert len(views) >= 10
     assert all(v.belt is None for v in views)
+    # the counter settles that the belt is plain after its first looks for a pattern
+    assert views[-1].belt_settled and sum(v.belt_settled for v in views) >= 0.5 * len(views)

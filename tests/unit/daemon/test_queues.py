@@ -36,6 +36,10 @@ CONFIG = parse_config(
 )
 
 
+#: The grey of a part `GatedInspector` cannot judge.
+UNJUDGEABLE = 66
+
+
 class GatedInspector:
     """Rejects dark parts (mean grey under 100) once `gate` is open; raises on `broken`."""
 
@@ -52,6 +56,8 @@ class GatedInspector:
         self.seen.append(grey)
         if grey == self.broken:
             raise RuntimeError("the model fell over")
+        if grey == UNJUDGEABLE:
+            return Verdict(good=True, inspected=False)  # as before a belt's pattern is known
         if grey < 100:
             return Verdict(good=False, score=1.0 - grey / 255, defect="dark")
         return Verdict(good=True, score=grey / 2550)
@@ -136,6 +142,20 @@ def test_a_part_the_model_fails_on_is_counted_uninspected() -> None:
     parts = [e for e in sink.events if isinstance(e, PartEvent)]
     assert [(p.inspected, p.good) for p in parts] == [(True, True), (False, True), (True, False)]
     assert queue.counters.failures == 1 and queue.counters.not_inspected == 1
+
+
+def test_a_part_the_model_cannot_judge_is_counted_uninspected() -> None:
+    inspector, sink = GatedInspector(), ListSink()
+    inspector.gate.set()
+    queue = InspectQueue(inspector, sink)
+    queue.start()
+    for i, grey in enumerate([UNJUDGEABLE, 40, 200]):
+        queue.emit(*counted(i, grey))
+    assert queue.stop(5.0)
+    parts = [e for e in sink.events if isinstance(e, PartEvent)]
+    assert [(p.inspected, p.good, p.score) for p in parts][0] == (False, True, None)
+    assert [(p.inspected, p.good) for p in parts[1:]] == [(True, False), (True, True)]
+    assert queue.counters.not_inspected == 1 and queue.counters.failures == 0
 
 
 def test_stop_hands_on_a_stuck_models_parts_uninspected() -> None:

@@ -114,7 +114,7 @@ def test_the_saved_files_keep_their_names(tmp_path, hex_parts):
         ]
     manifest = json.loads((model_dir / "manifest.json").read_text())
     assert {"side", "pixel_scale", "patch_scale", "threshold", "part_scale"} <= set(manifest)
-    assert {"detail_px", "detail_scale"} <= set(manifest)
+    assert {"detail_px", "detail_scale", "patterned_belt"} <= set(manifest)
     assert {"smooth_px", "brightness", "format", "files", "backbone", "teach"} <= set(manifest)
 
 

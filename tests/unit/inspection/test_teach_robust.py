@@ -316,6 +316,50 @@ def test_teach_keeps_clean_views_and_counts_what_it_left_out():
     assert selection.views_left_out["blurred"] == 10
 
 
+def _on_a_pattern(view: PartCrop, settled: bool = True) -> PartCrop:
+    """The view as the counter cuts it on a patterned belt: the belt under it (its own
+    colour here), or, before it knew the pattern, none and not settled."""
+    belt = np.full_like(view.image, BELT)
+    return replace(view, belt=belt if settled else None, belt_settled=settled)
+
+
+def test_on_a_patterned_belt_teach_leaves_out_views_cut_before_the_pattern_was_known():
+    rng = np.random.default_rng(71)
+    parts = [sample_part(rng, "washer").views for _ in range(30)]
+    early = [[_on_a_pattern(v, settled=False) for v in views] for views in parts[:3]]
+    later = [[_on_a_pattern(v) for v in views] for views in parts[3:]]
+    from agent.inspection.register import build_reference
+
+    reference = build_reference([v for views in parts[3:] for v in views])
+    selection = select_views(early + later, reference, 96)
+    assert selection.patterned_belt
+    assert dict(selection.parts_left_out) == {"belt_unknown": 3}
+    assert len(selection.parts) == 27
+    # on a plain belt the counter's first views are judged as the others: the crop's
+    # border is the belt there from the first frame
+    plain = [[replace(v, belt_settled=False) for v in views] for views in parts[:3]]
+    selection = select_views(plain + parts[3:], reference, 96)
+    assert not selection.patterned_belt and not selection.parts_left_out
+
+
+def test_a_part_seen_before_the_belts_pattern_was_known_is_counted_not_judged(clean_line):
+    """A run's first seconds on a patterned belt: through a hole, a cleat would pass for
+    the part (a good part at 3x the threshold on belt-cleats before this)."""
+    patterned = TaughtInspector(
+        replace(clean_line.taught, model=replace(clean_line.model, patterned_belt=True)),
+        clean_line.backbone,
+    )
+    rng = np.random.default_rng(72)
+    stained = sample_defects(rng, "washer", "stain", 1)[0].views
+    early = [_on_a_pattern(v, settled=False) for v in stained]
+    verdict = patterned.inspect(early)
+    assert verdict.good and verdict.score is None and not verdict.inspected
+    # one view cut once the pattern was known is enough to judge the part by
+    assert not patterned.inspect([*early[:-1], _on_a_pattern(stained[-1])]).good
+    # a line taught on a plain belt judges such views as any other
+    assert not clean_line.inspect(early).good
+
+
 def _selection(seen: int, used: int, left_out: dict[str, int]) -> Selection:
     return Selection(
         [[]] * used, [], parts_seen=seen, views_seen=3 * seen, parts_left_out=Counter(left_out)
