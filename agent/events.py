@@ -8,8 +8,8 @@ The JSON Lines form is the contract's::
 Optional keys: `id` (stable, unique), `mono` (monotonic seconds, for durations),
 `reason` (state), `defect`, `score`, `uncertain` (part: `true` when the count
 is a guess from the size of merged touching parts; written only then) and `inspected`
-(part: `false` when it was counted but not judged, e.g. the model was behind; written
-only then). Anything else
+(part: `false` when it was counted but not judged, e.g. the model was behind or a
+patterned belt not learnt yet; written only then). Anything else
 is an error, so a typo in an integrator's feed is reported instead of silently ignored.
 """
 
@@ -69,7 +69,8 @@ class PartEvent:
     mono: float | None = None
     #: Counted from touching parts that could not be told apart (a guess from their size).
     uncertain: bool = False
-    #: False when counted but not judged (the model was behind or failed): good, no score.
+    #: False when counted but not judged (the model was behind or failed, or a patterned
+    #: belt was not learnt yet): good, no score.
     inspected: bool = True
 
     def to_json(self) -> dict[str, Any]:

@@ -34,13 +34,17 @@ class TimedInspector:
         self.seconds = 0.0
 
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
-        """The inner inspector's verdict, timed."""
+        """The inner inspector's verdict, timed (not a part it did not judge)."""
         started = time.perf_counter()
+        judged = True
         try:
-            return self.inner.inspect(views)
+            verdict = self.inner.inspect(views)
+            judged = verdict.inspected
+            return verdict
         finally:
-            self.calls += 1
-            self.seconds += time.perf_counter() - started
+            if judged:
+                self.calls += 1
+                self.seconds += time.perf_counter() - started
 
 
 @dataclass

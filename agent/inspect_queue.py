@@ -50,7 +50,8 @@ class _Item:
 class InspectCounters:
     """What the inspect thread did, for health stats."""
 
-    #: Parts counted without a verdict (the model was behind, or failed on them).
+    #: Parts counted without a verdict (the model was behind, failed on them, or could
+    #: not judge them: a patterned belt not learnt yet).
     not_inspected: int = 0
     #: Parts the model raised on.
     failures: int = 0

@@ -263,10 +263,15 @@ class BeltSegmenter:
     def settled(self) -> bool:
         """Whether the belt's kind is known: a pattern adopted, or none found where looked.
 
-        Until then (the first seconds of a run: the looks, a pattern's trial) `picture`
-        has nothing to give, whatever the belt is.
+        Until then (the looks and a pattern's trial, after the model starts: a run's
+        first seconds, or after a gap or a lost view) `picture` has nothing to give,
+        whatever the belt is; once settled on a pattern, it has.
         """
-        return self._tile is not None and not self.looking and self._candidate is None
+        if self._tile is None or self._candidate is not None:
+            return False
+        if self._repeat:  # adopted: settled once `picture` has the pattern to give
+            return self._seen is not None and self._seen.shape == self._tile.shape
+        return not self.looking
 
     def _may_look(self) -> bool:
         """Whether to look for a belt pattern in this frame (the first few learning frames)."""

@@ -55,7 +55,8 @@ class PartCrop:
     #: on a phase of the pattern not yet seen free of parts.
     belt_known: np.ndarray | None = None
     #: Whether the counter knew the belt's kind (plain or patterned) when it cut this
-    #: view. In a run's first seconds it does not, and `belt` is None whatever the
+    #: view. In the first seconds of its belt model (a run's start, after a gap in the
+    #: footage or a lost view) it does not, and `belt` is None whatever the
     #: belt: on a patterned belt a cleat seen through a hole would pass for the part.
     belt_settled: bool = True
 

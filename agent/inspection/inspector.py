@@ -258,7 +258,7 @@ class TaughtInspector:
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
         """The verdict for one part seen in `views`."""
         if views and not self.judgeable(views):
-            # The run's first seconds on a patterned belt: counted, not judged.
+            # The belt model's first seconds on a patterned belt: counted, not judged.
             logger.info("inspection: a part seen before the belt's pattern was known is not judged")
             return Verdict(good=True, inspected=False)
         maps = self.view_maps(views)

@@ -55,15 +55,16 @@ def qn_scale(values: np.ndarray) -> float:
         return 0.0
     h = n // 2 + 1
     small = _QN_SMALL.get(n) or (n / (n + 1.4) if n % 2 else n / (n + 3.8))
-    return 2.2219 * small * _kth_distance(x, h * (h - 1) // 2)
+    return 2.2219 * small * _kth_distance(x, h)
 
 
-def _kth_distance(x: np.ndarray, k: int) -> float:
-    """The k-th smallest (from 1) distance between two of the sorted values `x`.
+def _kth_distance(x: np.ndarray, h: int) -> float:
+    """The C(h, 2)-th smallest distance between two of the sorted values `x`.
 
     By bisection on the distance, counting the pairs within it from the sorted values
     (n log n a count, so teach's largest footage does not hold n^2 distances).
     """
+    k = h * (h - 1) // 2
     after = np.arange(1, x.size + 1)
 
     def pairs_within(d: float) -> int:
@@ -71,7 +72,9 @@ def _kth_distance(x: np.ndarray, k: int) -> float:
 
     if pairs_within(0.0) >= k:
         return 0.0  # that many pairs alike
-    low, high = 0.0, float(x[-1] - x[0])
+    # any h sorted values in a row hold C(h, 2) pairs within their span: a bound that
+    # an infinite score at either end does not reach
+    low, high = 0.0, float(np.min(x[h - 1 :] - x[: x.size - h + 1]))
     while True:
         middle = (low + high) / 2.0
         if not low < middle < high:  # as close as float64 can tell

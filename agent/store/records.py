@@ -64,5 +64,6 @@ class PartRow:
     image: str | None
     #: Counted from touching parts that could not be told apart (a guess from their size).
     uncertain: bool = False
-    #: False when counted but not judged (the model was behind or failed).
+    #: False when counted but not judged (the model was behind or failed, or a patterned
+    #: belt was not learnt yet).
     inspected: bool = True

@@ -174,7 +174,7 @@ def m007_stop_end_scene(db: Database) -> None:
 
 @migration
 def m008_part_inspected(db: Database) -> None:
-    """`inspected`: 0 on a part counted but not judged (the model was behind).
+    """`inspected`: 0 on a part counted but not judged (the model was behind, say).
 
     1 on other parts, NULL on states and on parts stored before this migration.
     """

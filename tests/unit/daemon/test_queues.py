@@ -22,9 +22,10 @@ from agent.config import parse_config
 from agent.counting import CountedPart
 from agent.events import Event, PartEvent, StateEvent, event_from_json, new_id
 from agent.flow.stops import Stamp
+from agent.health_stats import TimedInspector
 from agent.inspect_queue import InspectQueue
 from agent.inspection import PartCrop, Verdict
-from agent.pipeline import ListSink, PartExtra
+from agent.pipeline import ListSink, PartExtra, judged
 from agent.publish.topics import part_payload
 from agent.publish.validation import schema_for
 from agent.recorder import Recorder
@@ -156,6 +157,23 @@ def test_a_part_the_model_cannot_judge_is_counted_uninspected() -> None:
     assert [(p.inspected, p.good, p.score) for p in parts][0] == (False, True, None)
     assert [(p.inspected, p.good) for p in parts[1:]] == [(True, False), (True, True)]
     assert queue.counters.not_inspected == 1 and queue.counters.failures == 0
+
+
+def test_replay_marks_a_part_the_model_cannot_judge_as_the_daemon_does() -> None:
+    """Replay and teach judge inline (`pipeline.judged`): the same event as the queue's."""
+    event, _ = counted(0, UNJUDGEABLE)
+    part = judged(event, Verdict(good=True, inspected=False))
+    assert (part.inspected, part.good, part.score, part.defect) == (False, True, None, None)
+    assert judged(event, Verdict(good=False, score=2.0)).inspected
+
+
+def test_inference_time_leaves_out_parts_the_model_did_not_judge() -> None:
+    inspector = GatedInspector()
+    inspector.gate.set()
+    timed = TimedInspector(inspector)
+    for grey in (UNJUDGEABLE, 200, UNJUDGEABLE, 40):
+        timed.inspect(counted(0, grey)[1].part.views)
+    assert timed.calls == 2
 
 
 def test_stop_hands_on_a_stuck_models_parts_uninspected() -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -126,6 +127,15 @@ def test_a_model_saved_before_the_light_fields_loads_with_their_defaults(tmp_pat
     assert model.part_scale == 0.0 and model.smooth_px == 3 and model.reference is not None
     views = sample_part(np.random.default_rng(5), "hex", views=3).views
     assert TaughtInspector(load_taught(model_dir)[0], None).inspect(views).score is not None
+
+
+def test_a_model_saved_before_the_belt_kind_loads_as_a_plain_belts(tmp_path, hex_parts):
+    taught = fit_line(hex_parts, None)
+    patterned = replace(taught, model=replace(taught.model, patterned_belt=True))
+    model_dir = save_taught(patterned, tmp_path / "model", None)
+    assert load_taught(model_dir)[0].model.patterned_belt
+    _rewrite(model_dir, drop_scalars=("patterned_belt",))
+    assert not load_taught(model_dir)[0].model.patterned_belt  # judged as before: teach again
 
 
 def test_a_model_without_its_region_is_refused(tmp_path, hex_parts):

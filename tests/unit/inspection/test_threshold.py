@@ -55,6 +55,23 @@ def test_qn_counts_pairs_without_holding_them_all():
     assert qn_scale(values) == pytest.approx(1.0, rel=0.02)
 
 
+@pytest.mark.parametrize("n", range(2, 40))
+def test_qn_is_the_quartile_of_every_pair_for_any_count_with_ties(n):
+    values = np.round(np.random.default_rng(n).normal(0.0, 1.0, n), 1)  # ties among them
+    distances = np.sort(np.abs(values[:, None] - values[None, :])[np.triu_indices(n, 1)])
+    h = n // 2 + 1
+    small = {2: 0.399, 3: 0.994, 4: 0.512, 5: 0.844, 6: 0.611, 7: 0.857, 8: 0.669, 9: 0.872}
+    factor = small.get(n) or (n / (n + 1.4) if n % 2 else n / (n + 3.8))
+    assert qn_scale(values) == pytest.approx(2.2219 * factor * distances[h * (h - 1) // 2 - 1])
+
+
+def test_an_infinite_score_is_one_odd_part_not_an_infinite_spread():
+    good = np.exp(np.random.default_rng(5).normal(0.0, 0.25, 60))
+    spoilt = np.append(good, np.inf)
+    assert robust_log_fit(spoilt)[1] == pytest.approx(robust_log_fit(good)[1], rel=0.1)
+    assert outliers(spoilt)[-1] and not outliers(spoilt)[:-1].any()
+
+
 def test_one_value_or_alike_values_give_the_smallest_spread():
     assert qn_scale(np.array([3.0])) == 0.0
     assert qn_scale(np.r_[np.zeros(30), np.ones(30)]) == 0.0  # most pairs alike
