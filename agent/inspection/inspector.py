@@ -257,10 +257,12 @@ class TaughtInspector:
 
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
         """The verdict for one part seen in `views`."""
-        if views and not self.judgeable(views):
+        judgeable = self.judgeable(views)
+        if views and not judgeable:
             # The belt model's first seconds on a patterned belt: counted, not judged.
             logger.info("inspection: a part seen before the belt's pattern was known is not judged")
             return Verdict(good=True, inspected=False)
+        views = judgeable
         maps = self.view_maps(views)
         if not maps:
             # No part could be segmented in any view (an empty or blank crop): nothing
@@ -278,7 +280,7 @@ class TaughtInspector:
         if not good:
             defect = "anomaly"
             if self.classifier is not None:
-                chosen = self._chosen(self.judgeable(views))
+                chosen = self._chosen(views)
                 label, _ = self.classifier.classify(chosen[len(chosen) // 2].image)
                 defect = label if label != "good" else "anomaly"
         return Verdict(
