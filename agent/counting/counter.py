@@ -4,7 +4,10 @@ Views are full-resolution crops (the part's box grown by a margin) with the part
 mask, taken in frames where the part is wholly inside the ROI near the count line: up
 to `max_views // 2` from just before the crossing, the crossing frame, and the frames
 after it until `max_views` are gathered (or the part leaves). A counted part is handed
-on once its views are complete, a few frames after it crossed.
+on once its views are complete, a few frames after it crossed; one cut before the
+segmenter knew the belt's kind (a run's first seconds) waits while a pattern it noted
+is on trial, up to `_WAIT_S`, to take the belt's pattern as it lay then
+(`BeltSegmenter.picture_then`), and the parts after it wait behind it, in order.
 
 Counting needs every analysed frame only near the count line; elsewhere a part only
 needs following, so `wants` lets the pipeline skip counting on two analysed frames in
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -23,7 +26,7 @@ import numpy as np
 from agent.counting import Blob, CountedPart
 from agent.counting.belt_light import BeltLight
 from agent.counting.roi import RoiView
-from agent.counting.segment import BeltSegmenter
+from agent.counting.segment import BeltMoment, BeltSegmenter
 from agent.counting.track import Crossing, Track, Tracker
 from agent.flow.stops import Stamp
 from agent.inspection import PartCrop
@@ -36,6 +39,9 @@ _SQUARE = np.ones((3, 3), np.uint8)
 _FRAGMENT = 0.3
 #: Blobs this close (work pixels: 12 frame pixels at 1/4) are neighbours touching.
 _NEAR = 3
+#: The longest a counted part waits for the segmenter to know the belt (seconds from
+#: its crossing): past it, it goes on without (its views say so).
+_WAIT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +54,14 @@ class _Cut:
     #: The belt's pattern around it then, at the work resolution (canonical, float32),
     #: and that picture's work box (x0, y0, x1, y1); None on a plain belt.
     belt: tuple[np.ndarray, tuple[int, int, int, int]] | None = None
-    #: Whether the segmenter knew then whether the belt has a pattern.
-    belt_settled: bool = True
+    #: Cut before the segmenter knew the belt's kind: the part's work box, the cut's
+    #: margin (frame pixels) and where the belt was, to read its pattern once known.
+    later: tuple[tuple[int, int, int, int], int, BeltMoment] | None = None
+
+    @property
+    def belt_settled(self) -> bool:
+        """Whether the segmenter knew then whether the belt has a pattern."""
+        return self.later is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +76,10 @@ class _Frame:
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    """A part seen near the line before it crossed: a view made only if it is used.
+    """A part as one frame near the line showed it: a view made only if it is used.
 
-    Most are not (only the last `max_views // 2` before the crossing are), so the
-    mask, the neighbours and the light are worked out when the view is made.
+    Most seen before the crossing are not (only the last `max_views // 2` are), so the
+    mask, the neighbours and the light are worked out when the part is handed on.
     """
 
     cut: _Cut
@@ -79,7 +91,7 @@ class _Seen:
 class _Pending:
     track: Track
     at: Stamp
-    views: list[PartCrop]
+    seen: list[_Seen]  # its views to be (`_view`)
     frames_left: int
 
 
@@ -112,6 +124,9 @@ class PartCounter:
         #: Per uncounted track near the line: how it was seen in recent frames.
         self._before: dict[int, deque[_Seen]] = {}
         self._pending: list[_Pending] = []
+        #: Counted parts waiting for the belt's kind (see the module docstring), with
+        #: the cuts of their views.
+        self._waiting: deque[tuple[CountedPart, list[_Cut]]] = deque()
         self._last_crossing: float | None = None
         no_labels = np.zeros((0, 0), np.int32)
         no_light = BeltLight(np.zeros((0, 0, 3), np.uint8), no_labels, 0)
@@ -206,7 +221,7 @@ class PartCounter:
         crossed = {c.track.id: c for c in crossings}
         live_ids = {t.id for t in self.tracker.tracks}
         self._collect_views(frame, crossed)
-        done = self._advance_pending(frame, crossed, live_ids)
+        done = self._release(self._advance_pending(frame, crossed, live_ids), now.mono)
         for stale in set(self._before) - live_ids:
             del self._before[stale]
         return sorted(done, key=lambda p: p.at.mono)
@@ -249,12 +264,11 @@ class PartCounter:
             if track.id in crossed:
                 if blob is not None and not blob.touching and self._inside(blob):
                     self.segmenter.learn_part(blob.area)  # one sample per part seen alone
-                before = self._before.pop(track.id, deque())
-                views = [self._view(seen) for seen in before]
+                seen = list(self._before.pop(track.id, deque()))
                 if blob is not None and self._near_line(blob):
-                    views.append(self._crop_now(frame, blob))
-                after = self.max_views - len(views)
-                self._pending.append(_Pending(track, crossed[track.id].at, views, after))
+                    seen.append(self._seen_now(frame, blob))
+                after = self.max_views - len(seen)
+                self._pending.append(_Pending(track, crossed[track.id].at, seen, after))
             elif not track.counted and blob is not None and self._near_line(blob):
                 # keep a copy of the part's surroundings (never the whole frame: a held
                 # frame makes the decoder's next one come from fresh pages), and where
@@ -267,9 +281,9 @@ class PartCounter:
         frame: np.ndarray,
         crossed: dict[int, Crossing],
         live_ids: set[int],
-    ) -> list[CountedPart]:
+    ) -> list[tuple[CountedPart, list[_Cut]]]:
         """Counted parts gathering views after the line: the ones now complete."""
-        done: list[CountedPart] = []
+        done: list[tuple[CountedPart, list[_Cut]]] = []
         still_pending = []
         for pending in self._pending:
             if pending.track.id in crossed:
@@ -278,12 +292,11 @@ class PartCounter:
                 done.append(self._finish(pending))
                 continue
             elif pending.track.blob is not None and self._near_line(pending.track.blob):
-                blob = pending.track.blob
-                pending.views.append(self._crop_now(frame, blob))
+                pending.seen.append(self._seen_now(frame, pending.track.blob))
                 pending.frames_left -= 1
             else:
                 pending.frames_left -= 1
-            if len(pending.views) >= self.max_views or pending.frames_left <= 0:
+            if len(pending.seen) >= self.max_views or pending.frames_left <= 0:
                 done.append(self._finish(pending))
             else:
                 still_pending.append(pending)
@@ -291,25 +304,68 @@ class PartCounter:
         return done
 
     def flush(self) -> list[CountedPart]:
-        """Hand over counted parts still waiting for views."""
-        done = [self._finish(p) for p in self._pending]
+        """Hand over counted parts still waiting for views or for the belt's kind."""
+        done = self._release([self._finish(p) for p in self._pending], None)
         self._pending = []
         return sorted(done, key=lambda p: p.at.mono)
 
-    def _finish(self, pending: _Pending) -> CountedPart:
+    def _release(
+        self, finished: list[tuple[CountedPart, list[_Cut]]], now: float | None
+    ) -> list[CountedPart]:
+        """The counted parts to hand on now, in order (`now` None: all of them).
+
+        A part with a view cut before the belt's kind was known waits (and the parts
+        after it behind it) while a pattern the segmenter noted is not settled on, for
+        `_WAIT_S` at most, and not past its belt model (`reset`); then its views take
+        the belt as it lay when they were cut, if known. With no pattern noted (a plain
+        belt, or none seen yet) nothing waits: there is no belt picture to wait for.
+        """
+        self._waiting.extend(finished)
+        out: list[CountedPart] = []
+        while self._waiting:
+            part, cuts = self._waiting[0]
+            later = [cut.later[2] for cut in cuts if cut.later is not None]
+            if (
+                later
+                and now is not None
+                and now - part.at.mono < _WAIT_S
+                and later[-1].model == self.segmenter.model
+                and self.segmenter.pattern_pending
+            ):
+                break
+            self._waiting.popleft()
+            out.append(self._with_belt(part, cuts) if later else part)
+        return out
+
+    def _with_belt(self, part: CountedPart, cuts: list[_Cut]) -> CountedPart:
+        """The part with its views cut before the belt was known given it, if known now."""
+        views = []
+        for view, cut in zip(part.views, cuts, strict=True):
+            if cut.later is not None and self.segmenter.knows(cut.later[2]):
+                box, pad, moment = cut.later
+                known = replace(cut, belt=self._belt_near(box, pad, moment), later=None)
+                belt, where = self._belt_under(known)
+                view = replace(view, belt=belt, belt_known=where, belt_settled=True)
+            views.append(view)
+        return replace(part, views=views)
+
+    def _finish(self, pending: _Pending) -> tuple[CountedPart, list[_Cut]]:
+        """The counted part with its views, and the cuts they came from."""
+        seen = pending.seen[: self.max_views]
         cycle = None
         if self._last_crossing is not None:
             cycle = max(0.0, pending.at.mono - self._last_crossing)
         if self._last_crossing is None or pending.at.mono > self._last_crossing:
             self._last_crossing = pending.at.mono
-        return CountedPart(
+        part = CountedPart(
             t=pending.at.mono - self.origin_mono,
             at=pending.at,
-            views=pending.views[: self.max_views],
+            views=[self._view(s) for s in seen],
             cycle_s=cycle,
             track_id=pending.track.id,
             uncertain=not pending.track.sure,
         )
+        return part, [s.cut for s in seen]
 
     def _inside(self, blob: Blob) -> bool:
         """Wholly inside the window along the flow."""
@@ -333,28 +389,28 @@ class PartCounter:
         fh, fw = frame.shape[:2]
         cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
         cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
-        return _Cut(
-            frame[cy0:cy1, cx0:cx1].copy(),
-            cx0,
-            cy0,
-            self._belt_near(box, pad),
-            self.segmenter.settled,
-        )
+        image = frame[cy0:cy1, cx0:cx1].copy()
+        if not self.segmenter.settled:
+            return _Cut(image, cx0, cy0, later=(box, pad, self.segmenter.moment()))
+        return _Cut(image, cx0, cy0, self._belt_near(box, pad))
 
     def _belt_near(
-        self, box: tuple[int, int, int, int], pad: int
+        self, box: tuple[int, int, int, int], pad: int, moment: BeltMoment | None = None
     ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
         """The belt's pattern under a box grown by `pad` frame pixels, as it lies this frame.
 
-        Read now (the pattern moves on with the belt) and small: the work resolution,
-        a work pixel more all round than the cut so that stretching it to frame pixels
-        has neighbours to blend at the cut's edges.
+        Read now (the pattern moves on with the belt), or as it lay at `moment`, and
+        small: the work resolution, a work pixel more all round than the cut so that
+        stretching it to frame pixels has neighbours to blend at the cut's edges.
         """
         grow = -(-pad // self.view.factor) + 1
         along, across = self.view.shape
         a0, a1 = max(0, box[0] - grow), min(along, box[2] + grow)
         c0, c1 = max(0, box[1] - grow), min(across, box[3] + grow)
-        picture = self.segmenter.picture(a0, a1)
+        if moment is None:
+            picture = self.segmenter.picture(a0, a1)
+        else:
+            picture = self.segmenter.picture_then(a0, a1, moment)
         if picture is None or a1 <= a0 or c1 <= c0:
             return None
         return np.ascontiguousarray(picture[c0:c1]), (a0, c0, a1, c1)
@@ -385,8 +441,9 @@ class PartCounter:
         pixels = np.clip(np.nan_to_num(belt) + 0.5, 0, 255).astype(np.uint8)
         return pixels, None if known.all() else known
 
-    def _crop_now(self, frame: np.ndarray, blob: Blob) -> PartCrop:
-        return self._view(_Seen(self._cut(frame, blob.box), blob, self._frame))
+    def _seen_now(self, frame: np.ndarray, blob: Blob) -> _Seen:
+        """The part as this frame shows it (its view made when it is handed on)."""
+        return _Seen(self._cut(frame, blob.box), blob, self._frame)
 
     def _view(self, seen: _Seen) -> PartCrop:
         """The view of a part as it was seen (see `_crop`)."""

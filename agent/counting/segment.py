@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -70,6 +71,21 @@ _MATCH = 0.35
 _RELIT = 0.5
 #: Pixels this close to a part (3 work pixels: its blur and shadow) are not learnt as belt.
 _NEAR_PART = np.ones((7, 7), np.uint8)
+
+
+@dataclass(frozen=True, slots=True)
+class BeltMoment:
+    """Where the belt was in a frame before its kind was known, to place its pattern later.
+
+    A part cut then is judged once the segmenter settles (`picture_then`): the travel
+    the flow measured then, matched again to the adopted pattern by the window's
+    profile (the flow drifts, and no pattern was matched then).
+    """
+
+    model: int  # which belt model (a new one after `reset` knows nothing of this)
+    travel: float  # the belt's travel then (work pixels, as `_travel`)
+    at: int  # the window's first column in the work image
+    profile: np.ndarray  # the window's mean colour per column, less its mean (float32)
 
 
 class BeltSegmenter:
@@ -106,6 +122,10 @@ class BeltSegmenter:
         #: NaN where not seen yet; None without an adopted pattern.
         self._seen: np.ndarray | None = None
         self._frames = 0
+        self._model = 0  # counts belt models (`_start`), for `BeltMoment`
+        #: The window `segment` last saw and its first column (for `moment`).
+        self._window: tuple[np.ndarray, int] | None = None
+        self._moment: BeltMoment | None = None
         self._areas: deque[int] = deque(maxlen=200)
         self.alike_spread = alike_spread
         self._reference: float | None = None
@@ -143,9 +163,48 @@ class BeltSegmenter:
         the crop's own border tells the belt well enough. For telling a part from the
         belt in its crop (`agent.inspection.register`).
         """
+        return self._picture(start, stop, self._travel)
+
+    def moment(self) -> BeltMoment:
+        """Where the belt is in the frame `segment` last saw (see `BeltMoment`)."""
+        assert self._window is not None, "segment a frame first"
+        if self._moment is None:
+            image, at = self._window
+            self._moment = BeltMoment(self._model, self._travel, at, _profile(image))
+        return self._moment
+
+    @property
+    def model(self) -> int:
+        """Which belt model this is (a new one after each `reset`), for `BeltMoment`."""
+        return self._model
+
+    def knows(self, moment: BeltMoment) -> bool:
+        """Whether the belt's kind is known now for a frame seen at `moment` (same model)."""
+        return self.settled and moment.model == self._model
+
+    def picture_then(self, start: int, stop: int, moment: BeltMoment) -> np.ndarray | None:
+        """`picture` as the belt lay at `moment`, once `knows` it (None on a plain belt).
+
+        The phase the flow's travel then gives, matched to the adopted pattern by the
+        window's profile then (a little either side, the whole repeat if that matches
+        poorly), as `_bins` matches each frame's.
+        """
+        if not self.knows(moment) or not self._repeat or self._tile is None:
+            return None
+        columns = np.arange(moment.at, moment.at + moment.profile.size)
+        tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
+        whole = int(self._repeat // 2)
+        reach = min(whole, 4)
+        shift, poor = self._best_shift(moment.profile, tile_profile, columns, reach, moment.travel)
+        if poor and reach < whole:
+            shift, _ = self._best_shift(moment.profile, tile_profile, columns, whole, moment.travel)
+        return self._picture(start, stop, moment.travel + shift)
+
+    def _picture(self, start: int, stop: int, travel: float) -> np.ndarray | None:
+        """`picture` with the belt having travelled `travel`."""
         if self._seen is None or self._tile is None or self._seen.shape != self._tile.shape:
             return None
-        phase = self._phase(np.arange(start, stop), self._seen.shape[1])
+        phase = self._phase(np.arange(start, stop), self._seen.shape[1], travel)
         # a phase never seen free of parts (parts at the pattern's pitch, at the same
         # rows): the belt model's part that reaches across and along the belt there
         seen = np.where(np.isnan(self._seen), _across_and_along(self._tile), self._seen)
@@ -196,6 +255,7 @@ class BeltSegmenter:
         """
         if self._tile is None or self._tile.shape[0] != image.shape[0]:
             self._start(image)
+        self._window, self._moment = (image, at), None
         self._travel += travel
         self._last_travel = travel
         if self._candidate is not None:
@@ -272,6 +332,14 @@ class BeltSegmenter:
         if self._repeat:  # adopted: settled once `picture` has the pattern to give
             return self._seen is not None and self._seen.shape == self._tile.shape
         return not self.looking
+
+    @property
+    def pattern_pending(self) -> bool:
+        """Whether a belt pattern is noted but not settled on yet (on trial, or no picture yet).
+
+        What a part cut meanwhile waits for (`PartCounter`).
+        """
+        return bool(self._repeat) and not self.settled
 
     def _may_look(self) -> bool:
         """Whether to look for a belt pattern in this frame (the first few learning frames)."""
@@ -482,6 +550,7 @@ class BeltSegmenter:
     def _start(self, image: np.ndarray) -> None:
         """A first belt model from one image: a colour per row (`_row_mode`), no pattern yet."""
         self._tile = _row_mode(image, self.contrast)  # (rows, 1, 3)
+        self._model += 1
         self._repeat = 0.0
         self._travel = 0.0
         self._looks = 0
@@ -598,9 +667,13 @@ class BeltSegmenter:
         self._repeat, self._tile = 0.0, plain
         self._pictures.clear()
 
-    def _phase(self, columns: np.ndarray, n: int) -> np.ndarray:
-        """Where in the tile's `n` bins each work column is (float), the belt having travelled."""
-        return np.mod(columns - self._travel, self._repeat) * (n / self._repeat)
+    def _phase(self, columns: np.ndarray, n: int, travel: float | None = None) -> np.ndarray:
+        """Where in the tile's `n` bins each work column is (float), the belt having travelled.
+
+        (`travel`: since the tile's origin; `_travel`, this frame's, by default.)
+        """
+        travel = self._travel if travel is None else travel
+        return np.mod(columns - travel, self._repeat) * (n / self._repeat)
 
     def _phase_bins(self, columns: np.ndarray, n: int) -> np.ndarray:
         """Which of the tile's `n` bins each work column shows, the belt having travelled."""
@@ -624,23 +697,27 @@ class BeltSegmenter:
         columns = np.arange(at, at + image.shape[1])
         if not match:
             return self._phase(columns, n)
-        profile = image.mean(axis=(0, 2), dtype=np.float32)
-        profile -= profile.mean()
+        profile = _profile(image)
         tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
         whole = int(self._repeat // 2)
         reach = min(whole, 2 + int(0.2 * abs(self._last_travel)))
-        shift, poor = self._best_shift(profile, tile_profile, columns, reach)
+        shift, poor = self._best_shift(profile, tile_profile, columns, reach, self._travel)
         if poor and reach < whole:
             # the prediction is off by more than the flow's drift (the belt restarting
             # after a halt, the flow lagging): the whole repeat is searched
-            shift, _ = self._best_shift(profile, tile_profile, columns, whole)
+            shift, _ = self._best_shift(profile, tile_profile, columns, whole, self._travel)
         self._travel += shift
         return self._phase(columns, n)
 
     def _best_shift(
-        self, profile: np.ndarray, tile_profile: np.ndarray, columns: np.ndarray, reach: int
+        self,
+        profile: np.ndarray,
+        tile_profile: np.ndarray,
+        columns: np.ndarray,
+        reach: int,
+        travel: float,
     ) -> tuple[float, bool]:
-        """The shift within `reach` of the predicted phase matching `profile` best (see `_bins`).
+        """The shift within `reach` of the phase `travel` predicts matching `profile` best.
 
         Returns it (to a fraction of a pixel) and whether that match is poor: it rises
         past the search's edge (its best is at an edge and the shift beyond matches
@@ -650,7 +727,7 @@ class BeltSegmenter:
         # the tile profile read at every shift's phases at once (element by element the
         # same arithmetic as one shift at a time); each shift's row then scored alone
         shifts = np.arange(-reach - 1, reach + 2)
-        phases = self._phase(columns[None, :] - shifts[:, None], n)
+        phases = self._phase(columns[None, :] - shifts[:, None], n, travel)
         read = _between_profile(tile_profile[0, :, 0], phases)
         # each row less its own mean (a row's mean over the contiguous axis is the one
         # `row.mean()` gives); each shift's products and norm alone, as before
@@ -821,6 +898,13 @@ class BeltSegmenter:
         if plain is None:
             self._bounds = (belt, *bounds)
         return bounds
+
+
+def _profile(image: np.ndarray) -> np.ndarray:
+    """The image's mean colour per column along the flow, less its mean (float32)."""
+    profile = image.mean(axis=(0, 2), dtype=np.float32)
+    profile -= profile.mean()
+    return profile
 
 
 def _deviations(image: np.ndarray, contrast: float) -> np.ndarray:

@@ -6,6 +6,7 @@ crop's border stands for the belt there). Rendered video through the real pipeli
 in two directions (the picture is turned back from the canonical work image).
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import cv2
@@ -63,11 +64,10 @@ def test_views_on_a_cleated_belt_carry_the_belt_under_them(tmp_path, direction: 
     assert sum(v.belt_settled for v in views) >= len(views) - 1
 
 
-def test_a_part_in_view_before_the_pattern_is_known_says_so(tmp_path) -> None:
-    """The run's first part, in view from the first frame: cut while the counter still
-    looked for a pattern, its views carry no belt and say the belt was not settled."""
-    scenario = Scenario(
-        (Phase(4.0),),
+def early(duration: float) -> Scenario:
+    """The first part in view from the first frame, on a cleated belt."""
+    return Scenario(
+        (Phase(duration),),
         seed=1031,
         size_px=(60.0, 70.0),
         designs=("washer",),
@@ -75,11 +75,81 @@ def test_a_part_in_view_before_the_pattern_is_known_says_so(tmp_path) -> None:
         belt_pattern="cleats",
         belt_period_px=120.0,
     )
-    replayed = replay_clip(render_line(scenario, tmp_path / "early.mp4"), start_wall=T0)
+
+
+def test_a_part_cut_before_the_pattern_was_known_takes_it_as_it_lay_then(tmp_path) -> None:
+    """The run's first part, cut while the counter still looked for a pattern, waits
+    until it is known and then carries the belt as it lay under each of its views
+    (the phase matched again: moved by 10 px it would be far off); the parts after it
+    are handed on behind it, in order."""
+    replayed = replay_clip(render_line(early(4.0), tmp_path / "early.mp4"), start_wall=T0)
     first, *later = replayed.pipeline.counted
     assert first.t < 1.0 and later
-    assert all(not v.belt_settled and v.belt is None for v in first.views)
+    assert all(v.belt_settled and v.belt is not None for v in first.views)
+    here = [m for m in (mismatch(v, v.belt) for v in first.views) if m is not None]
+    moved = [m for m in (mismatch(v, np.roll(v.belt, 10, axis=(0, 1))) for v in first.views)]
+    assert len(here) >= 3 and np.median(here) < 20
+    assert np.median([m for m in moved if m is not None]) > 2 * np.median(here)
     assert all(v.belt_settled and v.belt is not None for part in later for v in part.views)
+    crossed = [p.t for p in replayed.pipeline.counted]
+    assert crossed == sorted(crossed)
+
+
+def test_a_part_whose_belt_never_became_known_says_so(tmp_path) -> None:
+    """Footage that ends before the counter knew the belt: the part is handed on at the
+    end, its views without a belt and saying the belt was not settled."""
+    replayed = replay_clip(render_line(early(1.0), tmp_path / "short.mp4"), start_wall=T0)
+    (first,) = replayed.pipeline.counted
+    assert not replayed.pipeline.counter.segmenter.settled
+    assert all(not v.belt_settled and v.belt is None for v in first.views)
+
+
+def handed_on(monkeypatch) -> list[tuple[float, float]]:
+    """(when, crossed) of each part the counter hands on from a frame (not at the end)."""
+    from agent.counting import counter
+
+    handed: list[tuple[float, float]] = []
+    process = counter.PartCounter.process
+
+    def watched(self, work, frame, now, speed):  # type: ignore[no-untyped-def]
+        out = process(self, work, frame, now, speed)
+        handed.extend((now.mono, p.at.mono) for p in out)
+        return out
+
+    monkeypatch.setattr(counter.PartCounter, "process", watched)
+    return handed
+
+
+def test_on_a_plain_belt_no_part_waits(tmp_path, monkeypatch) -> None:
+    """No pattern to wait for: the first part, cut while the counter still looked for
+    one, is handed on as soon as its views are in (its views say the belt was not
+    settled; a plain belt's views carry no belt either way)."""
+    handed = handed_on(monkeypatch)
+    plain = replace(early(4.0), belt_pattern="seams")
+    replayed = replay_clip(render_line(plain, tmp_path / "plain.mp4"), start_wall=T0)
+    first = replayed.pipeline.counted[0]
+    assert first.t < 1.0 and not any(v.belt_settled for v in first.views)
+    assert all(v.belt is None for part in replayed.pipeline.counted for v in part.views)
+    assert len(handed) == len(replayed.pipeline.counted)
+    assert all(when - crossed < 0.6 for when, crossed in handed)
+
+
+def test_a_part_waits_for_the_belt_only_so_long(tmp_path, monkeypatch) -> None:
+    """A belt whose kind never becomes known (a pattern's trial waiting on a halted
+    belt) holds no part back more than `_WAIT_S`: each is handed on by then, in order,
+    saying the belt was not settled."""
+    from agent.counting import counter
+    from agent.counting.segment import BeltSegmenter
+
+    monkeypatch.setattr(BeltSegmenter, "settled", property(lambda self: False))
+    handed = handed_on(monkeypatch)
+    replayed = replay_clip(render_line(early(14.0), tmp_path / "long.mp4"), start_wall=T0)
+    parts = replayed.pipeline.counted
+    assert len(parts) >= 8 and len(handed) >= 3
+    assert all(when - crossed <= counter._WAIT_S + 0.2 for when, crossed in handed)
+    assert max(when - crossed for when, crossed in handed) >= counter._WAIT_S - 1.0
+    assert [p.t for p in parts] == sorted(p.t for p in parts)
+    assert all(not v.belt_settled and v.belt is None for p in parts for v in p.views)
 
 
 def test_the_segmenter_is_settled_only_once_its_picture_has_the_pattern(
