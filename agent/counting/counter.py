@@ -54,14 +54,12 @@ class _Cut:
     #: The belt's pattern around it then, at the work resolution (canonical, float32),
     #: and that picture's work box (x0, y0, x1, y1); None on a plain belt.
     belt: tuple[np.ndarray, tuple[int, int, int, int]] | None = None
-    #: Cut before the segmenter knew the belt's kind: the part's work box, the cut's
-    #: margin (frame pixels) and where the belt was, to read its pattern once known.
+    #: Whether the segmenter knew then whether the belt has a pattern.
+    belt_settled: bool = True
+    #: Cut before the segmenter knew the belt's kind, or while its picture of the
+    #: pattern was young: the part's work box, the cut's margin (frame pixels) and
+    #: where the belt was, to read its pattern there once known (better).
     later: tuple[tuple[int, int, int, int], int, BeltMoment] | None = None
-
-    @property
-    def belt_settled(self) -> bool:
-        """Whether the segmenter knew then whether the belt has a pattern."""
-        return self.later is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,28 +322,44 @@ class PartCounter:
         out: list[CountedPart] = []
         while self._waiting:
             part, cuts = self._waiting[0]
-            later = [cut.later[2] for cut in cuts if cut.later is not None]
-            if (
-                later
-                and now is not None
-                and now - part.at.mono < _WAIT_S
-                and later[-1].model == self.segmenter.model
-                and self.segmenter.pattern_pending
-            ):
+            waits = now is not None and now - part.at.mono < _WAIT_S
+            if waits and not all(self._ready(cut) for cut in cuts):
                 break
             self._waiting.popleft()
-            out.append(self._with_belt(part, cuts) if later else part)
+            out.append(self._with_belt(part, cuts))
         return out
 
+    def _ready(self, cut: _Cut) -> bool:
+        """Whether the belt under a view is as well known as it will be (nothing to wait for)."""
+        if cut.later is None:
+            return True
+        box, pad, moment = cut.later
+        segmenter = self.segmenter
+        if moment.model != segmenter.model:
+            return True  # the belt model it was cut under is gone (`reset`)
+        if segmenter.pattern_pending:
+            return False
+        if not segmenter.settled or not segmenter.repeat:
+            return True  # no pattern noted: a plain belt, no picture to wait for
+        a0, c0, a1, c1 = self._belt_box(box, pad)
+        return segmenter.seen_enough(a0, a1, (c0, c1), moment)
+
     def _with_belt(self, part: CountedPart, cuts: list[_Cut]) -> CountedPart:
-        """The part with its views cut before the belt was known given it, if known now."""
+        """The part with the belt under its views as now known of when they were cut.
+
+        Views cut before the belt was known or while its picture was young, if it is
+        known now; the others as they were.
+        """
+        if all(cut.later is None for cut in cuts):
+            return part
         views = []
         for view, cut in zip(part.views, cuts, strict=True):
             if cut.later is not None and self.segmenter.knows(cut.later[2]):
                 box, pad, moment = cut.later
-                known = replace(cut, belt=self._belt_near(box, pad, moment), later=None)
-                belt, where = self._belt_under(known)
-                view = replace(view, belt=belt, belt_known=where, belt_settled=True)
+                picture = self._belt_near(box, pad, moment)
+                if picture is not None or not cut.belt_settled:
+                    belt, where = self._belt_under(replace(cut, belt=picture))
+                    view = replace(view, belt=belt, belt_known=where, belt_settled=True)
             views.append(view)
         return replace(part, views=views)
 
@@ -390,9 +404,13 @@ class PartCounter:
         cx0, cy0 = max(0, x0 - pad), max(0, y0 - pad)
         cx1, cy1 = min(fw, x1 + pad), min(fh, y1 + pad)
         image = frame[cy0:cy1, cx0:cx1].copy()
-        if not self.segmenter.settled:
-            return _Cut(image, cx0, cy0, later=(box, pad, self.segmenter.moment()))
-        return _Cut(image, cx0, cy0, self._belt_near(box, pad))
+        segmenter = self.segmenter
+        settled = segmenter.settled
+        belt = self._belt_near(box, pad) if settled else None
+        later = None
+        if not settled or segmenter.young:
+            later = (box, pad, segmenter.moment())
+        return _Cut(image, cx0, cy0, belt, settled, later)
 
     def _belt_near(
         self, box: tuple[int, int, int, int], pad: int, moment: BeltMoment | None = None
@@ -403,10 +421,7 @@ class PartCounter:
         small: the work resolution, a work pixel more all round than the cut so that
         stretching it to frame pixels has neighbours to blend at the cut's edges.
         """
-        grow = -(-pad // self.view.factor) + 1
-        along, across = self.view.shape
-        a0, a1 = max(0, box[0] - grow), min(along, box[2] + grow)
-        c0, c1 = max(0, box[1] - grow), min(across, box[3] + grow)
+        a0, c0, a1, c1 = self._belt_box(box, pad)
         if moment is None:
             picture = self.segmenter.picture(a0, a1)
         else:
@@ -414,6 +429,14 @@ class PartCounter:
         if picture is None or a1 <= a0 or c1 <= c0:
             return None
         return np.ascontiguousarray(picture[c0:c1]), (a0, c0, a1, c1)
+
+    def _belt_box(self, box: tuple[int, int, int, int], pad: int) -> tuple[int, int, int, int]:
+        """The work box of the belt picture for a part's `box` cut with `pad` (see `_belt_near`)."""
+        grow = -(-pad // self.view.factor) + 1
+        along, across = self.view.shape
+        a0, a1 = max(0, box[0] - grow), min(along, box[2] + grow)
+        c0, c1 = max(0, box[1] - grow), min(across, box[3] + grow)
+        return a0, c0, a1, c1
 
     def _belt_under(self, cut: _Cut) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The belt's pattern under `cut` in frame pixels (uint8) and where it is known.

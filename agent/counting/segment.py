@@ -71,6 +71,13 @@ _MATCH = 0.35
 _RELIT = 0.5
 #: Pixels this close to a part (3 work pixels: its blur and shadow) are not learnt as belt.
 _NEAR_PART = np.ones((7, 7), np.uint8)
+#: Sightings after which a phase of the pattern is as `picture` will know it: its first
+#: ones (a part's blur the segmentation missed, a phase matched poorly at first) then
+#: weigh under 1 % (at `learn_rate` 0.5, 0.5 ** 7). Until most phases have been seen so
+#: often, the picture is young (`young`).
+_SIGHTINGS = 8
+#: The share of the pattern's (row, phase)s seen `_SIGHTINGS` times for it to be grown up.
+_GROWN = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,8 @@ class BeltSegmenter:
         #: The pattern as seen where no part was (see `_see_belt`): (rows, bins, 3),
         #: NaN where not seen yet; None without an adopted pattern.
         self._seen: np.ndarray | None = None
+        #: How often each (row, bin) of `_seen` was seen free of parts (int32).
+        self._sightings: np.ndarray | None = None
         self._frames = 0
         self._model = 0  # counts belt models (`_start`), for `BeltMoment`
         #: The window `segment` last saw and its first column (for `moment`).
@@ -189,8 +198,38 @@ class BeltSegmenter:
         window's profile then (a little either side, the whole repeat if that matches
         poorly), as `_bins` matches each frame's.
         """
-        if not self.knows(moment) or not self._repeat or self._tile is None:
+        if not self.knows(moment) or not self._repeat:
             return None
+        return self._picture(start, stop, self._travel_at(moment))
+
+    @property
+    def young(self) -> bool:
+        """Whether `picture` has a pattern whose phases are not seen often yet (`_SIGHTINGS`)."""
+        if not self.settled or not self._repeat or self._sightings is None:
+            return False
+        return float(np.mean(self._sightings >= _SIGHTINGS)) < _GROWN
+
+    def seen_enough(self, start: int, stop: int, rows: tuple[int, int], moment: BeltMoment) -> bool:
+        """Whether `picture_then` of work columns `start:stop`, `rows`, is as good as it gets.
+
+        Once every (row, phase) it reads was seen `_SIGHTINGS` times, or the picture
+        is no longer `young` (a phase parts keep hidden is never seen more). False
+        until the segmenter `knows` the belt at `moment`.
+        """
+        if not self.knows(moment):
+            return False
+        if not self.young:
+            return True
+        assert self._sightings is not None
+        n = self._sightings.shape[1]
+        phase = self._phase(np.arange(start, stop), n, self._travel_at(moment))
+        first = np.floor(phase - 0.5).astype(np.intp)  # the bins `_between` reads
+        bins = np.unique(np.concatenate([first % n, (first + 1) % n]))
+        return bool(self._sightings[rows[0] : rows[1], bins].min(initial=_SIGHTINGS) >= _SIGHTINGS)
+
+    def _travel_at(self, moment: BeltMoment) -> float:
+        """The belt's travel at `moment`, matched to the adopted pattern (see `picture_then`)."""
+        assert self._tile is not None
         columns = np.arange(moment.at, moment.at + moment.profile.size)
         tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
         whole = int(self._repeat // 2)
@@ -198,7 +237,7 @@ class BeltSegmenter:
         shift, poor = self._best_shift(moment.profile, tile_profile, columns, reach, moment.travel)
         if poor and reach < whole:
             shift, _ = self._best_shift(moment.profile, tile_profile, columns, whole, moment.travel)
-        return self._picture(start, stop, moment.travel + shift)
+        return moment.travel + shift
 
     def _picture(self, start: int, stop: int, travel: float) -> np.ndarray | None:
         """`picture` with the belt having travelled `travel`."""
@@ -220,10 +259,11 @@ class BeltSegmenter:
         only.
         """
         if phase is None or self._candidate is not None or self._tile is None:
-            self._seen = None
+            self._seen = self._sightings = None
             return
         if self._seen is None or self._seen.shape != self._tile.shape:
             self._seen = np.full(self._tile.shape, np.nan, np.float32)
+            self._sightings = np.zeros(self._tile.shape[:2], np.int32)
         n = self._seen.shape[1]
         bins = _whole(phase, n)
         onehot = np.zeros((bins.size, n), np.float32)
@@ -238,6 +278,8 @@ class BeltSegmenter:
         self._seen[new] = means[new]
         old = shown & ~new
         self._seen[old] += self.learn_rate * (means[old] - self._seen[old])
+        assert self._sightings is not None
+        self._sightings += shown
 
     def segment(
         self, image: np.ndarray, at: int = 0, travel: float = 0.0

@@ -152,6 +152,49 @@ def test_a_part_waits_for_the_belt_only_so_long(tmp_path, monkeypatch) -> None:
     assert all(not v.belt_settled and v.belt is None for p in parts for v in p.views)
 
 
+def test_views_cut_while_the_picture_was_young_take_it_grown(tmp_path, monkeypatch) -> None:
+    """Once the pattern is adopted its picture is young (its phases seen free of parts
+    only a few times) for a second or two, then grown for good. A part cut meanwhile is
+    handed on once the phases under each view were seen `_SIGHTINGS` times (or the
+    picture grew up), its views taking the picture as it is then, at the phase each
+    was cut at (aligned: moved by 10 px it would be far off); later parts do not wait."""
+    from agent.counting import counter, segment
+
+    ages: list[bool] = []  # `young`, frame by frame
+    rebuilt: list[tuple[PartCrop, PartCrop]] = []  # (as cut, as handed on)
+    seg_segment, with_belt = segment.BeltSegmenter.segment, counter.PartCounter._with_belt
+
+    def watched_segment(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = seg_segment(self, *args, **kwargs)
+        ages.append(self.young)
+        return out
+
+    def watched_with_belt(self, part, cuts):  # type: ignore[no-untyped-def]
+        out = with_belt(self, part, cuts)
+        for cut, before, after in zip(cuts, part.views, out.views, strict=True):
+            if cut.later is not None and cut.belt_settled:
+                box, pad, moment = cut.later
+                a0, c0, a1, c1 = self._belt_box(box, pad)
+                assert self.segmenter.seen_enough(a0, a1, (c0, c1), moment)
+                rebuilt.append((before, after))
+        return out
+
+    monkeypatch.setattr(segment.BeltSegmenter, "segment", watched_segment)
+    monkeypatch.setattr(counter.PartCounter, "_with_belt", watched_with_belt)
+    handed = handed_on(monkeypatch)
+    replay_clip(render_line(early(8.0), tmp_path / "young.mp4"), start_wall=T0)
+    first_young = ages.index(True)
+    grown = first_young + ages[first_young:].index(False)
+    assert not any(ages[grown:]) and grown < len(ages) // 2
+    assert len(rebuilt) >= 5
+    assert any(not np.array_equal(before.belt, after.belt) for before, after in rebuilt)
+    here = [m for m in (mismatch(v, v.belt) for _, v in rebuilt) if m is not None]
+    moved = [mismatch(v, np.roll(v.belt, 10, axis=(0, 1))) for _, v in rebuilt]
+    assert len(here) >= 3 and np.median(here) < 20
+    assert np.median([m for m in moved if m is not None]) > 2 * np.median(here)
+    assert all(when - crossed < 0.6 for when, crossed in handed[-3:])  # grown: no wait
+
+
 def test_the_segmenter_is_settled_only_once_its_picture_has_the_pattern(
     tmp_path, monkeypatch
 ) -> None:
