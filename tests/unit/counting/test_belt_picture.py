@@ -134,6 +134,32 @@ def test_on_a_plain_belt_no_part_waits(tmp_path, monkeypatch) -> None:
     assert all(when - crossed < 0.6 for when, crossed in handed)
 
 
+def test_a_part_waiting_when_the_belt_model_starts_again_goes_on_without(
+    tmp_path, monkeypatch
+) -> None:
+    """A gap in the footage starts the belt model again (`reset`): a part waiting for
+    the old one's pattern is handed on at once, its views saying the belt was not
+    settled (the new model knows nothing of where the old belt was)."""
+    from agent.counting import counter
+
+    process = counter.PartCounter.process
+    restarted: list[float] = []
+
+    def watched(self, work, frame, now, speed):  # type: ignore[no-untyped-def]
+        if self._waiting and not restarted:
+            self.segmenter.reset()  # as the pipeline does after a gap
+            restarted.append(now.mono)
+        return process(self, work, frame, now, speed)
+
+    monkeypatch.setattr(counter.PartCounter, "process", watched)
+    handed = handed_on(monkeypatch)
+    replayed = replay_clip(render_line(early(4.0), tmp_path / "gap.mp4"), start_wall=T0)
+    first = replayed.pipeline.counted[0]
+    assert restarted and first.t < 1.0
+    assert all(not v.belt_settled and v.belt is None for v in first.views)
+    assert handed[0][1] == first.at.mono and handed[0][0] == restarted[0]
+
+
 def test_a_part_waits_for_the_belt_only_so_long(tmp_path, monkeypatch) -> None:
     """A belt whose kind never becomes known (a pattern's trial waiting on a halted
     belt) holds no part back more than `_WAIT_S`: each is handed on by then, in order,
