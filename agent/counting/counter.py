@@ -4,10 +4,12 @@ Views are full-resolution crops (the part's box grown by a margin) with the part
 mask, taken in frames where the part is wholly inside the ROI near the count line: up
 to `max_views // 2` from just before the crossing, the crossing frame, and the frames
 after it until `max_views` are gathered (or the part leaves). A counted part is handed
-on once its views are complete, a few frames after it crossed; one cut before the
-segmenter knew the belt's kind (a run's first seconds) waits while a pattern it noted
-is on trial, up to `_WAIT_S`, to take the belt's pattern as it lay then
-(`BeltSegmenter.picture_then`), and the parts after it wait behind it, in order.
+on once its views are complete, a few frames after it crossed. On a patterned belt, in
+a run's first seconds, one cut before the segmenter knew the belt's kind waits while a
+pattern it noted is on trial, and one cut while the segmenter's picture of the
+pattern was young waits until the phases under it were seen often enough, up to
+`_WAIT_S`, to take the pattern where it lay then (`BeltSegmenter.picture_then`); the
+parts after it wait behind it, in order.
 
 Counting needs every analysed frame only near the count line; elsewhere a part only
 needs following, so `wants` lets the pipeline skip counting on two analysed frames in
@@ -312,11 +314,11 @@ class PartCounter:
     ) -> list[CountedPart]:
         """The counted parts to hand on now, in order (`now` None: all of them).
 
-        A part with a view cut before the belt's kind was known waits (and the parts
-        after it behind it) while a pattern the segmenter noted is not settled on, for
-        `_WAIT_S` at most, and not past its belt model (`reset`); then its views take
-        the belt as it lay when they were cut, if known. With no pattern noted (a plain
-        belt, or none seen yet) nothing waits: there is no belt picture to wait for.
+        A part with a view cut before the belt's kind was known, or while its picture
+        was young, waits (and the parts after it behind it) until that view is `_ready`,
+        for `_WAIT_S` at most; then its views take the belt as it lay when they were
+        cut, as now known. With no pattern noted (a plain belt, or none seen yet)
+        nothing waits: there is no belt picture to wait for.
         """
         self._waiting.extend(finished)
         out: list[CountedPart] = []

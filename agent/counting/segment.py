@@ -82,11 +82,11 @@ _GROWN = 0.9
 
 @dataclass(frozen=True, slots=True)
 class BeltMoment:
-    """Where the belt was in a frame before its kind was known, to place its pattern later.
+    """Where the belt was in a frame, to place its pattern there later (`picture_then`).
 
-    A part cut then is judged once the segmenter settles (`picture_then`): the travel
-    the flow measured then, matched again to the adopted pattern by the window's
-    profile (the flow drifts, and no pattern was matched then).
+    For a view cut before the belt's kind was known, or while its picture was `young`:
+    the travel the flow measured then, matched again to the adopted pattern by the
+    window's profile (the flow drifts, and before adoption no pattern was matched).
     """
 
     model: int  # which belt model (a new one after `reset` knows nothing of this)
