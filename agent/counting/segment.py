@@ -78,6 +78,10 @@ _NEAR_PART = np.ones((7, 7), np.uint8)
 _SIGHTINGS = 8
 #: The share of the pattern's (row, phase)s seen `_SIGHTINGS` times for it to be grown up.
 _GROWN = 0.9
+#: Learning frames after which the picture is grown up all the same: a phase not seen
+#: `_SIGHTINGS` times in four times the frames that takes is one parts keep hidden
+#: (parts at the pattern's pitch), and waiting longer would not show it.
+_GROWN_BY = 4 * _SIGHTINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +132,10 @@ class BeltSegmenter:
         #: The pattern as seen where no part was (see `_see_belt`): (rows, bins, 3),
         #: NaN where not seen yet; None without an adopted pattern.
         self._seen: np.ndarray | None = None
-        #: How often each (row, bin) of `_seen` was seen free of parts (int32).
+        #: How often each (row, bin) of `_seen` was seen free of parts (int32), in how
+        #: many learning frames.
         self._sightings: np.ndarray | None = None
+        self._seen_frames = 0
         self._frames = 0
         self._model = 0  # counts belt models (`_start`), for `BeltMoment`
         #: The window `segment` last saw and its first column (for `moment`).
@@ -207,6 +213,8 @@ class BeltSegmenter:
         """Whether `picture` has a pattern whose phases are not seen often yet (`_SIGHTINGS`)."""
         if not self.settled or not self._repeat or self._sightings is None:
             return False
+        if self._seen_frames >= _GROWN_BY:
+            return False
         return float(np.mean(self._sightings >= _SIGHTINGS)) < _GROWN
 
     def seen_enough(self, start: int, stop: int, rows: tuple[int, int], moment: BeltMoment) -> bool:
@@ -264,6 +272,7 @@ class BeltSegmenter:
         if self._seen is None or self._seen.shape != self._tile.shape:
             self._seen = np.full(self._tile.shape, np.nan, np.float32)
             self._sightings = np.zeros(self._tile.shape[:2], np.int32)
+            self._seen_frames = 0
         n = self._seen.shape[1]
         bins = _whole(phase, n)
         onehot = np.zeros((bins.size, n), np.float32)
@@ -280,6 +289,7 @@ class BeltSegmenter:
         self._seen[old] += self.learn_rate * (means[old] - self._seen[old])
         assert self._sightings is not None
         self._sightings += shown
+        self._seen_frames += 1
 
     def segment(
         self, image: np.ndarray, at: int = 0, travel: float = 0.0

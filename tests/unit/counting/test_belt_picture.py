@@ -221,6 +221,32 @@ def test_views_cut_while_the_picture_was_young_take_it_grown(tmp_path, monkeypat
     assert all(when - crossed < 0.6 for when, crossed in handed[-3:])  # grown: no wait
 
 
+def test_a_picture_whose_phases_stay_hidden_grows_up_all_the_same(tmp_path, monkeypatch) -> None:
+    """Phases parts keep hidden are never seen more: whatever share of them stays
+    unseen (here: none counts as enough), the picture is young for `_GROWN_BY`
+    learning frames only, and then no part waits."""
+    from agent.counting import segment
+
+    monkeypatch.setattr(segment, "_GROWN", 1.01)  # never grown up by its share
+    ages: list[bool] = []
+    seg_segment = segment.BeltSegmenter.segment
+
+    def watched_segment(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = seg_segment(self, *args, **kwargs)
+        ages.append(self.young)
+        return out
+
+    monkeypatch.setattr(segment.BeltSegmenter, "segment", watched_segment)
+    handed = handed_on(monkeypatch)
+    replay_clip(render_line(early(12.0), tmp_path / "hidden.mp4"), start_wall=T0)
+    first_young = ages.index(True)
+    grown = first_young + ages[first_young:].index(False)
+    assert not any(ages[grown:])
+    # every third segmented frame learns: the young stretch is about 3 x _GROWN_BY of them
+    assert 2 * segment._GROWN_BY <= grown - first_young <= 4 * segment._GROWN_BY
+    assert all(when - crossed < 0.6 for when, crossed in handed[-3:])
+
+
 def test_the_segmenter_is_settled_only_once_its_picture_has_the_pattern(
     tmp_path, monkeypatch
 ) -> None:
