@@ -237,15 +237,8 @@ class BeltSegmenter:
 
     def _travel_at(self, moment: BeltMoment) -> float:
         """The belt's travel at `moment`, matched to the adopted pattern (see `picture_then`)."""
-        assert self._tile is not None
         columns = np.arange(moment.at, moment.at + moment.profile.size)
-        tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
-        whole = int(self._repeat // 2)
-        reach = min(whole, 4)
-        shift, poor = self._best_shift(moment.profile, tile_profile, columns, reach, moment.travel)
-        if poor and reach < whole:
-            shift, _ = self._best_shift(moment.profile, tile_profile, columns, whole, moment.travel)
-        return moment.travel + shift
+        return moment.travel + self._match(moment.profile, columns, 4, moment.travel)
 
     def _picture(self, start: int, stop: int, travel: float) -> np.ndarray | None:
         """`picture` with the belt having travelled `travel`."""
@@ -749,17 +742,25 @@ class BeltSegmenter:
         columns = np.arange(at, at + image.shape[1])
         if not match:
             return self._phase(columns, n)
-        profile = _profile(image)
+        reach = 2 + int(0.2 * abs(self._last_travel))
+        self._travel += self._match(_profile(image), columns, reach, self._travel)
+        return self._phase(columns, n)
+
+    def _match(self, profile: np.ndarray, columns: np.ndarray, reach: int, travel: float) -> float:
+        """The shift from `travel` whose phase matches `profile` best (see `_bins`).
+
+        Searched within `reach` (at most half a repeat), then over the whole repeat if
+        that matches poorly: the prediction is off by more than the flow's drift (the
+        belt restarting after a halt, the flow lagging).
+        """
+        assert self._tile is not None
         tile_profile = self._tile.mean(axis=(0, 2))[None, :, None]
         whole = int(self._repeat // 2)
-        reach = min(whole, 2 + int(0.2 * abs(self._last_travel)))
-        shift, poor = self._best_shift(profile, tile_profile, columns, reach, self._travel)
+        reach = min(whole, reach)
+        shift, poor = self._best_shift(profile, tile_profile, columns, reach, travel)
         if poor and reach < whole:
-            # the prediction is off by more than the flow's drift (the belt restarting
-            # after a halt, the flow lagging): the whole repeat is searched
-            shift, _ = self._best_shift(profile, tile_profile, columns, whole, self._travel)
-        self._travel += shift
-        return self._phase(columns, n)
+            shift, _ = self._best_shift(profile, tile_profile, columns, whole, travel)
+        return shift
 
     def _best_shift(
         self,
