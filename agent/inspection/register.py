@@ -110,7 +110,7 @@ def part_and_neighbour(
 
     The neighbour's place (bool) is where one the view is `touching` lies against the
     part; None for a view that touches none. Bare belt (bool, None without a
-    neighbour) is where the crop shows the belt, two pixels or more from anything
+    neighbour) is where the crop shows the belt, a pixel or more from anything
     that differs from it: neither part nor neighbour lies there, so a chip at the
     contact still shows where the neighbour's place is otherwise not judged.
 
@@ -119,17 +119,28 @@ def part_and_neighbour(
     crop (`PartCrop.belt`), else from the colour of the crop's border (the crop is the
     part plus a margin). The pipeline's own mask is coarse (it segments at reduced
     resolution), so it only picks which blob is the part (and, on a patterned belt,
-    bounds it); without one, the largest blob is.
+    bounds it); without one, the largest blob is. A touching view's blob is split
+    from its neighbours at its necks (`_at_necks`, `_neighbours_left`).
     """
     image = np.ascontiguousarray(crop.image)
     neighbour = None
     binary = _unlike_belt(image, crop)
+    plain = binary is None
     if binary is None:
         binary = _unlike_border(image)
     anything = binary
     if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
-        # Split from a neighbour it touches: at full resolution they are one blob.
-        binary, neighbour = _own_side(np.asarray(binary, np.uint8), np.asarray(crop.mask))
+        # Split from a neighbour it touches: at full resolution they are one blob (on
+        # a plain belt the whole of it; on a patterned one only what lies near the
+        # pipeline's mask differs from the belt, `_unlike_belt`)
+        given = np.asarray(crop.mask).astype(bool)
+        near = cv2.dilate(given.view(np.uint8), _SPLIT_SLACK) > 0
+        apart = None
+        if plain:
+            binary, apart = _at_necks(np.asarray(binary, np.uint8), given, near)
+        binary, neighbour = _own_side(binary, near)
+        if apart is not None:
+            neighbour |= cv2.dilate(apart.view(np.uint8), _NEIGHBOUR_SPREAD) > 0
     blobs = _Blobs.of(np.asarray(binary, np.uint8))
     count, labels = blobs.count, blobs.labels
     if count <= 1:
@@ -144,14 +155,17 @@ def part_and_neighbour(
     if label == 0:
         label = 1 + int(np.argmax(blobs.areas[1:]))
     blob = (labels == label).view(np.uint8) * np.uint8(255)
+    if neighbour is not None:
+        blob, neighbour = _neighbours_left(blob, np.asarray(crop.mask).astype(bool), neighbour)
     part = _trimmed(_apart(blob, crop.mask), neighbour)
     if neighbour is None:
         neighbour = _close_neighbour(blob - part, blobs, label, part)
     return part, neighbour, _bare(anything, neighbour)
 
 
-#: How far from anything unlike the belt a pixel is bare belt (2 px).
-_BARE_MARGIN = np.ones((5, 5), np.uint8)
+#: How far from anything unlike the belt a pixel is bare belt (1 px: a chip at the contact
+#: itself is a notch a few pixels wide; 2 px found half of them, docs/accuracy.md s17).
+_BARE_MARGIN = np.ones((3, 3), np.uint8)
 
 
 def _bare(anything: np.ndarray, neighbour: np.ndarray | None) -> np.ndarray | None:
@@ -191,7 +205,7 @@ def _close_neighbour(
             others |= np.isin(labels, close)
     if not others.any():
         return None
-    return cv2.dilate(others.view(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    return cv2.dilate(others.view(np.uint8), _NEIGHBOUR_SPREAD) > 0
 
 
 def _border_colour(image: np.ndarray) -> np.ndarray:
@@ -264,18 +278,122 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     return np.asarray(binary, np.uint8)
 
 
-def _own_side(binary: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What lies near the counting's split of a blob shared with a touching neighbour.
+def _own_side(binary: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What lies `near` the counting's split of a blob shared with a touching neighbour.
 
     Returns that (uint8 0/255) and where the neighbour is (bool: the shared blob's
     pixels beyond the split, grown by a few pixels): the split is drawn at a quarter of
     the resolution, so a sliver of the neighbour stays along the contact.
     """
-    inside = given.astype(np.uint8)
-    near = cv2.dilate(inside, np.ones((7, 7), np.uint8)) > 0
     beyond = ((binary > 0) & ~near).view(np.uint8)
-    neighbour = cv2.dilate(beyond, np.ones((9, 9), np.uint8)) > 0
+    neighbour = cv2.dilate(beyond, _NEIGHBOUR_SPREAD) > 0
     return binary * near.view(np.uint8), neighbour
+
+
+def _at_necks(
+    binary: np.ndarray, given: np.ndarray, near: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`binary` less the touching neighbours the part's blob holds, split off at the necks.
+
+    At full resolution a part and the neighbours it touches are one blob, and where
+    the counter's split was a guess by size its mask may reach well into a neighbour,
+    so what lies near that mask (`_own_side`) holds a chunk of it. The blob is split
+    at its necks (`_pieces`); the piece the pipeline's mask covers most is the part,
+    and another piece is a neighbour if that mask covers less than half of it or it
+    reaches out of what lies `near` the mask (one the mask mostly covers and bounds,
+    an arm of the part, stays).
+
+    Returns:
+        `binary` less the neighbours, and where they lie (bool; None: none split off).
+    """
+    blobs = _Blobs.of(binary)
+    overlap = np.bincount(blobs.labels[given], minlength=blobs.count)
+    overlap[0] = 0
+    if blobs.count <= 1 or overlap.max() == 0:
+        return binary, None
+    owner = _pieces((blobs.labels == int(np.argmax(overlap))).view(np.uint8))
+    if owner is None:
+        return binary, None
+    count = int(owner.max()) + 1
+    covered = np.bincount(owner[given], minlength=count)
+    foreign = covered < 0.5 * np.bincount(owner.ravel(), minlength=count)
+    foreign[owner[~near]] = True
+    foreign[0] = foreign[int(np.argmax(covered[1:])) + 1] = False  # the part
+    if not foreign.any():
+        return binary, None
+    apart = foreign[owner]
+    return binary * ~apart, apart
+
+
+def _neighbours_left(
+    blob: np.ndarray, given: np.ndarray, neighbour: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`blob` (what lay near the counter's mask) less a neighbour's chunk still joined to it.
+
+    Where the mask covered all the crop shows of a neighbour, or on a patterned belt
+    (where only what lies near the mask is found at all), that neighbour's chunk joins
+    the part by a neck of its own: split again (`_pieces`), a piece other than the one
+    the mask covers most that runs on into the neighbour's place beyond the split, or
+    off the crop, is the neighbour's.
+
+    Returns:
+        The blob less those pieces, and the neighbour's place grown by them.
+    """
+    owner = _pieces(blob)
+    if owner is None:
+        return blob, neighbour
+    count = int(owner.max()) + 1
+    covered = np.bincount(owner[given], minlength=count)
+    foreign = np.bincount(owner[neighbour], minlength=count) > 0
+    for edge in (owner[0], owner[-1], owner[:, 0], owner[:, -1]):
+        foreign[edge] = True
+    foreign[0] = foreign[int(np.argmax(covered[1:])) + 1] = False  # the part
+    if not foreign.any():
+        return blob, neighbour
+    apart = foreign[owner]
+    grown = cv2.dilate(apart.view(np.uint8), _NEIGHBOUR_SPREAD) > 0
+    return np.asarray(blob * ~apart, np.uint8), neighbour | grown
+
+
+def _pieces(blob: np.ndarray) -> np.ndarray | None:
+    """A blob split at its necks: each pixel's piece (int32, 0 off it), None if one piece.
+
+    As the counter splits a merged piece: the blob's holes filled, the cores of its
+    distance transform (the level giving the most, raised in steps of a third up to
+    half the deepest; a core stands a pixel above its level, a peak rather than a
+    sliver of a ridge, and has `_CORE_AREA` pixels), each pixel to its nearest core.
+    """
+    filled = np.zeros(blob.shape, np.uint8)
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    # (no border of belt: a neighbour the crop cut runs on past its edge)
+    distance = cv2.distanceTransform(filled, cv2.DIST_L2, 3)
+    top = float(distance.max())
+    cores, most, level = None, 1, 2.0
+    while level + 1.0 <= top / 2:
+        n, labels = cv2.connectedComponents((distance > level).view(np.uint8), connectivity=4)
+        if n > 2:
+            peaks = np.bincount(labels[distance > level + 1.0], minlength=n) > 0
+            peaks &= np.bincount(labels.ravel(), minlength=n) >= _CORE_AREA
+            peaks[0] = False
+            if int(peaks.sum()) > most:
+                most, cores = int(peaks.sum()), np.where(peaks[labels], labels, 0)
+        level = max(level + 1.0, round(level * 4 / 3))
+    if cores is None:
+        return None
+    _, nearest = cv2.distanceTransformWithLabels(
+        (cores == 0).view(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_CCOMP
+    )
+    return np.where(filled > 0, nearest, 0)
+
+
+#: How far past a touching neighbour's pixels its place reaches in the view (4 px).
+_NEIGHBOUR_SPREAD = np.ones((9, 9), np.uint8)
+#: How far past the counter's split of a touching part its pixels may lie (3 px: the
+#: split is drawn at a quarter of the resolution).
+_SPLIT_SLACK = np.ones((7, 7), np.uint8)
+#: A core of the distance transform smaller than this (full-resolution pixels) is no part's.
+_CORE_AREA = 16
 
 
 #: How far past a touching neighbour's pixels the maps are not judged (canonical px).
