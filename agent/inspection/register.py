@@ -130,13 +130,11 @@ def part_and_neighbour(
         binary = _unlike_border(image)
     anything = binary
     if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
-        # Split from a neighbour it touches: at full resolution they are one blob (on
-        # a plain belt the whole of it; on a patterned one only what lies near the
-        # pipeline's mask differs from the belt, `_unlike_belt`)
+        # Split from a neighbour it touches: at full resolution they are one blob.
         given = np.asarray(crop.mask).astype(bool)
         near = cv2.dilate(given.view(np.uint8), _SPLIT_SLACK) > 0
         apart = None
-        if plain:
+        if plain:  # (on a patterned belt, `_neighbours_left` below)
             binary, apart = _at_necks(np.asarray(binary, np.uint8), given, near)
         binary, neighbour = _own_side(binary, near)
         if apart is not None:
@@ -155,7 +153,7 @@ def part_and_neighbour(
     if label == 0:
         label = 1 + int(np.argmax(blobs.areas[1:]))
     blob = (labels == label).view(np.uint8) * np.uint8(255)
-    if neighbour is not None:
+    if neighbour is not None and not plain:
         blob, neighbour = _neighbours_left(blob, np.asarray(crop.mask).astype(bool), neighbour)
     part = _trimmed(_apart(blob, crop.mask), neighbour)
     if neighbour is None:
@@ -299,9 +297,10 @@ def _at_necks(
     the counter's split was a guess by size its mask may reach well into a neighbour,
     so what lies near that mask (`_own_side`) holds a chunk of it. The blob is split
     at its necks (`_pieces`); the piece the pipeline's mask covers most is the part,
-    and another piece is a neighbour if that mask covers less than half of it or it
-    reaches out of what lies `near` the mask (one the mask mostly covers and bounds,
-    an arm of the part, stays).
+    and another piece is a neighbour if that mask covers less than half of it, it
+    reaches out of what lies `near` the mask, or the crop's edge cuts it (one the mask
+    mostly covers and bounds, an arm of the part, stays). On a plain belt only: on a
+    patterned one only what lies near the mask differs from the belt at all.
 
     Returns:
         `binary` less the neighbours, and where they lie (bool; None: none split off).
@@ -318,6 +317,8 @@ def _at_necks(
     covered = np.bincount(owner[given], minlength=count)
     foreign = covered < 0.5 * np.bincount(owner.ravel(), minlength=count)
     foreign[owner[~near]] = True
+    for edge in (owner[0], owner[-1], owner[:, 0], owner[:, -1]):
+        foreign[edge] = True  # the crop, cut round the part, cut this one
     foreign[0] = foreign[int(np.argmax(covered[1:])) + 1] = False  # the part
     if not foreign.any():
         return binary, None
@@ -330,11 +331,13 @@ def _neighbours_left(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`blob` (what lay near the counter's mask) less a neighbour's chunk still joined to it.
 
-    Where the mask covered all the crop shows of a neighbour, or on a patterned belt
-    (where only what lies near the mask is found at all), that neighbour's chunk joins
-    the part by a neck of its own: split again (`_pieces`), a piece other than the one
+    On a patterned belt only what lies near the mask differs from the belt
+    (`_unlike_belt`), so the shared blob is not whole; a chunk of a neighbour there
+    joins the part by a neck of its own: split (`_pieces`), a piece other than the one
     the mask covers most that runs on into the neighbour's place beyond the split, or
-    off the crop, is the neighbour's.
+    off the crop, is the neighbour's. (On a blob cut so, `_at_necks`' test by cover
+    fails: a blocky chunk's core lies close to the contact, and the boundary between
+    nearest cores cut a slice off the part.)
 
     Returns:
         The blob less those pieces, and the neighbour's place grown by them.
