@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,12 @@ def test_a_full_disk_keeps_counting_in_memory_and_recovers(
             agent.store.db.execute(f"PRAGMA max_page_count = {pages}")
 
     def look(camera: Any) -> None:
+        # the recorder's writer tries on its own thread: on a loaded machine it may not
+        # have run since the disk filled (seen once beside the arm64 check), so give it
+        # the time (the camera, and the test's clock with it, waits here)
+        deadline = time.monotonic() + 10.0
+        while agent.recorder.counters.write_failures < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
         seen["pending"] = agent.recorder.pending
         seen["failures"] = agent.recorder.counters.write_failures
         seen["alarms"] = agent.stats()["alarms"]
