@@ -129,9 +129,11 @@ def part_and_neighbour(
     if binary is None:
         binary = _unlike_border(image)
     anything = binary
-    if crop.touching and crop.mask is not None and np.asarray(crop.mask).any():
+    given = None if crop.mask is None else np.asarray(crop.mask).astype(bool)
+    if given is not None and not given.any():
+        given = None
+    if crop.touching and given is not None:
         # Split from a neighbour it touches: at full resolution they are one blob.
-        given = np.asarray(crop.mask).astype(bool)
         near = cv2.dilate(given.view(np.uint8), _SPLIT_SLACK) > 0
         apart = None
         if plain:  # (on a patterned belt, `_neighbours_left` below)
@@ -143,8 +145,7 @@ def part_and_neighbour(
     count, labels = blobs.count, blobs.labels
     if count <= 1:
         return np.zeros(binary.shape, np.uint8), neighbour, _bare(anything, neighbour)
-    if crop.mask is not None and np.asarray(crop.mask).any():
-        given = np.asarray(crop.mask).astype(bool)
+    if given is not None:
         overlap = np.bincount(labels[given].ravel(), minlength=count)
         overlap[0] = 0
         label = int(np.argmax(overlap)) if overlap.max() > 0 else 0
@@ -153,8 +154,8 @@ def part_and_neighbour(
     if label == 0:
         label = 1 + int(np.argmax(blobs.areas[1:]))
     blob = (labels == label).view(np.uint8) * np.uint8(255)
-    if neighbour is not None and not plain:
-        blob, neighbour = _neighbours_left(blob, np.asarray(crop.mask).astype(bool), neighbour)
+    if neighbour is not None and given is not None and not plain:
+        blob, neighbour = _neighbours_left(blob, given, neighbour)
     part = _trimmed(_apart(blob, crop.mask), neighbour)
     if neighbour is None:
         neighbour = _close_neighbour(blob - part, blobs, label, part)
@@ -313,17 +314,13 @@ def _at_necks(
     owner = _pieces((blobs.labels == int(np.argmax(overlap))).view(np.uint8))
     if owner is None:
         return binary, None
-    count = int(owner.max()) + 1
-    covered = np.bincount(owner[given], minlength=count)
-    foreign = covered < 0.5 * np.bincount(owner.ravel(), minlength=count)
+    pieces = _Blobs(int(owner.max()) + 1, owner)
+    covered = np.bincount(owner[given], minlength=pieces.count)
+    foreign = covered < 0.5 * pieces.areas
     foreign[owner[~near]] = True
-    for edge in (owner[0], owner[-1], owner[:, 0], owner[:, -1]):
-        foreign[edge] = True  # the crop, cut round the part, cut this one
-    foreign[0] = foreign[int(np.argmax(covered[1:])) + 1] = False  # the part
-    if not foreign.any():
-        return binary, None
-    apart = foreign[owner]
-    return binary * ~apart, apart
+    foreign |= pieces.at_edge(1)  # the crop, cut round the part, cut this one
+    apart = _neighbours_of(pieces, covered, foreign)
+    return (binary, None) if apart is None else (binary * ~apart, apart)
 
 
 def _neighbours_left(
@@ -345,17 +342,23 @@ def _neighbours_left(
     owner = _pieces(blob)
     if owner is None:
         return blob, neighbour
-    count = int(owner.max()) + 1
-    covered = np.bincount(owner[given], minlength=count)
-    foreign = np.bincount(owner[neighbour], minlength=count) > 0
-    for edge in (owner[0], owner[-1], owner[:, 0], owner[:, -1]):
-        foreign[edge] = True
-    foreign[0] = foreign[int(np.argmax(covered[1:])) + 1] = False  # the part
-    if not foreign.any():
+    pieces = _Blobs(int(owner.max()) + 1, owner)
+    covered = np.bincount(owner[given], minlength=pieces.count)
+    foreign = np.bincount(owner[neighbour], minlength=pieces.count) > 0
+    apart = _neighbours_of(pieces, covered, foreign | pieces.at_edge(1))
+    if apart is None:
         return blob, neighbour
-    apart = foreign[owner]
     grown = cv2.dilate(apart.view(np.uint8), _NEIGHBOUR_SPREAD) > 0
     return np.asarray(blob * ~apart, np.uint8), neighbour | grown
+
+
+def _neighbours_of(pieces: _Blobs, covered: np.ndarray, foreign: np.ndarray) -> np.ndarray | None:
+    """Where the `foreign` pieces lie (bool), the part's spared; None when there are none.
+
+    The part's piece is the one the pipeline's mask `covered` most.
+    """
+    foreign[0] = foreign[int(np.argmax(covered[1:])) + 1] = False
+    return foreign[pieces.labels] if foreign.any() else None
 
 
 def _pieces(blob: np.ndarray) -> np.ndarray | None:
