@@ -55,8 +55,6 @@ logger = logging.getLogger(__name__)
 
 #: The pipeline must have made progress this recently for the watchdog to be pinged.
 STALL_S = 20.0
-#: Counted parts the pipeline may keep for `teach`; the daemon needs none of them.
-KEEP_COUNTED = 64
 #: The `oee` snapshot waits at least this many times as long as the last one took.
 SNAPSHOT_BUDGET = 20.0
 #: Seconds between two retention steps while there is nothing to prune (1 s while there is).
@@ -287,8 +285,9 @@ class Agent:
     def _new_pipeline(self) -> LinePipeline:
         assert self.inspect_queue is not None
         # The pipeline only counts; the queue's thread judges (so no inspector here).
-        # The daemon needs no counted parts' crops: it keeps only the latest few.
-        return self.runtime.pipeline(None, self.inspect_queue, keep_counted=KEEP_COUNTED)
+        # The daemon keeps no counted parts: their views (made when the inspect thread
+        # reads them) hold their frames' work images until then.
+        return self.runtime.pipeline(None, self.inspect_queue, keep_counted=0)
 
     def _keep_clock_steps(self) -> None:
         """The wall clock was stepped: keep the latest steps in the store's meta."""

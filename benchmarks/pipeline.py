@@ -11,7 +11,9 @@ pinned to one CPU core and OpenCV to one thread. Each round decodes the file alo
 then decodes it without the colour conversion (`grab`, the decoder's floor), then
 decodes it through the whole pipeline (flow, stops, counting, crops, no inspection
 model) as replay does: every frame decoded, only the frames the pipeline analyses
-(`vision.analysis_fps`) converted to BGR (`VideoFileSource.read_if`); with events
+(`vision.analysis_fps`) converted to BGR (`VideoFileSource.read_if`); a counted part's
+views are made when first read (the daemon's inspect thread, replay's inspector), so
+they are made after the loop and timed apart, and a ratio with them is printed too; with events
 into a list (the loop drops each frame before the next
 decodes, as the decode-only loop does; the CPU time spent inside the decoder is
 measured too, so the split between decoding and vision is printed), again with a loop
@@ -100,8 +102,11 @@ def grab_only(path: Path) -> tuple[int, float]:
 
 def whole_pipeline(
     path: Path, config_data: dict, folder: Path, with_store: bool, hold: bool = False
-) -> tuple[int, float, float, int]:
-    """Decode every frame through the pipeline; (frames, CPU s, CPU s in decoding, parts).
+) -> tuple[int, float, float, int, float]:
+    """Decode every frame through the pipeline.
+
+    Returns:
+        (frames, CPU s, CPU s in decoding, parts, CPU s making the parts' views after).
 
     `hold` keeps each frame referenced while the next one decodes, as a `for`/`while`
     loop that assigns `frame = source.read()` does (replay and the daemon today): the
@@ -134,7 +139,10 @@ def whole_pipeline(
     elapsed = (clock() - start) / 1e9
     if store is not None:
         store.close()
-    return frames, elapsed, decoding / 1e9, len(pipeline.counted)
+    began = clock()
+    for part in pipeline.counted:
+        list(part.views)  # made when first read (`agent.counting.counter._Views`)
+    return frames, elapsed, decoding / 1e9, len(pipeline.counted), (clock() - began) / 1e9
 
 
 #: The stages `--stages` times: (module, class, method), outermost first.
@@ -285,7 +293,7 @@ def main() -> int:
         }
         fps_video = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
         decode_fps, pipeline_fps, held_fps, stored_fps, grab_fps = [], [], [], [], []
-        decode_ms, in_pipeline_decode_ms, vision_ms = [], [], []
+        decode_ms, in_pipeline_decode_ms, vision_ms, views_ms, with_views = [], [], [], [], []
         parts = 0
         paired_ratios = []
         for _ in range(args.rounds):
@@ -296,13 +304,17 @@ def main() -> int:
             decode_ms.append(1000 * seconds / frames)
             frames, seconds = grab_only(path)
             grab_fps.append(frames / seconds)
-            frames, seconds, decoding, parts = whole_pipeline(path, config_data, folder, False)
+            frames, seconds, decoding, parts, views = whole_pipeline(
+                path, config_data, folder, False
+            )
             pipeline_fps.append(frames / seconds)
+            with_views.append(frames / (seconds + views) / decode_fps[-1])
+            views_ms.append(1000 * views / max(1, parts))
             in_pipeline_decode_ms.append(1000 * decoding / frames)
             vision_ms.append(1000 * (seconds - decoding) / frames)
-            frames, seconds, _, _ = whole_pipeline(path, config_data, folder, False, hold=True)
+            frames, seconds, *_ = whole_pipeline(path, config_data, folder, False, hold=True)
             held_fps.append(frames / seconds)
-            frames, seconds, _, _ = whole_pipeline(path, config_data, folder, True)
+            frames, seconds, *_ = whole_pipeline(path, config_data, folder, True)
             stored_fps.append(frames / seconds)
         median = statistics.median
         decode, whole = median(decode_fps), median(pipeline_fps)
@@ -335,6 +347,11 @@ def main() -> int:
             f"  of whole runs back to back: {median(ratios):.2f} (per round: "
             f"{' '.join(f'{r:.2f}' for r in ratios)}); of the medians above: "
             f"{whole / decode:.2f}; of the fastest runs: {max(pipeline_fps) / max(decode_fps):.2f}"
+        )
+        print(
+            f"  the views, made when read (the daemon's inspect thread): "
+            f"{median(views_ms):.3f} ms a part; made in the same loop, the ratio of whole "
+            f"runs {median(with_views):.2f}"
         )
         print(f"ratio holding the previous frame/decode: {held / decode:.2f}")
         print(f"ratio with store/decode: {stored / decode:.2f}")

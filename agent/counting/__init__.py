@@ -3,11 +3,12 @@
 Stage interface: a `Counter` takes each frame (the ROI at the work resolution, turned
 so parts flow along +x, plus the full-resolution frame for crops) and returns the
 parts whose centre crossed `count_at` and whose views are complete, as `CountedPart`s
-carrying `PartCrop`s for inspection.
+carrying `PartCrop`s for inspection (made when first read: see `PartCounter`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -52,7 +53,7 @@ class CountedPart:
     #: When it crossed (monotonic and wall).
     at: Stamp
     #: Views of the part in frames around its crossing, for inspection.
-    views: list[PartCrop] = field(default_factory=list)
+    views: Sequence[PartCrop] = field(default_factory=list)
     #: Seconds since the previous part crossed (the measured cycle time), None for the first.
     cycle_s: float | None = None
     #: The tracker's id for it (unique within one run).

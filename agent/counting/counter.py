@@ -4,7 +4,10 @@ Views are full-resolution crops (the part's box grown by a margin) with the part
 mask, taken in frames where the part is wholly inside the ROI near the count line: up
 to `max_views // 2` from just before the crossing, the crossing frame, and the frames
 after it until `max_views` are gathered (or the part leaves). A counted part is handed
-on once its views are complete, a few frames after it crossed. On a patterned belt, in
+on once its views are complete, a few frames after it crossed; each view (the mask
+grown to frame pixels, whether a neighbour touches it, the light around it) is made
+when the views are first read, by whoever reads them: the daemon's inspect thread
+rather than the counting one, and never on a line with no taught model. On a patterned belt, in
 a run's first seconds, one cut before the segmenter knew the belt's kind waits while a
 pattern it noted is on trial, and one cut while the segmenter's picture of the
 pattern was young waits until the phases under it were seen often enough, up to
@@ -19,8 +22,11 @@ three while no part is near the line (flow still runs on every analysed frame).
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import overload
 
 import cv2
 import numpy as np
@@ -79,12 +85,51 @@ class _Seen:
     """A part as one frame near the line showed it: a view made only if it is used.
 
     Most seen before the crossing are not (only the last `max_views // 2` are), so the
-    mask, the neighbours and the light are worked out when the part is handed on.
+    mask, the neighbours and the light are worked out when its views are read.
     """
 
     cut: _Cut
     blob: Blob
     frame: _Frame
+
+
+class _Views(Sequence[PartCrop]):
+    """A counted part's views, made from what its frames showed when first read.
+
+    `make` may read only what the frames left (the cut, the blob, the frame's labels
+    and light) and the ROI's geometry: it runs on the reader's thread, while the
+    counter goes on. The frames are let go once the views are made.
+    """
+
+    def __init__(self, make: Callable[[_Seen], PartCrop], seen: list[_Seen]) -> None:
+        self._make = make
+        self._seen: list[_Seen] | None = seen
+        self._count = len(seen)
+        self._views: list[PartCrop] | None = None
+        self._lock = threading.Lock()
+
+    def _made(self) -> list[PartCrop]:
+        with self._lock:
+            if self._views is None:
+                assert self._seen is not None
+                self._views = [self._make(s) for s in self._seen]
+                self._seen = None
+            return self._views
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> PartCrop: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[PartCrop]: ...
+
+    def __getitem__(self, index: int | slice) -> PartCrop | list[PartCrop]:
+        return self._made()[index]
+
+    def __iter__(self) -> Iterator[PartCrop]:
+        return iter(self._made())
 
 
 @dataclass
@@ -125,8 +170,8 @@ class PartCounter:
         self._before: dict[int, deque[_Seen]] = {}
         self._pending: list[_Pending] = []
         #: Counted parts waiting for the belt's kind (see the module docstring), with
-        #: the cuts of their views.
-        self._waiting: deque[tuple[CountedPart, list[_Cut]]] = deque()
+        #: how their frames showed them (their views to be).
+        self._waiting: deque[tuple[CountedPart, list[_Seen]]] = deque()
         self._last_crossing: float | None = None
         no_labels = np.zeros((0, 0), np.int32)
         no_light = BeltLight(np.zeros((0, 0, 3), np.uint8), no_labels, 0)
@@ -281,9 +326,9 @@ class PartCounter:
         frame: np.ndarray,
         crossed: dict[int, Crossing],
         live_ids: set[int],
-    ) -> list[tuple[CountedPart, list[_Cut]]]:
+    ) -> list[tuple[CountedPart, list[_Seen]]]:
         """Counted parts gathering views after the line: the ones now complete."""
-        done: list[tuple[CountedPart, list[_Cut]]] = []
+        done: list[tuple[CountedPart, list[_Seen]]] = []
         still_pending = []
         for pending in self._pending:
             if pending.track.id in crossed:
@@ -310,7 +355,7 @@ class PartCounter:
         return sorted(done, key=lambda p: p.at.mono)
 
     def _release(
-        self, finished: list[tuple[CountedPart, list[_Cut]]], now: float | None
+        self, finished: list[tuple[CountedPart, list[_Seen]]], now: float | None
     ) -> list[CountedPart]:
         """The counted parts to hand on now, in order (`now` None: all of them).
 
@@ -323,12 +368,12 @@ class PartCounter:
         self._waiting.extend(finished)
         out: list[CountedPart] = []
         while self._waiting:
-            part, cuts = self._waiting[0]
+            part, seen = self._waiting[0]
             waits = now is not None and now - part.at.mono < _WAIT_S
-            if waits and not all(self._ready(cut) for cut in cuts):
+            if waits and not all(self._ready(s.cut) for s in seen):
                 break
             self._waiting.popleft()
-            out.append(self._with_belt(part, cuts))
+            out.append(replace(part, views=_Views(self._view, self._with_belt(seen))))
         return out
 
     def _ready(self, cut: _Cut) -> bool:
@@ -346,27 +391,25 @@ class PartCounter:
         a0, c0, a1, c1 = self._belt_box(box, pad)
         return segmenter.seen_enough(a0, a1, (c0, c1), moment)
 
-    def _with_belt(self, part: CountedPart, cuts: list[_Cut]) -> CountedPart:
-        """The part with the belt under its views as now known of when they were cut.
+    def _with_belt(self, seen: list[_Seen]) -> list[_Seen]:
+        """How the frames showed a part, with the belt under its cuts as now known of then.
 
-        Views cut before the belt was known or while its picture was young, if it is
+        Cuts made before the belt was known or while its picture was young, if it is
         known now; the others as they were.
         """
-        if all(cut.later is None for cut in cuts):
-            return part
-        views = []
-        for view, cut in zip(part.views, cuts, strict=True):
+        out = []
+        for s in seen:
+            cut = s.cut
             if cut.later is not None and self.segmenter.knows(cut.later[2]):
                 box, pad, moment = cut.later
                 picture = self._belt_near(box, pad, moment)
                 if picture is not None or not cut.belt_settled:
-                    belt, where = self._belt_under(replace(cut, belt=picture))
-                    view = replace(view, belt=belt, belt_known=where, belt_settled=True)
-            views.append(view)
-        return replace(part, views=views)
+                    s = replace(s, cut=replace(cut, belt=picture, belt_settled=True))
+            out.append(s)
+        return out
 
-    def _finish(self, pending: _Pending) -> tuple[CountedPart, list[_Cut]]:
-        """The counted part with its views, and the cuts they came from."""
+    def _finish(self, pending: _Pending) -> tuple[CountedPart, list[_Seen]]:
+        """The counted part (its views still to make), and how its frames showed it."""
         seen = pending.seen[: self.max_views]
         cycle = None
         if self._last_crossing is not None:
@@ -376,12 +419,11 @@ class PartCounter:
         part = CountedPart(
             t=pending.at.mono - self.origin_mono,
             at=pending.at,
-            views=[self._view(s) for s in seen],
             cycle_s=cycle,
             track_id=pending.track.id,
             uncertain=not pending.track.sure,
         )
-        return part, [s.cut for s in seen]
+        return part, seen
 
     def _inside(self, blob: Blob) -> bool:
         """Wholly inside the window along the flow."""
@@ -471,7 +513,7 @@ class PartCounter:
         return _Seen(self._cut(frame, blob.box), blob, self._frame)
 
     def _view(self, seen: _Seen) -> PartCrop:
-        """The view of a part as it was seen (see `_crop`)."""
+        """The view of a part as it was seen (see `_crop`), on the reader's thread (`_Views`)."""
         blob = seen.blob
         return self._crop(
             seen.cut,

@@ -195,14 +195,15 @@ def test_views_cut_while_the_picture_was_young_take_it_grown(tmp_path, monkeypat
         ages.append(self.young)
         return out
 
-    def watched_with_belt(self, part, cuts):  # type: ignore[no-untyped-def]
-        out = with_belt(self, part, cuts)
-        for cut, before, after in zip(cuts, part.views, out.views, strict=True):
+    def watched_with_belt(self, seen):  # type: ignore[no-untyped-def]
+        out = with_belt(self, seen)
+        for before, after in zip(seen, out, strict=True):
+            cut = before.cut
             if cut.later is not None and cut.belt_settled:
                 box, pad, moment = cut.later
                 a0, c0, a1, c1 = self._belt_box(box, pad)
                 assert self.segmenter.seen_enough(a0, a1, (c0, c1), moment)
-                rebuilt.append((before, after))
+                rebuilt.append((self._view(before), self._view(after)))
         return out
 
     monkeypatch.setattr(segment.BeltSegmenter, "segment", watched_segment)

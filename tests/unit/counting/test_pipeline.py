@@ -151,6 +151,42 @@ def test_the_pipeline_keeps_no_reference_to_a_frame(rendered) -> None:
     assert pipeline.counted, "the clip's parts were counted (and their views cut)"
 
 
+def test_a_parts_views_are_made_when_read_on_the_readers_thread(rendered, monkeypatch) -> None:
+    """The counting thread only cuts a part's pixels: its views (mask, neighbours, light)
+    are made by whoever reads them (the daemon's inspect thread), the same views as a
+    replay's inspector is shown, and none at all when nobody reads them."""
+    import threading
+
+    from agent.counting.counter import PartCounter
+
+    truth = rendered["right_to_left"]
+    inspector = Recording()
+    replay(truth, inspector)  # read inline, as replay's inspector does
+    makers: list[int] = []
+    make = PartCounter._view
+
+    def watched(self, seen):  # type: ignore[no-untyped-def]
+        makers.append(threading.get_ident())
+        return make(self, seen)
+
+    monkeypatch.setattr(PartCounter, "_view", watched)
+    pipeline, _ = replay(truth)
+    assert makers == [] and len(pipeline.counted) == len(inspector.seen) >= 8
+    read: list[list[PartCrop]] = []
+    reader = threading.Thread(target=lambda: read.extend(list(p.views) for p in pipeline.counted))
+    reader.start()
+    reader.join()
+    assert len(makers) == sum(len(v) for v in read) and set(makers) == {reader.ident}
+    for views, shown in zip(read, inspector.seen, strict=True):
+        assert len(views) == len(shown)
+        for a, b in zip(views, shown, strict=True):
+            assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+            assert (a.light, a.touching, a.clipped) == (b.light, b.touching, b.clipped)
+    before = len(makers)
+    assert [list(p.views) for p in pipeline.counted] == read  # made once
+    assert len(makers) == before
+
+
 def test_counted_parts_are_bounded_when_asked_and_time_carries_over(rendered) -> None:
     """The daemon keeps only the latest counted parts; a restarted pipeline's events
     never go back before the faulty one's."""
