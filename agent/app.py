@@ -287,7 +287,10 @@ class Agent:
         # The pipeline only counts; the queue's thread judges (so no inspector here).
         # The daemon keeps no counted parts: their views (made when the inspect thread
         # reads them) hold their frames' work images until then.
-        return self.runtime.pipeline(None, self.inspect_queue, keep_counted=0)
+        assert self.timed is not None
+        return self.runtime.pipeline(
+            None, self.inspect_queue, keep_counted=0, patterned_belt=self.timed.patterned_belt
+        )
 
     def _keep_clock_steps(self) -> None:
         """The wall clock was stepped: keep the latest steps in the store's meta."""

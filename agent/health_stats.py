@@ -30,6 +30,7 @@ class TimedInspector:
     def __init__(self, inner: Inspector) -> None:
         self.inner = inner
         self.enabled = inner.enabled
+        self.patterned_belt = inner.patterned_belt
         self.calls = 0
         self.seconds = 0.0
 

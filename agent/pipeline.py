@@ -102,6 +102,7 @@ class LinePipeline:
         sink: EventSink | None = None,
         keep_counted: int | None = None,
         describe_stops: bool = True,
+        patterned_belt: bool | None = None,
     ) -> None:
         """Build the stages from `config` (which must have a `[vision]` section).
 
@@ -141,6 +142,10 @@ class LinePipeline:
         self._no_data = False
         self._next_analysis: float | None = None
         self.describe_stops = describe_stops
+        #: The line was taught on a patterned belt (default: as `inspector` says).
+        self.patterned_belt = (
+            self.inspector.patterned_belt if patterned_belt is None else patterned_belt
+        )
         self.watcher: StopWatcher | None = None
         #: The current stop's scene said the camera's view was lost (covered, moved).
         self._view_lost = False
@@ -165,6 +170,7 @@ class LinePipeline:
             max_views=self.vision.views_per_part,
             origin_mono=frame.mono,
             analysis_fps=self.vision.analysis_fps,
+            patterned_belt=self.patterned_belt,
         )
         if self.describe_stops:
             downtime = self.config.downtime

@@ -112,12 +112,18 @@ class Runtime:
         return load_inspector(self.config)
 
     def pipeline(
-        self, inspector: Inspector | None, sink: EventSink, keep_counted: int | None
+        self,
+        inspector: Inspector | None,
+        sink: EventSink,
+        keep_counted: int | None,
+        patterned_belt: bool | None = None,
     ) -> LinePipeline:
-        """The line's vision, from frames to events into `sink`."""
+        """The line's vision, from frames to events into `sink` (see `LinePipeline`)."""
         from agent.pipeline import LinePipeline
 
-        return LinePipeline(self.config, inspector, sink, keep_counted=keep_counted)
+        return LinePipeline(
+            self.config, inspector, sink, keep_counted=keep_counted, patterned_belt=patterned_belt
+        )
 
     def open_camera(
         self,

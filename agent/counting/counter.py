@@ -154,8 +154,12 @@ class PartCounter:
         origin_mono: float = 0.0,
         analysis_fps: float = 15.0,
         idle_every: int = 3,
+        patterned_belt: bool = False,
     ) -> None:
         self.view = view
+        #: The line was taught on a patterned belt: a part cut before the segmenter
+        #: knows the belt's kind waits for it even before a pattern is noted.
+        self.patterned_belt = patterned_belt
         self.segmenter = BeltSegmenter(min_area=min_area, contrast=contrast)
         self.tracker = Tracker(view.along, count_at)
         self.max_views = max(1, max_views)
@@ -363,7 +367,10 @@ class PartCounter:
         was young, waits (and the parts after it behind it) until that view is `_ready`,
         for `_WAIT_S` at most; then its views take the belt as it lay when they were
         cut, as now known. With no pattern noted (a plain belt, or none seen yet)
-        nothing waits: there is no belt picture to wait for.
+        nothing waits: there is no belt picture to wait for; but on a line taught on a
+        patterned belt a part cut before the belt's kind is known waits for it too (the
+        parts in view at a run's start: their views are judged only with the belt
+        under them).
         """
         self._waiting.extend(finished)
         out: list[CountedPart] = []
@@ -384,7 +391,7 @@ class PartCounter:
         segmenter = self.segmenter
         if moment.model != segmenter.model:
             return True  # the belt model it was cut under is gone (`reset`)
-        if segmenter.pattern_pending:
+        if segmenter.pattern_pending or (self.patterned_belt and not segmenter.settled):
             return False
         if not segmenter.settled or not segmenter.repeat:
             return True  # no pattern noted: a plain belt, no picture to wait for

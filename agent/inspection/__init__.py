@@ -80,6 +80,15 @@ class Inspector(Protocol):
 
     enabled: bool
 
+    @property
+    def patterned_belt(self) -> bool:
+        """The line was taught on a belt with a pattern (`LineModel.patterned_belt`).
+
+        A part's views need the belt's picture under them, so at a run's start the
+        counter holds parts until it knows the belt (`PartCounter`).
+        """
+        ...
+
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
         """The verdict for one part seen in `views` (one or more frames)."""
         ...
@@ -89,6 +98,7 @@ class NoInspection:
     """The inspector of a line with no taught model: counts every part as good."""
 
     enabled = False
+    patterned_belt = False
 
     def inspect(self, views: Sequence[PartCrop]) -> Verdict:
         """Always good, no score."""

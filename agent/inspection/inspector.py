@@ -122,6 +122,11 @@ class TaughtInspector:
         self._patch_reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
         self._appearance = taught.model.appearance
 
+    @property
+    def patterned_belt(self) -> bool:
+        """The line was taught on a belt with a pattern (see `Inspector`)."""
+        return self.model.patterned_belt
+
     def _chosen(self, views: Sequence[PartCrop]) -> list[PartCrop]:
         return [views[i] for i in middle(len(views), self.max_views)]
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.inspection import PartCrop
+from agent.inspection import PartCrop, Verdict
 from agent.pipeline import replay_clip
 from agent.sim.line import Phase, Scenario, render_line
 from agent.sim.line import patterned_belt as belt
@@ -102,6 +102,39 @@ def test_a_part_whose_belt_never_became_known_says_so(tmp_path) -> None:
     (first,) = replayed.pipeline.counted
     assert not replayed.pipeline.counter.segmenter.settled
     assert all(not v.belt_settled and v.belt is None for v in first.views)
+
+
+class _Judging:
+    """An inspector that passes every part, taught on a patterned belt or not."""
+
+    enabled = True
+
+    def __init__(self, patterned_belt: bool) -> None:
+        self.patterned_belt = patterned_belt
+
+    def inspect(self, views):  # type: ignore[no-untyped-def]
+        return Verdict(good=True, score=0.1)
+
+
+def test_a_line_taught_on_a_patterned_belt_holds_its_first_part_until_it_knows_the_belt(
+    tmp_path,
+) -> None:
+    """A part on the count line in the first frame of a modular belt is handed on before
+    the counter noted the belt's pattern: on a line not known to be patterned it goes
+    on, its views saying the belt was not settled (a patterned line's inspector leaves
+    such views unjudged); on a line taught on a patterned belt (its inspector says so)
+    it waits until the belt is known, and its views carry it (as it lay then: the
+    phase, as `test_a_part_cut_before_the_pattern_was_known_takes_it_as_it_lay_then`
+    shows on cleats)."""
+    scenario = replace(early(3.0), seed=19, belt_pattern="modular", belt_period_px=45.0)
+    truth = render_line(scenario, tmp_path / "modular.mp4")
+    unsure, sure = (
+        replay_clip(truth, None, _Judging(patterned), start_wall=T0).pipeline.counted[0]
+        for patterned in (False, True)
+    )
+    assert unsure.t == sure.t < 0.3
+    assert not any(v.belt_settled for v in unsure.views)
+    assert all(v.belt_settled and v.belt is not None for v in sure.views)
 
 
 def handed_on(monkeypatch) -> list[tuple[float, float]]:

@@ -42,6 +42,7 @@ class Recording:
     """An inspector that says every part is good and records what it was shown."""
 
     enabled = True
+    patterned_belt = False
 
     def __init__(self) -> None:
         self.seen: list[list[PartCrop]] = []

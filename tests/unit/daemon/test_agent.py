@@ -216,6 +216,7 @@ class FailingOnce:
     """An inspector that raises on its first part, then works."""
 
     enabled = True
+    patterned_belt = False
 
     def __init__(self) -> None:
         self.calls = 0
@@ -282,6 +283,7 @@ class Hanging:
     """An inspector that hangs on its third part, as a wedged accelerator would."""
 
     enabled = True
+    patterned_belt = False
 
     def __init__(self) -> None:
         self.calls = 0

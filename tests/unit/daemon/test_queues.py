@@ -45,6 +45,7 @@ class GatedInspector:
     """Rejects dark parts (mean grey under 100) once `gate` is open; raises on `broken`."""
 
     enabled = True
+    patterned_belt = False
 
     def __init__(self, broken: int | None = None) -> None:
         self.gate = threading.Event()
