@@ -144,6 +144,32 @@ def test_a_merged_piece_no_outline_can_split_is_cut_by_its_size_and_marked_a_gue
     assert [b.touching for b in blobs] == [False] + [True] * 5
 
 
+def tapered(count: int, seed: int, apart: bool) -> np.ndarray:
+    """Bars 64 px long whose last 16 px at each end are 32 px tall, not 40: flush end to
+    end, two meet in a waist 32 px long and a little lower, no neck to split at."""
+    frame = belt(seed)
+    x = 40
+    for _ in range(count):
+        cv2.rectangle(frame, (x, 84), (x + 63, 115), (60, 160, 200), -1)
+        cv2.rectangle(frame, (x + 16, 80), (x + 47, 119), (60, 160, 200), -1)
+        x += 64 + (40 if apart else 0)
+    return frame
+
+
+def test_a_guess_cuts_a_flat_waist_in_its_middle() -> None:
+    """Where two parts meet in a waist of equally narrow columns, the cut by size goes to
+    its middle (the contact lies along it), not to its first column: each part keeps its
+    length (16 work px), where the first column cut one short."""
+    segmenter = BeltSegmenter(min_area=16)
+    for seed in range(8):
+        _, singles = segmenter.segment(VIEW.work(tapered(4, seed, apart=True)))
+        for blob in singles:
+            segmenter.learn_part(blob.area)
+    _, blobs = segmenter.segment(VIEW.work(tapered(2, 9, apart=False)))
+    assert [b.guessed for b in blobs] == [True, True]
+    assert [b.length for b in blobs] in ([16, 16], [15, 17], [17, 15]), [b.box for b in blobs]
+
+
 def test_sizes_too_unlike_to_count_by_leave_a_merged_piece_whole() -> None:
     # parts of many sizes (several products on one belt): an area tells nothing
     segmenter = BeltSegmenter(min_area=16)
