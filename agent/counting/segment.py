@@ -1241,7 +1241,7 @@ def _valley(columns: np.ndarray, lo: int, hi: int) -> int:
         start -= 1
     while end + 1 < columns.size and columns[end + 1] == columns[first]:
         end += 1
-    if start == 0 or end == columns.size - 1 or start == end:
+    if start == 0 or end == columns.size - 1:
         return first
     return min(max((start + end) // 2, lo), hi - 1)
 

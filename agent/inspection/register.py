@@ -90,6 +90,16 @@ class _Blobs:
         """Pixels of each label."""
         return np.bincount(self.labels.ravel(), minlength=self.count)
 
+    def covered(self, mask: np.ndarray) -> np.ndarray:
+        """Pixels of each label under `mask` (bool)."""
+        return np.bincount(self.labels[mask], minlength=self.count)
+
+    def most_covered(self, mask: np.ndarray) -> int:
+        """The blob `mask` covers most (0: none)."""
+        overlap = self.covered(mask)
+        overlap[0] = 0
+        return int(np.argmax(overlap)) if overlap.max() > 0 else 0
+
     def at_edge(self, within: int) -> np.ndarray:
         """Which labels reach within `within` pixels of the image's edge (bool per label)."""
         labels, edge = self.labels, np.zeros(self.count, bool)
@@ -145,12 +155,7 @@ def part_and_neighbour(
     count, labels = blobs.count, blobs.labels
     if count <= 1:
         return np.zeros(binary.shape, np.uint8), neighbour, _bare(anything, neighbour)
-    if given is not None:
-        overlap = np.bincount(labels[given].ravel(), minlength=count)
-        overlap[0] = 0
-        label = int(np.argmax(overlap)) if overlap.max() > 0 else 0
-    else:
-        label = 0
+    label = 0 if given is None else blobs.most_covered(given)
     if label == 0:
         label = 1 + int(np.argmax(blobs.areas[1:]))
     blob = (labels == label).view(np.uint8) * np.uint8(255)
@@ -307,17 +312,15 @@ def _at_necks(
         `binary` less the neighbours, and where they lie (bool; None: none split off).
     """
     blobs = _Blobs.of(binary)
-    overlap = np.bincount(blobs.labels[given], minlength=blobs.count)
-    overlap[0] = 0
-    if blobs.count <= 1 or overlap.max() == 0:
+    label = blobs.most_covered(given)
+    if blobs.count <= 1 or label == 0:
         return binary, None
-    owner = _pieces((blobs.labels == int(np.argmax(overlap))).view(np.uint8))
-    if owner is None:
+    pieces = _pieces((blobs.labels == label).view(np.uint8))
+    if pieces is None:
         return binary, None
-    pieces = _Blobs(int(owner.max()) + 1, owner)
-    covered = np.bincount(owner[given], minlength=pieces.count)
+    covered = pieces.covered(given)
     foreign = covered < 0.5 * pieces.areas
-    foreign[owner[~near]] = True
+    foreign[pieces.labels[~near]] = True
     foreign |= pieces.at_edge(1)  # the crop, cut round the part, cut this one
     apart = _neighbours_of(pieces, covered, foreign)
     return (binary, None) if apart is None else (binary * ~apart, apart)
@@ -339,12 +342,11 @@ def _neighbours_left(
     Returns:
         The blob less those pieces, and the neighbour's place grown by them.
     """
-    owner = _pieces(blob)
-    if owner is None:
+    pieces = _pieces(blob)
+    if pieces is None:
         return blob, neighbour
-    pieces = _Blobs(int(owner.max()) + 1, owner)
-    covered = np.bincount(owner[given], minlength=pieces.count)
-    foreign = np.bincount(owner[neighbour], minlength=pieces.count) > 0
+    covered = pieces.covered(given)
+    foreign = pieces.covered(neighbour) > 0
     apart = _neighbours_of(pieces, covered, foreign | pieces.at_edge(1))
     if apart is None:
         return blob, neighbour
@@ -361,8 +363,8 @@ def _neighbours_of(pieces: _Blobs, covered: np.ndarray, foreign: np.ndarray) -> 
     return foreign[pieces.labels] if foreign.any() else None
 
 
-def _pieces(blob: np.ndarray) -> np.ndarray | None:
-    """A blob split at its necks: each pixel's piece (int32, 0 off it), None if one piece.
+def _pieces(blob: np.ndarray) -> _Blobs | None:
+    """A blob split at its necks: each pixel's piece (label 0 off it), None if one piece.
 
     As the counter splits a merged piece: the blob's holes filled, the cores of its
     distance transform (the level giving the most, raised in steps of a third up to
@@ -390,7 +392,8 @@ def _pieces(blob: np.ndarray) -> np.ndarray | None:
     _, nearest = cv2.distanceTransformWithLabels(
         (cores == 0).view(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_CCOMP
     )
-    return np.where(filled > 0, nearest, 0)
+    owner = np.where(filled > 0, nearest, 0)
+    return _Blobs(int(owner.max()) + 1, owner)
 
 
 #: How far past a touching neighbour's pixels its place reaches in the view (4 px).
