@@ -232,7 +232,7 @@ class LinePipeline:
         reading = self.flow.update(grey, frame.mono)
         self.last_reading = reading
         parts: list[CountedPart] = []
-        if self.counter.wants(now, reading.speed):
+        if self.counter.wants(now, reading.speed, reading.moving):
             parts = self.counter.process(work, frame.image, now, reading.speed)
         changes = self.stops.update(now, reading.moving, self.counter.parts_in_view)
         if changes:

@@ -195,19 +195,22 @@ class PartCounter:
         self.tracker.reset()
         self._before.clear()
 
-    def wants(self, now: Stamp, belt_speed: float) -> bool:
+    def wants(self, now: Stamp, belt_speed: float, moving: bool = True) -> bool:
         """Whether this analysed frame needs counting, or may be left to flow alone.
 
         Counting runs every analysed frame while a part is (predicted) near the count
-        line, a counted part waits for views or the ROI is empty, and at least every
-        `idle_every`-th analysed frame otherwise: far from the line a part only needs
-        following.
+        line on a moving belt, a counted part waits for views or the ROI is empty, and
+        at least every `idle_every`-th analysed frame otherwise: far from the line a
+        part only needs following, and on a belt the flow finds halted (`moving`
+        False) none comes to the line.
         """
         if self._last_run is None or self._pending or self._always or not self.tracker.tracks:
             return True  # (an empty ROI: a part coming into view ends a starved stop)
         since = now.mono - self._last_run
         if since >= self.idle_every * self._period * 0.999:
             return True
+        if not moving:
+            return False
         step = max(0.0, belt_speed) * self.view.along * self.idle_every * self._period
         for track in self.tracker.tracks:
             ahead = track.x + max(0.0, belt_speed) * self.view.along * (now.mono - track.seen.mono)

@@ -72,6 +72,31 @@ def test_frames_the_pipeline_is_not_due_to_analyse_need_no_pixels(rendered) -> N
     assert len(lean.counted) == len(truth.counted)
 
 
+def test_a_halted_belt_is_counted_only_every_few_frames(rendered, monkeypatch) -> None:
+    """While the flow says the belt is halted no part comes to the line, even one that
+    stopped beside it: the counter runs on the idle cadence (every `idle_every`-th
+    analysed frame), and the parts and the stop come out as before."""
+    truth = rendered["left_to_right"]
+    looks: list[tuple[bool, bool]] = []  # (moving, counted) per analysed frame
+    process = LinePipeline.process
+
+    def watched(self, frame) -> None:
+        before = None if self.counter is None else self.counter._last_run
+        process(self, frame)
+        if self.last_reading is not None and hasattr(frame, "image"):
+            looks.append((self.last_reading.moving, self.counter._last_run != before))
+
+    monkeypatch.setattr(LinePipeline, "process", watched)
+    pipeline, sink = replay(truth)
+    halted = [counted for moving, counted in looks if not moving]
+    assert len(halted) >= 40  # the 3 s stop at 15 analysed frames a second
+    idle_every = pipeline.counter.idle_every
+    assert sum(halted) <= len(halted) / idle_every + 2  # (all of them before)
+    assert len(pipeline.counted) == len(truth.counted)
+    states = [e.state for e in sink.events if isinstance(e, StateEvent)]
+    assert states == ["running", "stopped", "running"]
+
+
 @pytest.mark.parametrize("direction", DIRECTIONS)
 def test_every_direction_counts_every_part_and_the_stop(rendered, direction: str) -> None:
     truth = rendered[direction]
