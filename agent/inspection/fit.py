@@ -148,7 +148,7 @@ def fit_line(
     info["teach_s"] = round(time.monotonic() - started, 2)
     # The report describes good parts: parts unlike the rest are left out of it.
     good = held_scores[~odd[order]] if (~odd[order]).any() else held_scores
-    report = teach_report(selection, odd, good, model.threshold, registered)
+    report = teach_report(selection, odd, good, model.threshold, registered, false_reject_rate)
     logger.info("taught on %d parts (each scored by a model fitted without it)", len(clean))
     return Taught(model, info, report)
 

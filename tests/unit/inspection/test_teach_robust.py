@@ -439,6 +439,24 @@ def test_report_warnings_say_what_to_do():
     assert unlike["parts_left_out"]["unlike_the_rest"] == 20
     assert any("good production only" in w for w in unlike["warnings"])
     assert "warning:" in format_report(few) and "warning:" not in format_report(quiet)
+    # held-out good parts the threshold already rejects, more than the rate asked for
+    # (and more than one odd part): the robust fit's tail is lighter than theirs
+    assert quiet["good_over_threshold"] == 0
+    heavy = np.concatenate([tight, [2.5, 2.8, 3.1]])  # three of 63 above the threshold 2
+    tailed = teach_report(_selection(200, 200, {}), np.zeros(200, bool), heavy, 2.0, [])
+    assert tailed["good_over_threshold"] == 3
+    assert [w for w in tailed["warnings"] if "expect more good parts rejected" in w] == [
+        "3 of 63 good parts held out score above the threshold, more than the 1.0% of false "
+        "rejects asked for: expect more good parts rejected; teach on more footage of good "
+        "production only, or ask for fewer false rejects ([inspection] false_reject_rate), "
+        "which raises the threshold"
+    ]
+    lone = np.concatenate([tight, [2.5]])
+    assert (
+        teach_report(_selection(200, 200, {}), np.zeros(200, bool), lone, 2.0, [])["warnings"] == []
+    )
+    lax = teach_report(_selection(200, 200, {}), np.zeros(200, bool), heavy, 2.0, [], 0.05)
+    assert lax["warnings"] == []  # 3 of 63 is within 5 %
 
 
 def test_jittery_views_are_warned_about():
