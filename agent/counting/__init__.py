@@ -71,7 +71,7 @@ class CountedPart:
 class Counter(Protocol):
     """Counts parts frame by frame."""
 
-    def wants(self, now: Stamp, belt_speed: float, moving: bool = True) -> bool:
+    def wants(self, now: Stamp, belt_speed: float, moving: bool) -> bool:
         """Whether this analysed frame needs counting (False: flow alone will do).
 
         `moving` is the flow's verdict: on a halted belt no part comes to the line.

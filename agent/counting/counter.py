@@ -195,7 +195,7 @@ class PartCounter:
         self.tracker.reset()
         self._before.clear()
 
-    def wants(self, now: Stamp, belt_speed: float, moving: bool = True) -> bool:
+    def wants(self, now: Stamp, belt_speed: float, moving: bool) -> bool:
         """Whether this analysed frame needs counting, or may be left to flow alone.
 
         Counting runs every analysed frame while a part is (predicted) near the count

@@ -61,8 +61,7 @@ def teach_report(
     jitter = _jitter(registered)
     over = int(np.count_nonzero(held_scores > threshold))
     warnings = _warnings(selection, used, int(odd.sum()), spread, jitter)
-    if over > max(1.0, false_reject_rate * len(held_scores)):
-        warnings.append(_over_warning(over, len(held_scores), false_reject_rate))
+    warnings += _over_warning(over, len(held_scores), false_reject_rate)
     return {
         "parts_seen": seen,
         "parts_used": used,
@@ -126,19 +125,21 @@ def _warnings(selection: Selection, used: int, odd: int, spread: float, jitter: 
     return warnings
 
 
-def _over_warning(over: int, held: int, rate: float) -> str:
-    """Held-out good parts above the threshold, more than the rate asked for (and one).
+def _over_warning(over: int, held: int, rate: float) -> list[str]:
+    """The warning when held-out good parts over the threshold outnumber the rate and one.
 
     The threshold comes from a robust fit that one odd part cannot move; where good
     parts' scores have a longer tail than the fit (parts that vary, faint defects in
     the footage), the line rejects more good parts than asked, and says so here.
     """
-    return (
+    if over <= max(1.0, rate * held):
+        return []
+    return [
         f"{over} of {held} good parts held out score above the threshold, more than the "
         f"{rate:.1%} of false rejects asked for: expect more good parts rejected; teach on "
         "more footage of good production only, or ask for fewer false rejects "
         "([inspection] false_reject_rate), which raises the threshold"
-    )
+    ]
 
 
 def _tail(scores: np.ndarray, threshold: float, centre: float, spread: float) -> float:
