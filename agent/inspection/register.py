@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from agent.inspection import PartCrop
+from agent.masks import fill_holes
 
 logger = logging.getLogger(__name__)
 
@@ -371,9 +372,7 @@ def _pieces(blob: np.ndarray) -> _Blobs | None:
     half the deepest; a core stands a pixel above its level, a peak rather than a
     sliver of a ridge, and has `_CORE_AREA` pixels), each pixel to its nearest core.
     """
-    filled = np.zeros(blob.shape, np.uint8)
-    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    filled = fill_holes(blob)
     # (no border of belt: a neighbour the crop cut runs on past its edge)
     distance = cv2.distanceTransform(filled, cv2.DIST_L2, 3)
     top = float(distance.max())
