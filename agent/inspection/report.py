@@ -48,7 +48,7 @@ def teach_report(
     held_scores: np.ndarray,
     threshold: float,
     registered: Sequence[Sequence[Registered]],
-    false_reject_rate: float = 0.01,
+    false_reject_rate: float,
 ) -> dict[str, Any]:
     """The report's figures and warnings (a JSON-ready dict)."""
     seen = selection.parts_seen

@@ -412,30 +412,34 @@ def _selection(seen: int, used: int, left_out: dict[str, int]) -> Selection:
     )
 
 
+def _report(
+    selection: Selection, odd: np.ndarray, scores: np.ndarray, threshold: float, rate: float = 0.01
+) -> dict:
+    return teach_report(selection, odd, scores, threshold, [], rate)
+
+
 def test_report_warnings_say_what_to_do():
     rng = np.random.default_rng(0)
     tight = np.exp(rng.normal(0.0, 0.1, 60))
-    quiet = teach_report(_selection(200, 195, {"touching": 5}), np.zeros(200, bool), tight, 2.0, [])
+    quiet = _report(_selection(200, 195, {"touching": 5}), np.zeros(200, bool), tight, 2.0)
     assert quiet["warnings"] == []
     assert quiet["parts_used"] == 195 and quiet["parts_left_out"] == {"touching": 5}
     assert 1.0 < quiet["margin"] < 2.5 and quiet["good_scores"]["max"] < 1.0
 
-    few = teach_report(_selection(60, 60, {}), np.zeros(60, bool), tight, 2.0, [])
+    few = _report(_selection(60, 60, {}), np.zeros(60, bool), tight, 2.0)
     assert any("record more footage" in w for w in few["warnings"])
-    crowded = teach_report(
-        _selection(200, 120, {"touching": 60, "size": 20}), np.zeros(200, bool), tight, 2.0, []
+    crowded = _report(
+        _selection(200, 120, {"touching": 60, "size": 20}), np.zeros(200, bool), tight, 2.0
     )
     assert any("space the parts" in w for w in crowded["warnings"])
-    blurred = teach_report(
-        _selection(200, 150, {"blurred": 50}), np.zeros(200, bool), tight, 2.0, []
-    )
+    blurred = _report(_selection(200, 150, {"blurred": 50}), np.zeros(200, bool), tight, 2.0)
     assert any("shorter exposure" in w for w in blurred["warnings"])
     wide = np.exp(rng.normal(0.0, 0.6, 60))
-    spread = teach_report(_selection(200, 200, {}), np.zeros(200, bool), wide, 10.0, [])
+    spread = _report(_selection(200, 200, {}), np.zeros(200, bool), wide, 10.0)
     assert any("steadier light" in w for w in spread["warnings"])
     odd = np.zeros(200, bool)
     odd[:20] = True
-    unlike = teach_report(_selection(200, 200, {}), odd, tight, 2.0, [])
+    unlike = _report(_selection(200, 200, {}), odd, tight, 2.0)
     assert unlike["parts_left_out"]["unlike_the_rest"] == 20
     assert any("good production only" in w for w in unlike["warnings"])
     assert "warning:" in format_report(few) and "warning:" not in format_report(quiet)
@@ -443,7 +447,7 @@ def test_report_warnings_say_what_to_do():
     # (and more than one odd part): the robust fit's tail is lighter than theirs
     assert quiet["good_over_threshold"] == 0
     heavy = np.concatenate([tight, [2.5, 2.8, 3.1]])  # three of 63 above the threshold 2
-    tailed = teach_report(_selection(200, 200, {}), np.zeros(200, bool), heavy, 2.0, [])
+    tailed = _report(_selection(200, 200, {}), np.zeros(200, bool), heavy, 2.0)
     assert tailed["good_over_threshold"] == 3
     assert [w for w in tailed["warnings"] if "expect more good parts rejected" in w] == [
         "3 of 63 good parts held out score above the threshold, more than the 1.0% of false "
@@ -452,10 +456,8 @@ def test_report_warnings_say_what_to_do():
         "which raises the threshold"
     ]
     lone = np.concatenate([tight, [2.5]])
-    assert (
-        teach_report(_selection(200, 200, {}), np.zeros(200, bool), lone, 2.0, [])["warnings"] == []
-    )
-    lax = teach_report(_selection(200, 200, {}), np.zeros(200, bool), heavy, 2.0, [], 0.05)
+    assert _report(_selection(200, 200, {}), np.zeros(200, bool), lone, 2.0)["warnings"] == []
+    lax = _report(_selection(200, 200, {}), np.zeros(200, bool), heavy, 2.0, 0.05)
     assert lax["warnings"] == []  # 3 of 63 is within 5 %
 
 
