@@ -1,6 +1,7 @@
 """Accuracy of counting, stops and inspection on rendered footage with ground truth.
 
     .venv/bin/python benchmarks/accuracy.py [--json OUT.json] [--only NAME[,NAME]] [--seed-offset N]
+    .venv/bin/python benchmarks/accuracy.py --summary RUN.json [RUN.json ...]
 
 For each scenario: render the line's footage and footage of good production (cached in
 `.cache/bench/`, the demo's in `.cache/demo/`), teach the line on the good footage with
@@ -418,6 +419,123 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+#: The bars a scenario is held to (issue #13): count error, stop timing, recall,
+#: false rejects, AUROC.
+COUNT_ERROR = 0.005
+STOP_ERROR_S = 0.5
+RECALL = 0.95
+FALSE_REJECTS = 0.01
+AUROC = 0.99
+
+
+def short_of(row: dict[str, Any]) -> list[str]:
+    """Which bars a scenario's figures miss: "count", "stops", "recall", "false", "auroc"."""
+    out = []
+    if abs(row["count_error"]) > COUNT_ERROR:
+        out.append("count")
+    errors = [e for e in (row["stop_start_err_s"], row["stop_end_err_s"]) if e is not None]
+    if (
+        row["stops_found"] < row["stops_true"]
+        or row["stops_extra"]
+        or any(e > STOP_ERROR_S for e in errors)
+    ):
+        out.append("stops")
+    if row["defective"] and row["rejected_defective"] < RECALL * row["defective"]:
+        out.append("recall")
+    if row["good"] and row["rejected_good"] > FALSE_REJECTS * row["good"]:
+        out.append("false")
+    if row["score_auroc"] is not None and row["score_auroc"] < AUROC:
+        out.append("auroc")
+    return out
+
+
+def load_run(path: Path) -> list[dict[str, Any]]:
+    """A run's rows as `--json` wrote them.
+
+    Raises:
+        ValueError: the file cannot be read or is not such a run.
+    """
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable as a run's JSON ({exc})") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and {"scenario", "count_error", "recall_by_kind"} <= r.keys()
+        for r in rows
+    ):
+        raise ValueError(f"{path}: not a run written by --json (a list of scenario figures)")
+    return rows
+
+
+def run_label(path: Path) -> str:
+    """A run's column title: its seed offset when its rows say it, else the file's name."""
+    offsets = {r.get("seed_offset") for r in load_run(path)}
+    if len(offsets) == 1 and None not in offsets:
+        return f"offset {offsets.pop()}"
+    return path.stem
+
+
+def summary(runs: list[tuple[str, list[dict[str, Any]]]]) -> str:
+    """Several runs' figures side by side (markdown): a scenario a row, a run a column.
+
+    `runs` are (label, rows) as `--json` wrote them. A cell is "counted/true, defects
+    caught, good rejected, AUROC", with the bars it misses after it (`short_of`); then
+    recall by defect kind over all scenarios, and the totals.
+    """
+    labels = [label for label, _ in runs]
+
+    def header(first: str) -> list[str]:
+        return [f"| {first} | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
+
+    def row(first: str, cells: list[str]) -> str:
+        return f"| {first} | " + " | ".join(cells) + " |"
+
+    by_name = [{r["scenario"]: r for r in rows} for _, rows in runs]
+    out = header("scenario")
+    for name in dict.fromkeys(r["scenario"] for _, rows in runs for r in rows):
+        out.append(row(name, [_cell(rows.get(name)) for rows in by_name]))
+    out += ["", *header("defect kind")]
+    for kind in sorted({k for _, rows in runs for r in rows for k in r["recall_by_kind"]}):
+        cells = []
+        for _, rows in runs:
+            both = [
+                r["recall_by_kind"][kind].split("/") for r in rows if kind in r["recall_by_kind"]
+            ]
+            total = f"{sum(int(c) for c, _ in both)}/{sum(int(n) for _, n in both)}"
+            cells.append(total if both else "-")
+        out.append(row(kind, cells))
+    out += ["", *header("all scenarios")]
+    totals: dict[str, Callable[[dict[str, Any]], tuple[int, int]]] = {
+        "defects missed": lambda r: (r["defective"] - r["rejected_defective"], r["defective"]),
+        "good parts rejected": lambda r: (r["rejected_good"], r["good"]),
+        "parts missed + extra": lambda r: (r["missed"] + r["extra"], r["parts_true"]),
+        "scenarios meeting every bar": lambda r: (int(not short_of(r)), 1),
+    }
+    for what, of in totals.items():
+        cells = []
+        for _, rows in runs:
+            pairs = [of(r) for r in rows]
+            cells.append(f"{sum(p for p, _ in pairs)}/{sum(n for _, n in pairs)}")
+        out.append(row(what, cells))
+    return "\n".join(out)
+
+
+def _cell(r: dict[str, Any] | None) -> str:
+    """One scenario of one run: counted/true, caught, rejected, AUROC, bars missed."""
+    if r is None:
+        return "-"
+    auc = "-" if r["score_auroc"] is None else format(r["score_auroc"], ".3f")
+    inspection = (
+        "teach failed"
+        if r.get("teach_failed")
+        else f"{r['rejected_defective']}/{r['defective']}, {r['rejected_good']}/{r['good']}, {auc}"
+    )
+    short = short_of(r)
+    return f"{r['parts_counted']}/{r['parts_true']}, {inspection}" + (
+        f" **{' '.join(short)}**" if short else ""
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="OUT.json", help="also write the figures here")
@@ -430,6 +548,13 @@ def main() -> int:
         help="one pass through the daemon in real time instead (takes the footage's length)",
     )
     parser.add_argument(
+        "--summary",
+        nargs="+",
+        metavar="RUN.json",
+        help="print these runs' figures side by side (a column each, the bars each misses)"
+        " instead of measuring",
+    )
+    parser.add_argument(
         "--seed-offset",
         type=int,
         default=0,
@@ -437,6 +562,13 @@ def main() -> int:
         help="render every scenario on other seeds (N * 1000 added): footage nobody tuned on",
     )
     args = parser.parse_args()
+    if args.summary:
+        try:
+            runs = [(run_label(Path(p)), load_run(Path(p))) for p in args.summary]
+        except ValueError as exc:
+            parser.error(str(exc))
+        print(summary(runs))
+        return 0
     built = scenarios(args.seed_offset)
     wanted = args.only.split(",") if args.only else list(built)
     unknown = [name for name in wanted if name not in built]
@@ -452,7 +584,7 @@ def main() -> int:
         return 0
     rows = []
     for name in wanted:
-        rows.append(measure(name, *built[name]()))
+        rows.append({**measure(name, *built[name]()), "seed_offset": args.seed_offset})
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "scores"}), flush=True)
     print(table(rows))
     if args.json:
