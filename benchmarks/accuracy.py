@@ -467,9 +467,9 @@ def load_run(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_label(path: Path) -> str:
+def run_label(path: Path, rows: list[dict[str, Any]]) -> str:
     """A run's column title: its seed offset when its rows say it, else the file's name."""
-    offsets = {r.get("seed_offset") for r in load_run(path)}
+    offsets = {r.get("seed_offset") for r in rows}
     if len(offsets) == 1 and None not in offsets:
         return f"offset {offsets.pop()}"
     return path.stem
@@ -564,10 +564,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.summary:
         try:
-            runs = [(run_label(Path(p)), load_run(Path(p))) for p in args.summary]
+            loaded = [(Path(p), load_run(Path(p))) for p in args.summary]
         except ValueError as exc:
             parser.error(str(exc))
-        print(summary(runs))
+        print(summary([(run_label(path, rows), rows) for path, rows in loaded]))
         return 0
     built = scenarios(args.seed_offset)
     wanted = args.only.split(",") if args.only else list(built)
