@@ -245,7 +245,8 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     A pixel's distance from the belt is its largest channel difference from the
     learnt belt there, or a pixel or two off (`_SHIFTS`), whichever is least (never a
     colour between: a part on a cleat's edge is neither cleat nor shadow); the part
-    is what lies farther than Otsu's threshold of those distances, within the
+    is what lies farther than Otsu's threshold of those distances (over belt nearly
+    the part's colour, than half the step there: `_where_the_step_is_small`), within the
     pipeline's mask grown (`_REACH`: the pattern beyond it that the model misses, a
     cleat's shadow or dirt, is no part). No cap on that threshold: on a plain belt it
     then falls where the border's colour puts it, so an outline does not depend on
@@ -266,6 +267,22 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     if known is not None:
         around = np.clip(_border_colour(image) + 0.5, 0, 255).astype(np.uint8)
         model = np.where(known[..., None], model, around)
+    levels = _from_belt(image, model)
+    otsu, binary = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    near = cv2.dilate(given, _REACH) > 0
+    binary = _where_the_step_is_small(image, model, levels, binary, otsu, near)
+    binary[~near] = 0
+    if known is not None:
+        binary[~known & (given == 0)] = 0
+    return np.asarray(binary, np.uint8)
+
+
+def _from_belt(image: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest channel difference from the belt `model` there or `_SHIFTS` off.
+
+    The least over the shifts (uint8), never a colour between: a part on a cleat's edge
+    is neither cleat nor shadow.
+    """
     h, w = image.shape[:2]
     reach = max(max(abs(dx), abs(dy)) for dx, dy in _SHIFTS)
     padded = cv2.copyMakeBorder(model, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
@@ -276,11 +293,53 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
         apart = cv2.max(cv2.max(b, g), r)
         levels = apart if levels is None else cv2.min(levels, apart)
     assert levels is not None
-    _, binary = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    binary[cv2.dilate(given, _REACH) == 0] = 0
-    if known is not None:
-        binary[~known & (given == 0)] = 0
-    return np.asarray(binary, np.uint8)
+    return np.asarray(levels)
+
+
+def _where_the_step_is_small(
+    image: np.ndarray,
+    model: np.ndarray,
+    levels: np.ndarray,
+    binary: np.ndarray,
+    otsu: float,
+    near: np.ndarray,
+) -> np.ndarray:
+    """`binary` with the part's pixels over belt nearly the part's colour added.
+
+    Otsu's threshold falls between the belt and the part where most of the part lies;
+    over a stretch of belt nearer the part's colour (a light cleat under a brass part)
+    the step from belt to part is smaller and may lie wholly under it, and the part
+    there would be taken for belt: a bite out of it in every view. There a pixel is
+    part when it lies farther from the belt than half that step (from the part's
+    median colour to the belt there, measured as `levels` are), as an outline lies half
+    way up its edge, and farther than the belt away from the part (`near`: the
+    pipeline's mask grown) strays from its model. Where the step is at least twice
+    Otsu's threshold nothing changes, so outlines elsewhere stay as they were.
+    """
+    sure = ((binary > 0) & near).view(np.uint8)
+    belt = levels[~near]
+    if cv2.countNonZero(sure) < _FEW or belt.size < _FEW:
+        return binary
+    part = image[sure > 0]
+    colour = tuple(float(_quantile(part[:, c], 0.5)) for c in range(3)) + (0.0,)
+    b, g, r = cv2.split(cv2.absdiff(model, colour))  # type: ignore[call-overload]  # a Scalar
+    step = cv2.erode(cv2.max(cv2.max(b, g), r), _SHIFTED, borderType=cv2.BORDER_REPLICATE)
+    strays = _quantile(belt, 0.995)
+    local = np.maximum(np.minimum(otsu, 0.5 * step.astype(np.float32)), strays)
+    return np.where(levels > local, np.uint8(255), binary).astype(np.uint8)
+
+
+def _quantile(values: np.ndarray, q: float) -> int:
+    """The `q` quantile of uint8 `values` (the lowest level with that share at or under it)."""
+    counts = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    return int(np.searchsorted(counts, q * counts[-1]))
+
+
+#: Pixels of part and of belt needed to read their colours and strays from.
+_FEW = 16
+#: `_SHIFTS` as a structuring element: an erosion takes the least over them.
+_SHIFTED = np.zeros((5, 5), np.uint8)
+_SHIFTED[2, :] = _SHIFTED[:, 2] = 1
 
 
 def _own_side(binary: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
