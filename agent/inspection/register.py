@@ -337,9 +337,10 @@ def _quantile(values: np.ndarray, q: float) -> int:
 
 #: Pixels of part and of belt needed to read their colours and strays from.
 _FEW = 16
-#: `_SHIFTS` as a structuring element: an erosion takes the least over them.
+#: `_SHIFTS` as a structuring element (they are symmetric): an erosion takes the least
+#: over them.
 _SHIFTED = np.zeros((5, 5), np.uint8)
-_SHIFTED[2, :] = _SHIFTED[:, 2] = 1
+_SHIFTED[[2 + dy for _, dy in _SHIFTS], [2 + dx for dx, _ in _SHIFTS]] = 1
 
 
 def _own_side(binary: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
