@@ -234,6 +234,8 @@ def _unlike_border(image: np.ndarray) -> np.ndarray:
 #: Where the learnt pattern may lie off the frame's (frame px): its phase is matched
 #: at a quarter of the resolution, and its edges blur.
 _SHIFTS = ((0, 0), (-1, 0), (1, 0), (-2, 0), (2, 0), (0, -1), (0, 1), (0, -2), (0, 2))
+#: How far the farthest of `_SHIFTS` reaches.
+_SHIFT_REACH = max(max(abs(dx), abs(dy)) for dx, dy in _SHIFTS)
 #: How far outside the pipeline's mask the part may reach on a patterned belt (it is
 #: drawn at a quarter of the resolution).
 _REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))
@@ -284,7 +286,7 @@ def _from_belt(image: np.ndarray, model: np.ndarray) -> np.ndarray:
     is neither cleat nor shadow.
     """
     h, w = image.shape[:2]
-    reach = max(max(abs(dx), abs(dy)) for dx, dy in _SHIFTS)
+    reach = _SHIFT_REACH
     padded = cv2.copyMakeBorder(model, reach, reach, reach, reach, cv2.BORDER_REPLICATE)
     levels = None
     for dx, dy in _SHIFTS:
@@ -339,8 +341,8 @@ def _quantile(values: np.ndarray, q: float) -> int:
 _FEW = 16
 #: `_SHIFTS` as a structuring element (they are symmetric): an erosion takes the least
 #: over them.
-_SHIFTED = np.zeros((5, 5), np.uint8)
-_SHIFTED[[2 + dy for _, dy in _SHIFTS], [2 + dx for dx, _ in _SHIFTS]] = 1
+_SHIFTED = np.zeros((2 * _SHIFT_REACH + 1,) * 2, np.uint8)
+_SHIFTED[[_SHIFT_REACH + dy for _, dy in _SHIFTS], [_SHIFT_REACH + dx for dx, _ in _SHIFTS]] = 1
 
 
 def _own_side(binary: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
