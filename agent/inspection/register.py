@@ -149,7 +149,7 @@ def part_and_neighbour(
         apart = None
         if plain:  # (on a patterned belt, `_neighbours_left` below)
             binary, apart = _at_necks(np.asarray(binary, np.uint8), given, near)
-        binary, neighbour = _own_side(binary, near)
+        binary, neighbour = _own_side(binary, near, plain, apart)
         if apart is not None:
             neighbour |= cv2.dilate(apart.view(np.uint8), _NEIGHBOUR_SPREAD) > 0
     blobs = _Blobs.of(np.asarray(binary, np.uint8))
@@ -345,16 +345,40 @@ _SHIFTED = np.zeros((2 * _SHIFT_REACH + 1,) * 2, np.uint8)
 _SHIFTED[[_SHIFT_REACH + dy for _, dy in _SHIFTS], [_SHIFT_REACH + dx for dx, _ in _SHIFTS]] = 1
 
 
-def _own_side(binary: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _own_side(
+    binary: np.ndarray, near: np.ndarray, whole: bool = False, apart: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """What lies `near` the counting's split of a blob shared with a touching neighbour.
 
     Returns that (uint8 0/255) and where the neighbour is (bool: the shared blob's
     pixels beyond the split, grown by a few pixels): the split is drawn at a quarter of
     the resolution, so a sliver of the neighbour stays along the contact.
+
+    Where `binary` holds the `whole` shared blob (a plain belt), a piece past the split
+    is the neighbour's only where it runs on: off the crop, into a neighbour already
+    split off at the necks (`apart`), or more than `_OWN_REACH` past the split. A thin
+    piece that does none of these is the part's own rim where the coarse mask fell
+    short of a thin arc of it (washers in a queue lost their top to the neighbour's
+    place: the outline cut, the pose off, 3 of 96 good parts rejected on *queue*).
     """
     beyond = ((binary > 0) & ~near).view(np.uint8)
+    if whole and beyond.any():
+        own = _own_rim(beyond, near, apart)
+        beyond[own] = 0
+        near = near | own
     neighbour = cv2.dilate(beyond, _NEIGHBOUR_SPREAD) > 0
     return binary * near.view(np.uint8), neighbour
+
+
+def _own_rim(beyond: np.ndarray, near: np.ndarray, apart: np.ndarray | None) -> np.ndarray:
+    """The pieces of `beyond` that run on nowhere: off the crop, into `apart`, far past `near`."""
+    pieces = _Blobs.of(beyond)
+    theirs = pieces.at_edge(1)
+    theirs[pieces.labels[(beyond > 0) & ~(cv2.dilate(near.view(np.uint8), _OWN_REACH) > 0)]] = True
+    if apart is not None:
+        theirs[pieces.labels[cv2.dilate(apart.view(np.uint8), _ONE_PX) > 0]] = True
+    theirs[0] = True
+    return ~theirs[pieces.labels]
 
 
 def _at_necks(
@@ -462,6 +486,12 @@ _NEIGHBOUR_SPREAD = np.ones((9, 9), np.uint8)
 #: How far past the counter's split of a touching part its pixels may lie (3 px: the
 #: split is drawn at a quarter of the resolution).
 _SPLIT_SLACK = np.ones((7, 7), np.uint8)
+#: How far past the counter's split of a touching part its own rim may lie (5 px more than
+#: `_SPLIT_SLACK`, two work pixels past the mask: the arc of a round rim thinner than a
+#: work pixel is not in it).
+_OWN_REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
+#: One pixel around (a piece beside a neighbour's touches it).
+_ONE_PX = np.ones((3, 3), np.uint8)
 #: A core of the distance transform smaller than this (full-resolution pixels) is no part's.
 _CORE_AREA = 16
 
