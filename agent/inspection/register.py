@@ -135,10 +135,9 @@ def part_and_neighbour(
     """
     image = np.ascontiguousarray(crop.image)
     neighbour = None
-    binary = _unlike_belt(image, crop)
-    plain = binary is None
-    if binary is None:
-        binary = _unlike_border(image)
+    found = _unlike_belt(image, crop)
+    plain = found is None
+    binary, unbounded = (_unlike_border(image), None) if found is None else found
     anything = binary
     given = None if crop.mask is None else np.asarray(crop.mask).astype(bool)
     if given is not None and not given.any():
@@ -149,7 +148,7 @@ def part_and_neighbour(
         apart = None
         if plain:  # (on a patterned belt, `_neighbours_left` below)
             binary, apart = _at_necks(np.asarray(binary, np.uint8), given, near)
-        binary, neighbour = _own_side(binary, near, plain, apart)
+        binary, neighbour = _own_side(binary, near, binary if plain else unbounded, apart)
         if apart is not None:
             neighbour |= cv2.dilate(apart.view(np.uint8), _NEIGHBOUR_SPREAD) > 0
     blobs = _Blobs.of(np.asarray(binary, np.uint8))
@@ -241,8 +240,11 @@ _SHIFT_REACH = max(max(abs(dx), abs(dy)) for dx, dy in _SHIFTS)
 _REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))
 
 
-def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
+def _unlike_belt(image: np.ndarray, crop: PartCrop) -> tuple[np.ndarray, np.ndarray] | None:
     """Where the part is on a patterned belt (uint8 0/255), or None on a plain one.
+
+    Also returns what differs from the belt anywhere in the crop (not bounded by the
+    pipeline's mask: `_own_side` asks whether a piece runs on).
 
     A pixel's distance from the belt is its largest channel difference from the
     learnt belt there, or a pixel or two off (`_SHIFTS`), whichever is least (never a
@@ -273,10 +275,11 @@ def _unlike_belt(image: np.ndarray, crop: PartCrop) -> np.ndarray | None:
     otsu, binary = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     near = cv2.dilate(given, _REACH) > 0
     binary = _where_the_step_is_small(image, model, levels, binary, otsu, near)
+    unbounded = binary.copy()
     binary[~near] = 0
     if known is not None:
         binary[~known & (given == 0)] = 0
-    return np.asarray(binary, np.uint8)
+    return np.asarray(binary, np.uint8), unbounded
 
 
 def _from_belt(image: np.ndarray, model: np.ndarray) -> np.ndarray:
@@ -346,7 +349,10 @@ _SHIFTED[[_SHIFT_REACH + dy for _, dy in _SHIFTS], [_SHIFT_REACH + dx for dx, _ 
 
 
 def _own_side(
-    binary: np.ndarray, near: np.ndarray, whole: bool = False, apart: np.ndarray | None = None
+    binary: np.ndarray,
+    near: np.ndarray,
+    whole: np.ndarray | None = None,
+    apart: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """What lies `near` the counting's split of a blob shared with a touching neighbour.
 
@@ -354,16 +360,18 @@ def _own_side(
     pixels beyond the split, grown by a few pixels): the split is drawn at a quarter of
     the resolution, so a sliver of the neighbour stays along the contact.
 
-    Where `binary` holds the `whole` shared blob (a plain belt), a piece past the split
-    is the neighbour's only where it runs on: off the crop, into a neighbour already
-    split off at the necks (`apart`), or more than `_OWN_REACH` past the split. A thin
-    piece that does none of these is the part's own rim where the coarse mask fell
-    short of a thin arc of it (washers in a queue lost their top to the neighbour's
-    place: the outline cut, the pose off, 3 of 96 good parts rejected on *queue*).
+    Given the `whole` of what differs from the belt (`binary` itself on a plain belt;
+    on a patterned one `binary` is bounded near the mask), a piece past the split is
+    the neighbour's only where it runs on: off the crop, into a neighbour already split
+    off at the necks (`apart`), or more than `_OWN_REACH` past the split. A thin piece
+    that does none of these is the part's own rim where the coarse mask fell short of
+    a thin arc of it (washers in a queue lost their top to the neighbour's place: the
+    outline cut, the pose off, 3 of 96 good parts rejected on *queue*; on *everything*,
+    a crack running out to the rim there went unjudged).
     """
     beyond = ((binary > 0) & ~near).view(np.uint8)
-    if whole and beyond.any():
-        own = _own_rim(beyond, near, apart)
+    if whole is not None and beyond.any():
+        own = _own_rim(((whole > 0) & ~near).view(np.uint8), near, apart) & (beyond > 0)
         beyond[own] = 0
         near = near | own
     neighbour = cv2.dilate(beyond, _NEIGHBOUR_SPREAD) > 0
