@@ -137,6 +137,7 @@ def part_and_neighbour(
     neighbour = None
     found = _unlike_belt(image, crop)
     plain = found is None
+    # (on a patterned belt also all that differs from the belt, not only near the mask)
     binary, unbounded = (_unlike_border(image), None) if found is None else found
     anything = binary
     given = None if crop.mask is None else np.asarray(crop.mask).astype(bool)
@@ -148,7 +149,9 @@ def part_and_neighbour(
         apart = None
         if plain:  # (on a patterned belt, `_neighbours_left` below)
             binary, apart = _at_necks(np.asarray(binary, np.uint8), given, near)
-        binary, neighbour = _own_side(binary, near, binary if plain else unbounded, apart)
+        binary, neighbour = _own_side(
+            binary, near, binary if unbounded is None else unbounded, apart
+        )
         if apart is not None:
             neighbour |= cv2.dilate(apart.view(np.uint8), _NEIGHBOUR_SPREAD) > 0
     blobs = _Blobs.of(np.asarray(binary, np.uint8))
@@ -349,10 +352,7 @@ _SHIFTED[[_SHIFT_REACH + dy for _, dy in _SHIFTS], [_SHIFT_REACH + dx for dx, _ 
 
 
 def _own_side(
-    binary: np.ndarray,
-    near: np.ndarray,
-    whole: np.ndarray | None = None,
-    apart: np.ndarray | None = None,
+    binary: np.ndarray, near: np.ndarray, whole: np.ndarray, apart: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """What lies `near` the counting's split of a blob shared with a touching neighbour.
 
@@ -370,7 +370,7 @@ def _own_side(
     a crack running out to the rim there went unjudged).
     """
     beyond = ((binary > 0) & ~near).view(np.uint8)
-    if whole is not None and beyond.any():
+    if beyond.any():
         own = _own_rim(((whole > 0) & ~near).view(np.uint8), near, apart) & (beyond > 0)
         beyond[own] = 0
         near = near | own
