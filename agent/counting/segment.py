@@ -67,6 +67,10 @@ _TRIALS = 3
 #: The least autocorrelation at a lag for it to be a belt pattern's repeat (parts in
 #: view lower it: they seldom repeat with it).
 _MATCH = 0.35
+#: Repeats of a pattern in view under which its fold must reach across the belt
+#: (`_foldable`): the fold's median takes a part out of a bin only where the bin holds
+#: three repeats, and with 2.5 in view most bins do.
+_REPEATS_IN_VIEW = 2.5
 #: Learning frames between two looks for rows a ghost of parts took over in a patterned
 #: belt's tile (`_learn_tile`; every 2 s at 15 analysed frames a second).
 _GHOST_EVERY = 10
@@ -1001,14 +1005,16 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     every repeat in view at some phase (a part is in one only), and there is no such
     pattern. Failing that, the same past the autocorrelation's first low, at
     `_MATCH`, for a pattern that folds; failing that, the same on the image's column
-    profile (see the code).
+    profile (see the code; the last two ask `_folds`, which wants three repeats in
+    view). A repeat the view holds fewer than `_REPEATS_IN_VIEW` of must reach across
+    the belt as well (`_foldable`).
     """
     grey = deviations
     if grey.shape[1] // 2 < 3:
         return 0.0
     scores = _lag_scores(grey)
     found = _repeat_among(grey, scores, 0, 0.5, contrast, min_area)
-    if found:
+    if found and _foldable(grey, found, contrast):
         return found
     # the first lags match by what stands out's own width (a hole overlaps itself),
     # and with parts in view can hide a repeat that matches less (they seldom repeat
@@ -1024,6 +1030,24 @@ def belt_repeat(deviations: np.ndarray, contrast: float, min_area: int) -> float
     profile = _lag_scores(median(grey, 0))
     first = _first_low(profile)
     return _repeat_among(grey, profile, first, 0.5, contrast, min_area, folded=True)
+
+
+def _foldable(grey: np.ndarray, repeat: float, contrast: float) -> bool:
+    """Whether a fold of `grey` at `repeat` can be a belt's pattern.
+
+    A fold is the median of the repeats in view, and of two it is their mean: parts at
+    a steady pitch two to the view fold into a "pattern" that then explains them away
+    while it is tried (*motion-blur*, seed offset 7: parts two to a 78.8 px repeat in
+    a view of 160, adopted; the part crossing 1.2 s in was never seen). So where the
+    view holds fewer than `_REPEATS_IN_VIEW` repeats, what stands out of the fold must
+    reach across the belt (`_across`): a cleat does, a part does not.
+    """
+    along = grey.shape[1]
+    if along >= _REPEATS_IN_VIEW * repeat:
+        return True
+    n = max(1, round(repeat))
+    tile = _fold(grey, _fold_bins(np.arange(along, dtype=np.float64), repeat, n), n)
+    return _across(np.abs(tile) >= contrast)
 
 
 def _lag_scores(grey: np.ndarray) -> list[float]:
