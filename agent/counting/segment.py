@@ -1042,11 +1042,9 @@ def _foldable(grey: np.ndarray, repeat: float, contrast: float) -> bool:
     view holds fewer than `_REPEATS_IN_VIEW` repeats, what stands out of the fold must
     reach across the belt (`_across`): a cleat does, a part does not.
     """
-    along = grey.shape[1]
-    if along >= _REPEATS_IN_VIEW * repeat:
+    if grey.shape[1] >= _REPEATS_IN_VIEW * repeat:
         return True
-    n = max(1, round(repeat))
-    tile = _fold(grey, _fold_bins(np.arange(along, dtype=np.float64), repeat, n), n)
+    tile, _ = _folded(grey, repeat)
     return _across(np.abs(tile) >= contrast)
 
 
@@ -1149,9 +1147,7 @@ def _folds(grey: np.ndarray, repeat: float, contrast: float) -> bool:
     along = grey.shape[1]
     if along < 3 * repeat:
         return False
-    n = max(1, round(repeat))
-    bins = _fold_bins(np.arange(along, dtype=np.float64), repeat, n)
-    tile = _fold(grey, bins, n)
+    tile, bins = _folded(grey, repeat)
     if not _across(np.abs(tile) >= contrast):
         return False
     pattern = tile[:, bins]
@@ -1167,6 +1163,13 @@ def _folds(grey: np.ndarray, repeat: float, contrast: float) -> bool:
             missed = int(np.count_nonzero(unlike[:, chunk] & stands[:, chunk]))
             agree.append(1.0 - missed / standing)
     return bool(agree) and float(np.median(agree)) >= 1.0 - _UNLIKE
+
+
+def _folded(grey: np.ndarray, repeat: float) -> tuple[np.ndarray, np.ndarray]:
+    """One repeat of `grey` folded at `repeat` (`_fold`), and each column's bin."""
+    n = max(1, round(repeat))
+    bins = _fold_bins(np.arange(grey.shape[1], dtype=np.float64), repeat, n)
+    return _fold(grey, bins, n), bins
 
 
 def _across(stands: np.ndarray) -> bool:

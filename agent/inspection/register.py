@@ -498,7 +498,7 @@ _SPLIT_SLACK = np.ones((7, 7), np.uint8)
 #: `_SPLIT_SLACK`, two work pixels past the mask: the arc of a round rim thinner than a
 #: work pixel is not in it).
 _OWN_REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
-#: One pixel around (a piece beside a neighbour's touches it).
+#: One pixel around (a piece beside a neighbour's touches it; a hull a pixel tighter or wider).
 _ONE_PX = np.ones((3, 3), np.uint8)
 #: A core of the distance transform smaller than this (full-resolution pixels) is no part's.
 _CORE_AREA = 16
@@ -572,10 +572,10 @@ def _trimmed(blob: np.ndarray, neighbour: np.ndarray | None = None) -> np.ndarra
     if not at_edge and neighbour is not None:
         # trimmed only where the neighbour touches, and by a pixel more there: its
         # edge lies against the part's
-        hull = cv2.erode(hull, np.ones((3, 3), np.uint8))
+        hull = cv2.erode(hull, _ONE_PX)
         hull[~neighbour] = 255
     else:
-        hull = cv2.dilate(hull, np.ones((3, 3), np.uint8))
+        hull = cv2.dilate(hull, _ONE_PX)
     return np.asarray(blob & hull, np.uint8)
 
 
