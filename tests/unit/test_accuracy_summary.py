@@ -100,3 +100,38 @@ def test_a_file_that_is_no_run_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "bad.json: not a run written by --json" in done.stderr.splitlines()[-1]
+
+
+def test_runs_together_judge_rates_on_all_their_parts() -> None:
+    """One good part of 180 rejected in each of two runs is 0.56 %: within the bar,
+    though 2 of 180 in one run is not; a count one short and one over is 2 off."""
+    runs = [
+        _row(rejected_good=2, parts_counted=199, count_error=-0.005, seed_offset=1),
+        _row(rejected_good=0, parts_counted=201, count_error=0.005, score_auroc=0.995),
+    ]
+    together = accuracy.pooled(runs)
+    assert (together["good"], together["rejected_good"]) == (360, 2)
+    assert (together["parts_true"], together["parts_counted"]) == (400, 400)
+    assert together["count_error"] == pytest.approx(2 / 400)
+    assert together["score_auroc"] == 0.995  # the worst run's: that bar holds in each
+    assert accuracy.short_of(runs[0]) == ["false"]
+    assert accuracy.short_of(together) == []
+    # 55 of 60 defects caught is 0.92; one run's stop ended 0.7 s off
+    worse = accuracy.pooled([*runs, _row(rejected_defective=15, stop_end_err_s=0.7)])
+    assert accuracy.short_of(worse) == ["stops", "recall"]
+
+
+def test_runs_together_in_the_summary(tmp_path: Path) -> None:
+    paths = []
+    for i, rows in enumerate(([_row(seed_offset=1, rejected_good=2)], [_row(seed_offset=2)])):
+        paths.append(tmp_path / f"run{i}.json")
+        paths[-1].write_text(json.dumps(rows))
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--summary", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert "| calm | 200/200, 20/20, 2/180, 1.000 **false** | 200/200, 20/20, 1/180, 1.000 |" in out
+    assert "| calm | 400/400, 40/40, 3/360, 1.000 |" in out
+    assert out[-1] == "| scenarios meeting every bar | 1/1 |"
