@@ -265,6 +265,7 @@ class PartCounter:
         blobs = self._segment(work, a, b, travel)
         self.tracker.part_area = self.segmenter.single_area
         self.tracker.piece_area = self.segmenter.piece_area
+        self.tracker.one_part_below = self.segmenter.one_part_below
         crossings = self.tracker.update(blobs, now, speed_px_s, entry=a, exit=b)
         single = self.segmenter.single_area
         if single is not None:  # never as big as a fraction of a part: a fragment

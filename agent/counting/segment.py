@@ -467,6 +467,13 @@ class BeltSegmenter:
         """The single part's area (work pixels) once 8 parts were seen alone, else None."""
         return self._single
 
+    @property
+    def one_part_below(self) -> float | None:
+        """A whole piece under this area holds one part (`_holds`); None until parts are alike."""
+        if self._single is None or not self._alike:
+            return None
+        return 1.5 * self._single
+
     def learn_part(self, area: int) -> None:
         """A single part seen on its own (once per part, when counted): its area.
 

@@ -25,7 +25,10 @@ Touching parts do not always segment the same way from frame to frame, so:
   each of them moves on with the belt (and is counted if it crosses meanwhile)
   instead of one jumping to the merged centre. Any other track inside such a blob,
   or all but the longest-seen of several weak tracks inside one blob, was a piece:
-  it is dropped.
+  it is dropped;
+- but a blob seen whole on its own with room for one part only (`one_part_below`:
+  parts alike, their area known; the counter sets it) holds one part, whatever tracks
+  followed pieces of it: all but the longest-seen are dropped.
 
 A track that first appears already past the line is never counted, nor one that is
 a *fragment*: seen whole on its own 3 times or more, its area varying more than
@@ -113,6 +116,9 @@ class Tracker:
         self.part_area: float | None = None
         #: Until then, a small whole piece's area lately (the counter sets it), else None.
         self.piece_area: float | None = None
+        #: A blob seen whole under this area holds one part (parts alike; the counter
+        #: sets it), else None.
+        self.one_part_below: float | None = None
 
     def reset(self) -> None:
         """Drop every track (after a gap in the footage)."""
@@ -179,6 +185,12 @@ class Tracker:
                 and self.tracks[ti].hits >= 2
                 and self.tracks[ti].area >= self.neighbour_area * reference
             ]
+            if len(strong) >= 2 and self._one_part(blob):
+                # room for one part only: the others followed pieces of it (a part cut
+                # in two for a few frames, each piece then followed as a part)
+                strong = [
+                    max(strong, key=lambda ti: (self.tracks[ti].counted, self.tracks[ti].hits, -ti))
+                ]
             if len(strong) >= 2:
                 used_blobs.add(bi)
                 for ti in strong:
@@ -253,6 +265,12 @@ class Tracker:
         if blob.x >= self.line:
             track.counted = True  # appeared past the line: never counted
         return track
+
+    def _one_part(self, blob: Blob) -> bool:
+        """Whether a blob seen whole on its own holds one part by its area (parts alike)."""
+        limit = self.one_part_below
+        alone = self._seen_whole(blob) and not blob.touching
+        return limit is not None and alone and blob.area < limit
 
     def _seen_whole(self, blob: Blob) -> bool:
         """A blob that is a part of its own: not a guess, and wholly inside the window."""

@@ -146,3 +146,59 @@ def test_a_fragment_of_the_belt_travelling_with_it_is_not_counted(part_area) -> 
 def test_a_small_part_or_one_seen_unevenly_is_still_counted(small) -> None:
     # steady, however small, or under half a part only now and then: a part
     assert crossings_with([PART, small, PART]) == [0, 1, 2]
+
+
+def crossings_of_a_part_cut_in_two_for_a_while(tracker: Tracker) -> int:
+    """A part seen whole, then for four frames as two pieces cut by size (a flash of
+    light merged it with the belt and the counter cut the piece in two: each piece then
+    followed as a part), then whole again, across the line."""
+    crossings = 0
+    for i in range(70):
+        x = 20 + 2 * i
+        if 6 <= i < 10:
+            blobs = [
+                Blob(
+                    k + 1,
+                    x + dx,
+                    20.0,
+                    (int(x + dx - 4), 12, int(x + dx + 4), 28),
+                    150,
+                    guessed=True,
+                )
+                for k, dx in enumerate((-4, 4))
+            ]
+        else:
+            blobs = [Blob(1, x, 20.0, (int(x - 8), 12, int(x + 8), 28), 200)]
+        crossings += len(tracker.update(blobs, stamp(i), 30.0))
+    return crossings
+
+
+def test_a_blob_with_room_for_one_part_holds_one() -> None:
+    """Once parts are known to be alike (one part under 300 px here), a blob seen whole
+    and on its own with one part's area is one part, whatever tracks followed pieces of
+    it: the longest-followed goes on, the others were pieces (everything, offset 7: a
+    part counted twice at 22.5 s). Before parts are known alike, both are counted."""
+    tracker = Tracker(along=160, count_at=0.5)
+    tracker.part_area = 200.0
+    assert crossings_of_a_part_cut_in_two_for_a_while(tracker) == 2
+    tracker = Tracker(along=160, count_at=0.5)
+    tracker.part_area = 200.0
+    tracker.one_part_below = 300.0
+    assert crossings_of_a_part_cut_in_two_for_a_while(tracker) == 1
+
+
+def test_touching_parts_merged_with_room_for_two_both_count() -> None:
+    """Two parts edge to edge merged in one blob of two parts' area: both count."""
+    tracker = Tracker(along=160, count_at=0.5)
+    tracker.part_area = 200.0
+    tracker.one_part_below = 300.0
+    crossings = 0
+    for i in range(70):
+        a, b = 20 + 2 * i, 4 + 2 * i
+        if a < 60:
+            blobs = [blob(a, label=1), blob(b, label=2)]
+        else:
+            centre = (a + b) / 2
+            blobs = [Blob(1, centre, 20.0, (int(centre - 16), 12, int(centre + 16), 28), 400)]
+        crossings += len(tracker.update(blobs, stamp(i), 30.0))
+    assert crossings == 2
