@@ -10,7 +10,9 @@ footage as fast as it decodes (`LinePipeline`, the daemon's and replay's core, f
 stamped on the footage's own time line) with the taught inspector, and compare:
 
 - counting: each true crossing of `count_at` is matched to at most one counted part
-  within 0.5 s; unmatched truths are misses, unmatched counts are extra counts;
+  within 0.5 s of the belt's running time (a halt does not count: a part that sat on
+  the line through it crossed before or after it as a pixel decides); unmatched truths
+  are misses, unmatched counts are extra counts;
 - stops: a true stop (a halt, or the belt running empty for `starved_after_s`) is found
   when a detected `stopped` interval overlaps it; start/end errors are over found stops;
 - inspection: over matched parts, recall = defective parts rejected / defective parts,
@@ -44,7 +46,7 @@ from agent.config import load_config  # noqa: E402
 from agent.events import PartEvent, StateEvent  # noqa: E402
 from agent.inspection.loader import load_inspector  # noqa: E402
 from agent.pipeline import replay_clip  # noqa: E402
-from agent.sim.line import Phase, Scenario, unseen_defects  # noqa: E402
+from agent.sim.line import Phase, Scenario, running_time, unseen_defects  # noqa: E402
 
 BENCH = ROOT / ".cache" / "bench"
 MATCH_S = 0.5
@@ -246,17 +248,26 @@ def seconds(ts: datetime) -> float:
 
 
 def match_parts(
-    truth: list[tuple[float, str | None]], counted: list[PartEvent]
+    truth: list[tuple[float, str | None]],
+    counted: list[PartEvent],
+    running: Callable[[float], float] = lambda t: t,
 ) -> tuple[list[tuple[tuple[float, str | None], PartEvent]], int, int]:
-    """Greedy one-to-one matching by time; returns pairs, misses, extras."""
+    """Greedy one-to-one matching within `MATCH_S`; returns pairs, misses, extras.
+
+    Times are compared as `running` gives them: the footage's seconds, or the belt's
+    running time (`sim.line.running_time`), in which a part that sat on the count line
+    through a halt is counted at one instant whether it was seen crossing before the
+    halt or after it.
+    """
     free = sorted(counted, key=lambda e: e.ts)
+    at = [running(seconds(e.ts)) for e in free]
     used = [False] * len(free)
     pairs = []
     misses = 0
     for t, defect in sorted(truth):
-        best, best_dt = None, MATCH_S
-        for i, event in enumerate(free):
-            dt = abs(seconds(event.ts) - t)
+        best, best_dt, when = None, MATCH_S, running(t)
+        for i, seen in enumerate(at):
+            dt = abs(seen - when)
             if not used[i] and dt <= best_dt:
                 best, best_dt = i, dt
         if best is None:
@@ -282,7 +293,7 @@ def measure(name: str, line: Scenario, good: Scenario, folder: Path) -> dict[str
     config_file, footage, taught, teach_failed = prepare(name, line, good, folder)
     events = process(config_file, footage.path)
     parts = [e for e in events if isinstance(e, PartEvent)]
-    pairs, misses, extras = match_parts(footage.crossings, parts)
+    pairs, misses, extras = match_parts(footage.crossings, parts, running_time(line))
     true_stops = footage.stops
     detected = stopped_intervals(events, footage.frames / line.fps)
     found = []

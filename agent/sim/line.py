@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -719,6 +720,18 @@ def patterned_belt(
         speed_px_s=travel * period * analysis_fps,
         **{**hard, **look},
     )
+
+
+def running_time(scenario: Scenario) -> Callable[[float], float]:
+    """Seconds from the first frame to the seconds the belt has run by then.
+
+    Its travel over its nominal speed: the time a halt does not count. A part whose
+    centre lies on the count line while the belt is halted crosses it at whatever
+    instant a pixel of noise decides, before the halt or after it; in running time
+    both are the same instant.
+    """
+    belt = _Belt(scenario)
+    return lambda t: belt.position(t) / scenario.speed_px_s
 
 
 def unseen_defects(line: Scenario) -> set[float]:

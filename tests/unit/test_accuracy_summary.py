@@ -6,10 +6,13 @@ import importlib.util
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from agent.sim.line import Phase, running_time
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy.py"
 _spec = importlib.util.spec_from_file_location("accuracy_benchmark", SCRIPT)
@@ -135,3 +138,25 @@ def test_runs_together_in_the_summary(tmp_path: Path) -> None:
     assert "| calm | 200/200, 20/20, 2/180, 1.000 **false** | 200/200, 20/20, 1/180, 1.000 |" in out
     assert "| calm | 400/400, 40/40, 3/360, 1.000 |" in out
     assert out[-1] == "| scenarios meeting every bar | 1/1 |"
+
+
+def _counted(at_s: float) -> Any:
+    return accuracy.PartEvent(ts=accuracy.START + timedelta(seconds=at_s), good=True)
+
+
+def test_a_part_on_the_line_through_a_halt_is_one_part() -> None:
+    """The belt halts from 30 to 35 s with a part's centre on the count line: counted
+    at 30.0 s, the truth has it cross at 35.0 s (a pixel's difference). In the belt's
+    running time both are the same instant; in the footage's seconds a miss and an
+    extra count."""
+    line = accuracy.Scenario(phases=(Phase(30.0), Phase(5.0, moving=False), Phase(30.0)))
+    truth = [(10.0, None), (35.0, "stain")]
+    counted = [_counted(10.1), _counted(30.0)]
+    pairs, missed, extra = accuracy.match_parts(truth, counted, running_time(line))
+    assert (len(pairs), missed, extra) == (2, 0, 0)
+    assert pairs[1][0] == (35.0, "stain")
+    assert accuracy.match_parts(truth, counted)[1:] == (1, 1)
+    # a count 0.6 or 0.7 s of running away is another part's, as ever
+    for away in (35.6, 29.3):
+        counted = [_counted(10.1), _counted(away)]
+        assert accuracy.match_parts(truth, counted, running_time(line))[1:] == (1, 1)
