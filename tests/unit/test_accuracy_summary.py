@@ -71,20 +71,24 @@ def test_the_bars_edges_pass() -> None:
     assert accuracy.short_of({**edge, "count_error": 0.005, "stop_end_err_s": 0.5}) == []
 
 
-def test_runs_side_by_side(tmp_path: Path) -> None:
-    first = [_row(seed_offset=1), _row("queue", seed_offset=1, rejected_good=3)]
-    second = [_row(seed_offset=2, rejected_defective=17, recall_by_kind={"crack": "5/8"})]
+def _summary(tmp_path: Path, *runs: list[dict[str, Any]]) -> list[str]:
+    """`--summary` of these runs, each written as `--json` writes one: its lines."""
     paths = []
-    for i, rows in enumerate((first, second)):
+    for i, rows in enumerate(runs):
         paths.append(tmp_path / f"run{i}.json")
         paths[-1].write_text(json.dumps(rows))
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(SCRIPT), "--summary", *map(str, paths)],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    lines = out.splitlines()
+    ).stdout.splitlines()
+
+
+def test_runs_side_by_side(tmp_path: Path) -> None:
+    first = [_row(seed_offset=1), _row("queue", seed_offset=1, rejected_good=3)]
+    second = [_row(seed_offset=2, rejected_defective=17, recall_by_kind={"crack": "5/8"})]
+    lines = _summary(tmp_path, first, second)
     assert lines[0] == "| scenario | offset 1 | offset 2 |"
     calm = "| calm | 200/200, 20/20, 1/180, 1.000 | 200/200, 17/20, 1/180, 1.000 **recall** |"
     assert calm in lines
@@ -125,16 +129,7 @@ def test_runs_together_judge_rates_on_all_their_parts() -> None:
 
 
 def test_runs_together_in_the_summary(tmp_path: Path) -> None:
-    paths = []
-    for i, rows in enumerate(([_row(seed_offset=1, rejected_good=2)], [_row(seed_offset=2)])):
-        paths.append(tmp_path / f"run{i}.json")
-        paths[-1].write_text(json.dumps(rows))
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--summary", *map(str, paths)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    out = _summary(tmp_path, [_row(seed_offset=1, rejected_good=2)], [_row(seed_offset=2)])
     assert "| calm | 200/200, 20/20, 2/180, 1.000 **false** | 200/200, 20/20, 1/180, 1.000 |" in out
     assert "| calm | 400/400, 40/40, 3/360, 1.000 |" in out
     assert out[-1] == "| scenarios meeting every bar | 1/1 |"
