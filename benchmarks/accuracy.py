@@ -1,7 +1,7 @@
 """Accuracy of counting, stops and inspection on rendered footage with ground truth.
 
     .venv/bin/python benchmarks/accuracy.py [--json OUT.json] [--only NAME[,NAME]] [--seed-offset N]
-    .venv/bin/python benchmarks/accuracy.py --summary RUN.json [RUN.json ...]
+    .venv/bin/python benchmarks/accuracy.py --summary RUN.json [RUN.json ...]  # runs side by side
 
 For each scenario: render the line's footage and footage of good production (cached in
 `.cache/bench/`, the demo's in `.cache/demo/`), teach the line on the good footage with
@@ -606,7 +606,7 @@ def main() -> int:
         nargs="+",
         metavar="RUN.json",
         help="print these runs' figures side by side (a column each, the bars each misses)"
-        " instead of measuring",
+        " and, of several, each scenario's runs together, instead of measuring",
     )
     parser.add_argument(
         "--seed-offset",
