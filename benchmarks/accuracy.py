@@ -545,31 +545,43 @@ def summary(runs: list[tuple[str, list[dict[str, Any]]]]) -> str:
     return "\n".join(out)
 
 
+#: The figures a scenario's runs add up to (`pooled`).
+_SUMMED = (
+    "parts_true",
+    "parts_counted",
+    "missed",
+    "extra",
+    "stops_true",
+    "stops_found",
+    "stops_extra",
+    "defective",
+    "rejected_defective",
+    "good",
+    "rejected_good",
+)
+
+
 def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """One scenario's runs as one row, for `short_of`: a rate from a hundred good parts
-    cannot tell 0.5 % from 1.5 % (one part is 1 %), from seven such runs it can.
+    cannot tell 0.5 % from 1.5 % (one part is 1 %), from several such runs it can.
 
     Counts, defects, good parts and stops are summed; the count error is the runs' count
     errors without sign over all true parts; the stop timing and the AUROC are the worst
     run's (those bars hold in every run).
     """
-    total = {
-        key: sum(r[key] or 0 for r in rows)
-        for key in ("parts_true", "parts_counted", "missed", "extra", "stops_true")
-        + ("stops_found", "stops_extra", "defective", "rejected_defective", "good")
-        + ("rejected_good",)
-    }
+    total = {key: sum(r[key] or 0 for r in rows) for key in _SUMMED}
     off = sum(abs(r["parts_counted"] - r["parts_true"]) for r in rows)
-    aurocs = [r["score_auroc"] for r in rows if r["score_auroc"] is not None]
-    timing = ("stop_start_err_s", "stop_end_err_s")
-    errors = [r[k] for r in rows for k in timing if r[k] is not None]
+
+    def worst(key: str, pick: Callable[..., Any]) -> Any:
+        return pick((r[key] for r in rows if r[key] is not None), default=None)
+
     return {
         **total,
         "scenario": rows[0]["scenario"],
         "count_error": off / total["parts_true"] if total["parts_true"] else 0.0,
-        "stop_start_err_s": max(errors, default=None),
-        "stop_end_err_s": None,
-        "score_auroc": min(aurocs, default=None),
+        "stop_start_err_s": worst("stop_start_err_s", max),
+        "stop_end_err_s": worst("stop_end_err_s", max),
+        "score_auroc": worst("score_auroc", min),
         "teach_failed": any(r.get("teach_failed") for r in rows),
     }
 

@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from agent.sim.line import Phase, running_time
-
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy.py"
 _spec = importlib.util.spec_from_file_location("accuracy_benchmark", SCRIPT)
 assert _spec is not None and _spec.loader is not None
@@ -144,14 +142,15 @@ def test_a_part_on_the_line_through_a_halt_is_one_part() -> None:
     at 30.0 s, the truth has it cross at 35.0 s (a pixel's difference). In the belt's
     running time both are the same instant; in the footage's seconds a miss and an
     extra count."""
-    line = accuracy.Scenario(phases=(Phase(30.0), Phase(5.0, moving=False), Phase(30.0)))
+    phases = (accuracy.Phase(30.0), accuracy.Phase(5.0, moving=False), accuracy.Phase(30.0))
+    line = accuracy.Scenario(phases=phases)
     truth = [(10.0, None), (35.0, "stain")]
     counted = [_counted(10.1), _counted(30.0)]
-    pairs, missed, extra = accuracy.match_parts(truth, counted, running_time(line))
+    pairs, missed, extra = accuracy.match_parts(truth, counted, accuracy.running_time(line))
     assert (len(pairs), missed, extra) == (2, 0, 0)
     assert pairs[1][0] == (35.0, "stain")
     assert accuracy.match_parts(truth, counted)[1:] == (1, 1)
     # a count 0.6 or 0.7 s of running away is another part's, as ever
     for away in (35.6, 29.3):
         counted = [_counted(10.1), _counted(away)]
-        assert accuracy.match_parts(truth, counted, running_time(line))[1:] == (1, 1)
+        assert accuracy.match_parts(truth, counted, accuracy.running_time(line))[1:] == (1, 1)
